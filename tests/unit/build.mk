@@ -1,0 +1,29 @@
+# tests/unit/: host unit tests of lib/ with cmocka. See tests/unit/README.md.
+#
+# The lib/ sources are compiled for the host exactly as they are, but as freestanding code
+# that sees only lib/include and gcc's own headers, and with tests/unit/libc_rename.h
+# force-included so that memcpy & co. become xk_memcpy & co. and do not clash with glibc (or
+# with ASan's interceptors). The top Makefile's CFLAGS_<source> would also reach the guest
+# build, so these flags are target-specific variables of the host objects only.
+UNIT_HOST_GCC_INCLUDE := $(shell $(HOST_CC) -print-file-name=include)
+UNIT_LIBC_HOST_FLAGS  := -ffreestanding -nostdinc -isystem $(UNIT_HOST_GCC_INCLUDE) \
+                         -I lib/include -include tests/unit/libc_rename.h
+
+$(foreach s,$(LIBC_SRCS),$(eval \
+  $(BUILD)/host/obj/$(basename $(s)).o $(BUILD)/host/san/$(basename $(s)).o: \
+    CFLAGS_$(s) += $(UNIT_LIBC_HOST_FLAGS)))
+
+# Every test links all of lib/ (it is small), plus fake_kernel.c, which provides the kernel
+# hooks (console capture, crash by longjmp), and ref_libc.c, which wraps glibc for reference
+# results. Those two are ordinary host code.
+UNIT_LIBC_TESTS := test_string test_strtol test_printf test_panic
+UNIT_TEST_NAMES += $(UNIT_LIBC_TESTS)
+$(foreach t,$(UNIT_LIBC_TESTS),$(eval \
+  UNIT_TEST_SRCS_$(t) := tests/unit/$(t).c $(LIBC_SRCS) tests/unit/fake_kernel.c \
+                         tests/unit/ref_libc.c)$(eval \
+  UNIT_TEST_LIBS_$(t) := -lcmocka))
+
+# Pure protocol cores from the kernel, tested against simulated peers.
+UNIT_TEST_NAMES += test_console_ring
+UNIT_TEST_SRCS_test_console_ring := tests/unit/test_console_ring.c xen/console_ring.c
+UNIT_TEST_LIBS_test_console_ring := -lcmocka
