@@ -1,0 +1,4 @@
+# Test-only guests used by the e2e scenarios (tests/e2e/scenarios/).
+GUEST_APPS += fault bigout
+GUEST_APP_SRCS_fault  := tests/e2e/guests/fault.c
+GUEST_APP_SRCS_bigout := tests/e2e/guests/bigout.c
