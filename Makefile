@@ -28,10 +28,16 @@ Q := @
 say = @printf '  %-8s %s\n' '$(1)' '$(2)';
 endif
 
+# Xen's public headers default to the oldest interface version, which maps sched_op and
+# event_channel_op to their pre-3.2 "compat" hypercall numbers: Xen answers those with ENOSYS
+# for HVM/PVH guests. Ask for the current interface everywhere.
+XEN_INTERFACE := -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__
+
 # ---------------------------------------------------------------------------------------------
 # Host toolchain: C11, warnings are errors. Sanitized variants for tests.
 HOST_CC      ?= cc
-HOST_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -iquote . $(EXTRA_HOST_CFLAGS)
+HOST_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -iquote . $(XEN_INTERFACE) \
+                $(EXTRA_HOST_CFLAGS)
 HOST_LDFLAGS :=
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -49,7 +55,7 @@ GUEST_CFLAGS  := -std=c11 -Wall -Wextra -Werror -O2 -g \
                  -fno-omit-frame-pointer -mno-red-zone -mcmodel=small \
                  -mno-sse -mno-sse2 -mno-mmx -mno-80387 -mno-avx -mgeneral-regs-only \
                  -nostdinc -isystem $(GCC_INCLUDE) -isystem $(SYSINC) -I lib/include -iquote . \
-                 -DXENKIT_GUEST=1 $(EXTRA_GUEST_CFLAGS)
+                 -DXENKIT_GUEST=1 $(XEN_INTERFACE) $(EXTRA_GUEST_CFLAGS)
 GUEST_ASFLAGS := $(filter-out -std=c11,$(GUEST_CFLAGS)) -D__ASSEMBLY__
 GUEST_LDS     := arch/x86_64/kernel.lds
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
@@ -80,27 +86,30 @@ san_obj   = $(patsubst %,$(BUILD)/host/san/%.o,$(basename $(1)))
 
 GUEST_KERNEL_OBJS := $(call guest_obj,$(GUEST_KERNEL_SRCS))
 
+# Flags live in this file: when it changes, everything is rebuilt.
+BUILD_FLAGS_DEP := Makefile
+
 $(SYSINC)/xen:
 	$(Q)mkdir -p $(SYSINC)
 	$(Q)test -f $(XEN_INCLUDE)/xen/xen.h || { echo "Xen public headers not found in $(XEN_INCLUDE)/xen: install libxen-dev" >&2; exit 1; }
 	$(Q)ln -sfn $(abspath $(XEN_INCLUDE))/xen $@
 
-$(BUILD)/guest/obj/%.o: %.c | $(SYSINC)/xen
+$(BUILD)/guest/obj/%.o: %.c $(BUILD_FLAGS_DEP) | $(SYSINC)/xen
 	$(call say,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(CFLAGS_$<) -MMD -MP -c $< -o $@
 
-$(BUILD)/guest/obj/%.o: %.S | $(SYSINC)/xen
+$(BUILD)/guest/obj/%.o: %.S $(BUILD_FLAGS_DEP) | $(SYSINC)/xen
 	$(call say,AS,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_ASFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/host/obj/%.o: %.c
+$(BUILD)/host/obj/%.o: %.c $(BUILD_FLAGS_DEP)
 	$(call say,HOSTCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(CFLAGS_$<) -MMD -MP -c $< -o $@
 
-$(BUILD)/host/san/%.o: %.c
+$(BUILD)/host/san/%.o: %.c $(BUILD_FLAGS_DEP)
 	$(call say,SANCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CFLAGS_$<) -MMD -MP -c $< -o $@

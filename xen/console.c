@@ -22,6 +22,13 @@
 /* Roughly how long the fatal path and console_flush() keep yielding for the backend. */
 #define FATAL_WAIT_YIELDS 20000
 
+/* While we wait, re-send the notification every this many yields. xenconsoled reads the ring
+ * only when the event channel fires; if it connected after our last notification (the guest
+ * can fill the ring before xenconsoled has even bound the port) nobody would ever wake it.
+ * Not every yield: xenconsoled stops listening to a domain that sends more than 30 events
+ * per 200 ms until the period ends. */
+#define RENOTIFY_EVERY 16
+
 static struct console_ring ring;
 static bool ring_up;
 static bool mirror;
@@ -36,15 +43,24 @@ static void ring_notify(void *ctx)
     HYPERVISOR_event_channel_op(EVTCHNOP_send, &send);
 }
 
+static void yield_and_renotify(unsigned *count)
+{
+    if (++*count % RENOTIFY_EVERY == 0)
+        ring_notify(NULL);
+    HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+}
+
 static bool ring_wait(void *ctx)
 {
+    static unsigned waits;
+
     (void)ctx;
     if (fatal) {
         if (waits_left == 0)
             return false;
         waits_left--;
     }
-    HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    yield_and_renotify(&waits);
     return true;
 }
 
@@ -91,8 +107,11 @@ void kernel_console_write(const char *s, size_t n)
 
 void console_flush(void)
 {
+    unsigned waits = 0;
+
     if (!ring_up)
         return;
-    for (unsigned i = 0; i < FATAL_WAIT_YIELDS && console_ring_unconsumed(&ring) > 0; i++)
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    ring_notify(NULL);
+    while (waits < FATAL_WAIT_YIELDS && console_ring_unconsumed(&ring) > 0)
+        yield_and_renotify(&waits);
 }

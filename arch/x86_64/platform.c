@@ -6,6 +6,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <xen/sched.h>
 
 #include "arch/x86_64/cpu.h"
@@ -23,11 +24,20 @@ static _Noreturn void shutdown(unsigned reason, uint32_t qemu_code)
     console_flush();
     if (platform_on_xen) {
         struct sched_shutdown s = { .reason = reason };
-        HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
+        long rc = HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
+        /* Only reached if Xen refused. */
+        console_set_mirror(true);
+        printf("xenkit: SCHEDOP_shutdown(%u) failed: %ld\n", reason, rc);
     } else {
         outl(ISA_DEBUG_EXIT_PORT, qemu_code);
     }
-    cpu_halt_forever();
+    /* Xen powers a domain off when its last vCPU halts with interrupts disabled, so that is
+     * only right for a poweroff. A crash must never look like a clean poweroff: block with
+     * interrupts enabled instead (no interrupt source is set up, so this never wakes). */
+    if (reason == SHUTDOWN_poweroff)
+        cpu_halt_forever();
+    for (;;)
+        __asm__ volatile("sti; hlt");
 }
 
 void platform_fatal_begin(void)
