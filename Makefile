@@ -56,6 +56,7 @@ GUEST_CFLAGS  := -std=c11 -Wall -Wextra -Werror -O2 -g \
                  -mno-sse -mno-sse2 -mno-mmx -mno-80387 -mno-avx -mgeneral-regs-only \
                  -nostdinc -isystem $(GCC_INCLUDE) -isystem $(SYSINC) -I lib/include -iquote . \
                  -DXENKIT_GUEST=1 $(XEN_INTERFACE) $(EXTRA_GUEST_CFLAGS)
+OBJCOPY       ?= objcopy
 GUEST_ASFLAGS := $(filter-out -std=c11,$(GUEST_CFLAGS)) -D__ASSEMBLY__
 GUEST_LDS     := arch/x86_64/kernel.lds
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
@@ -115,12 +116,17 @@ $(BUILD)/host/san/%.o: %.c $(BUILD_FLAGS_DEP)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(SAN_FLAGS) $(CFLAGS_$<) -MMD -MP -c $< -o $@
 
 # guest_image(NAME, APP_SRCS): build/guest/NAME.elf from the kernel plus the app's sources.
+# NAME.dbg keeps the debug information (for gdb and addr2line on a reported RIP); NAME.elf,
+# the image to boot, keeps only the symbol table.
 define guest_image
 GUEST_IMAGES += $(BUILD)/guest/$(1).elf
-$(BUILD)/guest/$(1).elf: $(GUEST_KERNEL_OBJS) $(call guest_obj,$(2)) $(GUEST_LDS)
+$(BUILD)/guest/$(1).dbg: $(GUEST_KERNEL_OBJS) $(call guest_obj,$(2)) $(GUEST_LDS)
 	$$(call say,LD,$$@)
 	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(GUEST_CC) $$(GUEST_CFLAGS) $$(GUEST_LDFLAGS) -o $$@ $(GUEST_KERNEL_OBJS) $(call guest_obj,$(2)) -lgcc
+$(BUILD)/guest/$(1).elf: $(BUILD)/guest/$(1).dbg
+	$$(call say,STRIP,$$@)
+	$$(Q)$$(OBJCOPY) --strip-debug $$< $$@
 endef
 
 # unit_test(NAME, SRCS, LIBS): build/tests/unit/NAME and build/tests/unit-san/NAME.
