@@ -1,0 +1,24 @@
+# tests/e2e/: end-to-end scenarios run inside a real Xen dom0 booted under QEMU (tools/rig/).
+#
+#   make test-e2e                      all scenarios but demo
+#   make test-e2e RIG_ARGS="hello"     only some scenarios (names of tests/e2e/scenarios/*.sh)
+#   make test-e2e RIG_ARGS="--xenstored build/vxenstored"   another xenstored in dom0
+#   make demo                          boot Xen, create the hello guest, show its console
+#
+# RIG_ARGS is passed to tools/rig/run.sh (see its --help). The rig downloads Debian's Xen and
+# kernel into .rig-cache/ (RIG_CACHE) on first use.
+
+# The test-only guests the scenarios create (fault, bigout) come from tests/e2e/guests/build.mk,
+# which the top-level Makefile includes.
+
+RIG_ARGS ?=
+
+.PHONY: test-e2e demo
+
+# GUEST_IMAGES is filled only after all fragments are read, so depend on the phony `guests`
+# and `host-progs` targets (expanded late) rather than on the variables themselves.
+test-e2e: guests host-progs $(E2E_DEPS)
+	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh $(RIG_ARGS)
+
+demo: guests host-progs $(E2E_DEPS)
+	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh $(RIG_ARGS) demo
