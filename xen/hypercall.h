@@ -51,6 +51,26 @@ static inline long xen_hypercall3(unsigned op, uint64_t a1, uint64_t a2, uint64_
     return ret;
 }
 
+static inline long xen_hypercall4(unsigned op, uint64_t a1, uint64_t a2, uint64_t a3,
+                                  uint64_t a4)
+{
+    long ret;
+    register uint64_t rdi __asm__("rdi") = a1;
+    register uint64_t rsi __asm__("rsi") = a2;
+    register uint64_t rdx __asm__("rdx") = a3;
+    register uint64_t r10 __asm__("r10") = a4;
+    __asm__ volatile(XEN_HYPERCALL_INSN
+                     : "=a"(ret), "+r"(rdi), "+r"(rsi), "+r"(rdx), "+r"(r10)
+                     : "0"((uint64_t)op), [amd] "m"(xen_hypercall_vmmcall)
+                     : "memory", "cc", "r8");
+    return ret;
+}
+
+static inline long xen_hypercall1(unsigned op, uint64_t a1)
+{
+    return xen_hypercall2(op, a1, 0);
+}
+
 static inline long HYPERVISOR_sched_op(int cmd, void *arg)
 {
     return xen_hypercall2(__HYPERVISOR_sched_op, (uint64_t)cmd, (uint64_t)(uintptr_t)arg);
@@ -70,6 +90,26 @@ static inline long HYPERVISOR_hvm_op(int cmd, void *arg)
 static inline long HYPERVISOR_xen_version(int cmd, void *arg)
 {
     return xen_hypercall2(__HYPERVISOR_xen_version, (uint64_t)cmd, (uint64_t)(uintptr_t)arg);
+}
+
+static inline long HYPERVISOR_memory_op(unsigned cmd, void *arg)
+{
+    return xen_hypercall2(__HYPERVISOR_memory_op, cmd, (uint64_t)(uintptr_t)arg);
+}
+
+static inline long HYPERVISOR_grant_table_op(unsigned cmd, void *uop, unsigned count)
+{
+    return xen_hypercall3(__HYPERVISOR_grant_table_op, cmd, (uint64_t)(uintptr_t)uop, count);
+}
+
+static inline long HYPERVISOR_vcpu_op(int cmd, unsigned vcpu, void *arg)
+{
+    return xen_hypercall3(__HYPERVISOR_vcpu_op, (uint64_t)cmd, vcpu, (uint64_t)(uintptr_t)arg);
+}
+
+static inline long HYPERVISOR_set_timer_op(uint64_t deadline_ns)
+{
+    return xen_hypercall1(__HYPERVISOR_set_timer_op, deadline_ns);
 }
 
 /* What xen_hypercall_init() found. */

@@ -1,0 +1,27 @@
+/*
+ * Time: Xen's pvclock (vcpu_time_info in shared_info) for monotonic time, plus the
+ * wall-clock base in shared_info. Needs events_init() (which maps shared_info) first.
+ */
+#ifndef XENKIT_XEN_CLOCK_H
+#define XENKIT_XEN_CLOCK_H
+
+#include <stdint.h>
+
+#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_MSEC 1000000ull
+#define NSEC_PER_USEC 1000ull
+
+/* Bind VIRQ_TIMER. Returns 0 or -errno. */
+int clock_init(void);
+
+/* Nanoseconds since the domain was created (Xen's system time); never goes back. */
+uint64_t clock_monotonic_ns(void);
+
+/* Nanoseconds since 1970-01-01 UTC, as Xen's wall clock says. */
+uint64_t clock_wall_ns(void);
+
+/* Arm the one-shot timer: VIRQ_TIMER fires at monotonic time `deadline_ns` (or at once if it
+ * has passed). 0 disarms. Used by the event loop; applications use wait_for_events(). */
+void clock_set_timer(uint64_t deadline_ns);
+
+#endif
