@@ -73,6 +73,7 @@ E2E_DEPS          :=   # what the rig needs built before it boots
 include lib/build.mk
 include arch/x86_64/build.mk
 include xen/build.mk
+include xenstore/build.mk
 include examples/build.mk
 include tests/unit/build.mk
 include tests/e2e/guests/build.mk

@@ -27,3 +27,10 @@ $(foreach t,$(UNIT_LIBC_TESTS),$(eval \
 UNIT_TEST_NAMES += test_console_ring
 UNIT_TEST_SRCS_test_console_ring := tests/unit/test_console_ring.c xen/console_ring.c
 UNIT_TEST_LIBS_test_console_ring := -lcmocka
+
+# The xenstore wire codec (both directions, hostile input) and the guest's xenstore ring.
+UNIT_TEST_NAMES += test_xs_codec test_xenbus_ring
+UNIT_TEST_SRCS_test_xs_codec := tests/unit/test_xs_codec.c $(XS_CODEC_SRCS)
+UNIT_TEST_LIBS_test_xs_codec := -lcmocka
+UNIT_TEST_SRCS_test_xenbus_ring := tests/unit/test_xenbus_ring.c xen/xenbus_ring.c
+UNIT_TEST_LIBS_test_xenbus_ring := -lcmocka
