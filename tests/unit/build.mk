@@ -34,3 +34,9 @@ UNIT_TEST_SRCS_test_xs_codec := tests/unit/test_xs_codec.c $(XS_CODEC_SRCS)
 UNIT_TEST_LIBS_test_xs_codec := -lcmocka
 UNIT_TEST_SRCS_test_xenbus_ring := tests/unit/test_xenbus_ring.c xen/xenbus_ring.c
 UNIT_TEST_LIBS_test_xenbus_ring := -lcmocka
+
+# Grant-table bookkeeping and the foreign-map window's slots (xen/gnttab_core.c,
+# xen/gntmap_slots.c), with the test playing Xen.
+UNIT_TEST_NAMES += test_gnttab
+UNIT_TEST_SRCS_test_gnttab := tests/unit/test_gnttab.c xen/gnttab_core.c xen/gntmap_slots.c
+UNIT_TEST_LIBS_test_gnttab := -lcmocka
