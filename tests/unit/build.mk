@@ -40,3 +40,12 @@ UNIT_TEST_LIBS_test_xenbus_ring := -lcmocka
 UNIT_TEST_NAMES += test_gnttab
 UNIT_TEST_SRCS_test_gnttab := tests/unit/test_gnttab.c xen/gnttab_core.c xen/gntmap_slots.c
 UNIT_TEST_LIBS_test_gnttab := -lcmocka
+
+# The heap (lib/page_alloc.c, lib/heap.c, lib/malloc.c are in LIBC_SRCS): the page allocator
+# and malloc on a host buffer.
+UNIT_MEM_TESTS := test_page_alloc test_malloc
+UNIT_TEST_NAMES += $(UNIT_MEM_TESTS)
+$(foreach t,$(UNIT_MEM_TESTS),$(eval \
+  UNIT_TEST_SRCS_$(t) := tests/unit/$(t).c $(LIBC_SRCS) tests/unit/fake_kernel.c \
+                         tests/unit/ref_libc.c)$(eval \
+  UNIT_TEST_LIBS_$(t) := -lcmocka))

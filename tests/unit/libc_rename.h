@@ -56,6 +56,14 @@
 #define abs      xk_abs
 #define labs     xk_labs
 #define abort    xk_abort
+#define malloc         xk_malloc
+#define calloc         xk_calloc
+#define realloc        xk_realloc
+#define free           xk_free
+#define aligned_alloc  xk_aligned_alloc
+#define posix_memalign xk_posix_memalign
+#define malloc_usable_size xk_malloc_usable_size
+#define malloc_trim    xk_malloc_trim
 
 /* stdio.h */
 #define printf    xk_printf
