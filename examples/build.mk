@@ -1,3 +1,6 @@
 # examples/: one directory per guest application; each becomes build/guest/NAME.elf.
 GUEST_APPS += hello
 GUEST_APP_SRCS_hello := examples/hello/main.c
+
+GUEST_APPS += timers
+GUEST_APP_SRCS_timers := examples/timers/main.c

@@ -12,13 +12,16 @@
 #include <xen/arch-x86/hvm/start_info.h>
 
 #include <xenkit/app.h>
+#include <xenkit/panic.h>
 #include "arch/x86_64/boot_defs.h"
 #include "arch/x86_64/early_console.h"
 #include "arch/x86_64/mm_early.h"
 #include "arch/x86_64/multiboot.h"
 #include "arch/x86_64/platform.h"
 #include "arch/x86_64/traps.h"
+#include "xen/clock.h"
 #include "xen/console.h"
+#include "xen/events.h"
 #include "xen/hypercall.h"
 
 /* Xen's own limit for a guest command line (MAX_GUEST_CMDLINE in libxl/Xen) is 1024. */
@@ -99,6 +102,13 @@ _Noreturn void arch_start(uint32_t kind, uint32_t info)
         printf("xenkit: booted via %s without Xen\n", proto);
     if (!protected)
         printf("xenkit: image too large to protect; running without W^X and stack guard\n");
+
+    if (platform_on_xen) {
+        if (events_init() != 0)
+            panic("event channels unavailable");
+        if (clock_init() != 0)
+            panic("timer unavailable");
+    }
 
     int status = app_main(cmdline);
     if (status != 0)

@@ -121,13 +121,33 @@ static void print_backtrace(uint64_t rbp)
     }
 }
 
+static void (*irq_handlers[256])(void);
+static uint8_t irq_reported[256];
+
+void traps_set_irq_handler(unsigned vector, void (*fn)(void))
+{
+    if (vector >= 32 && vector < 256)
+        irq_handlers[vector] = fn;
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
+    if (f->vector >= 32 && f->vector < 256) {
+        if (irq_handlers[f->vector]) {
+            irq_handlers[f->vector]();
+        } else if (!irq_reported[f->vector]) {
+            irq_reported[f->vector] = 1;
+            printf("xenkit: ignoring unexpected interrupt vector %lu\n",
+                   (unsigned long)f->vector);
+        }
+        return;
+    }
+
     platform_fatal_begin();
 
     const char *name = f->vector < 32 ? exception_names[f->vector] : NULL;
     printf("*** EXCEPTION vector=%lu (%s) error=0x%lx rip=0x%016lx\n", (unsigned long)f->vector,
-           name ? name : (f->vector < 32 ? "reserved" : "unexpected interrupt"),
+           name ? name : "reserved",
            (unsigned long)f->error_code, (unsigned long)f->rip);
     if (f->vector == 14)
         printf("    cr2=0x%016lx (%s, %s, %s)\n", (unsigned long)read_cr2(),

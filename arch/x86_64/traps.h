@@ -18,6 +18,10 @@ struct trap_frame {
  * crashes: there is no silent triple fault. */
 void traps_init(void);
 
+/* Route a device vector (32..255) to fn, called with interrupts disabled. Vectors without a
+ * handler are reported once and ignored; exceptions (0..31) are always fatal. */
+void traps_set_irq_handler(unsigned vector, void (*fn)(void));
+
 /* Called from trap_entry.S for every vector. */
 void trap_dispatch(struct trap_frame *f);
 

@@ -49,3 +49,9 @@ $(foreach t,$(UNIT_MEM_TESTS),$(eval \
   UNIT_TEST_SRCS_$(t) := tests/unit/$(t).c $(LIBC_SRCS) tests/unit/fake_kernel.c \
                          tests/unit/ref_libc.c)$(eval \
   UNIT_TEST_LIBS_$(t) := -lcmocka))
+
+UNIT_TEST_NAMES += test_evtchn_2l test_pvclock
+UNIT_TEST_SRCS_test_evtchn_2l := tests/unit/test_evtchn_2l.c xen/evtchn_2l.c
+UNIT_TEST_LIBS_test_evtchn_2l := -lcmocka
+UNIT_TEST_SRCS_test_pvclock := tests/unit/test_pvclock.c xen/pvclock.c
+UNIT_TEST_LIBS_test_pvclock := -lcmocka

@@ -58,7 +58,8 @@ MODDIR=$PKGROOT/linux-image-$KVER/lib/modules/$KVER
 # `xl create` waits ~3.5 s for random bytes until the crng initialises (100+ s after boot).
 WANT_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback
               loop llc stp bridge tun virtio_pci virtio-rng)
-XEN_TOOLS=(xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper xenstore-control)
+XEN_TOOLS=(xl xenstored xenconsoled xenconsole xen-init-dom0 libxl-save-helper xenstore-control
+           xentop)
 HOST_TOOLS=(/usr/bin/bash /usr/bin/stat /usr/bin/readlink /usr/bin/flock)
 
 # usr_path PATH: PATH in the initramfs' merged-/usr layout (/lib/x -> /usr/lib/x). The project
@@ -181,7 +182,7 @@ else
         copy_with_libs "$S" "$t" "/usr/bin/$(basename "$t")"
     done
     ln -sf "$XENBIN/xenstore-control" "$S/usr/bin/xenstore-control"
-    for t in xl xenstored xenconsoled xenconsole xen-init-dom0; do
+    for t in xl xenstored xenconsoled xenconsole xen-init-dom0 xentop; do
         ln -sf "$XENBIN/$t" "$S/usr/sbin/$t"
     done
     # glibc dlopen()s libgcc_s for pthread_cancel (xl uses it): ldd cannot see that one.

@@ -1,0 +1,58 @@
+/* The event loop; see eventloop.h for the model. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/cpu.h"
+#include "xen/clock.h"
+#include "xen/eventloop.h"
+#include "xen/events.h"
+
+static struct loop_hook *hooks;
+
+void eventloop_add_hook(struct loop_hook *hook)
+{
+    for (struct loop_hook *h = hooks; h; h = h->next)
+        if (h == hook)
+            return;
+    hook->next = hooks;
+    hooks = hook;
+}
+
+static void run_hooks(void)
+{
+    for (struct loop_hook *h = hooks; h; h = h->next)
+        h->fn(h->arg);
+}
+
+bool wait_for_events(uint64_t deadline_ns)
+{
+    for (;;) {
+        unsigned handled = events_dispatch();
+        run_hooks();
+        if (handled)
+            return true;
+        if (deadline_ns != WAIT_FOREVER && clock_monotonic_ns() >= deadline_ns)
+            return false;
+
+        /* Check and halt with interrupts off: an event that arrives after the check leaves
+         * the upcall vector pending, and `sti; hlt` takes it on the halt. */
+        cpu_irq_disable();
+        if (events_pending()) {
+            cpu_irq_enable();
+            continue;
+        }
+        clock_set_timer(deadline_ns == WAIT_FOREVER ? 0 : deadline_ns);
+        cpu_irq_enable_and_halt();
+    }
+}
+
+void sleep_until(uint64_t deadline_ns)
+{
+    while (clock_monotonic_ns() < deadline_ns)
+        wait_for_events(deadline_ns);
+}
+
+void sleep_ns(uint64_t ns)
+{
+    sleep_until(clock_monotonic_ns() + ns);
+}
