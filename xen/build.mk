@@ -2,3 +2,6 @@
 # into the host unit tests (tests/unit/build.mk).
 GUEST_KERNEL_SRCS += xen/hypercall.c xen/console_ring.c xen/console.c \
                      xen/evtchn_2l.c xen/events.c xen/pvclock.c xen/clock.c xen/eventloop.c
+# Grant tables v1: gnttab_core.c and gntmap_slots.c are pure (also in tests/unit/build.mk),
+# gnttab.c does the hypercalls.
+GUEST_KERNEL_SRCS += xen/gnttab_core.c xen/gntmap_slots.c xen/gnttab.c

@@ -22,6 +22,7 @@
 #include "xen/clock.h"
 #include "xen/console.h"
 #include "xen/events.h"
+#include "xen/gnttab.h"
 #include "xen/hypercall.h"
 
 /* Xen's own limit for a guest command line (MAX_GUEST_CMDLINE in libxl/Xen) is 1024. */
@@ -93,6 +94,8 @@ _Noreturn void arch_start(uint32_t kind, uint32_t info)
 
     if (platform_on_xen && !xen_console_init())
         printf("xenkit: no PV console from Xen; output stays on port 0xe9\n");
+    if (platform_on_xen && gnttab_init() != 0)
+        printf("xenkit: no grant table; sharing pages with other domains will fail\n");
     console_set_mirror(has_word(cmdline, "xenkit.debugcon"));
 
     if (platform_on_xen)

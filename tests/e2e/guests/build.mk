@@ -2,3 +2,6 @@
 GUEST_APPS += fault bigout
 GUEST_APP_SRCS_fault  := tests/e2e/guests/fault.c
 GUEST_APP_SRCS_bigout := tests/e2e/guests/bigout.c
+# gnttest: grant tables against real Xen (tests/e2e/scenarios/gnttab.sh).
+GUEST_APPS += gnttest
+GUEST_APP_SRCS_gnttest := tests/e2e/guests/gnttest.c
