@@ -9,7 +9,6 @@
 
 #define PG HEAP_PAGE_SIZE
 #define SLAB_MAGIC  0x534c4142u /* "SLAB" */
-#define LARGE_MAGIC 0x4c524745u /* "LRGE" */
 #define SLAB_HDR    64u
 
 /* Sizes chosen so that a page (minus the header) wastes little: 4032 bytes hold e.g. 6 x 672,
@@ -28,13 +27,6 @@ struct heap_slab {
 };
 _Static_assert(sizeof(struct heap_slab) == SLAB_HDR, "slab header is 64 bytes");
 _Static_assert((PG - SLAB_HDR) / 16 <= 256, "bitmap covers the smallest class");
-
-struct heap_large {
-    uint32_t magic;
-    uint32_t offset; /* from this header to the object */
-    uint64_t npages; /* the whole run, this header's page included */
-};
-_Static_assert(sizeof(struct heap_large) == 16, "large header is 16 bytes");
 
 static unsigned class_count(unsigned cls)
 {
@@ -137,34 +129,28 @@ static int class_for(size_t size, size_t align)
     return -1;
 }
 
+/* Large objects are whole page runs, page aligned, with no header: the page source knows
+ * each run's length. Alignments above a page over-allocate and give back the ends. */
 static void *large_alloc(struct heap *h, size_t size, size_t align)
 {
-    size_t off = align >= PG ? PG : align;
     size_t extra = align > PG ? align / PG - 1 : 0;
-    if (size > SIZE_MAX / 2 - off - align)
+    if (size > SIZE_MAX / 2 - align)
         return NULL; /* cannot exist: also keeps the arithmetic below from wrapping */
-    size_t need = (off + size + PG - 1) / PG;
+    size_t need = size ? (size + PG - 1) / PG : 1;
     char *run = get_pages(h, need + extra);
     if (run == NULL)
         return NULL;
-    char *hdr = run;
+    char *obj = run;
     if (extra) {
-        /* The object must be aligned; the header page sits just below it. Give back the
-         * pages before the header and after the object. */
-        uintptr_t obj = ((uintptr_t)run + PG + align - 1) & ~(uintptr_t)(align - 1);
-        hdr = (char *)(obj - PG);
-        size_t lead = (size_t)(hdr - run) / PG;
+        obj = (char *)(((uintptr_t)run + align - 1) & ~(uintptr_t)(align - 1));
+        size_t lead = (size_t)(obj - run) / PG;
         if (lead)
             h->src.free(h->src.ctx, run, lead);
         if (extra - lead)
-            h->src.free(h->src.ctx, hdr + need * PG, extra - lead);
+            h->src.free(h->src.ctx, obj + need * PG, extra - lead);
     }
-    struct heap_large *l = (struct heap_large *)hdr;
-    l->magic = LARGE_MAGIC;
-    l->offset = (uint32_t)off;
-    l->npages = need;
     h->large_pages += need;
-    return hdr + off;
+    return obj;
 }
 
 void *heap_alloc(struct heap *h, size_t size, size_t align, unsigned flags, const char *what)
@@ -187,45 +173,43 @@ void *heap_alloc(struct heap *h, size_t size, size_t align, unsigned flags, cons
     return p;
 }
 
-/* What free/realloc/usable_size learn about a pointer. Exactly one of slab/large is set. */
+/* What free/realloc/usable_size learn about a pointer: a slab object, or a large object of
+ * `pages` pages. */
 struct found {
     struct heap_slab *slab;
     unsigned idx;
-    struct heap_large *large;
+    size_t pages;
 };
 
 static struct found find_header(struct heap *h, const void *p, const char *op)
 {
     uintptr_t a = (uintptr_t)p;
-    uintptr_t page = a % PG ? a & ~(uintptr_t)(PG - 1) : a - PG;
-    struct found f = { NULL, 0, NULL };
+    struct found f = { NULL, 0, 0 };
 
-    if (h->src.owns && (!h->src.owns(h->src.ctx, p) || !h->src.owns(h->src.ctx, (void *)page)))
+    if (h->src.owns && !h->src.owns(h->src.ctx, p))
         panic("%s(%p): not a heap pointer", op, p);
-    uint32_t magic = *(const uint32_t *)page;
-    if (magic == SLAB_MAGIC && a % PG) {
-        struct heap_slab *s = (struct heap_slab *)page;
-        size_t off = a - page;
-        if (s->cls >= HEAP_NCLASSES)
-            panic("%s(%p): heap corrupted (slab header damaged)", op, p);
-        size_t size = class_size[s->cls];
-        if (off < SLAB_HDR || (off - SLAB_HDR) % size || (off - SLAB_HDR) / size >= class_count(s->cls))
-            panic("%s(%p): not the start of a heap object", op, p);
-        f.slab = s;
-        f.idx = (unsigned)((off - SLAB_HDR) / size);
-        if (!(s->used[f.idx / 64] & (1ull << (f.idx % 64))))
-            panic("%s(%p): double free (object not in use)", op, p);
+    if (a % PG == 0) { /* slab objects never are */
+        f.pages = h->src.run_pages(h->src.ctx, p);
+        if (f.pages == 0)
+            panic("%s(%p): not a live heap object (double free, or not the start of one)", op,
+                  p);
         return f;
     }
-    if (magic == LARGE_MAGIC) {
-        struct heap_large *l = (struct heap_large *)page;
-        if (a - page != l->offset || l->npages == 0)
-            panic("%s(%p): not the start of a heap object", op, p);
-        f.large = l;
-        return f;
-    }
-    panic("%s(%p): not a live heap object (double free or heap corruption: bad magic 0x%x)", op,
-          p, magic);
+    struct heap_slab *s = (struct heap_slab *)(a & ~(uintptr_t)(PG - 1));
+    if (s->magic != SLAB_MAGIC)
+        panic("%s(%p): not a live heap object (double free or heap corruption: bad magic 0x%x)",
+              op, p, s->magic);
+    size_t off = a - (uintptr_t)s;
+    if (s->cls >= HEAP_NCLASSES)
+        panic("%s(%p): heap corrupted (slab header damaged)", op, p);
+    size_t size = class_size[s->cls];
+    if (off < SLAB_HDR || (off - SLAB_HDR) % size || (off - SLAB_HDR) / size >= class_count(s->cls))
+        panic("%s(%p): not the start of a heap object", op, p);
+    f.slab = s;
+    f.idx = (unsigned)((off - SLAB_HDR) / size);
+    if (!(s->used[f.idx / 64] & (1ull << (f.idx % 64))))
+        panic("%s(%p): double free (object not in use)", op, p);
+    return f;
 }
 
 static void slab_free(struct heap *h, struct heap_slab *s, unsigned idx)
@@ -257,10 +241,8 @@ void heap_free(struct heap *h, void *p)
         slab_free(h, f.slab, f.idx);
         return;
     }
-    size_t n = f.large->npages;
-    f.large->magic = 0; /* a second free of p finds no magic (unless the page was reused) */
-    h->large_pages -= n;
-    h->src.free(h->src.ctx, f.large, n);
+    h->large_pages -= f.pages;
+    h->src.free(h->src.ctx, p, f.pages);
 }
 
 size_t heap_usable_size(struct heap *h, const void *p)
@@ -270,7 +252,7 @@ size_t heap_usable_size(struct heap *h, const void *p)
     struct found f = find_header(h, p, "malloc_usable_size");
     if (f.slab)
         return class_size[f.slab->cls];
-    return f.large->npages * PG - f.large->offset;
+    return f.pages * PG;
 }
 
 void *heap_realloc(struct heap *h, void *p, size_t size, unsigned flags)
@@ -288,14 +270,12 @@ void *heap_realloc(struct heap *h, void *p, size_t size, unsigned flags)
         if (size <= have)
             return p;
     } else {
-        struct heap_large *l = f.large;
-        have = l->npages * PG - l->offset;
+        have = f.pages * PG;
         if (size <= have) {
-            size_t need = (l->offset + size + PG - 1) / PG;
-            if (need < l->npages) { /* give back the pages no longer needed */
-                h->src.free(h->src.ctx, (char *)l + need * PG, l->npages - need);
-                h->large_pages -= l->npages - need;
-                l->npages = need;
+            size_t need = (size + PG - 1) / PG;
+            if (need < f.pages) { /* give back the pages no longer needed */
+                h->src.free(h->src.ctx, (char *)p + need * PG, f.pages - need);
+                h->large_pages -= f.pages - need;
             }
             return p;
         }

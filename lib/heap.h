@@ -9,17 +9,17 @@
  *    one size class (17 classes, 16 to 2016 bytes, all multiples of 16). A slab with a free
  *    object is on its class's list; each class keeps at most one empty slab, other empty
  *    slabs go back to the page source. Allocation finds the first clear bit of the bitmap.
- *  - Large objects are runs of pages with a 16-byte header (magic, offset to the object,
- *    page count) at the start of the run's first page.
- *  - free(p) finds the header from p alone: a slab object or a large object with alignment
- *    below 4 KiB is never page aligned and has its header at the start of its page; a large
- *    object aligned to 4 KiB or more is page aligned and has a whole header page before it.
+ *  - Large objects are page runs with no header, so a 1 MiB buffer takes exactly 256 pages
+ *    (a header would make it 257, which a buddy allocator serves from 512). The page source
+ *    knows each run's length (run_pages).
+ *  - free(p) tells them apart from p alone: slab objects are never page aligned, large
+ *    objects always are.
  *  - Objects are 16-byte aligned. aligned_alloc up to 64 uses a slab class whose size is a
  *    multiple of the alignment (the header is 64 bytes, so every object in it is aligned);
- *    larger alignments take a page run, over-allocated and trimmed.
- *  - Checks: the page source says whether p is its memory at all; then the header's magic,
- *    the object boundary, and for slabs the in-use bit (double free). Any failure panics
- *    with the pointer and the reason.
+ *    larger alignments take a page run, over-allocated and trimmed when above 4 KiB.
+ *  - Checks: the page source says whether p is its memory at all; then for slabs the
+ *    header's magic, the object boundary and the in-use bit (double free), for large objects
+ *    that p starts a live run. Any failure panics with the pointer and the reason.
  */
 #ifndef XENKIT_LIB_HEAP_H
 #define XENKIT_LIB_HEAP_H
@@ -32,13 +32,15 @@
 #define HEAP_SMALL_MAX 2016u
 
 /* Where the heap gets pages. alloc returns n page-aligned contiguous pages or NULL; free must
- * accept any sub-run of what alloc returned (the heap trims runs). owns (may be NULL) says
- * whether p lies in memory the source hands out; free_pages is for the out-of-memory
- * message and the statistics. */
+ * accept any sub-run of what alloc returned (the heap trims runs). run_pages(p) is the length
+ * of the live run starting at p (what is left of it after such trims), 0 if p starts none.
+ * owns (may be NULL) says whether p lies in memory the source hands out; free_pages is for
+ * the out-of-memory message and the statistics. */
 struct page_source {
     void *ctx;
     void *(*alloc)(void *ctx, size_t npages);
     void (*free)(void *ctx, void *p, size_t npages);
+    size_t (*run_pages)(void *ctx, const void *p);
     int (*owns)(void *ctx, const void *p);
     size_t (*free_pages)(void *ctx);
 };

@@ -10,8 +10,10 @@
 #define PG PAGE_ALLOC_PAGE_SIZE
 
 /* Metadata byte of a page. A free block of order k has FREE_HEAD|k on its first page and
- * FREE_BODY on the others; allocated pages are USED. */
+ * FREE_BODY on the others; an allocated run has USED_HEAD on its first page and USED on the
+ * others, so its length can be found from its start (page_run_length). */
 #define META_USED      0x00
+#define META_USED_HEAD 0x20
 #define META_FREE_BODY 0x40
 #define META_FREE_HEAD 0x80
 #define META_ORDER     0x3f
@@ -180,7 +182,7 @@ static void setup_zone(struct page_alloc *pa, struct pa_zone *z)
 void page_alloc_init(struct page_alloc *pa, struct pa_range *ram, unsigned n,
                      const struct pa_range *reserved, unsigned m)
 {
-    struct pa_range res[64];
+    struct pa_range res[128];
     unsigned nres = 0;
 
     memset(pa, 0, sizeof(*pa));
@@ -285,6 +287,7 @@ void *page_alloc(struct page_alloc *pa, size_t n)
         list_push(pa, z, idx + (1ull << o), o);
     }
     memset(z->meta + idx, META_USED, n);
+    z->meta[idx] = META_USED_HEAD;
     pa->free_pages -= 1ull << k;
     if (n < (1ull << k)) /* give back the tail */
         free_range(pa, z, idx + n, (1ull << k) - n);
@@ -305,10 +308,27 @@ void page_free(struct page_alloc *pa, void *p, size_t n)
     if (n > z->npages - idx)
         panic("page_free(0x%lx, %zu): runs past the end of its zone", (unsigned long)a, n);
     for (uint64_t i = idx; i < idx + n; i++)
-        if (z->meta[i] != META_USED)
+        if (z->meta[i] != META_USED && z->meta[i] != META_USED_HEAD)
             panic("page_free(0x%lx, %zu): double free (page 0x%lx is free)", (unsigned long)a,
                   n, (unsigned long)(z->base + i * PG));
+    /* What is left of the run after the freed pages is a run of its own. */
+    if (idx + n < z->npages && z->meta[idx + n] == META_USED)
+        z->meta[idx + n] = META_USED_HEAD;
     free_range(pa, z, idx, n);
+}
+
+size_t page_run_length(const struct page_alloc *pa, const void *p)
+{
+    uint64_t a = addr_of(p);
+    const struct pa_zone *z = find_zone(pa, a);
+    if (z == NULL || a % PG)
+        return 0;
+    uint64_t idx = (a - z->base) / PG, i = idx + 1;
+    if (z->meta[idx] != META_USED_HEAD)
+        return 0;
+    while (i < z->npages && z->meta[i] == META_USED)
+        i++;
+    return (size_t)(i - idx);
 }
 
 int page_alloc_owns(const struct page_alloc *pa, const void *p)
@@ -349,7 +369,7 @@ void page_alloc_check(const struct page_alloc *pa)
         if (i > 0 && z->base < pa->zones[i - 1].base + pa->zones[i - 1].npages * PG)
             panic("page_alloc_check: zones %u and %u overlap", i - 1, i);
         for (uint64_t p = 0; p < z->npages; p++)
-            marked += z->meta[p] != META_USED;
+            marked += z->meta[p] != META_USED && z->meta[p] != META_USED_HEAD;
     }
     if (listed != pa->free_pages || marked != pa->free_pages)
         panic("page_alloc_check: free_pages %lu, listed %lu, marked %lu",

@@ -69,6 +69,11 @@ void *page_alloc(struct page_alloc *pa, size_t n);
 /* Frees n pages at p, which must all be allocated; panics otherwise. */
 void page_free(struct page_alloc *pa, void *p, size_t n);
 
+/* If p is the first page of an allocated run, the run's length in pages; else 0 (a free
+ * page, a page inside a run, not ours). Freeing part of a run splits it: what follows the
+ * freed pages is a run of its own. O(length). */
+size_t page_run_length(const struct page_alloc *pa, const void *p);
+
 /* True if p lies in a page this allocator manages (free or not). */
 int page_alloc_owns(const struct page_alloc *pa, const void *p);
 

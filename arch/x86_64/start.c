@@ -15,6 +15,7 @@
 #include <xenkit/panic.h>
 #include "arch/x86_64/boot_defs.h"
 #include "arch/x86_64/early_console.h"
+#include "arch/x86_64/mm.h"
 #include "arch/x86_64/mm_early.h"
 #include "arch/x86_64/multiboot.h"
 #include "arch/x86_64/platform.h"
@@ -91,6 +92,7 @@ _Noreturn void arch_start(uint32_t kind, uint32_t info)
 
     const char *proto = read_boot_info(kind, info);
     bool protected = mm_protect_image();
+    mm_init(kind, info);
 
     if (platform_on_xen && !xen_console_init())
         printf("xenkit: no PV console from Xen; output stays on port 0xe9\n");
@@ -105,6 +107,7 @@ _Noreturn void arch_start(uint32_t kind, uint32_t info)
         printf("xenkit: booted via %s without Xen\n", proto);
     if (!protected)
         printf("xenkit: image too large to protect; running without W^X and stack guard\n");
+    mm_report();
 
     if (platform_on_xen) {
         if (events_init() != 0)

@@ -48,6 +48,11 @@ boot fault-stack "$g/fault.elf" "fault=stack" 3 "*** EXCEPTION vector=8 "
 boot fault-panic "$g/fault.elf" "fault=panic" 3 "*** PANIC: requested panic"
 boot fault-assert "$g/fault.elf" "fault=assert" 3 "*** PANIC: assertion failed: zero == 1"
 boot bigout "$g/bigout.elf" "" 1 "bigout 1023 " "bigout done"
+boot memtest "$g/memtest.elf" "" 1 "xenkit: memory: 63 MiB RAM in 2 ranges (from multiboot mmap)" \
+    "memtest ok: 3 rounds"
+boot memtest-oom "$g/memtest.elf" "memtest.oom" 3 "*** PANIC: out of memory: malloc(1048576) with"
+boot memtest-double-free "$g/memtest.elf" "memtest.double-free" 3 "*** PANIC: free(0x" \
+    "double free"
 
 echo "boot: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -55,6 +55,11 @@ static void src_free(void *ctx, void *p, size_t n)
     page_free(ctx, p, n);
 }
 
+static size_t src_run_pages(void *ctx, const void *p)
+{
+    return page_run_length(ctx, p);
+}
+
 static int src_owns(void *ctx, const void *p)
 {
     return page_alloc_owns(ctx, p);
@@ -86,7 +91,7 @@ static int setup(void **state)
     fake_kernel_reset();
     struct pa_range ram = { (uint64_t)(uintptr_t)arena, ARENA_BYTES };
     page_alloc_init(&pa, &ram, 1, NULL, 0);
-    struct page_source src = { &pa, src_alloc, src_free, src_owns, src_free_pages };
+    struct page_source src = { &pa, src_alloc, src_free, src_run_pages, src_owns, src_free_pages };
     malloc_init(&src);
     return 0;
 }
@@ -247,6 +252,24 @@ static void test_out_of_memory(void **state)
     assert_all_returned();
 }
 
+/* Page-multiple buffers take exactly their pages (no header page that would double the
+ * buddy block): 1 MiB allocations fill all but the last MiB of the arena. */
+static void test_big_buffers_fill_memory(void **state)
+{
+    (void)state;
+    static void *bufs[64];
+    size_t n = 0;
+    while (n < ARRAY_SIZE(bufs) && (bufs[n] = try_malloc((size_t)1 << 20)) != NULL) {
+        assert_int_equal((uintptr_t)bufs[n] % PG, 0);
+        assert_int_equal(malloc_usable_size(bufs[n]), (size_t)1 << 20);
+        n++;
+    }
+    assert_int_equal(n, ARENA_BYTES / (1 << 20) - 1); /* the metadata page costs one */
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    assert_all_returned();
+}
+
 static void test_double_free_panics(void **state)
 {
     (void)state;
@@ -268,8 +291,8 @@ static void test_bad_pointers_panic(void **state)
     uint8_t *p = malloc(100);
     EXPECT_PANIC(free(p + 16), "not the start of a heap object");
     uint8_t *l = malloc(100000);
-    EXPECT_PANIC(free(l + 4096 - 16), "not the start of a heap object"); /* page aligned */
-    EXPECT_PANIC(free(l + 4096), "not a live heap object");
+    EXPECT_PANIC(free(l + 4096), "not a live heap object"); /* page aligned, inside the run */
+    EXPECT_PANIC(free(l + 4096 + 16), "not a live heap object");
     EXPECT_PANIC(realloc(l + 8, 10), "realloc(");
     /* An overflow backwards over the slab header. */
     uint8_t *page = (uint8_t *)((uintptr_t)p & ~(uintptr_t)4095);
@@ -288,7 +311,7 @@ static void test_empty_page_source(void **state)
     /* A fresh heap with a page source that has nothing: every request is out of memory. */
     struct page_alloc empty;
     page_alloc_init(&empty, NULL, 0, NULL, 0);
-    struct page_source src = { &empty, src_alloc, src_free, src_owns, src_free_pages };
+    struct page_source src = { &empty, src_alloc, src_free, src_run_pages, src_owns, src_free_pages };
     malloc_init(&src);
     EXPECT_PANIC(malloc(1), "out of memory: malloc(1) with 0 KiB free");
     assert_null(try_malloc(1));
@@ -420,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup(test_aligned_alloc, setup),
         cmocka_unit_test_setup(test_realloc_keeps_contents, setup),
         cmocka_unit_test_setup(test_out_of_memory, setup),
+        cmocka_unit_test_setup(test_big_buffers_fill_memory, setup),
         cmocka_unit_test_setup(test_double_free_panics, setup),
         cmocka_unit_test_setup(test_bad_pointers_panic, setup),
         cmocka_unit_test_setup(test_empty_page_source, setup),

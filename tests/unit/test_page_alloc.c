@@ -124,6 +124,27 @@ static void test_odd_sizes_and_tail(void **state)
     assert_null(page_alloc(&pa, SIZE_MAX));
 }
 
+static void test_run_length(void **state)
+{
+    (void)state;
+    init_whole();
+    uint8_t *a = page_alloc(&pa, 5);
+    uint8_t *b = page_alloc(&pa, 1);
+    assert_int_equal(page_run_length(&pa, a), 5);
+    assert_int_equal(page_run_length(&pa, b), 1);
+    assert_int_equal(page_run_length(&pa, a + PG), 0);  /* inside a run */
+    assert_int_equal(page_run_length(&pa, a + 8), 0);   /* not page aligned */
+    page_free(&pa, a, 2);                                /* the head: the rest is a run */
+    assert_int_equal(page_run_length(&pa, a), 0);       /* free */
+    assert_int_equal(page_run_length(&pa, a + 2 * PG), 3);
+    page_free(&pa, a + 4 * PG, 1);                       /* the tail */
+    assert_int_equal(page_run_length(&pa, a + 2 * PG), 2);
+    page_free(&pa, a + 2 * PG, 2);
+    page_free(&pa, b, 1);
+    assert_int_equal(page_run_length(&pa, b), 0);
+    page_alloc_check(&pa);
+}
+
 static void test_reserved_ranges(void **state)
 {
     (void)state;
@@ -302,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_init_accounting),
         cmocka_unit_test(test_alloc_everything),
         cmocka_unit_test(test_odd_sizes_and_tail),
+        cmocka_unit_test(test_run_length),
         cmocka_unit_test(test_reserved_ranges),
         cmocka_unit_test(test_too_many_zones),
         cmocka_unit_test(test_add_later),

@@ -5,3 +5,7 @@ GUEST_APP_SRCS_bigout := tests/e2e/guests/bigout.c
 # gnttest: grant tables against real Xen (tests/e2e/scenarios/gnttab.sh).
 GUEST_APPS += gnttest
 GUEST_APP_SRCS_gnttest := tests/e2e/guests/gnttest.c
+# memtest: the heap over most of RAM, and its out-of-memory / double-free panics
+# (tests/e2e/scenarios/memtest.sh, tests/boot/run.sh).
+GUEST_APPS += memtest
+GUEST_APP_SRCS_memtest := tests/e2e/guests/memtest.c
