@@ -55,3 +55,7 @@ UNIT_TEST_SRCS_test_evtchn_2l := tests/unit/test_evtchn_2l.c xen/evtchn_2l.c
 UNIT_TEST_LIBS_test_evtchn_2l := -lcmocka
 UNIT_TEST_SRCS_test_pvclock := tests/unit/test_pvclock.c xen/pvclock.c
 UNIT_TEST_LIBS_test_pvclock := -lcmocka
+# The memory map parser (plain host code, like the console ring).
+UNIT_TEST_NAMES += test_memmap
+UNIT_TEST_SRCS_test_memmap := tests/unit/test_memmap.c arch/x86_64/memmap.c
+UNIT_TEST_LIBS_test_memmap := -lcmocka
