@@ -55,6 +55,14 @@ UNIT_TEST_SRCS_test_evtchn_2l := tests/unit/test_evtchn_2l.c xen/evtchn_2l.c
 UNIT_TEST_LIBS_test_evtchn_2l := -lcmocka
 UNIT_TEST_SRCS_test_pvclock := tests/unit/test_pvclock.c xen/pvclock.c
 UNIT_TEST_LIBS_test_pvclock := -lcmocka
+
+# The xenbus client against a fake xenstored serving the ring page (kernel services faked
+# in the test itself).
+UNIT_TEST_NAMES += test_xenbus_client
+UNIT_TEST_SRCS_test_xenbus_client := tests/unit/test_xenbus_client.c xen/xenbus.c \
+    xen/xenbus_watch.c xen/xenbus_nodes.c xen/xenbus_xact.c xen/xenbus_state.c \
+    xen/xenbus_ring.c $(XS_CODEC_SRCS)
+UNIT_TEST_LIBS_test_xenbus_client := -lcmocka
 # The memory map parser (plain host code, like the console ring).
 UNIT_TEST_NAMES += test_memmap
 UNIT_TEST_SRCS_test_memmap := tests/unit/test_memmap.c arch/x86_64/memmap.c
