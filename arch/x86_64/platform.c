@@ -51,6 +51,11 @@ _Noreturn void platform_poweroff(void)
     shutdown(SHUTDOWN_poweroff, 0);
 }
 
+_Noreturn void platform_reboot(void)
+{
+    shutdown(SHUTDOWN_reboot, 2);
+}
+
 _Noreturn void platform_crash(void)
 {
     shutdown(SHUTDOWN_crash, 1);

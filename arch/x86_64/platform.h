@@ -14,6 +14,10 @@ void platform_fatal_begin(void);
 /* SCHEDOP_shutdown(poweroff) on Xen; isa-debug-exit (exit code 1) or halt on bare QEMU. */
 _Noreturn void platform_poweroff(void);
 
+/* SCHEDOP_shutdown(reboot) on Xen (xl then acts on on_reboot); isa-debug-exit (exit code 5)
+ * or halt on bare QEMU. */
+_Noreturn void platform_reboot(void);
+
 /* SCHEDOP_shutdown(crash) on Xen; isa-debug-exit (exit code 3) or halt on bare QEMU. */
 _Noreturn void platform_crash(void);
 

@@ -25,6 +25,8 @@
 #include "xen/events.h"
 #include "xen/gnttab.h"
 #include "xen/hypercall.h"
+#include "xen/shutdown.h"
+#include "xen/xenbus.h"
 
 /* Xen's own limit for a guest command line (MAX_GUEST_CMDLINE in libxl/Xen) is 1024. */
 #define CMDLINE_MAX 1024
@@ -114,6 +116,12 @@ _Noreturn void arch_start(uint32_t kind, uint32_t info)
             panic("event channels unavailable");
         if (clock_init() != 0)
             panic("timer unavailable");
+        /* xenstore needs events (its ring's event channel) and the clock (waits). */
+        int rc = xenbus_init();
+        if (rc != 0)
+            printf("xenkit: no xenstore (%d)\n", rc);
+        else if ((rc = shutdown_control_init()) != 0)
+            printf("xenkit: cannot watch control/shutdown (%d)\n", rc);
     }
 
     int status = app_main(cmdline);
