@@ -77,6 +77,14 @@ void *aligned_alloc(size_t align, size_t size)
     return heap_alloc(the_heap("aligned_alloc", size), size, align, 0, "aligned_alloc");
 }
 
+void *try_aligned_alloc(size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1)))
+        return NULL;
+    return heap_alloc(the_heap("try_aligned_alloc", size), size, align, HEAP_NOPANIC,
+                      "try_aligned_alloc");
+}
+
 int posix_memalign(void **out, size_t align, size_t size)
 {
     if (align < sizeof(void *) || (align & (align - 1)))

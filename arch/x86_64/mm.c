@@ -268,8 +268,10 @@ void mm_free_pages(void *p, size_t n)
 
 void mm_report(void)
 {
-    printf("xenkit: memory: %lu MiB RAM in %u ranges (from %s)\n",
-           (unsigned long)(memmap_ram_bytes(&map) >> 20), memmap_ram_ranges(&map), map_source);
+    unsigned ranges = memmap_ram_ranges(&map);
+    printf("xenkit: memory: %lu MiB RAM in %u range%s (from %s)\n",
+           (unsigned long)(memmap_ram_bytes(&map) >> 20), ranges, ranges == 1 ? "" : "s",
+           map_source);
     for (unsigned i = 0; i < map.n; i++)
         printf("xenkit:   %016lx-%016lx %s\n", (unsigned long)map.e[i].base,
                (unsigned long)(map.e[i].base + map.e[i].len - 1), memmap_type_name(map.e[i].type));
@@ -281,8 +283,9 @@ void mm_report(void)
         printf("xenkit:   hvm_start_info's map differs: %lu KiB RAM there, %lu KiB here\n",
                (unsigned long)(memmap_ram_bytes(&other_map) >> 10),
                (unsigned long)(memmap_ram_bytes(&map) >> 10));
-    printf("xenkit: pages: %lu KiB free in %u zones (%lu KiB allocator metadata",
-           (unsigned long)(pa.free_pages * 4), pa.nzones, (unsigned long)(pa.meta_pages * 4));
+    printf("xenkit: pages: %lu KiB free in %u zone%s (%lu KiB allocator metadata",
+           (unsigned long)(pa.free_pages * 4), pa.nzones, pa.nzones == 1 ? "" : "s",
+           (unsigned long)(pa.meta_pages * 4));
     if (pa.dropped_pages)
         printf(", %lu KiB of RAM left out", (unsigned long)(pa.dropped_pages * 4));
     printf(")\n");

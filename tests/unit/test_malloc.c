@@ -179,9 +179,15 @@ static void test_aligned_alloc(void **state)
             free(p);
         }
     }
+    void *p;
     assert_null(aligned_alloc(0, 16));
+    assert_null(try_aligned_alloc(3, 16));
+    assert_null(try_aligned_alloc(4096, ARENA_BYTES));
+    p = try_aligned_alloc(8192, 100);
+    assert_int_equal((uintptr_t)p % 8192, 0);
+    free(p);
     assert_null(aligned_alloc(48, 16));
-    void *p = (void *)1;
+    p = (void *)1;
     assert_int_equal(posix_memalign(&p, 4, 16), EINVAL);
     assert_int_equal(posix_memalign(&p, 24, 16), EINVAL);
     assert_int_equal(posix_memalign(&p, 256, 1000), 0);

@@ -10,11 +10,13 @@
 
 struct page_source;
 
-/* NULL when out of memory (or, for try_calloc, when n * size overflows). try_realloc leaves p
- * untouched when it fails. */
+/* NULL when out of memory (or, for try_calloc, when n * size overflows; for
+ * try_aligned_alloc, when align is not a power of two). try_realloc leaves p untouched when
+ * it fails. */
 void *try_malloc(size_t size);
 void *try_calloc(size_t n, size_t size);
 void *try_realloc(void *p, size_t size);
+void *try_aligned_alloc(size_t align, size_t size);
 
 /* How many bytes the live object p can hold (>= what was asked for). */
 size_t malloc_usable_size(void *p);

@@ -1,7 +1,8 @@
 /*
  * The memtest guest: exercises the heap over most of the domain's RAM.
  *
- * Default: three rounds of allocating objects of mixed sizes (malloc, calloc, aligned_alloc)
+ * Default: three rounds of allocating objects of mixed sizes (the try_ variants of malloc,
+ * calloc, aligned_alloc: they return NULL instead of panicking)
  * until less than 1/16 of the pages are left, each filled with a pattern derived from its
  * address; then every object is verified, half are freed, a quarter are resized with realloc
  * (contents checked), everything is verified and freed, and the free page count must be back
@@ -140,9 +141,7 @@ int app_main(const char *cmdline)
                             panic("memtest: calloc(%zu) not zeroed at word %zu", o.size, i);
             } else if (kind == 1) {
                 o.align = (size_t)1 << (4 + rng() % 10); /* 16 .. 8192 */
-                /* aligned_alloc panics when memory runs out: only ask when there is room. */
-                if (o.size + o.align + 4096 < (st.free_pages - total_pages / 16) * 4096)
-                    o.p = aligned_alloc(o.align, o.size);
+                o.p = try_aligned_alloc(o.align, o.size);
                 if (o.p && (uintptr_t)o.p % o.align)
                     panic("memtest: aligned_alloc(%zu, %zu) = %p", o.align, o.size, (void *)o.p);
             } else {
