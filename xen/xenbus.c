@@ -17,6 +17,7 @@
 #include <string.h>
 #include <xen/hvm/params.h>
 
+#include "xen/clock.h"
 #include "xen/eventloop.h"
 #include "xen/events.h"
 #include "xen/hypercall.h"
@@ -29,6 +30,8 @@
 #define TXQ_SIZE (2 * XS_MSG_MAX)
 /* Watches re-registered at once after a reconnection, tracked to check their replies. */
 #define DETACHED_MAX 64
+/* A request unanswered this long gets a console line (and another every as long). */
+#define SLOW_REPORT_NS (5 * NSEC_PER_SEC)
 
 struct pending {
     struct pending *next;
@@ -343,6 +346,17 @@ static int enqueue(const struct xb_req *rq, uint32_t *req_id)
     return 0;
 }
 
+static void report_slow(const struct pending *p, uint64_t waited_ns)
+{
+    struct xenstore_domain_interface *i = xb.intf;
+    printf("xenbus: %s request %u unanswered for %lu s (req %u/%u rsp %u/%u, queued %u, "
+           "state %d)\n",
+           xs_type_name(p->type), (unsigned)p->req_id,
+           (unsigned long)(waited_ns / NSEC_PER_SEC), (unsigned)i->req_cons,
+           (unsigned)i->req_prod, (unsigned)i->rsp_cons, (unsigned)i->rsp_prod,
+           (unsigned)xb.txq_len, (int)xb.state);
+}
+
 int xb_request(const struct xb_req *rq, void *reply, size_t cap, size_t *reply_len)
 {
     struct pending p = { .type = rq->type, .buf = reply, .cap = cap };
@@ -352,8 +366,14 @@ int xb_request(const struct xb_req *rq, void *reply, size_t cap, size_t *reply_l
     p.next = xb.pending;
     xb.pending = &p;
     poll_ring();
+    uint64_t start = clock_monotonic_ns(), next_report = start + SLOW_REPORT_NS;
     while (!p.done) {
-        wait_for_events(WAIT_FOREVER);
+        if (!wait_for_events(next_report) && !p.done &&
+            clock_monotonic_ns() >= next_report) {
+            /* Not an error (the daemon may be busy), but worth a line when it lasts. */
+            next_report += SLOW_REPORT_NS;
+            report_slow(&p, clock_monotonic_ns() - start);
+        }
         /* Also look ourselves: the event may have been consumed by a nested wait. */
         poll_ring();
     }
