@@ -9,3 +9,8 @@ GUEST_APP_SRCS_gnttest := tests/e2e/guests/gnttest.c
 # (tests/e2e/scenarios/memtest.sh, tests/boot/run.sh).
 GUEST_APPS += memtest
 GUEST_APP_SRCS_memtest := tests/e2e/guests/memtest.c
+# xs10k, idle: xenstore at volume, and a guest for xl shutdown/reboot/destroy
+# (tests/e2e/scenarios/xs10k.sh, xlshutdown.sh).
+GUEST_APPS += xs10k idle
+GUEST_APP_SRCS_xs10k := tests/e2e/guests/xs10k.c
+GUEST_APP_SRCS_idle  := tests/e2e/guests/idle.c

@@ -1,0 +1,57 @@
+#!/bin/bash
+# xsprobe: the guest's xenbus client against dom0's xenstored. The guest reads its name and
+# domid, measures round trips, writes data/xsprobe=ready and waits (watch) for
+# data/command; dom0 presets data/counter=41 and writes the command; the guest answers in
+# data/reply and bumps the counter in a transaction whose first attempt conflicts on
+# purpose (so it must take 2 tries). dom0 checks, then writes data/command=exit. Reports
+# the guest's round-trip latency figures.
+set -u
+. tests/e2e/lib.sh
+
+cfg=examples/xsprobe/xsprobe.cfg
+require_file "$cfg" build/guest/xsprobe.elf
+reset_console xsprobe
+
+E2E_XL_TIMEOUT=90
+xl_create_fg "$cfg" >"$E2E_TMP/reason" &
+xl_pid=$!
+
+# node_is PATH VALUE: xenstore-read PATH gives VALUE.
+node_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
+domid_known() { domid=$(xl domid xsprobe 2>/dev/null) && [ -n "$domid" ]; }
+
+domid=
+wait_until 30 domid_known || fail "domain xsprobe never appeared"
+home=/local/domain/$domid
+if wait_until 80 node_is "$home/data/xsprobe" ready; then
+    xenstore-write "$home/data/counter" 41
+    cmd="hello-$domid-$RANDOM"
+    t0=$(now)
+    xenstore-write "$home/data/command" "$cmd"
+    if wait_until 20 node_is "$home/data/xsprobe" done; then
+        info "xsprobe: command -> done seen by dom0 after $(seconds_between "$t0" "$(now)") s"
+        reply=$(xenstore-read "$home/data/reply" 2>&1)
+        [ "$reply" = "ack $cmd" ] || soft_fail "data/reply is '$reply', want 'ack $cmd'"
+        counter=$(xenstore-read "$home/data/counter" 2>&1)
+        [ "$counter" = 42 ] || soft_fail "data/counter is '$counter', want 42"
+        tries=$(xenstore-read "$home/data/counter-tries" 2>&1)
+        [ "$tries" = 2 ] || soft_fail "the counter transaction took '$tries' tries, want 2 (one EAGAIN)"
+    else
+        soft_fail "the guest never wrote data/xsprobe=done"
+    fi
+    xenstore-write "$home/data/command" exit
+else
+    soft_fail "the guest never wrote data/xsprobe=ready"
+fi
+
+wait "$xl_pid"
+reason=$(cat "$E2E_TMP/reason")
+wait_console xsprobe 'xsprobe: exit' 5 || true
+echo "---- console of xsprobe ----"; console_text xsprobe; echo "----"
+[ "$reason" = 0 ] || soft_fail "xl reported shutdown reason '$reason', want 0 (poweroff)"
+console_has xsprobe "xsprobe: name=xsprobe domid=$domid home=/local/domain/$domid" ||
+    soft_fail "the guest did not report its own name, domid and home"
+console_has xsprobe 'xsprobe: exit' || soft_fail "the guest did not finish"
+console_has xsprobe 'FAILED' && soft_fail "the guest reported a failure"
+console_text xsprobe | sed -n 's/^xsprobe: \(latency .*\)/INFO xsprobe: xenstore round trip from the guest, \1/p'
+finish
