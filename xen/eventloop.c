@@ -34,11 +34,18 @@ bool wait_for_events(uint64_t deadline_ns)
         if (deadline_ns != WAIT_FOREVER && clock_monotonic_ns() >= deadline_ns)
             return false;
 
-        /* Check and halt with interrupts off: an event that arrives after the check leaves
-         * the upcall vector pending, and `sti; hlt` takes it on the halt. */
+        /* Check, then block, with interrupts off. The block is SCHEDOP_poll on the ports
+         * that have handlers: Xen wakes it on their pending bits, so an event arriving
+         * after the check ends the poll at once. (Waiting with `sti; hlt` relies on the
+         * upcall interrupt instead; under nested virtualization we saw it lost now and
+         * then, leaving the vCPU asleep with events pending. It remains the fallback.) */
         cpu_irq_disable();
         if (events_pending()) {
             cpu_irq_enable();
+            continue;
+        }
+        if (events_block(deadline_ns == WAIT_FOREVER ? 0 : deadline_ns)) {
+            cpu_irq_enable(); /* take the upcall interrupt Xen raised meanwhile, if any */
             continue;
         }
         clock_set_timer(deadline_ns == WAIT_FOREVER ? 0 : deadline_ns);

@@ -12,6 +12,7 @@
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
 #include <xen/memory.h>
+#include <xen/sched.h>
 
 #include "arch/x86_64/boot_defs.h"
 #include "arch/x86_64/lapic.h"
@@ -42,6 +43,29 @@ struct port_slot {
     void *arg;
 };
 static struct port_slot slots[EVTCHN_2L_PORTS];
+
+/* The ports that have a handler, for SCHEDOP_poll (which takes at most 128). */
+#define POLL_MAX 128
+static evtchn_port_t with_handler[POLL_MAX];
+static unsigned nr_with_handler;
+static bool too_many_handlers;
+
+static void track_handler(evtchn_port_t port, bool has)
+{
+    for (unsigned i = 0; i < nr_with_handler; i++) {
+        if (with_handler[i] == port) {
+            if (!has)
+                with_handler[i] = with_handler[--nr_with_handler];
+            return;
+        }
+    }
+    if (!has)
+        return;
+    if (nr_with_handler == POLL_MAX)
+        too_many_handlers = true; /* sticky: events_block() falls back to halting */
+    else
+        with_handler[nr_with_handler++] = port;
+}
 
 static void upcall_irq(void)
 {
@@ -127,6 +151,7 @@ static int attach(evtchn_port_t port, evtchn_handler_t fn, void *arg)
     if (port >= EVTCHN_2L_PORTS)
         return -22; /* EINVAL */
     slots[port] = (struct port_slot){ fn, arg };
+    track_handler(port, fn != NULL);
     evtchn_2l_unmask(&ports, port);
     return 0;
 }
@@ -179,6 +204,7 @@ int evtchn_close(evtchn_port_t port)
         return -22;
     evtchn_2l_mask(&ports, port);
     slots[port] = (struct port_slot){ NULL, NULL };
+    track_handler(port, false);
     struct evtchn_close op = { .port = port };
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
     /* A closed port may be handed out again by the next bind: leave nothing pending. */
@@ -194,6 +220,24 @@ void evtchn_mask(evtchn_port_t port)
 void evtchn_unmask(evtchn_port_t port)
 {
     evtchn_2l_unmask(&ports, port);
+}
+
+bool events_block(uint64_t deadline_ns)
+{
+    evtchn_port_t list[POLL_MAX];
+    unsigned n = 0;
+
+    if (!shared || too_many_handlers)
+        return false;
+    /* Only unmasked ports: a masked pending one would end every poll at once. */
+    for (unsigned i = 0; i < nr_with_handler; i++) {
+        evtchn_port_t p = with_handler[i];
+        if (!(shared->evtchn_mask[p / EVTCHN_2L_BITS] & (1ull << (p % EVTCHN_2L_BITS))))
+            list[n++] = p;
+    }
+    struct sched_poll poll = { .nr_ports = n, .timeout = deadline_ns };
+    set_xen_guest_handle(poll.ports, list);
+    return HYPERVISOR_sched_op(SCHEDOP_poll, &poll) == 0;
 }
 
 bool events_pending(void)

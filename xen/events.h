@@ -36,6 +36,13 @@ int evtchn_close(evtchn_port_t port);
 void evtchn_mask(evtchn_port_t port);
 void evtchn_unmask(evtchn_port_t port);
 
+/* Block the vCPU (SCHEDOP_poll) until one of the unmasked ports that have a handler is
+ * pending, or Xen's system time reaches deadline_ns (0: no deadline). Returns false, without
+ * blocking, if the ports do not fit one poll (more than 128): the caller then halts instead.
+ * Waking on the pending bits themselves, not on the upcall interrupt, leaves no window
+ * between the event loop's last check and the block. */
+bool events_block(uint64_t deadline_ns);
+
 /* Any port pending (vcpu_info's upcall flag)? Cheap; used by the event loop before halting. */
 bool events_pending(void);
 /* Run the handlers of all pending, unmasked ports. Returns the number of handlers called. */
