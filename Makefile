@@ -66,7 +66,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-z,max-page-size=0x1000 -Wl,--bui
 # Filled in by the fragments.
 GUEST_KERNEL_SRCS :=   # sources of the guest kernel, linked into every guest image
 GUEST_IMAGES      :=   # build/guest/*.elf
-HOST_PROGS        :=   # build/<prog>
+HOST_PROGS        :=   # build/<prog>: declare with HOST_PROG_NAMES += p, HOST_PROG_SRCS_p, HOST_PROG_LIBS_p
 UNIT_TESTS        :=   # build/tests/unit/<test> (a sanitized twin is built in unit-san/)
 E2E_DEPS          :=   # what the rig needs built before it boots
 
@@ -143,7 +143,17 @@ $(BUILD)/tests/unit-san/$(1): $(call san_obj,$(2))
 	$$(Q)$$(HOST_CC) $$(HOST_LDFLAGS) $$(SAN_FLAGS) -o $$@ $$^ $(3)
 endef
 
+# host_prog(NAME, SRCS, LIBS): build/NAME, a program for dom0 or the developer's machine.
+define host_prog
+HOST_PROGS += $(BUILD)/$(1)
+$(BUILD)/$(1): $(call host_obj,$(2))
+	$$(call say,HOSTLD,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)$$(HOST_CC) $$(HOST_LDFLAGS) -o $$@ $$^ $(3)
+endef
+
 $(foreach g,$(GUEST_APPS),$(eval $(call guest_image,$(g),$(GUEST_APP_SRCS_$(g)))))
+$(foreach p,$(HOST_PROG_NAMES),$(eval $(call host_prog,$(p),$(HOST_PROG_SRCS_$(p)),$(HOST_PROG_LIBS_$(p)))))
 $(foreach t,$(UNIT_TEST_NAMES),$(eval $(call unit_test,$(t),$(UNIT_TEST_SRCS_$(t)),$(UNIT_TEST_LIBS_$(t)))))
 
 UNIT_BINS := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
