@@ -67,3 +67,9 @@ UNIT_TEST_LIBS_test_xenbus_client := -lcmocka
 UNIT_TEST_NAMES += test_memmap
 UNIT_TEST_SRCS_test_memmap := tests/unit/test_memmap.c arch/x86_64/memmap.c
 UNIT_TEST_LIBS_test_memmap := -lcmocka
+
+# The versioned store's object heap (xenstore/store_*.c, STORE_HEAP_SRCS in xenstore/build.mk).
+UNIT_TEST_NAMES += test_store_memobj
+UNIT_TEST_SRCS_test_store_memobj := tests/unit/test_store_memobj.c tests/unit/store_checks.c \
+    $(STORE_HEAP_SRCS)
+UNIT_TEST_LIBS_test_store_memobj := -lcmocka $(STORE_HEAP_LIBS)
