@@ -74,6 +74,7 @@ include lib/build.mk
 include arch/x86_64/build.mk
 include xen/build.mk
 include xenstore/build.mk
+include vchan/build.mk
 include examples/build.mk
 include tests/unit/build.mk
 include tests/e2e/guests/build.mk

@@ -1,0 +1,518 @@
+/*
+ * vchan protocol core (see vchan_core.h). Pure: no I/O, no globals.
+ *
+ * Memory ordering follows the protocol's (Xen's io/libxenvchan.h users): a writer copies the
+ * data, then a release barrier, then publishes prod; a reader loads prod, an acquire barrier,
+ * copies, then a full barrier before publishing cons (the peer may overwrite the bytes as
+ * soon as it sees cons move). Notification requests are Dekker-style: the requester sets the
+ * bit, full barrier, re-reads the index; the other side publishes the index, full barrier,
+ * reads (and clears) the bit.
+ */
+#include "vchan/vchan_core.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+/* ---- layout ------------------------------------------------------------------------- */
+
+unsigned vchan_ring_pages(unsigned order)
+{
+    if (order < 12 || order > VCHAN_MAX_ORDER)
+        return 0;
+    return 1u << (order - 12);
+}
+
+unsigned vchan_inpage_offset(unsigned order)
+{
+    if (order == 10)
+        return 1024;
+    if (order == 11)
+        return 2048;
+    return 0;
+}
+
+int vchan_check_orders(unsigned l, unsigned r)
+{
+    if (l < VCHAN_MIN_ORDER || l > VCHAN_MAX_ORDER || r < VCHAN_MIN_ORDER || r > VCHAN_MAX_ORDER)
+        return -EINVAL;
+    if (l < 12 && r < 12 && l == r)
+        return -EINVAL;     /* both rings at the same offset of the control page */
+    unsigned limit = VCHAN_PAGE_SIZE;
+    if (l == 10 || r == 10)
+        limit = 1024;
+    else if (l == 11 || r == 11)
+        limit = 2048;
+    unsigned grants = vchan_ring_pages(l) + vchan_ring_pages(r);
+    if (VCHAN_GRANTS_OFFSET + 4u * grants > limit)
+        return -EINVAL;     /* grants[] would run into the in-page ring */
+    return 0;
+}
+
+static int min_order(size_t size, unsigned *order)
+{
+    unsigned o = 12;
+    while (o <= VCHAN_MAX_ORDER && ((size_t)1 << o) < size)
+        o++;
+    if (o > VCHAN_MAX_ORDER)
+        return -EINVAL;
+    *order = o;
+    return 0;
+}
+
+int vchan_select_orders(size_t left_min, size_t right_min, unsigned *lo, unsigned *ro)
+{
+    int rc = 0;
+    if (left_min <= 1024 && right_min <= 2048) {
+        *lo = 10;
+        *ro = 11;
+    } else if (left_min <= 2048 && right_min <= 1024) {
+        *lo = 11;
+        *ro = 10;
+    } else if (left_min <= 2048) {
+        *lo = 11;
+        rc = min_order(right_min, ro);
+    } else if (right_min <= 2048) {
+        *ro = 11;
+        rc = min_order(left_min, lo);
+    } else {
+        rc = min_order(left_min, lo);
+        if (rc == 0)
+            rc = min_order(right_min, ro);
+    }
+    if (rc == 0)
+        rc = vchan_check_orders(*lo, *ro);
+    return rc;
+}
+
+static volatile uint32_t *grant_slot(volatile struct vchan_interface *ctrl, unsigned i)
+{
+    return (volatile uint32_t *)((volatile uint8_t *)ctrl + VCHAN_GRANTS_OFFSET + 4u * i);
+}
+
+void vchan_ctrl_set_grant(volatile struct vchan_interface *ctrl, unsigned i, uint32_t ref)
+{
+    if (VCHAN_GRANTS_OFFSET + 4u * i + 4u > VCHAN_PAGE_SIZE)
+        return;
+    *grant_slot(ctrl, i) = ref;
+}
+
+uint32_t vchan_ctrl_grant(const volatile struct vchan_interface *ctrl, unsigned i)
+{
+    if (VCHAN_GRANTS_OFFSET + 4u * i + 4u > VCHAN_PAGE_SIZE)
+        return 0;
+    return *grant_slot((volatile struct vchan_interface *)ctrl, i);
+}
+
+int vchan_client_orders(const volatile struct vchan_interface *ctrl, unsigned *lo, unsigned *ro)
+{
+    unsigned l = ctrl->left_order;
+    unsigned r = ctrl->right_order;
+    int rc = vchan_check_orders(l, r);
+    if (rc)
+        return rc;
+    *lo = l;
+    *ro = r;
+    return 0;
+}
+
+/* ---- setup --------------------------------------------------------------------------- */
+
+static int ring_init(struct vchan_ring *ring, volatile struct vchan_interface *ctrl,
+                     volatile struct ring_shared *shr, unsigned order, void *mem)
+{
+    if (order < 12) {
+        ring->buf = (uint8_t *)ctrl + vchan_inpage_offset(order);
+    } else {
+        if (!mem)
+            return -EINVAL;
+        ring->buf = mem;
+    }
+    ring->size = 1u << order;
+    ring->shr = shr;
+    ring->own = 0;
+    return 0;
+}
+
+static int core_init(struct vchan_core *c, bool server, volatile struct vchan_interface *ctrl,
+                     unsigned lo, unsigned ro, void *left_mem, void *right_mem,
+                     vchan_notify_fn notify, void *ctx)
+{
+    memset(c, 0, sizeof(*c));
+    if (!ctrl || !notify)
+        return -EINVAL;
+    int rc = vchan_check_orders(lo, ro);
+    if (rc)
+        return rc;
+    struct vchan_ring left, right;
+    if ((rc = ring_init(&left, ctrl, &ctrl->left, lo, left_mem)) != 0 ||
+        (rc = ring_init(&right, ctrl, &ctrl->right, ro, right_mem)) != 0)
+        return rc;
+    c->ctrl = ctrl;
+    c->server = server;
+    c->left_order = lo;
+    c->right_order = ro;
+    c->notify = notify;
+    c->notify_ctx = ctx;
+    c->state = VCHAN_ST_OPEN;
+    if (server) {
+        c->rd = left;
+        c->wr = right;
+        c->own_live = &ctrl->srv_live;
+        c->peer_live = &ctrl->cli_live;
+        c->own_flags = &ctrl->srv_notify;
+        c->peer_flags = &ctrl->cli_notify;
+    } else {
+        c->rd = right;
+        c->wr = left;
+        c->own_live = &ctrl->cli_live;
+        c->peer_live = &ctrl->srv_live;
+        c->own_flags = &ctrl->cli_notify;
+        c->peer_flags = &ctrl->srv_notify;
+    }
+    return 0;
+}
+
+int vchan_server_init(struct vchan_core *c, volatile struct vchan_interface *ctrl,
+                      unsigned lo, unsigned ro, void *left_mem, void *right_mem,
+                      vchan_notify_fn notify, void *ctx)
+{
+    int rc = core_init(c, true, ctrl, lo, ro, left_mem, right_mem, notify, ctx);
+    if (rc)
+        return rc;
+    memset((void *)ctrl, 0, VCHAN_PAGE_SIZE);
+    ctrl->left_order = (uint16_t)lo;
+    ctrl->right_order = (uint16_t)ro;
+    ctrl->cli_live = VCHAN_LIVE_WAITING;
+    ctrl->srv_live = VCHAN_LIVE_OPEN;
+    ctrl->cli_notify = VCHAN_NOTIFY_WRITE;
+    ctrl->srv_notify = 0;
+    wmb();
+    return 0;
+}
+
+int vchan_client_init(struct vchan_core *c, volatile struct vchan_interface *ctrl,
+                      unsigned lo, unsigned ro, void *left_mem, void *right_mem,
+                      vchan_notify_fn notify, void *ctx)
+{
+    int rc = core_init(c, false, ctrl, lo, ro, left_mem, right_mem, notify, ctx);
+    if (rc)
+        return rc;
+    /* Our own indexes, copied once (the server zeroed them; it may already have written
+     * into the right ring, whose prod we read on every step like any peer index). */
+    c->rd.own = ctrl->right.cons;
+    c->wr.own = ctrl->left.prod;
+    return 0;
+}
+
+void vchan_client_connect(struct vchan_core *c)
+{
+    if (c->server || c->state != VCHAN_ST_OPEN)
+        return;
+    c->ctrl->srv_notify = VCHAN_NOTIFY_WRITE;
+    wmb();
+    c->ctrl->cli_live = VCHAN_LIVE_OPEN;
+    mb();
+    c->notify(c->notify_ctx);
+}
+
+/* ---- state --------------------------------------------------------------------------- */
+
+static void set_broken(struct vchan_core *c)
+{
+    c->state = VCHAN_ST_BROKEN;
+}
+
+/* The peer's liveness, loaded once; an impossible value breaks the connection. */
+static int peer_live(struct vchan_core *c)
+{
+    uint8_t v = *c->peer_live;
+    if (v > VCHAN_LIVE_WAITING) {
+        set_broken(c);
+        return -EPROTO;
+    }
+    /* The server never legitimately reports "waiting"; take it as open. */
+    return v;
+}
+
+int vchan_peer_state(struct vchan_core *c)
+{
+    if (c->state == VCHAN_ST_BROKEN)
+        return -EPROTO;
+    return peer_live(c);
+}
+
+bool vchan_is_open(struct vchan_core *c)
+{
+    if (c->state != VCHAN_ST_OPEN)
+        return false;
+    int v = peer_live(c);
+    return v == VCHAN_LIVE_OPEN || v == VCHAN_LIVE_WAITING;
+}
+
+/* Readable bytes: the peer's prod loaded once and checked against our private cons. */
+static uint32_t raw_ready(struct vchan_core *c)
+{
+    uint32_t prod = c->rd.shr->prod;
+    uint32_t ready = prod - c->rd.own;
+    if (ready > c->rd.size) {
+        set_broken(c);
+        return 0;
+    }
+    return ready;
+}
+
+/* Writable bytes: the peer's cons loaded once and checked against our private prod. */
+static uint32_t raw_space(struct vchan_core *c)
+{
+    uint32_t cons = c->wr.shr->cons;
+    uint32_t used = c->wr.own - cons;
+    if (used > c->wr.size) {
+        set_broken(c);
+        return 0;
+    }
+    return c->wr.size - used;
+}
+
+size_t vchan_data_ready(struct vchan_core *c)
+{
+    if (c->state == VCHAN_ST_BROKEN)
+        return 0;
+    uint32_t r = raw_ready(c);
+    return c->state == VCHAN_ST_BROKEN ? 0 : r;
+}
+
+size_t vchan_buffer_space(struct vchan_core *c)
+{
+    if (c->state != VCHAN_ST_OPEN)
+        return 0;
+    uint32_t s = raw_space(c);
+    return c->state == VCHAN_ST_BROKEN ? 0 : s;
+}
+
+size_t vchan_write_pending(struct vchan_core *c)
+{
+    if (c->state == VCHAN_ST_BROKEN)
+        return 0;
+    uint32_t s = raw_space(c);
+    return c->state == VCHAN_ST_BROKEN ? 0 : c->wr.size - s;
+}
+
+/* Ask the peer to notify us of `bit`, then a full barrier before re-reading any index. */
+static void request_notify(struct vchan_core *c, uint8_t bit)
+{
+    if (!(*c->peer_flags & bit))
+        __atomic_fetch_or(c->peer_flags, bit, __ATOMIC_SEQ_CST);
+    mb();
+}
+
+/* We moved an index: if the peer asked to hear about `bit`, clear the request and notify. */
+static void send_notify(struct vchan_core *c, uint8_t bit)
+{
+    mb();
+    if (*c->own_flags & bit) {
+        uint8_t prev = __atomic_fetch_and(c->own_flags, (uint8_t)~bit, __ATOMIC_SEQ_CST);
+        if (prev & bit)
+            c->notify(c->notify_ctx);
+    }
+}
+
+/* ---- data ---------------------------------------------------------------------------- */
+
+static void copy_out(struct vchan_ring *r, void *dst, size_t n)
+{
+    uint32_t off = r->own & (r->size - 1);
+    size_t first = r->size - off;
+    if (first > n)
+        first = n;
+    memcpy(dst, r->buf + off, first);
+    if (n > first)
+        memcpy((uint8_t *)dst + first, r->buf, n - first);
+}
+
+static void copy_in(struct vchan_ring *r, const void *src, size_t n)
+{
+    uint32_t off = r->own & (r->size - 1);
+    size_t first = r->size - off;
+    if (first > n)
+        first = n;
+    memcpy(r->buf + off, src, first);
+    if (n > first)
+        memcpy(r->buf, (const uint8_t *)src + first, n - first);
+}
+
+static long do_read(struct vchan_core *c, void *buf, size_t n)
+{
+    rmb();
+    copy_out(&c->rd, buf, n);
+    mb();       /* the bytes are ours before the peer may reuse them */
+    c->rd.own += (uint32_t)n;
+    c->rd.shr->cons = c->rd.own;
+    send_notify(c, VCHAN_NOTIFY_READ);
+    return (long)n;
+}
+
+static long do_write(struct vchan_core *c, const void *buf, size_t n)
+{
+    copy_in(&c->wr, buf, n);
+    wmb();
+    c->wr.own += (uint32_t)n;
+    c->wr.shr->prod = c->wr.own;
+    send_notify(c, VCHAN_NOTIFY_WRITE);
+    return (long)n;
+}
+
+static int check_state(struct vchan_core *c)
+{
+    if (c->state == VCHAN_ST_BROKEN)
+        return -EPROTO;
+    if (c->state == VCHAN_ST_CLOSED)
+        return -ENOTCONN;
+    return 0;
+}
+
+/* Readable bytes, at least `want` or after asking for a write notification. The peer's
+ * liveness is read BEFORE its prod, so that data written before a close is never missed.
+ * Returns the ready count (>= 0), or -ENOTCONN (peer gone, fewer than want left),
+ * -EPROTO. */
+static long ready_for(struct vchan_core *c, size_t want)
+{
+    int live = peer_live(c);
+    if (live < 0)
+        return live;
+    rmb();
+    uint32_t ready = raw_ready(c);
+    if (c->state == VCHAN_ST_BROKEN)
+        return -EPROTO;
+    if (ready >= want)
+        return ready;
+    if (live == VCHAN_LIVE_CLOSED)
+        return -ENOTCONN;
+    request_notify(c, VCHAN_NOTIFY_WRITE);
+    ready = raw_ready(c);
+    if (c->state == VCHAN_ST_BROKEN)
+        return -EPROTO;
+    return ready;
+}
+
+long vchan_read(struct vchan_core *c, void *buf, size_t len)
+{
+    int rc = check_state(c);
+    if (rc)
+        return rc;
+    if (len == 0)
+        return 0;
+    long ready = ready_for(c, 1);
+    if (ready <= 0)
+        return ready;
+    size_t n = (size_t)ready < len ? (size_t)ready : len;
+    return do_read(c, buf, n);
+}
+
+long vchan_recv(struct vchan_core *c, void *buf, size_t len)
+{
+    int rc = check_state(c);
+    if (rc)
+        return rc;
+    if (len > c->rd.size)
+        return -EMSGSIZE;
+    if (len == 0)
+        return 0;
+    long ready = ready_for(c, len);
+    if (ready < 0)
+        return ready;
+    if ((size_t)ready < len)
+        return 0;
+    return do_read(c, buf, len);
+}
+
+/* Writable bytes, at least `want` or after asking for a read notification. */
+static long space_for(struct vchan_core *c, size_t want)
+{
+    int live = peer_live(c);
+    if (live < 0)
+        return live;
+    if (live == VCHAN_LIVE_CLOSED)
+        return -ENOTCONN;
+    uint32_t space = raw_space(c);
+    if (c->state == VCHAN_ST_BROKEN)
+        return -EPROTO;
+    if (space >= want)
+        return space;
+    request_notify(c, VCHAN_NOTIFY_READ);
+    space = raw_space(c);
+    if (c->state == VCHAN_ST_BROKEN)
+        return -EPROTO;
+    return space;
+}
+
+long vchan_write(struct vchan_core *c, const void *buf, size_t len)
+{
+    int rc = check_state(c);
+    if (rc)
+        return rc;
+    if (len == 0)
+        return 0;
+    long space = space_for(c, 1);
+    if (space <= 0)
+        return space;
+    size_t n = (size_t)space < len ? (size_t)space : len;
+    return do_write(c, buf, n);
+}
+
+long vchan_send(struct vchan_core *c, const void *buf, size_t len)
+{
+    int rc = check_state(c);
+    if (rc)
+        return rc;
+    if (len > c->wr.size)
+        return -EMSGSIZE;
+    if (len == 0)
+        return 0;
+    long space = space_for(c, len);
+    if (space < 0)
+        return space;
+    if ((size_t)space < len)
+        return 0;
+    return do_write(c, buf, len);
+}
+
+bool vchan_arm_read(struct vchan_core *c, size_t want)
+{
+    if (c->state != VCHAN_ST_OPEN)
+        return true;
+    if (want == 0)
+        want = 1;
+    if (want > c->rd.size)
+        want = c->rd.size;
+    long r = ready_for(c, want);
+    return r < 0 || (size_t)r >= want;
+}
+
+bool vchan_arm_write(struct vchan_core *c, size_t want)
+{
+    if (c->state != VCHAN_ST_OPEN)
+        return true;
+    if (want == 0)
+        want = 1;
+    if (want > c->wr.size)
+        want = c->wr.size;
+    long r = space_for(c, want);
+    return r < 0 || (size_t)r >= want;
+}
+
+void vchan_close(struct vchan_core *c)
+{
+    if (c->closed || !c->ctrl)
+        return;
+    c->closed = true;
+    mb();       /* everything we wrote is visible before the peer sees us gone */
+    *c->own_live = VCHAN_LIVE_CLOSED;
+    mb();
+    c->notify(c->notify_ctx);
+    if (c->state == VCHAN_ST_OPEN)
+        c->state = VCHAN_ST_CLOSED;
+}
