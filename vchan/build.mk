@@ -12,3 +12,10 @@ GUEST_CFLAGS += -idirafter vchan/compat
 # and the xenbus client. guest_hs.c is its pure part (also in tests/unit/build.mk).
 VCHAN_GUEST_SRCS := vchan/guest_vchan.c vchan/guest_xs.c vchan/guest_hs.c
 GUEST_KERNEL_SRCS += $(VCHAN_GUEST_SRCS)
+
+# The dom0 binding (vchan/xkvchan.h) on the Xen user-space libraries, and vchan-cat.
+VCHAN_DOM0_SRCS := vchan/dom0_vchan.c $(VCHAN_CORE_SRCS)
+VCHAN_DOM0_LIBS := -lxenevtchn -lxengnttab -lxenstore
+HOST_PROG_NAMES += vchan-cat
+HOST_PROG_SRCS_vchan-cat := vchan/dom0_cat.c $(VCHAN_DOM0_SRCS)
+HOST_PROG_LIBS_vchan-cat := $(VCHAN_DOM0_LIBS)
