@@ -77,3 +77,7 @@ UNIT_TEST_LIBS_test_store_memobj := -lcmocka $(STORE_HEAP_LIBS)
 UNIT_TEST_NAMES += test_vchan_guest_hs
 UNIT_TEST_SRCS_test_vchan_guest_hs := tests/unit/test_vchan_guest_hs.c vchan/guest_hs.c
 UNIT_TEST_LIBS_test_vchan_guest_hs := -lcmocka
+UNIT_TEST_NAMES += test_store_pack
+UNIT_TEST_SRCS_test_store_pack := tests/unit/test_store_pack.c tests/unit/store_checks.c \
+    $(STORE_HEAP_SRCS)
+UNIT_TEST_LIBS_test_store_pack := -lcmocka $(STORE_HEAP_LIBS)

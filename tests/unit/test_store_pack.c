@@ -1,0 +1,731 @@
+/*
+ * The pack file (xenstore/store_pack.c) and the I/O backends (xenstore/store_io.c): the
+ * objstore.h contract, reopen, BATCH group commit, recovery from a torn tail cut at every byte
+ * of the last record, bit flips anywhere (recovered or refused, never a crash, never a state
+ * that was not committed), injected faults (short writes, failed syncs and writes, crashes
+ * after N bytes followed by power cuts of four kinds), GC (alone and under a concurrent
+ * writer, size bounded, nothing reachable lost), and an open-time figure.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/store_checks.h"
+#include "tests/unit/store_testutil.h"
+#include "xenstore/store_io.h"
+#include "xenstore/store_pack.h"
+
+static char *tdir;
+
+static int setup(void **state)
+{
+    (void)state;
+    tdir = store_test_mkdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_test_rmdir(tdir);
+    return 0;
+}
+
+static char *path_of(const char *name)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf), "%s/%s", tdir, name);
+    return buf;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct objstore *open_ok(const char *name, const struct store_pack_opts *o,
+                                struct store_pack_report *rep)
+{
+    struct store_pack_opts def = {.create = true};
+    struct objstore *s = NULL;
+    int rc = store_pack_open_path(path_of(name), o ? o : &def, &s, rep);
+    if (rc != 0)
+        fail_msg("open %s: %d (%s)", name, rc, rep ? rep->msg : "");
+    return s;
+}
+
+/* ---- the commit model: commit i = blob + commit object {i, prev, blob} ---------------------- */
+
+struct cobj {
+    uint64_t n;
+    struct store_hash prev, blob;
+};
+
+static int make_commit(struct objstore *s, uint64_t n, uint64_t seed, const struct store_hash *prev,
+                       struct store_hash *out)
+{
+    char val[128];
+    int len = snprintf(val, sizeof(val), "value %llu of run %llu %*s",
+                       (unsigned long long)n, (unsigned long long)seed, (int)(n % 40), "");
+    struct cobj c = {.n = n};
+    if (prev != NULL)
+        c.prev = *prev;
+    int rc = s->ops->put(s, STORE_KIND_BLOB, val, (size_t)len, &c.blob);
+    if (rc == 0)
+        rc = s->ops->put(s, STORE_KIND_COMMIT, &c, sizeof(c), out);
+    return rc;
+}
+
+/* Check the chain from ref "main": returns the head's number, -1 if no ref; fails the
+ * test if any object is missing or wrong. */
+static int64_t check_chain(struct objstore *s, uint64_t seed)
+{
+    struct store_hash h;
+    if (s->ops->get_ref(s, "main", &h) != 0)
+        return -1;
+    int64_t head = -1;
+    for (;;) {
+        enum store_kind k;
+        void *d;
+        size_t len;
+        assert_int_equal(s->ops->get(s, &h, &k, &d, &len), 0);
+        assert_int_equal(k, STORE_KIND_COMMIT);
+        assert_int_equal(len, sizeof(struct cobj));
+        struct cobj c;
+        memcpy(&c, d, sizeof(c));
+        free(d);
+        if (head < 0)
+            head = (int64_t)c.n;
+        char val[128];
+        int vl = snprintf(val, sizeof(val), "value %llu of run %llu %*s",
+                          (unsigned long long)c.n, (unsigned long long)seed, (int)(c.n % 40), "");
+        assert_int_equal(s->ops->get(s, &c.blob, &k, &d, &len), 0);
+        assert_int_equal(len, (size_t)vl);
+        assert_memory_equal(d, val, len);
+        free(d);
+        if (c.n == 0)
+            break;
+        h = c.prev;
+    }
+    return head;
+}
+
+static int commit_n(struct objstore *s, uint64_t n, uint64_t seed, enum store_sync sync)
+{
+    struct store_hash prev, c;
+    bool have = s->ops->get_ref(s, "main", &prev) == 0;
+    int rc = make_commit(s, n, seed, have ? &prev : NULL, &c);
+    if (rc == 0)
+        rc = s->ops->set_ref(s, "main", have ? &prev : NULL, &c, sync, NULL, NULL);
+    return rc;
+}
+
+/* ---- basics ------------------------------------------------------------------------------- */
+
+static void test_contract(void **state)
+{
+    (void)state;
+    struct store_pack_report rep;
+    struct objstore *s = open_ok("contract", NULL, &rep);
+    assert_true(rep.created);
+    store_check_objects(s);
+    store_check_refs(s);
+    s->ops->close(s);
+    /* everything committed is there after reopen */
+    s = open_ok("contract", NULL, &rep);
+    assert_false(rep.created);
+    assert_false(rep.truncated);
+    struct store_hash h, c1;
+    store_hash_object(STORE_KIND_COMMIT, "c2", 2, &c1);
+    assert_int_equal(s->ops->get_ref(s, "a", &h), 0);
+    assert_true(store_hash_equal(&h, &c1));
+    assert_int_equal(s->ops->get_ref(s, "b/c", &h), -ENOENT);
+    store_check_objects(s); /* all dedups now */
+    s->ops->close(s);
+}
+
+static void test_reopen_many(void **state)
+{
+    (void)state;
+    struct objstore *s = open_ok("many", NULL, NULL);
+    for (uint64_t i = 0; i < 3000; i++)
+        assert_int_equal(commit_n(s, i, 1, i % 100 == 0 ? STORE_SYNC_ALWAYS : STORE_SYNC_NONE),
+                         0);
+    assert_int_equal(check_chain(s, 1), 2999);
+    s->ops->close(s);
+    struct store_pack_report rep;
+    s = open_ok("many", NULL, &rep);
+    assert_int_equal(rep.ref_records, 3000);
+    assert_int_equal(rep.objects, 6000);
+    assert_int_equal(check_chain(s, 1), 2999);
+    struct store_pack_stats st;
+    store_pack_stats(s, &st);
+    assert_true(st.cache_bytes <= (8u << 20));
+    s->ops->close(s);
+    /* uncommitted objects at the end are dropped on open */
+    s = open_ok("many", NULL, NULL);
+    struct store_hash h;
+    assert_int_equal(s->ops->put(s, STORE_KIND_BLOB, "loose", 5, &h), 0);
+    s->ops->close(s);
+    s = open_ok("many", NULL, &rep);
+    assert_true(rep.truncated);
+    assert_false(s->ops->has(s, &h));
+    assert_int_equal(check_chain(s, 1), 2999);
+    s->ops->close(s);
+}
+
+static int cb_calls, cb_ok;
+static void cb(void *arg, bool ok)
+{
+    (void)arg;
+    cb_calls++;
+    cb_ok += ok;
+}
+
+static void test_batch(void **state)
+{
+    (void)state;
+    struct store_pack_opts o = {.create = true, .batch_max_updates = 10, .batch_max_ms = 1000};
+    struct objstore *s = open_ok("batch", &o, NULL);
+    struct store_hash prev, c;
+    cb_calls = cb_ok = 0;
+    for (uint64_t i = 0; i < 9; i++) {
+        bool have = s->ops->get_ref(s, "main", &prev) == 0;
+        assert_int_equal(make_commit(s, i, 2, have ? &prev : NULL, &c), 0);
+        assert_int_equal(s->ops->set_ref(s, "main", have ? &prev : NULL, &c, STORE_SYNC_BATCH,
+                                         cb, NULL),
+                         0);
+    }
+    struct store_pack_stats st;
+    store_pack_stats(s, &st);
+    assert_int_equal(cb_calls, 0); /* nobody durable yet */
+    assert_int_equal(st.pending, 9);
+    uint64_t syncs = st.syncs;
+    /* the 10th reaches the threshold: one sync for all ten */
+    s->ops->get_ref(s, "main", &prev);
+    assert_int_equal(make_commit(s, 9, 2, &prev, &c), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", &prev, &c, STORE_SYNC_BATCH, cb, NULL), 0);
+    store_pack_stats(s, &st);
+    assert_int_equal(cb_calls, 10);
+    assert_int_equal(cb_ok, 10);
+    assert_int_equal(st.syncs, syncs + 1);
+    /* flush */
+    assert_int_equal(commit_n(s, 10, 2, STORE_SYNC_BATCH), 0);
+    s->ops->get_ref(s, "main", &prev);
+    assert_int_equal(make_commit(s, 11, 2, &prev, &c), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", &prev, &c, STORE_SYNC_BATCH, cb, NULL), 0);
+    assert_int_equal(cb_calls, 10);
+    assert_true(store_pack_poll(s) > 0); /* waits for the clock */
+    assert_int_equal(s->ops->flush(s), 0);
+    assert_int_equal(cb_calls, 11);
+    assert_int_equal(store_pack_poll(s), -1);
+    /* an ALWAYS update makes the waiting BATCH ones durable too */
+    s->ops->get_ref(s, "main", &prev);
+    assert_int_equal(make_commit(s, 12, 2, &prev, &c), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", &prev, &c, STORE_SYNC_BATCH, cb, NULL), 0);
+    assert_int_equal(commit_n(s, 13, 2, STORE_SYNC_ALWAYS), 0);
+    assert_int_equal(cb_calls, 12);
+    s->ops->close(s);
+    /* the time threshold through poll */
+    o.batch_max_ms = 1;
+    s = open_ok("batch", &o, NULL);
+    s->ops->get_ref(s, "main", &prev);
+    assert_int_equal(make_commit(s, 14, 2, &prev, &c), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", &prev, &c, STORE_SYNC_BATCH, cb, NULL), 0);
+    struct timespec ts = {0, 3000000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(store_pack_poll(s), -1);
+    assert_int_equal(cb_calls, 13);
+    assert_int_equal(check_chain(s, 2), 14);
+    s->ops->close(s);
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    struct objstore *s;
+    struct store_pack_report rep;
+    struct store_pack_opts o = {.create = false};
+    assert_int_equal(store_pack_open_path(path_of("missing"), &o, &s, &rep), -ENOENT);
+    store_test_write_file(path_of("junk"), "this is not a pack file at all, no no no", 40);
+    assert_int_equal(store_pack_open_path(path_of("junk"), &o, &s, &rep), -EBADMSG);
+    store_test_write_file(path_of("short"), "hello", 5);
+    assert_int_equal(store_pack_open_path(path_of("short"), &o, &s, &rep), -EBADMSG);
+    /* a torn header (a creation that never finished) is a new, empty pack */
+    store_test_write_file(path_of("torn"), "XKST", 4);
+    assert_int_equal(store_pack_open_path(path_of("torn"), &o, &s, &rep), 0);
+    assert_true(rep.created);
+    s->ops->close(s);
+    store_test_write_file(path_of("empty"), "", 0);
+    assert_int_equal(store_pack_open_path(path_of("empty"), &o, &s, &rep), 0);
+    s->ops->close(s);
+}
+
+/* ---- recovery: torn tails and flipped bits ------------------------------------------------- */
+
+/* A small pack of 6 commits; sizes[i] = the file size after commit i. */
+static uint8_t *small_pack(const char *name, size_t sizes[6], size_t *len)
+{
+    unlink(path_of(name));
+    struct objstore *s = open_ok(name, NULL, NULL);
+    for (uint64_t i = 0; i < 6; i++) {
+        assert_int_equal(commit_n(s, i, 3, STORE_SYNC_ALWAYS), 0);
+        struct store_pack_stats st;
+        store_pack_stats(s, &st);
+        sizes[i] = (size_t)st.file_size;
+    }
+    s->ops->close(s);
+    return store_test_read_file(path_of(name), len);
+}
+
+static void test_torn_tail_every_offset(void **state)
+{
+    (void)state;
+    size_t sizes[6], len;
+    uint8_t *img = small_pack("tornsrc", sizes, &len);
+    assert_int_equal(len, sizes[5]);
+    int opened = 0;
+    for (size_t cut = sizes[4]; cut <= sizes[5]; cut++) {
+        for (int garbage = 0; garbage < 2; garbage++) {
+            /* the last commit cut at `cut`; the rest of its bytes missing or garbage */
+            uint8_t *b = malloc(len);
+            memcpy(b, img, len);
+            for (size_t i = cut; garbage && i < len; i++)
+                b[i] = (uint8_t)(i * 131 + 7);
+            store_test_write_file(path_of("torn"), b, garbage ? len : cut);
+            free(b);
+            struct store_pack_report rep;
+            struct objstore *s = open_ok("torn", NULL, &rep);
+            int64_t head = check_chain(s, 3);
+            if (cut == sizes[5]) {
+                assert_int_equal(head, 5);
+                assert_false(rep.truncated);
+            } else {
+                assert_int_equal(head, 4);
+                assert_true(rep.truncated || cut == sizes[4]);
+                assert_int_equal(rep.valid_size, sizes[4]);
+                /* and the store goes on from there */
+                assert_int_equal(commit_n(s, 5, 3, STORE_SYNC_ALWAYS), 0);
+            }
+            s->ops->close(s);
+            opened++;
+        }
+    }
+    assert_true(opened > 100);
+    free(img);
+}
+
+static void test_flipped_bits_everywhere(void **state)
+{
+    (void)state;
+    size_t sizes[6], len;
+    uint8_t *img = small_pack("flipsrc", sizes, &len);
+    int refused = 0, recovered = 0, intact = 0;
+    for (size_t bit = 0; bit < len * 8; bit += 3) {
+        img[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        store_test_write_file(path_of("flip"), img, len);
+        img[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        for (int salvage = 0; salvage < 2; salvage++) {
+            struct store_pack_opts o = {.salvage = salvage};
+            struct store_pack_report rep;
+            struct objstore *s = NULL;
+            int rc = store_pack_open_path(path_of("flip"), &o, &s, &rep);
+            if (rc != 0) {
+                assert_int_equal(rc, -EBADMSG);
+                refused++;
+                continue;
+            }
+            /* Opened: at a committed state whose objects all check. */
+            int64_t head = check_chain(s, 3);
+            assert_true(head >= -1 && head <= 5);
+            if (rep.truncated)
+                recovered++;
+            else {
+                intact++;
+                assert_int_equal(head, 5);
+            }
+            s->ops->close(s);
+            if (salvage == 0 && rc == 0)
+                break;
+            (void)bit;
+        }
+    }
+    printf("flipped bits: %d opens refused, %d recovered, %d intact (of a %zu-byte pack)\n",
+           refused, recovered, intact, len);
+    assert_true(refused > 0 && recovered > 0);
+    free(img);
+}
+
+/* A bit flip in an object that a later ALWAYS commit vouches for is refused without salvage,
+ * and salvage opens at the state before it. */
+static void test_damaged_committed_record(void **state)
+{
+    (void)state;
+    size_t sizes[6], len;
+    uint8_t *img = small_pack("dmgsrc", sizes, &len);
+    img[sizes[1] + 20] ^= 0x10; /* inside commit 2's first record */
+    store_test_write_file(path_of("dmg"), img, len);
+    struct objstore *s;
+    struct store_pack_report rep;
+    struct store_pack_opts o = {0};
+    assert_int_equal(store_pack_open_path(path_of("dmg"), &o, &s, &rep), -EBADMSG);
+    assert_non_null(strstr(rep.msg, "refusing"));
+    o.salvage = true;
+    assert_int_equal(store_pack_open_path(path_of("dmg"), &o, &s, &rep), 0);
+    assert_true(rep.salvaged);
+    assert_int_equal(check_chain(s, 3), 1);
+    s->ops->close(s);
+    free(img);
+}
+
+/* ---- fault injection ---------------------------------------------------------------------- */
+
+static struct objstore *open_fault(const char *name, struct store_fault *f,
+                                   struct store_iodir **fdir, struct store_pack_report *rep)
+{
+    struct store_iodir *pd;
+    assert_int_equal(store_io_posix_dir(tdir, &pd), 0);
+    assert_int_equal(store_io_fault_dir(pd, f, fdir), 0);
+    struct store_pack_opts o = {.create = true};
+    struct objstore *s = NULL;
+    int rc = store_pack_open(*fdir, name, &o, &s, rep);
+    return rc == 0 ? s : NULL;
+}
+
+static void test_fault_short_writes(void **state)
+{
+    (void)state;
+    struct store_fault f = {.crash_after_bytes = -1, .short_write_every = 2};
+    struct store_iodir *fd;
+    unlink(path_of("short"));
+    struct objstore *s = open_fault("short", &f, &fd, NULL);
+    assert_non_null(s);
+    for (uint64_t i = 0; i < 200; i++)
+        assert_int_equal(commit_n(s, i, 4, STORE_SYNC_ALWAYS), 0);
+    s->ops->close(s);
+    fd->ops->close(fd);
+    s = open_ok("short", NULL, NULL);
+    assert_int_equal(check_chain(s, 4), 199);
+    s->ops->close(s);
+}
+
+static void test_fault_failed_sync(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        struct store_fault f = {.crash_after_bytes = -1};
+        struct store_iodir *fd;
+        unlink(path_of("fsync"));
+        struct objstore *s = open_fault("fsync", &f, &fd, NULL);
+        for (uint64_t i = 0; i < 10; i++)
+            assert_int_equal(commit_n(s, i, 5, STORE_SYNC_ALWAYS), 0);
+        f.fail_sync_from = (uint32_t)f.syncs + 1;
+        struct store_hash prev, c, out;
+        s->ops->get_ref(s, "main", &prev);
+        assert_int_equal(make_commit(s, 10, 5, &prev, &c), 0);
+        cb_calls = cb_ok = 0;
+        if (mode == 0) {
+            assert_int_equal(s->ops->set_ref(s, "main", &prev, &c, STORE_SYNC_ALWAYS, cb, NULL),
+                             -EIO);
+            assert_int_equal(cb_calls, 1);
+            assert_int_equal(cb_ok, 0);
+            /* not acknowledged, not shown */
+            assert_int_equal(s->ops->get_ref(s, "main", &out), 0);
+            assert_true(store_hash_equal(&out, &prev));
+        } else {
+            assert_int_equal(s->ops->set_ref(s, "main", &prev, &c, STORE_SYNC_BATCH, cb, NULL), 0);
+            assert_int_equal(s->ops->flush(s), -EIO);
+            assert_int_equal(cb_calls, 1);
+            assert_int_equal(cb_ok, 0);
+        }
+        /* the pack refuses updates from now on; reads go on */
+        f.fail_sync_from = 0;
+        assert_int_equal(commit_n(s, 11, 5, STORE_SYNC_NONE), -EIO);
+        assert_int_equal(s->ops->flush(s), -EIO);
+        assert_int_equal(check_chain(s, 5), mode == 0 ? 9 : 10);
+        struct store_pack_stats st;
+        store_pack_stats(s, &st);
+        assert_int_equal(st.failed, -EIO);
+        s->ops->close(s);
+        fd->ops->close(fd);
+        /* reopen: the commit in doubt may or may not be there; the state is consistent */
+        s = open_ok("fsync", NULL, NULL);
+        int64_t head = check_chain(s, 5);
+        assert_true(head == 9 || head == 10);
+        s->ops->close(s);
+    }
+}
+
+static void test_fault_failed_write(void **state)
+{
+    (void)state;
+    struct store_fault f = {.crash_after_bytes = -1};
+    struct store_iodir *fd;
+    unlink(path_of("fwrite"));
+    struct objstore *s = open_fault("fwrite", &f, &fd, NULL);
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(commit_n(s, i, 6, STORE_SYNC_ALWAYS), 0);
+    f.fail_write_at = (uint32_t)f.writes + 2; /* the commit object */
+    assert_int_equal(commit_n(s, 10, 6, STORE_SYNC_ALWAYS), -EIO);
+    assert_int_equal(commit_n(s, 10, 6, STORE_SYNC_ALWAYS), -EIO);
+    s->ops->close(s);
+    fd->ops->close(fd);
+    s = open_ok("fwrite", NULL, NULL);
+    assert_int_equal(check_chain(s, 6), 9);
+    s->ops->close(s);
+}
+
+/* Crash after N bytes (N swept over a run of ALWAYS commits), then a power cut of each kind:
+ * every acknowledged commit is there, the head is the last acknowledged one or the one in
+ * flight. */
+static void test_fault_crash_power_cut(void **state)
+{
+    (void)state;
+    int cycles = 0;
+    uint64_t rng = 77;
+    for (int64_t limit = 40; limit < 6000; limit += 1 + (int64_t)(store_rng(&rng) % 97)) {
+        for (int how = 0; how < 4; how++) {
+            struct store_fault f = {.crash_after_bytes = -1};
+            struct store_iodir *fd;
+            unlink(path_of("crash"));
+            struct store_pack_report rep;
+            f.crash_after_bytes = limit;
+            struct objstore *s = open_fault("crash", &f, &fd, &rep);
+            int64_t acked = -1;
+            if (s != NULL) {
+                for (uint64_t i = 0; i < 1000; i++) {
+                    if (commit_n(s, i, 7, STORE_SYNC_ALWAYS) != 0)
+                        break;
+                    acked = (int64_t)i;
+                }
+                assert_true(f.dead);
+                s->ops->close(s);
+            }
+            assert_int_equal(store_io_fault_power_cut(fd, "crash", (enum store_power_cut)how,
+                                                      (uint64_t)limit * 4 + (uint64_t)how),
+                             0);
+            fd->ops->close(fd);
+            s = open_fault("crash", &f, &fd, &rep);
+            assert_non_null(s);
+            int64_t head = check_chain(s, 7);
+            if (head < acked || head > acked + 1)
+                fail_msg("limit %lld cut %d: head %lld, acked %lld (%s)", (long long)limit, how,
+                         (long long)head, (long long)acked, rep.msg);
+            s->ops->close(s);
+            fd->ops->close(fd);
+            cycles++;
+        }
+    }
+    printf("crash after N bytes + power cut: %d cycles\n", cycles);
+}
+
+/* ---- GC ----------------------------------------------------------------------------------- */
+
+struct keep {
+    struct objstore *s;
+    uint64_t keep; /* commits to keep from the head */
+    uint64_t seed;
+};
+
+static int enum_chain(void *arg, store_live_fn live, void *larg)
+{
+    struct keep *k = arg;
+    struct objstore *s = k->s;
+    struct store_hash h;
+    if (s->ops->get_ref(s, "main", &h) != 0)
+        return 0;
+    for (uint64_t i = 0; i < k->keep; i++) {
+        void *d;
+        size_t len;
+        enum store_kind kind;
+        int rc = s->ops->get(s, &h, &kind, &d, &len);
+        if (rc != 0)
+            return rc;
+        struct cobj c;
+        memcpy(&c, d, sizeof(c));
+        free(d);
+        if ((rc = live(larg, &h)) != 0 || (rc = live(larg, &c.blob)) != 0)
+            return rc;
+        if (c.n == 0)
+            break;
+        h = c.prev;
+    }
+    return 0;
+}
+
+/* check_chain, but only the last `n` commits are required */
+static void check_recent(struct objstore *s, uint64_t seed, uint64_t n, int64_t expect_head)
+{
+    struct store_hash h;
+    assert_int_equal(s->ops->get_ref(s, "main", &h), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        void *d;
+        size_t len;
+        enum store_kind k;
+        assert_int_equal(s->ops->get(s, &h, &k, &d, &len), 0);
+        struct cobj c;
+        memcpy(&c, d, sizeof(c));
+        free(d);
+        if (i == 0 && expect_head >= 0)
+            assert_int_equal(c.n, expect_head);
+        char val[128];
+        int vl = snprintf(val, sizeof(val), "value %llu of run %llu %*s",
+                          (unsigned long long)c.n, (unsigned long long)seed, (int)(c.n % 40), "");
+        assert_int_equal(s->ops->get(s, &c.blob, &k, &d, &len), 0);
+        assert_int_equal(len, (size_t)vl);
+        assert_memory_equal(d, val, len);
+        free(d);
+        if (c.n == 0)
+            break;
+        h = c.prev;
+    }
+}
+
+static void test_gc_basic(void **state)
+{
+    (void)state;
+    struct objstore *s = open_ok("gc", NULL, NULL);
+    for (uint64_t i = 0; i < 500; i++)
+        assert_int_equal(commit_n(s, i, 8, STORE_SYNC_NONE), 0);
+    struct store_hash other;
+    assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, "other", 5, &other), 0);
+    assert_int_equal(s->ops->set_ref(s, "other", NULL, &other, STORE_SYNC_NONE, NULL, NULL), 0);
+    struct keep k = {s, 1000, 8};
+    struct store_pack_gc_stats gs;
+    /* "other" is not in the live set: the GC refuses to lose it */
+    assert_int_equal(store_pack_gc(s, enum_chain, &k, &gs), -ESTALE);
+    assert_int_equal(s->ops->del_ref(s, "other", NULL, STORE_SYNC_NONE), 0);
+    k.keep = 10;
+    assert_int_equal(store_pack_gc(s, enum_chain, &k, &gs), 0);
+    assert_int_equal(gs.copied_objects, 20);
+    assert_true(gs.bytes_after < gs.bytes_before / 20);
+    check_recent(s, 8, 10, 499);
+    assert_int_equal(commit_n(s, 500, 8, STORE_SYNC_ALWAYS), 0);
+    s->ops->close(s);
+    struct store_pack_report rep;
+    s = open_ok("gc", NULL, &rep);
+    assert_false(rep.truncated);
+    assert_int_equal(rep.objects, 22);
+    check_recent(s, 8, 11, 500);
+    s->ops->close(s);
+}
+
+struct writer {
+    struct objstore *s;
+    volatile bool stop;
+    uint64_t next;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    while (!w->stop) {
+        int rc = commit_n(w->s, w->next, 9, STORE_SYNC_NONE);
+        if (rc != 0) {
+            fprintf(stderr, "writer: commit %llu: %d\n", (unsigned long long)w->next, rc);
+            abort();
+        }
+        w->next++;
+    }
+    return NULL;
+}
+
+static void test_gc_under_load(void **state)
+{
+    (void)state;
+    struct objstore *s = open_ok("gcload", NULL, NULL);
+    struct writer w = {.s = s};
+    assert_int_equal(commit_n(s, 0, 9, STORE_SYNC_NONE), 0);
+    w.next = 1;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+    uint64_t max_after = 0, max_switch = 0;
+    struct keep k = {s, 200, 9};
+    for (int round = 0; round < 30; round++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        struct store_pack_gc_stats gs;
+        assert_int_equal(store_pack_gc(s, enum_chain, &k, &gs), 0);
+        if (round >= 5 && gs.bytes_after > max_after)
+            max_after = gs.bytes_after;
+        if (gs.switch_us > max_switch)
+            max_switch = gs.switch_us;
+    }
+    w.stop = true;
+    pthread_join(t, NULL);
+    struct store_pack_stats st;
+    store_pack_stats(s, &st);
+    printf("GC under load: %llu commits written, pack after GC at most %llu bytes, writers "
+           "stopped at most %llu us\n",
+           (unsigned long long)w.next, (unsigned long long)max_after,
+           (unsigned long long)max_switch);
+    /* bounded: whatever the number of commits, the pack after a GC holds the live 200 plus
+     * what was written during one GC (10 ms of writes at most a few thousand commits) */
+    assert_true(max_after < 4u << 20);
+    check_recent(s, 9, 200, (int64_t)w.next - 1);
+    s->ops->close(s);
+    s = open_ok("gcload", NULL, NULL);
+    check_recent(s, 9, 200, (int64_t)w.next - 1);
+    s->ops->close(s);
+}
+
+/* ---- a figure: open time ---------------------------------------------------------------- */
+
+static void test_open_time(void **state)
+{
+    (void)state;
+    const uint64_t n = getenv("STORE_OPEN_COMMITS") ? strtoull(getenv("STORE_OPEN_COMMITS"), 0, 10)
+                                                    : 50000;
+    struct objstore *s = open_ok("opentime", NULL, NULL);
+    double t0 = now_s();
+    for (uint64_t i = 0; i < n; i++)
+        assert_int_equal(commit_n(s, i, 10, STORE_SYNC_NONE), 0);
+    double t1 = now_s();
+    struct store_pack_stats st;
+    store_pack_stats(s, &st);
+    s->ops->close(s);
+    double t2 = now_s();
+    struct store_pack_report rep;
+    s = open_ok("opentime", NULL, &rep);
+    double t3 = now_s();
+    assert_int_equal(rep.ref_records, n);
+    check_recent(s, 10, 10, (int64_t)n - 1);
+    printf("open time: %llu commits (%llu bytes, %llu objects) opened in %.3f s "
+           "(%.2f us/commit); written at %.0f commits/s (NONE)\n",
+           (unsigned long long)n, (unsigned long long)st.file_size,
+           (unsigned long long)rep.objects, t3 - t2, (t3 - t2) * 1e6 / (double)n,
+           (double)n / (t1 - t0));
+    s->ops->close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contract),
+        cmocka_unit_test(test_reopen_many),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_torn_tail_every_offset),
+        cmocka_unit_test(test_flipped_bits_everywhere),
+        cmocka_unit_test(test_damaged_committed_record),
+        cmocka_unit_test(test_fault_short_writes),
+        cmocka_unit_test(test_fault_failed_sync),
+        cmocka_unit_test(test_fault_failed_write),
+        cmocka_unit_test(test_fault_crash_power_cut),
+        cmocka_unit_test(test_gc_basic),
+        cmocka_unit_test(test_gc_under_load),
+        cmocka_unit_test(test_open_time),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
