@@ -11,3 +11,11 @@ GUEST_KERNEL_SRCS += $(XS_CODEC_SRCS)
 STORE_HEAP_SRCS := xenstore/store_hash.c xenstore/store_memobj.c xenstore/store_io.c \
                    xenstore/store_pack.c
 STORE_HEAP_LIBS := -lcrypto -pthread
+
+# The versioned store's tree/commit layer (host code, no xenstore protocol knowledge): object
+# encodings and cache, working trees with split directories, commits, branches, merges,
+# transactions, history, reachability for GC and git export. Needs an objstore (the heap
+# above) and zlib for the git export. Tests in tests/unit/build.mk.
+STORE_TREE_SRCS := xenstore/store_enc.c xenstore/store_tree.c xenstore/store_commit.c \
+                   xenstore/store_history.c xenstore/store_git.c
+STORE_TREE_LIBS := -lcrypto -lz

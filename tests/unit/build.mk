@@ -81,3 +81,9 @@ UNIT_TEST_NAMES += test_store_pack
 UNIT_TEST_SRCS_test_store_pack := tests/unit/test_store_pack.c tests/unit/store_checks.c \
     $(STORE_HEAP_SRCS)
 UNIT_TEST_LIBS_test_store_pack := -lcmocka $(STORE_HEAP_LIBS)
+# The versioned store's tree/commit layer (STORE_TREE_SRCS in xenstore/build.mk) on the
+# in-memory heap: unit tests, property tests against a model, and the git export.
+STORE_TREE_TEST_SRCS := xenstore/store_hash.c xenstore/store_memobj.c $(STORE_TREE_SRCS)
+UNIT_TEST_NAMES += test_store_tree
+UNIT_TEST_SRCS_test_store_tree := tests/unit/test_store_tree.c $(STORE_TREE_TEST_SRCS)
+UNIT_TEST_LIBS_test_store_tree := -lcmocka $(STORE_TREE_LIBS)

@@ -1,0 +1,873 @@
+/*
+ * The versioned store's tree/commit layer (xenstore/store_tree.h) on the in-memory heap:
+ * trees, own versions, determinism, large directories, lazy loading, commits and branches,
+ * transactions (xenstore's conflict rule), merges, history and reachability.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/store_tree_testlib.h"
+#include "xenstore/store_tree_int.h"
+
+struct fx {
+    struct counting_os *os;
+    struct vs_store *st;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    f->os = counting_open();
+    f->st = vs_store_open(&f->os->base, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    vs_store_close(f->st);
+    f->os->base.ops->close(&f->os->base);
+    free(f);
+    return 0;
+}
+
+static void set(struct vs_tree *t, const char *path, const char *val)
+{
+    assert_int_equal(vs_tree_set(t, path, val, strlen(val), NULL, 0, VS_SET_VALUE | VS_CREATE),
+                     0);
+}
+
+static void expect_val(struct vs_tree *t, const char *path, const char *val)
+{
+    void *v;
+    size_t n;
+    int rc = vs_tree_read(t, path, &v, &n);
+    if (val == NULL) {
+        assert_int_equal(rc, -ENOENT);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, strlen(val));
+    assert_memory_equal(v, val, n);
+    free(v);
+}
+
+static uint64_t version(struct vs_tree *t, const char *path)
+{
+    struct vs_stat s;
+    assert_int_equal(vs_tree_stat(t, path, &s), 0);
+    return s.version;
+}
+
+static void commit(struct vs_store *st, struct vs_tree *t, const char *msg, struct store_hash *h)
+{
+    struct vs_commit_info ci = {"test", msg, 1000000000ull * 1700000000};
+    assert_int_equal(vs_branch_commit(t, "main", &ci, STORE_SYNC_NONE, NULL, NULL, h), 0);
+    (void)st;
+}
+
+/* ---- basics ------------------------------------------------------------------------------- */
+
+static void test_paths_and_errors(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    const char *bad[] = {"", "a", "/a/", "//", "/a//b", "a/b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(vs_tree_set(t, bad[i], "x", 1, NULL, 0, VS_SET_VALUE | VS_CREATE),
+                         -EINVAL);
+        struct vs_stat s;
+        assert_int_equal(vs_tree_stat(t, bad[i], &s), -EINVAL);
+    }
+    assert_int_equal(vs_tree_set(t, "/a/b", "x", 1, NULL, 0, VS_SET_VALUE | VS_CREATE), -ENOENT);
+    assert_int_equal(vs_tree_set(t, "/a", "x", 1, NULL, 0, VS_SET_VALUE), -ENOENT);
+    set(t, "/a", "1");
+    assert_int_equal(vs_tree_set(t, "/a", "x", 1, NULL, 0, VS_SET_VALUE | VS_CREATE | VS_EXCL),
+                     -EEXIST);
+    assert_int_equal(vs_tree_set(t, "/", "", 0, NULL, 0, VS_CREATE | VS_EXCL), -EEXIST);
+    assert_int_equal(vs_tree_rm(t, "/"), -EINVAL);
+    assert_int_equal(vs_tree_rm(t, "/b"), -ENOENT);
+    assert_int_equal(vs_tree_rm(t, "/a/b"), -ENOENT);
+    expect_val(t, "/a", "1");
+    vs_tree_close(t);
+}
+
+static void test_read_write_list_rm(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    set(t, "/local", "");
+    set(t, "/local/domain", "");
+    set(t, "/local/domain/7", "");
+    set(t, "/local/domain/7/name", "guest");
+    set(t, "/local/domain/3", "three");
+    assert_int_equal(vs_tree_set(t, "/local/domain/7", NULL, 0, "n7\0r0", 5, VS_SET_PERMS), 0);
+    expect_val(t, "/local/domain/7/name", "guest");
+    expect_val(t, "/local/domain/3", "three");
+    void *p;
+    size_t pl;
+    assert_int_equal(vs_tree_get_perms(t, "/local/domain/7", &p, &pl), 0);
+    assert_int_equal(pl, 5);
+    assert_memory_equal(p, "n7\0r0", 5);
+    free(p);
+    char **names;
+    size_t n;
+    assert_int_equal(vs_tree_list(t, "/local/domain", &names, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "3");
+    assert_string_equal(names[1], "7");
+    vs_names_free(names, n);
+    struct vs_stat s;
+    assert_int_equal(vs_tree_stat(t, "/local/domain/7", &s), 0);
+    assert_int_equal(s.nchildren, 1);
+    assert_int_equal(s.plen, 5);
+    assert_int_equal(s.vlen, 0);
+    /* A big value goes to a blob and back. */
+    char big[5000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    assert_int_equal(vs_tree_set(t, "/big", big, sizeof(big), NULL, 0, VS_SET_VALUE | VS_CREATE),
+                     0);
+    struct store_hash c1;
+    commit(f->st, t, "one", &c1);
+    vs_tree_trim(t);
+    void *v;
+    size_t vl;
+    assert_int_equal(vs_tree_read(t, "/big", &v, &vl), 0);
+    assert_int_equal(vl, sizeof(big));
+    assert_memory_equal(v, big, vl);
+    free(v);
+    assert_int_equal(vs_tree_rm(t, "/local/domain"), 0);
+    expect_val(t, "/local/domain/7/name", NULL);
+    assert_int_equal(vs_tree_list(t, "/local", &names, &n), 0);
+    assert_int_equal(n, 0);
+    vs_names_free(names, n);
+    vs_tree_close(t);
+    /* The commit still has everything. */
+    assert_int_equal(vs_tree_open(f->st, &c1, &t), 0);
+    expect_val(t, "/local/domain/7/name", "guest");
+    vs_tree_close(t);
+}
+
+/* Own versions: a node's value, perms or child list; not its grandchildren. */
+static void test_own_versions(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash h;
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    set(t, "/a", "");
+    set(t, "/a/b", "");
+    set(t, "/a/b/c", "x");
+    commit(f->st, t, "c1", &h);
+    uint64_t va = version(t, "/a"), vb = version(t, "/a/b"), vc = version(t, "/a/b/c");
+    assert_int_equal(va, 1);
+    set(t, "/a/b/c", "y"); /* grandchild of /a */
+    commit(f->st, t, "c2", &h);
+    assert_int_equal(version(t, "/a"), va);
+    assert_int_equal(version(t, "/a/b"), vb);
+    assert_int_not_equal(version(t, "/a/b/c"), vc);
+    set(t, "/a/b/d", ""); /* child list of /a/b */
+    commit(f->st, t, "c3", &h);
+    assert_int_equal(version(t, "/a"), va);
+    assert_int_not_equal(version(t, "/a/b"), vb);
+    vb = version(t, "/a/b");
+    assert_int_equal(vs_tree_set(t, "/a/b", NULL, 0, "p", 1, VS_SET_PERMS), 0);
+    assert_int_not_equal(version(t, "/a/b"), vb);
+    assert_int_equal(version(t, "/a"), va);
+    vs_tree_close(t);
+}
+
+struct build_ctx {
+    int dummy;
+};
+
+static void build_random(struct vs_store *st, uint64_t seed, int nnames, struct store_hash *root)
+{
+    struct vs_tree *t;
+    assert_int_equal(vs_tree_open_root(st, NULL, 5, &t), 0);
+    int *order = malloc(nnames * sizeof(int));
+    for (int i = 0; i < nnames; i++)
+        order[i] = i;
+    for (int i = nnames - 1; i > 0; i--) {
+        int j = (int)(tl_rand(&seed) % (uint64_t)(i + 1));
+        int x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    set(t, "/d", "");
+    /* Extra names added and removed again on the way. */
+    for (int i = 0; i < nnames; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/d/n%d", order[i]);
+        set(t, p, p);
+        snprintf(p, sizeof(p), "/d/tmp%d", order[i]);
+        set(t, p, "t");
+        if (i % 7 == 3) {
+            assert_int_equal(vs_tree_write(t, NULL), 0); /* write mid-way too */
+            vs_tree_trim(t);
+        }
+    }
+    for (int i = 0; i < nnames; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/d/tmp%d", order[nnames - 1 - i]);
+        assert_int_equal(vs_tree_rm(t, p), 0);
+    }
+    assert_int_equal(vs_tree_write(t, root), 0);
+    char **names;
+    size_t n;
+    assert_int_equal(vs_tree_list(t, "/d", &names, &n), 0);
+    assert_int_equal(n, nnames);
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(names[i - 1], names[i]) < 0);
+    vs_names_free(names, n);
+    vs_tree_close(t);
+    free(order);
+}
+
+/* Same tree (same contents, same versions), whatever the order of operations: same root. */
+static void test_determinism(void **state)
+{
+    struct fx *f = *state;
+    int sizes[] = {1, 10, 64, 65, 300, 3000};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        struct store_hash a, b;
+        build_random(f->st, 1 + s, sizes[s], &a);
+        build_random(f->st, 99 + s, sizes[s], &b);
+        assert_true(store_hash_equal(&a, &b));
+    }
+    /* And the empty tree has its fixed hash. */
+    struct vs_tree *t;
+    struct store_hash h, e;
+    assert_int_equal(vs_tree_open_root(f->st, NULL, 1, &t), 0);
+    assert_int_equal(vs_tree_write(t, &h), 0);
+    vs_empty_root(f->st, &e);
+    assert_true(store_hash_equal(&h, &e));
+    vs_tree_close(t);
+}
+
+/* A directory of 100,000 entries: updating one writes O(log n) bytes, reads stay cheap. */
+static void test_large_directory(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash h;
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    set(t, "/big", "");
+    uint64_t cost_small = 0;
+    for (int i = 0; i < 100000; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/big/%d", i);
+        set(t, p, "v");
+        if (i == 999) { /* the same update at 1,000 entries, for the ratio */
+            commit(f->st, t, "k", &h);
+            uint64_t before = f->os->new_bytes;
+            set(t, "/big/500", "changed");
+            commit(f->st, t, "one", &h);
+            cost_small = f->os->new_bytes - before;
+            set(t, "/big/500", "v");
+        }
+    }
+    commit(f->st, t, "fill", &h);
+    vs_tree_trim(t);
+    uint64_t full = f->os->new_bytes;
+    (void)full;
+    uint64_t before = f->os->new_bytes, objs = f->os->new_objects;
+    set(t, "/big/4242", "changed");
+    commit(f->st, t, "one", &h);
+    uint64_t cost = f->os->new_bytes - before;
+    print_message("      update in a 100000-entry directory: %llu bytes in %llu objects "
+                  "(1000 entries: %llu bytes)\n",
+                  (unsigned long long)cost, (unsigned long long)(f->os->new_objects - objs),
+                  (unsigned long long)cost_small);
+    assert_true(cost < 8192);             /* the directory itself is ~4 MB */
+    assert_true(cost < 4 * cost_small + 1024);
+    /* Reading one entry after a trim loads a handful of objects. */
+    vs_tree_trim(t);
+    vs_store_close(f->st);
+    f->st = vs_store_open(&f->os->base, 0);
+    vs_tree_close(t);
+    assert_int_equal(vs_tree_open(f->st, &h, &t), 0);
+    uint64_t gets = f->os->gets;
+    expect_val(t, "/big/77777", "v");
+    expect_val(t, "/big/4242", "changed");
+    print_message("      two lookups from cold: %llu object reads\n",
+                  (unsigned long long)(f->os->gets - gets));
+    assert_true(f->os->gets - gets <= 16);
+    /* Removing down below the split threshold collapses back to the canonical shape. */
+    struct vs_stat s;
+    assert_int_equal(vs_tree_stat(t, "/big", &s), 0);
+    assert_int_equal(s.nchildren, 100000);
+    vs_tree_close(t);
+}
+
+static void test_shrink_canonical(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash a, b;
+    assert_int_equal(vs_tree_open_root(f->st, NULL, 3, &t), 0);
+    set(t, "/d", "");
+    for (int i = 0; i < 20; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/d/k%d", i);
+        set(t, p, "x");
+    }
+    assert_int_equal(vs_tree_write(t, &a), 0);
+    for (int i = 20; i < 5000; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/d/k%d", i);
+        set(t, p, "x");
+    }
+    assert_int_equal(vs_tree_write(t, NULL), 0);
+    vs_tree_trim(t);
+    for (int i = 4999; i >= 20; i--) {
+        char p[32];
+        snprintf(p, sizeof(p), "/d/k%d", i);
+        assert_int_equal(vs_tree_rm(t, p), 0);
+    }
+    assert_int_equal(vs_tree_write(t, &b), 0);
+    assert_true(store_hash_equal(&a, &b));
+    vs_tree_close(t);
+}
+
+static void test_lazy_and_trim(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash h;
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    for (int i = 0; i < 200; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/n%d", i);
+        set(t, p, "v");
+        snprintf(p, sizeof(p), "/n%d/c", i);
+        set(t, p, "w");
+    }
+    vs_tree_set_max_loaded(t, 50);
+    commit(f->st, t, "c", &h);
+    assert_true(vs_tree_loaded(t) < 50); /* trimmed after the commit */
+    expect_val(t, "/n150/c", "w");
+    set(t, "/n3/c", "changed");
+    vs_tree_trim(t); /* keeps the dirty path */
+    expect_val(t, "/n3/c", "changed");
+    commit(f->st, t, "c2", &h);
+    vs_tree_close(t);
+    assert_int_equal(vs_tree_open(f->st, &h, &t), 0);
+    expect_val(t, "/n3/c", "changed");
+    expect_val(t, "/n4/c", "w");
+    vs_tree_close(t);
+}
+
+/* ---- commits and branches ------------------------------------------------------------------ */
+
+static void test_commits_and_branches(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash c1, c2, head;
+    assert_int_equal(vs_branch_head(f->st, "main", &head), -ENOENT);
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    set(t, "/a", "1");
+    struct vs_commit_info ci = {"dom0", "first", 123};
+    assert_int_equal(vs_branch_commit(t, "main", &ci, STORE_SYNC_NONE, NULL, NULL, &c1), 0);
+    set(t, "/a", "2");
+    ci.message = "second";
+    ci.time_ns = 456;
+    assert_int_equal(vs_branch_commit(t, "main", &ci, STORE_SYNC_NONE, NULL, NULL, &c2), 0);
+    vs_tree_close(t);
+    assert_int_equal(vs_branch_head(f->st, "main", &head), 0);
+    assert_true(store_hash_equal(&head, &c2));
+    struct vs_commit c;
+    assert_int_equal(vs_commit_read(f->st, &c2, &c), 0);
+    assert_int_equal(c.nparents, 1);
+    assert_true(store_hash_equal(&c.parents[0], &c1));
+    assert_int_equal(c.gen, 2);
+    assert_int_equal(c.time_ns, 456);
+    assert_string_equal(c.author, "dom0");
+    assert_string_equal(c.message, "second");
+    vs_commit_free(&c);
+    /* A stale tree loses the compare-and-swap. */
+    assert_int_equal(vs_tree_open(f->st, &c1, &t), 0);
+    set(t, "/a", "3");
+    assert_int_equal(vs_branch_commit(t, "main", &ci, STORE_SYNC_NONE, NULL, NULL, NULL), -EEXIST);
+    vs_tree_close(t);
+    /* Snapshots: a branch is O(1), a hash. */
+    assert_int_equal(vs_branch_set(f->st, "snap", NULL, &c1, STORE_SYNC_NONE, NULL, NULL), 0);
+    assert_int_equal(vs_tree_open(f->st, &c1, &t), 0);
+    expect_val(t, "/a", "1");
+    vs_tree_close(t);
+    /* Corrupt objects are refused, not trusted. */
+    struct store_hash bad;
+    assert_int_equal(f->os->base.ops->put(&f->os->base, STORE_KIND_COMMIT, "C\x01", 2, &bad), 0);
+    assert_int_equal(vs_commit_read(f->st, &bad, &c), -EBADMSG);
+    assert_int_equal(f->os->base.ops->put(&f->os->base, STORE_KIND_NODE, "N\x00\x00\x00\x00\x05", 6,
+                                          &bad),
+                     0);
+    assert_int_equal(vs_tree_open_root(f->st, &bad, 1, &t), -EBADMSG);
+}
+
+/* ---- transactions -------------------------------------------------------------------------- */
+
+static void init_main(struct fx *f, const char **paths, size_t n)
+{
+    struct vs_tree *t;
+    struct store_hash h;
+    struct store_hash head;
+    assert_int_equal(vs_tree_open(f->st, vs_branch_head(f->st, "main", &head) == 0 ? &head : NULL,
+                                  &t),
+                     0);
+    for (size_t i = 0; i < n; i++)
+        set(t, paths[i], "init");
+    commit(f->st, t, "init", &h);
+    vs_tree_close(t);
+}
+
+static int txn_write(struct vs_txn *x, const char *path, const char *v)
+{
+    return vs_txn_set(x, path, v, strlen(v), NULL, 0, VS_SET_VALUE | VS_CREATE);
+}
+
+static int direct_write(struct fx *f, const char *path, const char *v)
+{
+    struct vs_txn *x;
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(txn_write(x, path, v), 0);
+    return vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL);
+}
+
+static void expect_main(struct fx *f, const char *path, const char *v)
+{
+    struct store_hash head;
+    struct vs_tree *t;
+    assert_int_equal(vs_branch_head(f->st, "main", &head), 0);
+    assert_int_equal(vs_tree_open(f->st, &head, &t), 0);
+    expect_val(t, path, v);
+    vs_tree_close(t);
+}
+
+/* test-xenstore's "ta err": read A, write B, a concurrent write of A -> EAGAIN. */
+static void test_txn_ta_err(void **state)
+{
+    struct fx *f = *state;
+    const char *p[] = {"/a", "/b"};
+    init_main(f, p, 2);
+    struct vs_txn *x;
+    void *v;
+    size_t n;
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_read(x, "/a", &v, &n), 0);
+    free(v);
+    assert_int_equal(txn_write(x, "/b", "from-txn"), 0);
+    assert_int_equal(direct_write(f, "/a", "concurrent"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+    expect_main(f, "/b", "init");
+    /* Without the concurrent write it commits. */
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_read(x, "/a", &v, &n), 0);
+    free(v);
+    assert_int_equal(txn_write(x, "/b", "from-txn"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+    expect_main(f, "/b", "from-txn");
+}
+
+/* Grandchild changes do not conflict with a read of the grandparent; child-list changes do. */
+static void test_txn_grandchild(void **state)
+{
+    struct fx *f = *state;
+    const char *p[] = {"/g", "/g/c", "/g/c/gc", "/other"};
+    init_main(f, p, 4);
+    struct vs_txn *x;
+    void *v;
+    size_t n;
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_read(x, "/g", &v, &n), 0);
+    free(v);
+    assert_int_equal(txn_write(x, "/other", "t"), 0);
+    assert_int_equal(direct_write(f, "/g/c/gc", "changed"), 0);
+    assert_int_equal(direct_write(f, "/g/c/new", "added"), 0); /* /g/c's list, not /g's */
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+    expect_main(f, "/other", "t");
+    expect_main(f, "/g/c/gc", "changed");
+    /* Listing /g, then a child of /g is added: conflict. */
+    char **names;
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_list(x, "/g", &names, &n), 0);
+    vs_names_free(names, n);
+    assert_int_equal(txn_write(x, "/other", "u"), 0);
+    assert_int_equal(direct_write(f, "/g/c2", "added"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+    /* Reading a missing node, then someone creates it: conflict. */
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_read(x, "/nothere", &v, &n), -ENOENT);
+    assert_int_equal(txn_write(x, "/other", "w"), 0);
+    assert_int_equal(direct_write(f, "/nothere", "now"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+    /* Removed and recreated with the same value: still a change (own version). */
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_read(x, "/nothere", &v, &n), 0);
+    free(v);
+    assert_int_equal(txn_write(x, "/other", "w"), 0);
+    struct vs_txn *y;
+    assert_int_equal(vs_txn_begin(f->st, "main", &y), 0);
+    assert_int_equal(vs_txn_rm(y, "/nothere"), 0);
+    assert_int_equal(vs_txn_commit(y, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+    assert_int_equal(direct_write(f, "/nothere", "now"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+}
+
+/* Two transactions writing different subtrees both commit; the second is replayed. */
+static void test_txn_independent(void **state)
+{
+    struct fx *f = *state;
+    const char *p[] = {"/local", "/local/domain", "/local/domain/1", "/local/domain/2"};
+    init_main(f, p, 4);
+    struct vs_txn *x, *y;
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_begin(f->st, "main", &y), 0);
+    struct vs_stat s;
+    assert_int_equal(vs_txn_stat(x, "/local/domain/1", &s), 0);
+    assert_int_equal(vs_txn_stat(y, "/local/domain/2", &s), 0);
+    assert_int_equal(txn_write(x, "/local/domain/1/device", "vbd"), 0);
+    assert_int_equal(txn_write(x, "/local/domain/1/device/51712", "x"), 0);
+    assert_int_equal(txn_write(y, "/local/domain/2/device", "vif"), 0);
+    assert_int_equal(txn_write(y, "/local/domain/2/device", "vif2"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+    struct store_hash c;
+    assert_int_equal(vs_txn_commit(y, NULL, STORE_SYNC_NONE, NULL, NULL, &c), 0);
+    expect_main(f, "/local/domain/1/device/51712", "x");
+    expect_main(f, "/local/domain/2/device", "vif2");
+    struct vs_commit cm;
+    assert_int_equal(vs_commit_read(f->st, &c, &cm), 0);
+    assert_int_equal(cm.gen, 3);
+    vs_commit_free(&cm);
+    /* A write set that no longer applies (its parent vanished) is a conflict too. */
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(txn_write(x, "/local/domain/2/device/0", "y"), 0);
+    assert_int_equal(vs_txn_begin(f->st, "main", &y), 0);
+    assert_int_equal(vs_txn_rm(y, "/local/domain/2"), 0);
+    assert_int_equal(vs_txn_commit(y, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+    /* A read-only transaction commits nothing and says so through the head. */
+    struct store_hash head;
+    assert_int_equal(vs_branch_head(f->st, "main", &head), 0);
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_stat(x, "/local", &s), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, &c), 0);
+    assert_true(store_hash_equal(&c, &head));
+    /* note_read makes a blind write conflict, as C xenstored's write access does. */
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(vs_txn_note_read(x, "/local/domain/1"), 0);
+    assert_int_equal(txn_write(x, "/local/domain/1", "mine"), 0);
+    assert_int_equal(direct_write(f, "/local/domain/1", "theirs"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+}
+
+static int durable_calls;
+static void on_durable(void *arg, bool ok)
+{
+    (void)arg;
+    assert_true(ok);
+    durable_calls++;
+}
+
+static void test_txn_sync_callback(void **state)
+{
+    struct fx *f = *state;
+    struct vs_txn *x;
+    durable_calls = 0;
+    assert_int_equal(vs_txn_begin(f->st, "main", &x), 0);
+    assert_int_equal(txn_write(x, "/k", "v"), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_ALWAYS, on_durable, NULL, NULL), 0);
+    assert_int_equal(durable_calls, 1);
+}
+
+/* ---- merges ------------------------------------------------------------------------------- */
+
+static int conflicts;
+static enum vs_merge_choice count_theirs(void *arg, const char *path, const struct vs_own *b,
+                                         const struct vs_own *o, const struct vs_own *t)
+{
+    (void)arg, (void)path, (void)b, (void)o, (void)t;
+    conflicts++;
+    return VS_MERGE_THEIRS;
+}
+
+static void test_merge(void **state)
+{
+    struct fx *f = *state;
+    const char *p[] = {"/a", "/b", "/c", "/c/x", "/d"};
+    init_main(f, p, 5);
+    struct store_hash base, side, h;
+    assert_int_equal(vs_branch_head(f->st, "main", &base), 0);
+    assert_int_equal(vs_branch_set(f->st, "side", NULL, &base, STORE_SYNC_NONE, NULL, NULL), 0);
+    struct vs_tree *t;
+    /* side: change /a, add /e, remove /d, change /c/x */
+    assert_int_equal(vs_tree_open(f->st, &base, &t), 0);
+    set(t, "/a", "side");
+    set(t, "/e", "side");
+    assert_int_equal(vs_tree_rm(t, "/d"), 0);
+    set(t, "/c/x", "side");
+    struct vs_commit_info ci = {"t", "side", 1};
+    assert_int_equal(vs_branch_commit(t, "side", &ci, STORE_SYNC_NONE, NULL, NULL, &side), 0);
+    vs_tree_close(t);
+    /* main: change /b, change /c/x differently (conflict) */
+    assert_int_equal(vs_tree_open(f->st, &base, &t), 0);
+    set(t, "/b", "main");
+    set(t, "/c/x", "main");
+    commit(f->st, t, "main", &h);
+    vs_tree_close(t);
+    struct store_hash mb;
+    assert_int_equal(vs_merge_base(f->st, &h, &side, &mb), 0);
+    assert_true(store_hash_equal(&mb, &base));
+    assert_int_equal(vs_branch_merge(f->st, "main", &side, NULL, NULL, &ci, STORE_SYNC_NONE, &h),
+                     -EAGAIN);
+    conflicts = 0;
+    assert_int_equal(vs_branch_merge(f->st, "main", &side, count_theirs, NULL, &ci,
+                                     STORE_SYNC_NONE, &h),
+                     0);
+    assert_int_equal(conflicts, 1);
+    expect_main(f, "/a", "side");
+    expect_main(f, "/b", "main");
+    expect_main(f, "/c/x", "side");
+    expect_main(f, "/e", "side");
+    expect_main(f, "/d", NULL);
+    struct vs_commit c;
+    assert_int_equal(vs_commit_read(f->st, &h, &c), 0);
+    assert_int_equal(c.nparents, 2);
+    vs_commit_free(&c);
+    /* Merging again is a no-op; merging main into side fast-forwards. */
+    struct store_hash h2;
+    assert_int_equal(vs_branch_merge(f->st, "main", &side, NULL, NULL, &ci, STORE_SYNC_NONE, &h2),
+                     0);
+    assert_true(store_hash_equal(&h, &h2));
+    assert_int_equal(vs_branch_merge(f->st, "side", &h, NULL, NULL, &ci, STORE_SYNC_NONE, &h2), 0);
+    assert_true(store_hash_equal(&h, &h2));
+    /* Delete/modify conflict: keep ours (the modification). */
+    assert_int_equal(vs_tree_open(f->st, &h, &t), 0);
+    set(t, "/c/x", "mod");
+    commit(f->st, t, "mod", &h2);
+    vs_tree_close(t);
+    assert_int_equal(vs_tree_open(f->st, &h, &t), 0);
+    assert_int_equal(vs_tree_rm(t, "/c"), 0);
+    assert_int_equal(vs_branch_commit(t, "side", &ci, STORE_SYNC_NONE, NULL, NULL, &side), 0);
+    vs_tree_close(t);
+    assert_int_equal(vs_branch_merge(f->st, "main", &side, vs_merge_prefer_ours, NULL, &ci,
+                                     STORE_SYNC_NONE, &h),
+                     0);
+    expect_main(f, "/c/x", "mod");
+}
+
+/* ---- history ------------------------------------------------------------------------------ */
+
+struct logged {
+    int n;
+    char msgs[32][16];
+};
+static int log_fn(void *arg, const struct store_hash *h, const struct vs_commit *c)
+{
+    (void)h;
+    struct logged *l = arg;
+    snprintf(l->msgs[l->n++], 16, "%s", c->message);
+    return 0;
+}
+
+struct diffed {
+    int n;
+    char lines[32][64];
+};
+static int diff_fn(void *arg, const char *path, enum vs_change c)
+{
+    struct diffed *d = arg;
+    snprintf(d->lines[d->n++], 64, "%c %s", c == VS_ADDED ? '+' : c == VS_REMOVED ? '-' : '~',
+             path);
+    return 0;
+}
+static int line_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void test_history(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash c[5];
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    set(t, "/a", "1");
+    set(t, "/b", "1");
+    commit(f->st, t, "c0", &c[0]);
+    set(t, "/b", "2");
+    commit(f->st, t, "c1", &c[1]);
+    set(t, "/a", "2");
+    set(t, "/a/x", "x");
+    set(t, "/a/x/y", "y");
+    commit(f->st, t, "c2", &c[2]);
+    assert_int_equal(vs_tree_rm(t, "/a/x"), 0);
+    assert_int_equal(vs_tree_set(t, "/b", NULL, 0, "p", 1, VS_SET_PERMS), 0);
+    commit(f->st, t, "c3", &c[3]);
+    set(t, "/b/z", "");
+    commit(f->st, t, "c4", &c[4]);
+    vs_tree_close(t);
+    struct logged l = {0};
+    assert_int_equal(vs_log(f->st, &c[4], NULL, log_fn, &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_string_equal(l.msgs[0], "c4");
+    assert_string_equal(l.msgs[4], "c0");
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(vs_log(f->st, &c[4], "/a", log_fn, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.msgs[0], "c3");
+    assert_string_equal(l.msgs[1], "c2");
+    assert_string_equal(l.msgs[2], "c0");
+    struct diffed d = {0};
+    assert_int_equal(vs_diff_commits(f->st, &c[1], &c[3], diff_fn, &d), 0);
+    qsort(d.lines, d.n, 64, line_cmp);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.lines[0], "~ /a");
+    assert_string_equal(d.lines[1], "~ /b");
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(vs_diff_commits(f->st, &c[2], &c[4], diff_fn, &d), 0);
+    qsort(d.lines, d.n, 64, line_cmp);
+    assert_int_equal(d.n, 4);
+    assert_string_equal(d.lines[0], "+ /b/z");
+    assert_string_equal(d.lines[1], "- /a/x");
+    assert_string_equal(d.lines[2], "- /a/x/y");
+    assert_string_equal(d.lines[3], "~ /b");
+    struct store_hash who;
+    assert_int_equal(vs_blame(f->st, &c[4], "/b", &who), 0);
+    assert_true(store_hash_equal(&who, &c[3])); /* perms; /b/z added in c4 is not /b's value */
+    assert_int_equal(vs_blame(f->st, &c[4], "/a", &who), 0);
+    assert_true(store_hash_equal(&who, &c[2]));
+    assert_int_equal(vs_blame(f->st, &c[1], "/a", &who), 0);
+    assert_true(store_hash_equal(&who, &c[0]));
+    assert_int_equal(vs_blame(f->st, &c[4], "/a/x", &who), -ENOENT);
+    /* Read any path at any commit. */
+    assert_int_equal(vs_tree_open(f->st, &c[2], &t), 0);
+    expect_val(t, "/a/x/y", "y");
+    expect_val(t, "/b", "2");
+    vs_tree_close(t);
+}
+
+/* ---- reachability ------------------------------------------------------------------------- */
+
+struct copy_ctx {
+    struct vs_store *from;
+    struct objstore *to;
+    int n;
+};
+static int copy_fn(void *arg, const struct store_hash *h, enum store_kind kind)
+{
+    struct copy_ctx *c = arg;
+    struct objstore *os = vs_store_objstore(c->from);
+    enum store_kind k;
+    void *d;
+    size_t n;
+    int rc = os->ops->get(os, h, &k, &d, &n);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(k, kind);
+    struct store_hash h2;
+    assert_int_equal(c->to->ops->put(c->to, k, d, n, &h2), 0);
+    free(d);
+    c->n++;
+    return 0;
+}
+
+static void test_reachable(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash c[10];
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    for (int i = 0; i < 10; i++) {
+        char p[32], v[5000];
+        snprintf(p, sizeof(p), "/k%d", i % 4);
+        memset(v, 'a' + i, sizeof(v)); /* blobs */
+        assert_int_equal(vs_tree_set(t, p, v, sizeof(v), NULL, 0, VS_SET_VALUE | VS_CREATE), 0);
+        for (int j = 0; j < 100; j++) {
+            snprintf(p, sizeof(p), "/dir/e%d", j * 10 + i); /* inodes */
+            if (i == 0 && j == 0)
+                set(t, "/dir", "");
+            set(t, p, "x");
+        }
+        struct vs_commit_info ci = {"t", "m", (uint64_t)(i + 1) * 1000000000u};
+        assert_int_equal(vs_branch_commit(t, "main", &ci, STORE_SYNC_NONE, NULL, NULL, &c[i]), 0);
+    }
+    vs_tree_close(t);
+    /* Keep the last 3 commits and an old snapshot; copy what is reachable to a fresh heap. */
+    struct objstore *to = store_memobj_open();
+    struct copy_ctx cc = {f->st, to, 0};
+    struct vs_keep keep = {.commits = 3, .snapshots = &c[1], .nsnapshots = 1};
+    assert_int_equal(vs_reachable(f->st, &c[9], 1, &keep, copy_fn, &cc), 0);
+    struct vs_store *st2 = vs_store_open(to, 0);
+    for (int i = 0; i < 10; i++) {
+        int rc = vs_tree_open(st2, &c[i], &t);
+        if (i == 1 || i >= 7) {
+            assert_int_equal(rc, 0);
+            char **names;
+            size_t n;
+            assert_int_equal(vs_tree_list(t, "/dir", &names, &n), 0);
+            assert_int_equal(n, 100 * (i + 1));
+            vs_names_free(names, n);
+            void *v;
+            size_t vl;
+            assert_int_equal(vs_tree_read(t, "/k1", &v, &vl), 0);
+            free(v);
+            vs_tree_close(t);
+        } else {
+            assert_int_equal(rc, -ENOENT);
+        }
+    }
+    /* History in the copy ends quietly where GC cut it. */
+    struct logged l = {0};
+    assert_int_equal(vs_log(st2, &c[9], NULL, log_fn, &l), 0);
+    assert_int_equal(l.n, 3);
+    vs_store_close(st2);
+    to->ops->close(to);
+    /* By age: commits at 8 s, 9 s, 10 s are younger than 2.5 s before 10.5 s... */
+    to = store_memobj_open();
+    cc.to = to;
+    struct vs_keep keep2 = {.commits = 1, .seconds = 3, .now_ns = 10500000000ull};
+    assert_int_equal(vs_reachable(f->st, &c[9], 1, &keep2, copy_fn, &cc), 0);
+    assert_true(to->ops->has(to, &c[7]));
+    assert_true(!to->ops->has(to, &c[6]));
+    to->ops->close(to);
+    /* Everything. */
+    to = store_memobj_open();
+    cc.to = to;
+    struct vs_keep all = {.commits = VS_KEEP_ALL};
+    assert_int_equal(vs_reachable(f->st, &c[9], 1, &all, copy_fn, &cc), 0);
+    assert_true(to->ops->has(to, &c[0]));
+    to->ops->close(to);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_paths_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_write_list_rm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shrink_canonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_and_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commits_and_branches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_ta_err, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_grandchild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_sync_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reachable, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1136 @@
+/*
+ * Working trees: a xenstore-shaped tree loaded lazily from the objstore (through the store's
+ * cache), changed in memory, and written back as new objects only at commit.
+ *
+ * A directory is a "part" (struct vs_inode): up to VS_LEAF_MAX entries sorted by name, or,
+ * above that, VS_FANOUT sub-parts chosen by 5 bits of the entry name's hash per level. The
+ * shape is a function of the set of names only (split when a leaf exceeds VS_LEAF_MAX,
+ * collapse when a tree falls to VS_LEAF_MAX or fewer, empty sub-parts dropped), so equal
+ * directories encode equally whatever their history, and changing one entry of a directory
+ * with n entries rewrites O(log n) parts.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/store_tree_int.h"
+
+#define VS_DEFAULT_MAX_LOADED 100000
+
+/* ---- construction and destruction ---------------------------------------------------------- */
+
+struct vs_node *vs_node_new(void)
+{
+    struct vs_node *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    n->val = calloc(1, 1);
+    n->perms = calloc(1, 1);
+    if (n->val == NULL || n->perms == NULL) {
+        free(n->val);
+        free(n->perms);
+        free(n);
+        return NULL;
+    }
+    n->dirty = true;
+    return n;
+}
+
+void vs_inode_clear(struct vs_inode *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        free(in->ents[i].name);
+        vs_node_free(in->ents[i].n);
+    }
+    free(in->ents);
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        if (in->slot[i].in) {
+            vs_inode_clear(in->slot[i].in);
+            free(in->slot[i].in);
+        }
+    }
+    memset(in, 0, sizeof(*in));
+}
+
+void vs_node_free(struct vs_node *n)
+{
+    if (n == NULL)
+        return;
+    vs_inode_clear(&n->dir);
+    free(n->val);
+    free(n->perms);
+    free(n);
+}
+
+static void empty_node_hash(struct store_hash *out)
+{
+    struct vs_node n;
+    memset(&n, 0, sizeof(n));
+    n.val = (uint8_t *)"";
+    n.perms = (uint8_t *)"";
+    struct vs_buf b = {0};
+    vs_node_encode(&n, &b);
+    store_hash_object(STORE_KIND_NODE, b.p, b.len, out);
+    free(b.p);
+}
+
+void vs_empty_root(struct vs_store *st, struct store_hash *out)
+{
+    if (!st->empty_root_known) {
+        empty_node_hash(&st->empty_root);
+        st->empty_root_known = true;
+    }
+    *out = st->empty_root;
+}
+
+/* ---- loading -------------------------------------------------------------------------------- */
+
+int vs_node_load(struct vs_tree *t, const struct store_hash *h, struct vs_node **out)
+{
+    const uint8_t *d;
+    size_t len;
+    int rc = vs_load(t->st, h, STORE_KIND_NODE, &d, &len);
+    struct vs_node *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return -ENOMEM;
+    if (rc == -ENOENT) {
+        /* The empty tree's root need not have been written. */
+        struct store_hash e;
+        vs_empty_root(t->st, &e);
+        if (!store_hash_equal(&e, h)) {
+            free(n);
+            return rc;
+        }
+        free(n);
+        n = vs_node_new();
+        if (n == NULL)
+            return -ENOMEM;
+        n->dirty = false;
+        n->h = e;
+    } else if (rc < 0) {
+        free(n);
+        return rc;
+    } else {
+        rc = vs_node_decode(d, len, n);
+        if (rc < 0) {
+            free(n);
+            return rc;
+        }
+        n->h = *h;
+    }
+    t->loaded++;
+    *out = n;
+    return 0;
+}
+
+int vs_node_value(struct vs_tree *t, struct vs_node *n)
+{
+    if (n->val != NULL)
+        return 0;
+    const uint8_t *d;
+    size_t len;
+    int rc = vs_load(t->st, &n->vh, STORE_KIND_BLOB, &d, &len);
+    if (rc < 0)
+        return rc;
+    if (len != n->vlen)
+        return -EBADMSG;
+    n->val = malloc(len + 1);
+    if (n->val == NULL)
+        return -ENOMEM;
+    memcpy(n->val, d, len);
+    n->val[len] = 0;
+    return 0;
+}
+
+int vs_inode_slot(struct vs_tree *t, struct vs_inode *in, unsigned i, unsigned depth)
+{
+    if (!in->slot[i].present || in->slot[i].in != NULL)
+        return 0;
+    const uint8_t *d;
+    size_t len;
+    int rc = vs_load(t->st, &in->slot[i].h, STORE_KIND_NODE, &d, &len);
+    if (rc < 0)
+        return rc;
+    struct vs_inode *sub = calloc(1, sizeof(*sub));
+    if (sub == NULL)
+        return -ENOMEM;
+    rc = vs_inode_decode(d, len, depth + 1, sub);
+    if (rc < 0) {
+        free(sub);
+        return rc;
+    }
+    in->slot[i].in = sub;
+    return 0;
+}
+
+int vs_entry_node(struct vs_tree *t, struct vs_entry *e, struct vs_node **out)
+{
+    if (e->n == NULL) {
+        int rc = vs_node_load(t, &e->h, &e->n);
+        if (rc < 0)
+            return rc;
+    }
+    *out = e->n;
+    return 0;
+}
+
+/* ---- paths ---------------------------------------------------------------------------------- */
+
+/* "/a/b" -> {"a", "b"} (one allocation: free(*comps)). "/" -> none. */
+int vs_path_split(const char *path, char ***comps, size_t *n)
+{
+    size_t len = strlen(path);
+    if (len == 0 || path[0] != '/' || (len > 1 && path[len - 1] == '/'))
+        return -EINVAL;
+    size_t cnt = 0;
+    for (size_t i = 0; i < len; i++)
+        if (path[i] == '/')
+            cnt++;
+    if (len == 1)
+        cnt = 0;
+    char **v = malloc(cnt * sizeof(char *) + len + 1);
+    if (v == NULL)
+        return -ENOMEM;
+    char *s = (char *)(v + cnt);
+    memcpy(s, path, len + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < len && cnt; i++) {
+        if (s[i] != '/')
+            continue;
+        s[i] = 0;
+        if (s[i + 1] == '/' || s[i + 1] == 0) {
+            free(v);
+            return -EINVAL;
+        }
+        v[k++] = s + i + 1;
+    }
+    *comps = v;
+    *n = cnt;
+    return 0;
+}
+
+/* ---- directories ---------------------------------------------------------------------------- */
+
+static int ent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct vs_entry *)a)->name, ((const struct vs_entry *)b)->name);
+}
+
+int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
+                    bool mark, struct vs_entry **out)
+{
+    struct store_hash nh;
+    bool hashed = false;
+    while (in->tree) {
+        if (!hashed) {
+            vs_name_hash(name, &nh);
+            hashed = true;
+        }
+        unsigned b = vs_bucket_of(&nh, depth);
+        if (!in->slot[b].present)
+            return -ENOENT;
+        int rc = vs_inode_slot(t, in, b, depth);
+        if (rc < 0)
+            return rc;
+        if (mark)
+            in->dirty = true;
+        in = in->slot[b].in;
+        depth++;
+    }
+    size_t lo = 0, hi = in->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(in->ents[mid].name, name);
+        if (c == 0) {
+            if (mark)
+                in->dirty = true;
+            *out = &in->ents[mid];
+            return 0;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -ENOENT;
+}
+
+static int collect(struct vs_tree *t, struct vs_inode *in, unsigned depth,
+                   struct vs_entry **arr, size_t *k)
+{
+    if (!in->tree) {
+        for (size_t i = 0; i < in->n; i++)
+            arr[(*k)++] = &in->ents[i];
+        return 0;
+    }
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        if (!in->slot[i].present)
+            continue;
+        int rc = vs_inode_slot(t, in, i, depth);
+        if (rc < 0)
+            return rc;
+        rc = collect(t, in->slot[i].in, depth + 1, arr, k);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int vs_dir_entries(struct vs_tree *t, struct vs_inode *in, unsigned depth,
+                   struct vs_entry ***out, size_t *n)
+{
+    struct vs_entry **arr = malloc((in->count ? in->count : 1) * sizeof(*arr));
+    if (arr == NULL)
+        return -ENOMEM;
+    size_t k = 0;
+    int rc = collect(t, in, depth, arr, &k);
+    if (rc == 0 && k != in->count)
+        rc = -EBADMSG; /* a part's count disagrees with its contents */
+    if (rc < 0) {
+        free(arr);
+        return rc;
+    }
+    *out = arr;
+    *n = k;
+    return 0;
+}
+
+static int leaf_reserve(struct vs_inode *in, size_t want)
+{
+    if (want <= in->cap)
+        return 0;
+    size_t cap = in->cap ? in->cap : 4;
+    while (cap < want)
+        cap *= 2;
+    struct vs_entry *e = realloc(in->ents, cap * sizeof(*e));
+    if (e == NULL)
+        return -ENOMEM;
+    in->ents = e;
+    in->cap = cap;
+    return 0;
+}
+
+/* A leaf with too many entries becomes a tree of leaves (recursively). */
+static int split(struct vs_inode *in, unsigned depth)
+{
+    struct vs_inode *subs[VS_FANOUT] = {0};
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        subs[i] = calloc(1, sizeof(struct vs_inode));
+        if (subs[i] == NULL)
+            goto nomem;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        struct vs_inode *s = subs[vs_bucket(in->ents[i].name, depth)];
+        if (leaf_reserve(s, s->n + 1) < 0)
+            goto nomem;
+        s->ents[s->n++] = in->ents[i]; /* sorted input stays sorted */
+        s->count++;
+    }
+    free(in->ents);
+    in->ents = NULL;
+    in->n = in->cap = 0;
+    in->tree = true;
+    in->dirty = true;
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        if (subs[i]->n == 0) {
+            free(subs[i]);
+            continue;
+        }
+        subs[i]->dirty = true;
+        in->slot[i].present = true;
+        in->slot[i].in = subs[i];
+        if (subs[i]->n > VS_LEAF_MAX && depth + 1 < VS_MAX_DEPTH) {
+            int rc = split(subs[i], depth + 1);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+nomem:
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        if (subs[i]) {
+            free(subs[i]->ents);
+            free(subs[i]);
+        }
+    }
+    return -ENOMEM;
+}
+
+/* Insert an entry that is not there yet (takes ownership of e's contents). */
+int vs_dir_insert(struct vs_tree *t, struct vs_inode *in, unsigned depth, struct vs_entry *e)
+{
+    while (in->tree) {
+        unsigned b = vs_bucket(e->name, depth);
+        if (!in->slot[b].present) {
+            struct vs_inode *s = calloc(1, sizeof(*s));
+            if (s == NULL)
+                return -ENOMEM;
+            s->dirty = true;
+            in->slot[b].present = true;
+            in->slot[b].in = s;
+        } else {
+            int rc = vs_inode_slot(t, in, b, depth);
+            if (rc < 0)
+                return rc;
+        }
+        in->count++;
+        in->dirty = true;
+        in = in->slot[b].in;
+        depth++;
+    }
+    if (leaf_reserve(in, in->n + 1) < 0)
+        return -ENOMEM; /* counts above are now off: the tree is unusable; only on OOM */
+    size_t lo = 0, hi = in->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(in->ents[mid].name, e->name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&in->ents[lo + 1], &in->ents[lo], (in->n - lo) * sizeof(*e));
+    in->ents[lo] = *e;
+    in->n++;
+    in->count++;
+    in->dirty = true;
+    if (in->n > VS_LEAF_MAX && depth < VS_MAX_DEPTH)
+        return split(in, depth);
+    return 0;
+}
+
+/* A tree part with few enough entries becomes one sorted leaf (its sub-parts are leaves by
+ * then: they were collapsed first). */
+static int collapse(struct vs_tree *t, struct vs_inode *in, unsigned depth)
+{
+    struct vs_entry **arr;
+    size_t n;
+    int rc = vs_dir_entries(t, in, depth, &arr, &n);
+    if (rc < 0)
+        return rc;
+    struct vs_entry *ents = malloc((n ? n : 1) * sizeof(*ents));
+    if (ents == NULL) {
+        free(arr);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        ents[i] = *arr[i];
+    free(arr);
+    qsort(ents, n, sizeof(*ents), ent_cmp);
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        struct vs_inode *s = in->slot[i].in;
+        if (s) {
+            free(s->ents); /* entries moved, not freed */
+            free(s);
+        }
+    }
+    memset(in->slot, 0, sizeof(in->slot));
+    in->tree = false;
+    in->ents = ents;
+    in->n = n;
+    in->cap = n ? n : 1;
+    in->dirty = true;
+    return 0;
+}
+
+/* Remove name (which must be there) and free its subtree. */
+int vs_dir_remove(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name)
+{
+    if (in->tree) {
+        unsigned b = vs_bucket(name, depth);
+        if (!in->slot[b].present)
+            return -ENOENT;
+        int rc = vs_inode_slot(t, in, b, depth);
+        if (rc < 0)
+            return rc;
+        rc = vs_dir_remove(t, in->slot[b].in, depth + 1, name);
+        if (rc < 0)
+            return rc;
+        in->count--;
+        in->dirty = true;
+        if (in->slot[b].in->count == 0) {
+            vs_inode_clear(in->slot[b].in);
+            free(in->slot[b].in);
+            memset(&in->slot[b], 0, sizeof(in->slot[b]));
+        }
+        if (in->count <= VS_LEAF_MAX)
+            return collapse(t, in, depth);
+        return 0;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        if (strcmp(in->ents[i].name, name) != 0)
+            continue;
+        free(in->ents[i].name);
+        vs_node_free(in->ents[i].n);
+        memmove(&in->ents[i], &in->ents[i + 1], (in->n - i - 1) * sizeof(in->ents[0]));
+        in->n--;
+        in->count--;
+        in->dirty = true;
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* ---- lookups -------------------------------------------------------------------------------- */
+
+/* Walk to the node at comps[0..n); with `mark`, everything on the way becomes dirty. */
+static int walk(struct vs_tree *t, char **comps, size_t n, bool mark, struct vs_node **out)
+{
+    struct vs_node *cur = t->root;
+    for (size_t i = 0; i < n; i++) {
+        if (mark)
+            cur->dirty = true;
+        struct vs_entry *e;
+        int rc = vs_dir_find(t, &cur->dir, 0, comps[i], mark, &e);
+        if (rc < 0)
+            return rc;
+        rc = vs_entry_node(t, e, &cur);
+        if (rc < 0)
+            return rc;
+    }
+    if (mark)
+        cur->dirty = true;
+    *out = cur;
+    return 0;
+}
+
+int vs_lookup(struct vs_tree *t, const char *path, struct vs_node **out)
+{
+    char **comps;
+    size_t n;
+    int rc = vs_path_split(path, &comps, &n);
+    if (rc < 0)
+        return rc;
+    rc = walk(t, comps, n, false, out);
+    free(comps);
+    return rc;
+}
+
+int vs_lookup_entry(struct vs_tree *t, const char *path, struct vs_entry **out)
+{
+    char **comps;
+    size_t n;
+    int rc = vs_path_split(path, &comps, &n);
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        free(comps);
+        return -EINVAL;
+    }
+    struct vs_node *parent;
+    rc = walk(t, comps, n - 1, false, &parent);
+    if (rc == 0)
+        rc = vs_dir_find(t, &parent->dir, 0, comps[n - 1], false, out);
+    free(comps);
+    return rc;
+}
+
+/* ---- the public tree API -------------------------------------------------------------------- */
+
+int vs_tree_open_root(struct vs_store *st, const struct store_hash *root, uint64_t gen,
+                      struct vs_tree **out)
+{
+    struct vs_tree *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    t->st = st;
+    t->gen = gen;
+    t->max_loaded = VS_DEFAULT_MAX_LOADED;
+    int rc;
+    if (root == NULL) {
+        t->root = vs_node_new();
+        rc = t->root ? 0 : -ENOMEM;
+    } else {
+        rc = vs_node_load(t, root, &t->root);
+    }
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int vs_tree_open(struct vs_store *st, const struct store_hash *commit, struct vs_tree **out)
+{
+    if (commit == NULL)
+        return vs_tree_open_root(st, NULL, 1, out);
+    struct vs_commit c;
+    int rc = vs_commit_read(st, commit, &c);
+    if (rc < 0)
+        return rc;
+    rc = vs_tree_open_root(st, &c.root, c.gen + 1, out);
+    if (rc == 0) {
+        (*out)->has_base = true;
+        (*out)->base = *commit;
+    }
+    vs_commit_free(&c);
+    return rc;
+}
+
+void vs_tree_close(struct vs_tree *t)
+{
+    if (t == NULL)
+        return;
+    vs_node_free(t->root);
+    free(t);
+}
+
+int vs_tree_stat(struct vs_tree *t, const char *path, struct vs_stat *st)
+{
+    struct vs_node *n;
+    int rc = vs_lookup(t, path, &n);
+    if (rc < 0)
+        return rc;
+    st->version = n->version;
+    st->vlen = n->vlen;
+    st->plen = n->plen;
+    st->nchildren = (size_t)n->dir.count;
+    return 0;
+}
+
+static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
+{
+    uint8_t *p = malloc(len + 1);
+    if (p == NULL)
+        return -ENOMEM;
+    memcpy(p, src, len);
+    p[len] = 0;
+    *dst = p;
+    *dlen = len;
+    return 0;
+}
+
+int vs_tree_read(struct vs_tree *t, const char *path, void **val, size_t *len)
+{
+    struct vs_node *n;
+    int rc = vs_lookup(t, path, &n);
+    if (rc == 0)
+        rc = vs_node_value(t, n);
+    if (rc < 0)
+        return rc;
+    return copy_out(n->val, n->vlen, val, len);
+}
+
+int vs_tree_get_perms(struct vs_tree *t, const char *path, void **perms, size_t *len)
+{
+    struct vs_node *n;
+    int rc = vs_lookup(t, path, &n);
+    if (rc < 0)
+        return rc;
+    return copy_out(n->perms, n->plen, perms, len);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void vs_names_free(char **names, size_t n)
+{
+    if (names == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int vs_tree_list(struct vs_tree *t, const char *path, char ***names, size_t *n)
+{
+    struct vs_node *node;
+    int rc = vs_lookup(t, path, &node);
+    if (rc < 0)
+        return rc;
+    struct vs_entry **arr;
+    size_t k;
+    rc = vs_dir_entries(t, &node->dir, 0, &arr, &k);
+    if (rc < 0)
+        return rc;
+    char **v = calloc(k ? k : 1, sizeof(char *));
+    if (v == NULL) {
+        free(arr);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < k; i++) {
+        v[i] = strdup(arr[i]->name);
+        if (v[i] == NULL) {
+            free(arr);
+            vs_names_free(v, i);
+            return -ENOMEM;
+        }
+    }
+    free(arr);
+    if (node->dir.tree) /* leaves are sorted already */
+        qsort(v, k, sizeof(char *), name_cmp);
+    *names = v;
+    *n = k;
+    return 0;
+}
+
+int vs_tree_subtree_hash(struct vs_tree *t, const char *path, struct store_hash *out)
+{
+    if (strcmp(path, "/") == 0) {
+        if (t->root->dirty)
+            return -EAGAIN;
+        *out = t->root->h;
+        return 0;
+    }
+    struct vs_entry *e;
+    int rc = vs_lookup_entry(t, path, &e);
+    if (rc < 0)
+        return rc;
+    if (e->n && e->n->dirty)
+        return -EAGAIN;
+    *out = e->n ? e->n->h : e->h;
+    return 0;
+}
+
+int vs_node_set_fields(struct vs_tree *t, struct vs_node *n, const void *val, size_t vlen,
+                      const void *perms, size_t plen, unsigned flags)
+{
+    if (flags & VS_SET_VALUE) {
+        uint8_t *v = malloc(vlen + 1);
+        if (v == NULL)
+            return -ENOMEM;
+        if (vlen)
+            memcpy(v, val, vlen);
+        v[vlen] = 0;
+        free(n->val);
+        n->val = v;
+        n->vlen = vlen;
+        n->val_dirty = true;
+    }
+    if (flags & VS_SET_PERMS) {
+        uint8_t *p = malloc(plen + 1);
+        if (p == NULL)
+            return -ENOMEM;
+        if (plen)
+            memcpy(p, perms, plen);
+        p[plen] = 0;
+        free(n->perms);
+        n->perms = p;
+        n->plen = plen;
+    }
+    n->version = t->gen;
+    n->dirty = true;
+    return 0;
+}
+
+int vs_tree_set(struct vs_tree *t, const char *path, const void *val, size_t vlen,
+                const void *perms, size_t plen, unsigned flags)
+{
+    char **comps;
+    size_t n;
+    int rc = vs_path_split(path, &comps, &n);
+    if (rc < 0)
+        return rc;
+    struct vs_node *parent, *node;
+    if (n == 0) {
+        if ((flags & (VS_CREATE | VS_EXCL)) == (VS_CREATE | VS_EXCL))
+            rc = -EEXIST;
+        else
+            rc = vs_node_set_fields(t, t->root, val, vlen, perms, plen, flags);
+        goto out;
+    }
+    /* Check first (read-only), so a failing call leaves nothing marked dirty. */
+    rc = walk(t, comps, n - 1, false, &parent);
+    if (rc < 0)
+        goto out;
+    struct vs_entry *e;
+    rc = vs_dir_find(t, &parent->dir, 0, comps[n - 1], false, &e);
+    if (rc == 0) {
+        if ((flags & (VS_CREATE | VS_EXCL)) == (VS_CREATE | VS_EXCL)) {
+            rc = -EEXIST;
+            goto out;
+        }
+        rc = walk(t, comps, n, true, &node);
+        if (rc == 0)
+            rc = vs_node_set_fields(t, node, val, vlen, perms, plen, flags);
+        goto out;
+    }
+    if (rc != -ENOENT)
+        goto out;
+    if (!(flags & VS_CREATE))
+        goto out;
+    node = vs_node_new();
+    struct vs_entry ne = {.name = strdup(comps[n - 1]), .n = node};
+    if (node == NULL || ne.name == NULL) {
+        vs_node_free(node);
+        free(ne.name);
+        rc = -ENOMEM;
+        goto out;
+    }
+    t->loaded++;
+    bool sv = flags & VS_SET_VALUE, sp = flags & VS_SET_PERMS;
+    rc = vs_node_set_fields(t, node, sv ? val : "", sv ? vlen : 0, sp ? perms : "",
+                            sp ? plen : 0, VS_SET_VALUE | VS_SET_PERMS);
+    if (rc == 0)
+        rc = walk(t, comps, n - 1, true, &parent);
+    if (rc == 0)
+        rc = vs_dir_insert(t, &parent->dir, 0, &ne);
+    if (rc < 0) {
+        vs_node_free(node);
+        free(ne.name);
+        goto out;
+    }
+    parent->version = t->gen;
+out:
+    free(comps);
+    return rc;
+}
+
+int vs_tree_rm(struct vs_tree *t, const char *path)
+{
+    char **comps;
+    size_t n;
+    int rc = vs_path_split(path, &comps, &n);
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        free(comps);
+        return -EINVAL;
+    }
+    struct vs_node *parent;
+    struct vs_entry *e;
+    rc = walk(t, comps, n - 1, false, &parent);
+    if (rc == 0)
+        rc = vs_dir_find(t, &parent->dir, 0, comps[n - 1], false, &e);
+    if (rc == 0)
+        rc = walk(t, comps, n - 1, true, &parent);
+    if (rc == 0)
+        rc = vs_dir_remove(t, &parent->dir, 0, comps[n - 1]);
+    if (rc == 0)
+        parent->version = t->gen;
+    free(comps);
+    return rc;
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+static int write_part(struct vs_tree *t, struct vs_inode *in, unsigned depth,
+                      struct store_hash *out);
+
+static int write_children(struct vs_tree *t, struct vs_inode *in, unsigned depth)
+{
+    if (in->tree) {
+        for (unsigned i = 0; i < VS_FANOUT; i++) {
+            struct vs_inode *s = in->slot[i].in;
+            if (s == NULL || !s->dirty)
+                continue;
+            int rc = write_part(t, s, depth + 1, &in->slot[i].h);
+            if (rc < 0)
+                return rc;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        struct vs_node *c = in->ents[i].n;
+        if (c == NULL || !c->dirty)
+            continue;
+        int rc = vs_node_write(t, c);
+        if (rc < 0)
+            return rc;
+        in->ents[i].h = c->h;
+    }
+    return 0;
+}
+
+static int write_part(struct vs_tree *t, struct vs_inode *in, unsigned depth,
+                      struct store_hash *out)
+{
+    int rc = write_children(t, in, depth);
+    if (rc < 0)
+        return rc;
+    struct vs_buf b = {0};
+    vs_inode_encode(in, depth, &b);
+    if (b.oom) {
+        free(b.p);
+        return -ENOMEM;
+    }
+    rc = vs_put(t->st, STORE_KIND_NODE, b.p, b.len, out);
+    free(b.p);
+    if (rc == 0)
+        in->dirty = false;
+    return rc;
+}
+
+int vs_node_write(struct vs_tree *t, struct vs_node *n)
+{
+    if (!n->dirty)
+        return 0;
+    int rc = write_children(t, &n->dir, 0);
+    if (rc < 0)
+        return rc;
+    if (n->val_dirty || (n->val_blob != (n->vlen > VS_INLINE_MAX))) {
+        if (n->vlen > VS_INLINE_MAX) {
+            rc = vs_node_value(t, n);
+            if (rc == 0)
+                rc = vs_put(t->st, STORE_KIND_BLOB, n->val, n->vlen, &n->vh);
+            if (rc < 0)
+                return rc;
+            n->val_blob = true;
+        } else {
+            n->val_blob = false;
+        }
+        n->val_dirty = false;
+    }
+    struct vs_buf b = {0};
+    vs_node_encode(n, &b);
+    if (b.oom) {
+        free(b.p);
+        return -ENOMEM;
+    }
+    rc = vs_put(t->st, STORE_KIND_NODE, b.p, b.len, &n->h);
+    free(b.p);
+    if (rc == 0) {
+        n->dirty = false;
+        n->dir.dirty = false;
+    }
+    return rc;
+}
+
+int vs_tree_write(struct vs_tree *t, struct store_hash *root_out)
+{
+    int rc = vs_node_write(t, t->root);
+    if (rc == 0 && root_out)
+        *root_out = t->root->h;
+    return rc;
+}
+
+int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t nparents,
+                   const struct vs_commit_info *info, struct store_hash *commit_out)
+{
+    if (nparents > VS_MAX_PARENTS)
+        return -EINVAL;
+    struct vs_commit c;
+    memset(&c, 0, sizeof(c));
+    int rc = vs_tree_write(t, &c.root);
+    if (rc < 0)
+        return rc;
+    c.gen = t->gen;
+    for (size_t i = 0; i < nparents; i++) {
+        struct vs_commit p;
+        rc = vs_commit_read(t->st, &parents[i], &p);
+        if (rc < 0)
+            return rc;
+        if (p.gen + 1 > c.gen)
+            c.gen = p.gen + 1;
+        vs_commit_free(&p);
+        c.parents[i] = parents[i];
+    }
+    c.nparents = nparents;
+    c.time_ns = info && info->time_ns ? info->time_ns : vs_now_ns();
+    c.author = (char *)(info && info->author ? info->author : "");
+    c.message = (char *)(info && info->message ? info->message : "");
+    struct vs_buf b = {0};
+    vs_commit_encode(&c, &b);
+    if (b.oom) {
+        free(b.p);
+        return -ENOMEM;
+    }
+    struct store_hash h;
+    rc = vs_put(t->st, STORE_KIND_COMMIT, b.p, b.len, &h);
+    free(b.p);
+    if (rc < 0)
+        return rc;
+    t->has_base = true;
+    t->base = h;
+    t->gen = c.gen + 1;
+    if (t->loaded > t->max_loaded)
+        vs_tree_trim(t);
+    if (commit_out)
+        *commit_out = h;
+    return 0;
+}
+
+static void trim_part(struct vs_inode *in)
+{
+    if (in->tree) {
+        for (unsigned i = 0; i < VS_FANOUT; i++) {
+            struct vs_inode *s = in->slot[i].in;
+            if (s == NULL)
+                continue;
+            if (!s->dirty) {
+                vs_inode_clear(s);
+                free(s);
+                in->slot[i].in = NULL;
+            } else {
+                trim_part(s);
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        struct vs_node *c = in->ents[i].n;
+        if (c == NULL)
+            continue;
+        if (!c->dirty) {
+            in->ents[i].h = c->h;
+            vs_node_free(c);
+            in->ents[i].n = NULL;
+        } else {
+            trim_part(&c->dir);
+        }
+    }
+}
+
+void vs_tree_trim(struct vs_tree *t)
+{
+    trim_part(&t->root->dir);
+    t->loaded = 0;
+}
+
+void vs_tree_set_max_loaded(struct vs_tree *t, size_t max_loaded)
+{
+    t->max_loaded = max_loaded;
+}
+
+size_t vs_tree_loaded(const struct vs_tree *t)
+{
+    return t->loaded;
+}
+
+bool vs_tree_base(const struct vs_tree *t, struct store_hash *commit)
+{
+    if (t->has_base && commit)
+        *commit = t->base;
+    return t->has_base;
+}
+
+uint64_t vs_tree_gen(const struct vs_tree *t)
+{
+    return t->gen;
+}
+
+/* ---- comparing ------------------------------------------------------------------------------ */
+
+bool vs_entry_hash(const struct vs_entry *e, struct store_hash *out)
+{
+    if (e->n == NULL) {
+        *out = e->h;
+        return true;
+    }
+    if (e->n->dirty)
+        return false;
+    *out = e->n->h;
+    return true;
+}
+
+int vs_own_equal(struct vs_tree *ta, struct vs_node *a, struct vs_tree *tb, struct vs_node *b)
+{
+    if (a->plen != b->plen || a->vlen != b->vlen || memcmp(a->perms, b->perms, a->plen) != 0)
+        return 0;
+    if (a->val_blob && b->val_blob && !a->val_dirty && !b->val_dirty)
+        return store_hash_equal(&a->vh, &b->vh);
+    int rc = vs_node_value(ta, a);
+    if (rc == 0)
+        rc = vs_node_value(tb, b);
+    if (rc < 0)
+        return rc;
+    return memcmp(a->val, b->val, a->vlen) == 0;
+}
+
+struct changed {
+    char **names;
+    uint8_t *in;
+    size_t n, cap;
+};
+
+static int changed_add(struct changed *c, const char *name, uint8_t in)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        char **nn = realloc(c->names, cap * sizeof(char *));
+        if (nn == NULL)
+            return -ENOMEM;
+        c->names = nn;
+        uint8_t *ni = realloc(c->in, cap);
+        if (ni == NULL)
+            return -ENOMEM;
+        c->in = ni;
+        c->cap = cap;
+    }
+    c->names[c->n] = strdup(name);
+    if (c->names[c->n] == NULL)
+        return -ENOMEM;
+    c->in[c->n++] = in;
+    return 0;
+}
+
+static int eptr_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct vs_entry *const *)a)->name, (*(struct vs_entry *const *)b)->name);
+}
+
+static int changed_parts(struct vs_tree *ta, struct vs_inode *a, struct vs_tree *tb,
+                         struct vs_inode *b, unsigned depth, struct changed *c)
+{
+    int rc;
+    if (a && b && a->tree && b->tree) {
+        for (unsigned i = 0; i < VS_FANOUT; i++) {
+            bool pa = a->slot[i].present, pb = b->slot[i].present;
+            if (!pa && !pb)
+                continue;
+            if (pa && pb && (a->slot[i].in == NULL || !a->slot[i].in->dirty) &&
+                (b->slot[i].in == NULL || !b->slot[i].in->dirty) &&
+                store_hash_equal(&a->slot[i].h, &b->slot[i].h))
+                continue;
+            if (pa && (rc = vs_inode_slot(ta, a, i, depth)) < 0)
+                return rc;
+            if (pb && (rc = vs_inode_slot(tb, b, i, depth)) < 0)
+                return rc;
+            rc = changed_parts(ta, pa ? a->slot[i].in : NULL, tb, pb ? b->slot[i].in : NULL,
+                               depth + 1, c);
+            if (rc < 0)
+                return rc;
+        }
+        return 0;
+    }
+    struct vs_entry **ea = NULL, **eb = NULL;
+    size_t na = 0, nb = 0;
+    if (a && (rc = vs_dir_entries(ta, a, depth, &ea, &na)) < 0)
+        return rc;
+    if (b && (rc = vs_dir_entries(tb, b, depth, &eb, &nb)) < 0) {
+        free(ea);
+        return rc;
+    }
+    if (a && a->tree)
+        qsort(ea, na, sizeof(*ea), eptr_cmp);
+    if (b && b->tree)
+        qsort(eb, nb, sizeof(*eb), eptr_cmp);
+    size_t i = 0, j = 0;
+    rc = 0;
+    while (rc == 0 && (i < na || j < nb)) {
+        int cmp = i == na ? 1 : j == nb ? -1 : strcmp(ea[i]->name, eb[j]->name);
+        if (cmp < 0) {
+            rc = changed_add(c, ea[i++]->name, 1);
+        } else if (cmp > 0) {
+            rc = changed_add(c, eb[j++]->name, 2);
+        } else {
+            struct store_hash ha, hb;
+            if (!vs_entry_hash(ea[i], &ha) || !vs_entry_hash(eb[j], &hb) ||
+                !store_hash_equal(&ha, &hb))
+                rc = changed_add(c, ea[i]->name, 3);
+            i++;
+            j++;
+        }
+    }
+    free(ea);
+    free(eb);
+    return rc;
+}
+
+int vs_dir_changed(struct vs_tree *ta, struct vs_inode *a, struct vs_tree *tb,
+                   struct vs_inode *b, char ***names, uint8_t **in, size_t *n)
+{
+    struct changed c = {0};
+    int rc = changed_parts(ta, a, tb, b, 0, &c);
+    if (rc < 0) {
+        vs_names_free(c.names, c.n);
+        free(c.in);
+        return rc;
+    }
+    *names = c.names;
+    *in = c.in;
+    *n = c.n;
+    return 0;
+}

@@ -1,0 +1,183 @@
+/*
+ * Private to the tree/commit layer (store_enc.c, store_tree.c, store_commit.c,
+ * store_history.c, store_git.c): the object encodings, the object cache and the in-memory
+ * shape of a working tree. Not for the daemon: it uses store_tree.h.
+ */
+#ifndef XENKIT_XENSTORE_STORE_TREE_INT_H
+#define XENKIT_XENSTORE_STORE_TREE_INT_H
+
+#include "xenstore/store_tree.h"
+
+/* Encoding constants (docs/store-format.md, "Objects"). */
+#define VS_FMT_NODE 0x4e   /* 'N' */
+#define VS_FMT_INODE 0x49  /* 'I' */
+#define VS_FMT_COMMIT 0x43 /* 'C' */
+#define VS_INLINE_MAX 64   /* values up to this length live inside the node */
+#define VS_LEAF_MAX 64     /* a directory part with more entries is split */
+#define VS_FANOUT_BITS 5
+#define VS_FANOUT (1u << VS_FANOUT_BITS)
+#define VS_MAX_DEPTH 50    /* 5-bit chunks of a 256-bit name hash (never reached) */
+
+/* ---- growable byte buffer --------------------------------------------------------------- */
+struct vs_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+};
+void vs_buf_put(struct vs_buf *b, const void *d, size_t n);
+void vs_buf_u8(struct vs_buf *b, uint8_t v);
+void vs_buf_varint(struct vs_buf *b, uint64_t v);
+void vs_buf_bytes(struct vs_buf *b, const void *d, size_t n); /* varint length + bytes */
+
+struct vs_rd {
+    const uint8_t *p, *end;
+    bool bad;
+};
+uint8_t vs_rd_u8(struct vs_rd *r);
+uint64_t vs_rd_varint(struct vs_rd *r);
+const uint8_t *vs_rd_raw(struct vs_rd *r, size_t n);
+const uint8_t *vs_rd_bytes(struct vs_rd *r, size_t *n);
+
+/* ---- a set/map keyed by hash ------------------------------------------------------------ */
+struct vs_hmap_ent {
+    struct store_hash k;
+    uint64_t v;
+    bool used;
+};
+struct vs_hmap {
+    struct vs_hmap_ent *e;
+    size_t n, cap;
+};
+/* Returns the entry (inserted with v=0 and *fresh true if new), NULL if out of memory. */
+struct vs_hmap_ent *vs_hmap_add(struct vs_hmap *m, const struct store_hash *k, bool *fresh);
+struct vs_hmap_ent *vs_hmap_find(const struct vs_hmap *m, const struct store_hash *k);
+void vs_hmap_free(struct vs_hmap *m);
+
+/* ---- the store and its object cache ------------------------------------------------------ */
+struct vs_cobj;
+struct vs_store {
+    struct objstore *os;
+    size_t cache_budget, cache_bytes;
+    struct vs_cobj **buckets;
+    size_t nbuckets, count;
+    struct vs_cobj *lru_head, *lru_tail; /* head: most recently used */
+    struct store_hash empty_root;
+    bool empty_root_known;
+};
+
+/* Fetch an object through the cache. The returned bytes are borrowed: valid until the next
+ * vs_load/put call on the store. -EBADMSG if its kind is not `kind`. */
+int vs_load(struct vs_store *st, const struct store_hash *h, enum store_kind kind,
+            const uint8_t **data, size_t *len);
+int vs_put(struct vs_store *st, enum store_kind kind, const void *data, size_t len,
+           struct store_hash *out);
+
+/* ---- in-memory tree ---------------------------------------------------------------------- */
+struct vs_node;
+struct vs_inode;
+
+struct vs_entry {
+    char *name;
+    struct store_hash h; /* child node's hash; valid when n is NULL or n is clean */
+    struct vs_node *n;   /* loaded child, or NULL */
+};
+
+/* One part of a directory: a leaf (sorted entries) or a tree of VS_FANOUT parts selected by
+ * 5 bits of the name's hash at this depth. A node's top part (depth 0) lives in the node. */
+struct vs_inode {
+    bool tree;
+    bool dirty;            /* differs from h (not used for the top part) */
+    uint64_t count;        /* entries below */
+    struct vs_entry *ents; /* leaf */
+    size_t n, cap;
+    struct {
+        bool present;
+        struct store_hash h;
+        struct vs_inode *in; /* loaded, or NULL */
+    } slot[VS_FANOUT];     /* tree */
+};
+
+struct vs_node {
+    bool dirty; /* h is stale */
+    struct store_hash h;
+    uint64_t version;
+    uint8_t *perms;
+    size_t plen;
+    uint8_t *val;      /* NULL while a blob value is not loaded */
+    size_t vlen;
+    bool val_blob;     /* value lives in blob vh (and is loaded iff val != NULL) */
+    bool val_dirty;    /* value changed since the last write (blob not written yet) */
+    struct store_hash vh;
+    struct vs_inode dir;
+};
+
+struct vs_tree {
+    struct vs_store *st;
+    struct vs_node *root;
+    uint64_t gen;
+    bool has_base;
+    struct store_hash base;
+    size_t loaded, max_loaded;
+};
+
+/* Decoders/encoders (store_enc.c). */
+int vs_node_decode(const uint8_t *d, size_t len, struct vs_node *n);
+int vs_inode_decode(const uint8_t *d, size_t len, unsigned depth, struct vs_inode *in);
+void vs_node_encode(const struct vs_node *n, struct vs_buf *b);
+void vs_inode_encode(const struct vs_inode *in, unsigned depth, struct vs_buf *b);
+int vs_commit_decode(const uint8_t *d, size_t len, struct vs_commit *c);
+void vs_commit_encode(const struct vs_commit *c, struct vs_buf *b);
+unsigned vs_bucket(const char *name, unsigned depth);
+void vs_name_hash(const char *name, struct store_hash *h);
+unsigned vs_bucket_of(const struct store_hash *h, unsigned depth);
+
+/* Tree internals (store_tree.c). */
+struct vs_node *vs_node_new(void);
+void vs_node_free(struct vs_node *n);
+void vs_inode_clear(struct vs_inode *in);
+int vs_node_load(struct vs_tree *t, const struct store_hash *h, struct vs_node **out);
+int vs_node_value(struct vs_tree *t, struct vs_node *n);          /* load a blob value */
+int vs_inode_slot(struct vs_tree *t, struct vs_inode *in, unsigned i, unsigned depth);
+int vs_entry_node(struct vs_tree *t, struct vs_entry *e, struct vs_node **out);
+int vs_lookup(struct vs_tree *t, const char *path, struct vs_node **out);
+int vs_lookup_entry(struct vs_tree *t, const char *path, struct vs_entry **out);
+/* All entries of a directory (borrowed pointers, in no particular order). */
+int vs_dir_entries(struct vs_tree *t, struct vs_inode *in, unsigned depth,
+                   struct vs_entry ***out, size_t *n);
+int vs_dir_insert(struct vs_tree *t, struct vs_inode *in, unsigned depth, struct vs_entry *e);
+int vs_node_write(struct vs_tree *t, struct vs_node *n);
+int vs_path_split(const char *path, char ***comps, size_t *n);
+void vs_node_mark_dirty(struct vs_tree *t, struct vs_node *n);
+uint64_t vs_now_ns(void);
+/* Set value and/or perms (VS_SET_VALUE/VS_SET_PERMS), stamp the node with the tree's gen. */
+int vs_node_set_fields(struct vs_tree *t, struct vs_node *n, const void *val, size_t vlen,
+                       const void *perms, size_t plen, unsigned flags);
+/* Find name in a directory; with `mark`, every part on the way becomes dirty. */
+int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
+                bool mark, struct vs_entry **out);
+int vs_dir_remove(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name);
+/* The entry's subtree hash, false if it has unwritten changes. */
+bool vs_entry_hash(const struct vs_entry *e, struct store_hash *out);
+/* Do a and b (from any trees of the same store) have the same value and perms? */
+int vs_own_equal(struct vs_tree *ta, struct vs_node *a, struct vs_tree *tb, struct vs_node *b);
+
+/* Names present in only one of two directories, or in both with different (or unwritten)
+ * subtree hashes. Equal sub-parts are skipped. *names: malloc'ed array of malloc'ed strings;
+ * in[i] bit 0: in a, bit 1: in b. */
+int vs_dir_changed(struct vs_tree *ta, struct vs_inode *a, struct vs_tree *tb,
+                   struct vs_inode *b, char ***names, uint8_t **in, size_t *n);
+
+/* A max-heap of commits by (gen, hash), for history walks. */
+struct vs_cq_ent {
+    uint64_t gen;
+    struct store_hash h;
+};
+struct vs_cq {
+    struct vs_cq_ent *e;
+    size_t n, cap;
+};
+int vs_cq_push(struct vs_cq *q, uint64_t gen, const struct store_hash *h);
+bool vs_cq_pop(struct vs_cq *q, struct vs_cq_ent *out);
+void vs_cq_free(struct vs_cq *q);
+
+#endif
