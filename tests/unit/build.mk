@@ -87,3 +87,31 @@ STORE_TREE_TEST_SRCS := xenstore/store_hash.c xenstore/store_memobj.c $(STORE_TR
 UNIT_TEST_NAMES += test_store_tree
 UNIT_TEST_SRCS_test_store_tree := tests/unit/test_store_tree.c $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_tree := -lcmocka $(STORE_TREE_LIBS)
+# The pack file's crash test: a child committing in ALWAYS mode, SIGKILLed 250 times.
+UNIT_TEST_NAMES += test_store_crash
+UNIT_TEST_SRCS_test_store_crash := tests/unit/test_store_crash.c $(STORE_HEAP_SRCS)
+UNIT_TEST_LIBS_test_store_crash := -lcmocka $(STORE_HEAP_LIBS)
+# The pack loader's fuzz target replayed over deterministic mutations of a valid pack.
+UNIT_TEST_NAMES += test_store_fuzz_replay
+UNIT_TEST_SRCS_test_store_fuzz_replay := tests/unit/test_store_fuzz_replay.c \
+    tests/fuzz/fuzz_pack_open.c $(STORE_HEAP_SRCS)
+UNIT_TEST_LIBS_test_store_fuzz_replay := -lcmocka $(STORE_HEAP_LIBS)
+
+# make soak: the crash test with many more kills (not part of make test).
+# make fuzz: the pack loader under libFuzzer for about 60 s (clang; not part of make test).
+STORE_SOAK_KILLS ?= 5000
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+.PHONY: soak fuzz
+soak: $(BUILD)/tests/unit/test_store_crash
+	STORE_CRASH_KILLS=$(STORE_SOAK_KILLS) $<
+$(BUILD)/fuzz/fuzz_pack_open: tests/fuzz/fuzz_pack_open.c $(STORE_HEAP_SRCS) $(BUILD_FLAGS_DEP)
+	$(call say,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DFUZZ_SEED_MAIN -g -O1 -iquote . \
+	    -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_pack_open.c \
+	    $(STORE_HEAP_SRCS) $(STORE_HEAP_LIBS)
+fuzz: $(BUILD)/fuzz/fuzz_pack_open
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus
+	FUZZ_PACK_SEED_DIR=$(BUILD)/fuzz/corpus $< -max_total_time=$(FUZZ_TIME) \
+	    -max_len=4096 -timeout=10 $(BUILD)/fuzz/corpus

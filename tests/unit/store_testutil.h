@@ -49,6 +49,7 @@ static inline uint8_t *store_test_read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
+    *len = 0;
     uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
     if (n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n)
         abort();
