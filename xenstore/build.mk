@@ -19,3 +19,9 @@ STORE_HEAP_LIBS := -lcrypto -pthread
 STORE_TREE_SRCS := xenstore/store_enc.c xenstore/store_tree.c xenstore/store_commit.c \
                    xenstore/store_history.c xenstore/store_git.c
 STORE_TREE_LIBS := -lcrypto -lz
+
+# vxs-export-demo: a small history exported as a git repository (or a pack's branch, --db).
+HOST_PROG_NAMES += vxs-export-demo
+HOST_PROG_SRCS_vxs-export-demo := xenstore/vxs_export_demo.c $(STORE_HEAP_SRCS) \
+                                  $(STORE_TREE_SRCS)
+HOST_PROG_LIBS_vxs-export-demo := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)

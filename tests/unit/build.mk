@@ -118,3 +118,6 @@ fuzz: $(BUILD)/fuzz/fuzz_pack_open
 UNIT_TEST_NAMES += test_store_prop
 UNIT_TEST_SRCS_test_store_prop := tests/unit/test_store_prop.c $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_prop := -lcmocka $(STORE_TREE_LIBS)
+UNIT_TEST_NAMES += test_store_git
+UNIT_TEST_SRCS_test_store_git := tests/unit/test_store_git.c $(STORE_TREE_TEST_SRCS)
+UNIT_TEST_LIBS_test_store_git := -lcmocka $(STORE_TREE_LIBS)
