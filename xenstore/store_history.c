@@ -396,3 +396,77 @@ int vs_reachable(struct vs_store *st, const struct store_hash *heads, size_t nhe
     vs_hmap_free(&r.visited);
     return rc;
 }
+
+/* ---- the pack GC's enumerator ------------------------------------------------------------ */
+
+struct refl {
+    struct store_hash *h;
+    size_t n, cap;
+};
+
+static int ref_fn(void *arg, const char *name, const struct store_hash *h)
+{
+    (void)name;
+    struct refl *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct store_hash *v = realloc(l->h, cap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        l->h = v;
+        l->cap = cap;
+    }
+    l->h[l->n++] = *h;
+    return 0;
+}
+
+struct live_adapter {
+    int (*live)(void *larg, const struct store_hash *h);
+    void *larg;
+};
+
+static int live_fn(void *arg, const struct store_hash *h, enum store_kind kind)
+{
+    (void)kind;
+    struct live_adapter *a = arg;
+    return a->live(a->larg, h);
+}
+
+int vs_gc_enumerate(void *arg, int (*live)(void *larg, const struct store_hash *h), void *larg)
+{
+    struct vs_gc_args *g = arg;
+    struct vs_store *st = vs_store_open(g->os, 0);
+    if (st == NULL)
+        return -ENOMEM;
+    struct refl l = {0};
+    int rc = g->os->ops->list_refs(g->os, ref_fn, &l);
+    struct store_hash *commits = calloc(l.n + 1, sizeof(*commits));
+    size_t nc = 0;
+    struct live_adapter a = {live, larg};
+    struct rctx r = {.st = st, .fn = live_fn, .arg = &a};
+    if (commits == NULL)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        enum store_kind kind;
+        void *d;
+        size_t len;
+        rc = g->os->ops->get(g->os, &l.h[i], &kind, &d, &len);
+        if (rc < 0)
+            break;
+        free(d);
+        bool fresh;
+        if (kind == STORE_KIND_COMMIT)
+            commits[nc++] = l.h[i];
+        else if (kind == STORE_KIND_NODE)
+            rc = reach_node(&r, &l.h[i]);
+        else
+            rc = emit(&r, &l.h[i], kind, &fresh);
+    }
+    if (rc == 0)
+        rc = vs_reachable(st, commits, nc, &g->keep, live_fn, &a);
+    vs_hmap_free(&r.visited);
+    free(commits);
+    free(l.h);
+    vs_store_close(st);
+    return rc;
+}

@@ -247,6 +247,17 @@ typedef int (*vs_reach_fn)(void *arg, const struct store_hash *h, enum store_kin
 int vs_reachable(struct vs_store *st, const struct store_hash *heads, size_t nheads,
                  const struct vs_keep *keep, vs_reach_fn fn, void *arg);
 
+/* Adapter for the heap's garbage collector (the `enumerate` argument of store_pack_gc, type
+ * store_enum_fn in store_pack.h): arg is a struct vs_gc_args. The heads are every ref of the
+ * objstore: a ref naming a commit keeps history per `keep`; one naming a node or blob keeps
+ * that tree or blob. Reads go through a private cache, so it may run in the GC's thread while
+ * the owner of the store goes on. */
+struct vs_gc_args {
+    struct objstore *os;
+    struct vs_keep keep;
+};
+int vs_gc_enumerate(void *arg, int (*live)(void *larg, const struct store_hash *h), void *larg);
+
 /* ---- git export ------------------------------------------------------------------------- */
 
 /* Write the history reachable from head as a git repository in dir (created if needed; a

@@ -850,6 +850,60 @@ static void test_reachable(void **state)
     to->ops->close(to);
 }
 
+struct live_copy {
+    struct objstore *from, *to;
+    int n;
+};
+static int live_copy_fn(void *arg, const struct store_hash *h)
+{
+    struct live_copy *c = arg;
+    enum store_kind k;
+    void *d;
+    size_t n;
+    assert_int_equal(c->from->ops->get(c->from, h, &k, &d, &n), 0);
+    struct store_hash h2;
+    assert_int_equal(c->to->ops->put(c->to, k, d, n, &h2), 0);
+    free(d);
+    c->n++;
+    return 0;
+}
+
+/* The adapter the pack's GC calls: every ref is a head (commits, or bare trees). */
+static void test_gc_enumerate(void **state)
+{
+    struct fx *f = *state;
+    struct vs_tree *t;
+    struct store_hash c[4], root;
+    assert_int_equal(vs_tree_open(f->st, NULL, &t), 0);
+    for (int i = 0; i < 4; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "v%d", i);
+        set(t, "/k", v);
+        commit(f->st, t, "m", &c[i]);
+    }
+    vs_tree_close(t);
+    assert_int_equal(vs_branch_set(f->st, "other", NULL, &c[1], STORE_SYNC_NONE, NULL, NULL), 0);
+    assert_int_equal(vs_tree_open_root(f->st, NULL, 1, &t), 0);
+    set(t, "/conn", "table");
+    assert_int_equal(vs_tree_write(t, &root), 0);
+    vs_tree_close(t);
+    assert_int_equal(vs_branch_set(f->st, "conns", NULL, &root, STORE_SYNC_NONE, NULL, NULL), 0);
+    struct live_copy lc = {&f->os->base, store_memobj_open(), 0};
+    struct vs_gc_args g = {.os = &f->os->base, .keep = {.commits = 1}};
+    assert_int_equal(vs_gc_enumerate(&g, live_copy_fn, &lc), 0);
+    assert_true(lc.to->ops->has(lc.to, &c[3]));
+    assert_true(lc.to->ops->has(lc.to, &c[1]));
+    assert_true(!lc.to->ops->has(lc.to, &c[2]));
+    assert_true(!lc.to->ops->has(lc.to, &c[0]));
+    assert_true(lc.to->ops->has(lc.to, &root));
+    struct vs_store *st2 = vs_store_open(lc.to, 0);
+    assert_int_equal(vs_tree_open_root(st2, &root, 1, &t), 0);
+    expect_val(t, "/conn", "table");
+    vs_tree_close(t);
+    vs_store_close(st2);
+    lc.to->ops->close(lc.to);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -868,6 +922,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_enumerate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
