@@ -128,8 +128,9 @@ int vs_branch_set(struct vs_store *st, const char *branch, const struct store_ha
                   const struct store_hash *commit, enum store_sync sync,
                   store_durable_fn done, void *done_arg);
 /* Commit the tree onto the branch: parent = the tree's base; the ref moves from the base to
- * the new commit (-EEXIST if the branch moved meanwhile: nothing is lost, the tree is still
- * dirty and can be applied again after reopening). */
+ * the new commit. -EEXIST if the branch moved meanwhile: the commit was still written
+ * (*commit_out) and the tree now continues from it, but the branch does not name it; merge it
+ * with vs_branch_merge or drop it. */
 int vs_branch_commit(struct vs_tree *t, const char *branch, const struct vs_commit_info *info,
                      enum store_sync sync, store_durable_fn done, void *done_arg,
                      struct store_hash *commit_out);
