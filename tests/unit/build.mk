@@ -121,3 +121,9 @@ UNIT_TEST_LIBS_test_store_prop := -lcmocka $(STORE_TREE_LIBS)
 UNIT_TEST_NAMES += test_store_git
 UNIT_TEST_SRCS_test_store_git := tests/unit/test_store_git.c $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_git := -lcmocka $(STORE_TREE_LIBS)
+
+# The store's halves together: pack GC driven by the tree layer's reachability.
+UNIT_TEST_NAMES += test_store_gc_integ
+UNIT_TEST_SRCS_test_store_gc_integ := tests/unit/test_store_gc_integ.c $(STORE_HEAP_SRCS) \
+                                      $(STORE_TREE_SRCS)
+UNIT_TEST_LIBS_test_store_gc_integ := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
