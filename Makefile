@@ -6,6 +6,7 @@
 #   make test-boot    the guest images booted on bare QEMU through multiboot (seconds)
 #   make test-e2e     the e2e scenarios only (boots real Xen under QEMU)
 #   make demo         boot Xen in QEMU, create the hello guest, show its console
+#   make bench        the benchmarks in bench/, one after the other (minutes; real disk)
 #   make help         this list
 #   V=1               print full command lines
 #
@@ -69,6 +70,7 @@ GUEST_IMAGES      :=   # build/guest/*.elf
 HOST_PROGS        :=   # build/<prog>: declare with HOST_PROG_NAMES += p, HOST_PROG_SRCS_p, HOST_PROG_LIBS_p
 UNIT_TESTS        :=   # build/tests/unit/<test> (a sanitized twin is built in unit-san/)
 E2E_DEPS          :=   # what the rig needs built before it boots
+BENCH_PROGS       :=   # build/<prog> run by `make bench`, with arguments BENCH_ARGS_<prog>
 
 include lib/build.mk
 include arch/x86_64/build.mk
@@ -76,6 +78,7 @@ include xen/build.mk
 include xenstore/build.mk
 include vchan/build.mk
 include examples/build.mk
+include bench/build.mk
 include tests/unit/build.mk
 include tests/e2e/guests/build.mk
 include tests/e2e/build.mk
@@ -160,7 +163,7 @@ $(foreach t,$(UNIT_TEST_NAMES),$(eval $(call unit_test,$(t),$(UNIT_TEST_SRCS_$(t
 UNIT_BINS := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
 
 # ---------------------------------------------------------------------------------------------
-.PHONY: all guests host-progs unit-bins test test-unit test-boot test-e2e demo clean help
+.PHONY: all guests host-progs unit-bins test test-unit test-boot test-e2e demo bench clean help
 
 all: guests host-progs unit-bins
 guests: $(GUEST_IMAGES)
@@ -174,6 +177,10 @@ test-unit: $(UNIT_BINS)
 
 test-boot: $(GUEST_IMAGES)
 	$(Q)tests/boot/run.sh $(BUILD)
+
+# One benchmark at a time, even under -j: they measure the machine.
+bench: $(BENCH_PROGS)
+	$(Q)set -e; $(foreach p,$(BENCH_PROGS),$(p) $(BENCH_ARGS_$(notdir $(p)));)
 
 clean:
 	rm -rf $(BUILD)

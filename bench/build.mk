@@ -1,0 +1,12 @@
+# bench/: benchmarks, run one after the other by `make bench` (BENCH_PROGS: build/<prog>, run
+# with BENCH_ARGS_<prog>).
+
+# The versioned store (pack file + tree layer) against SQLite in WAL mode: commits/s in each
+# durability mode, reads, bytes per commit, directory scaling, open time with 1,000,000
+# commits. Its files go to a temporary directory under build/ (a real disk; STORE_BENCH_ARGS
+# may say --dir DIR, or --quick for a short smoke run).
+HOST_PROG_NAMES += store_bench
+HOST_PROG_SRCS_store_bench := bench/store_bench.c $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
+HOST_PROG_LIBS_store_bench := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS) -lsqlite3
+BENCH_PROGS += $(BUILD)/store_bench
+BENCH_ARGS_store_bench = --dir $(BUILD) $(STORE_BENCH_ARGS)
