@@ -13,6 +13,8 @@
  *   bytes=N         client: stop after about N bytes of messages (default 4 MiB);
  *                   bytes=0: run until the peer goes away
  *   wait=S          client: how long to wait for the server to appear (default 30 s)
+ *   lockstep=1      client: one message in flight at a time (for peers that cannot hold
+ *                   a whole ring's worth in flight, like a shell pipe loop)
  *   linger=S        server: stay up S seconds after the last peer went (so dom0 can look
  *                   at xenstore)
  *
@@ -53,6 +55,7 @@ static struct {
     uint64_t bytes;
     uint64_t wait_s;
     uint64_t linger_s;
+    bool lockstep;
 } cfg = { .lo = 12, .ro = 12, .bytes = 4u << 20, .wait_s = 30 };
 
 static uint32_t self;
@@ -124,6 +127,8 @@ static int parse(const char *cmdline)
         cfg.bytes = strtoull(buf, NULL, 10);
     if (value(cmdline, "wait", buf, sizeof(buf)))
         cfg.wait_s = strtoull(buf, NULL, 10);
+    if (value(cmdline, "lockstep", buf, sizeof(buf)))
+        cfg.lockstep = strcmp(buf, "1") == 0;
     if (value(cmdline, "linger", buf, sizeof(buf)))
         cfg.linger_s = strtoull(buf, NULL, 10);
     return 0;
@@ -320,7 +325,7 @@ static int client(void)
     uint64_t last_progress = t1;
     while (!gone) {
         bool progress = false;
-        if (sending && tx_off == tx_len) {
+        if (sending && tx_off == tx_len && !(cfg.lockstep && rx_seq != tx_seq)) {
             if (cfg.bytes != 0 && sent >= cfg.bytes) {
                 sending = false;
             } else {
@@ -409,7 +414,7 @@ int app_main(const char *cmdline)
     }
     if (parse(cmdline) < 0) {
         printf("vchan-echo: FAILED: bad command line '%s' (want role=server|client "
-               "peer=N[,N...] [path=P] [orders=L,R] [bytes=N] [wait=S] [linger=S])\n", cmdline);
+               "peer=N[,N...] [path=P] [orders=L,R] [bytes=N] [wait=S] [lockstep=1] [linger=S])\n", cmdline);
         return 1;
     }
     printf("vchan-echo: domain %u, %s\n", self, cfg.server ? "server" : "client");

@@ -1,0 +1,74 @@
+#!/bin/bash
+# vchan-dom0: a unikernel and dom0's vchan-cat (build/vchan-cat, the dom0 binding) talk.
+#  1. dom0 serves (vchan-cat server, its stdout looped back into its stdin through a fifo:
+#     an echo), the vchan-echo client in the unikernel sends checksummed messages and checks
+#     the echo, one message in flight at a time (lockstep=1: vchan-cat blocked writing a
+#     full fifo cannot read it, so more in flight than the fifo holds would deadlock); vchan-cat exits when the client closes, and removes its xenstore path;
+#  2. the unikernel serves (vchan-echo server) and `vchan-cat -e client` in dom0 sends 256 KiB
+#     of random bytes: what comes back must be a prefix of what was sent (with -e vchan-cat
+#     closes as soon as the server has read all its input, so the tail of the echo may be cut);
+#  3. vchan-cat (server) is killed with SIGKILL mid-stream: Linux's unmap notify zeroes its
+#     live byte, and the unikernel client must notice and exit cleanly.
+set -u
+. tests/e2e/lib.sh
+. tests/e2e/vchan_lib.sh
+require_file "$VCHAN_ELF" "$VCHAN_SCFG" "$VCHAN_CCFG"
+[ -x build/vchan-cat ] || fail "build/vchan-cat is missing (make host-progs)"
+export VCHAN_XL_EXTRA='cpus="0"'
+fifo=$E2E_TMP/fifo
+mkfifo "$fifo"
+
+# 1. dom0 server, unikernel client.
+c=$(xl_create_paused "$VCHAN_CCFG" vc "role=client peer=0 bytes=1048576 lockstep=1") || fail "client not created"
+path=/local/domain/0/data/vchan/$c/echo
+build/vchan-cat server "$c" "$path" <>"$fifo" >"$fifo" 2>"$E2E_TMP/cat1.err" &
+cat_pid=$!
+t0=$(now)
+xl unpause vc
+wait_until 60 echo_done vc || soft_fail "dom0 server: the client did not finish in 60 s"
+wait_until 10 dom_gone vc || xl destroy vc 2>/dev/null
+check_ok vc "dom0 server"
+console_has vc 'vchan-echo: client: checksums ok' || soft_fail "dom0 server: no 'checksums ok'"
+wait_until 10 eval '! kill -0 $cat_pid 2>/dev/null' || { soft_fail "vchan-cat server did not exit after the client closed"; kill $cat_pid; }
+wait "$cat_pid"; rc=$?
+[ "$rc" = 0 ] || soft_fail "vchan-cat server exit status $rc: $(cat "$E2E_TMP/cat1.err")"
+xenstore-exists /local/domain/0/data/vchan/"$c" 2>/dev/null && soft_fail "vchan-cat left /local/domain/0/data/vchan/$c"
+info "vchan-dom0: unikernel client -> dom0 vchan-cat echo: $(throughput vc) ($(seconds_between "$t0" "$(now)") s)"
+
+# 2. unikernel server, dom0 client.
+s=$(xl_create_paused "$VCHAN_SCFG" vs "role=server peer=0 orders=12,12") || fail "server not created"
+xl unpause vs
+head -c 262144 /dev/urandom >"$E2E_TMP/in"
+wait_until 20 console_has vs 'vchan-echo: server: ready' || soft_fail "unikernel server: never ready"
+t0=$(now)
+timeout 60 build/vchan-cat -e client "$s" "/local/domain/$s/data/vchan/0/echo" <"$E2E_TMP/in" >"$E2E_TMP/out" 2>"$E2E_TMP/cat2.err"
+rc=$?
+[ "$rc" = 0 ] || soft_fail "vchan-cat client exit status $rc: $(cat "$E2E_TMP/cat2.err")"
+got=$(file_size "$E2E_TMP/out")
+if [ "${got:-0}" -gt 0 ] && cmp -s -n "$got" "$E2E_TMP/in" "$E2E_TMP/out"; then
+    info "vchan-dom0: dom0 vchan-cat client -> unikernel echo: sent 262144 bytes, $got echoed back intact ($(seconds_between "$t0" "$(now)") s)"
+else
+    soft_fail "unikernel server: the echo ($got bytes) is not a prefix of what was sent"
+fi
+wait_until 20 echo_done vs || soft_fail "unikernel server: did not exit after the client closed"
+wait_until 10 dom_gone vs || xl destroy vs 2>/dev/null
+check_ok vs "unikernel server"
+
+# 3. vchan-cat killed mid-stream.
+c=$(xl_create_paused "$VCHAN_CCFG" vc "role=client peer=0 bytes=0") || fail "client not created"
+path=/local/domain/0/data/vchan/$c/echo
+build/vchan-cat server "$c" "$path" <>"$fifo" >"$fifo" 2>/dev/null &
+cat_pid=$!
+xl unpause vc
+wait_until 20 console_has vc 'vchan-echo: client: connected' || soft_fail "kill: the client never connected"
+sleep 2
+t0=$(now)
+kill -KILL "$cat_pid"
+wait "$cat_pid" 2>/dev/null
+wait_until 20 echo_done vc || soft_fail "kill: the client did not notice vchan-cat's death in 20 s"
+info "vchan-dom0: vchan-cat killed -> unikernel client exited $(seconds_between "$t0" "$(now)") s later: $(console_text vc | sed -n 's/^vchan-echo: client: \(peer .* after .*\)/\1/p')"
+wait_until 10 dom_gone vc || xl destroy vc 2>/dev/null
+check_ok vc "kill vchan-cat"
+console_has vc 'vchan-echo: client: peer ' || soft_fail "kill: the client did not report its peer gone"
+xenstore-rm /local/domain/0/data/vchan/"$c" 2>/dev/null   # a killed server cannot clean up
+finish
