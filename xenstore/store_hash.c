@@ -2,8 +2,15 @@
  * Object names: SHA-256 over a one-byte kind followed by the object's bytes, computed with
  * OpenSSL's libcrypto (EVP interface; the low-level SHA256_* calls are deprecated in 3.0).
  * Link with -lcrypto.
+ *
+ * Cost: EVP_sha256() plus EVP_DigestInit_ex makes OpenSSL 3 look the algorithm up again on
+ * every call (an implicit EVP_MD_fetch, with its locking and provider search). Instead the
+ * algorithm is fetched once per process (pthread_once; the pack's GC may hash from another
+ * thread) and every thread keeps one digest context of its own (thread-local), reset by
+ * EVP_DigestInit_ex on each call. The digest itself, and so every name, is unchanged.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,20 +18,61 @@
 
 #include "xenstore/objstore.h"
 
+static const EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_init(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    /* Kept for the life of the process (never EVP_MD_free'd). */
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#endif
+    if (sha256_md == NULL)
+        sha256_md = EVP_sha256();
+}
+
+/* One context per thread, freed when the thread exits (the main thread's is left to the
+ * process exit, like OpenSSL's own per-thread state). */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_key_once = PTHREAD_ONCE_INIT;
+static _Thread_local EVP_MD_CTX *tl_ctx;
+
+static void ctx_destroy(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void ctx_key_init(void)
+{
+    if (pthread_key_create(&ctx_key, ctx_destroy) != 0)
+        abort();
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+    if (tl_ctx == NULL) {
+        pthread_once(&ctx_key_once, ctx_key_init);
+        tl_ctx = EVP_MD_CTX_new();
+        if (tl_ctx == NULL || pthread_setspecific(ctx_key, tl_ctx) != 0)
+            abort();
+    }
+    return tl_ctx;
+}
+
 void store_hash_object(enum store_kind kind, const void *data, size_t len,
                        struct store_hash *out)
 {
     uint8_t k = (uint8_t)kind;
     unsigned int outlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+    pthread_once(&sha256_once, sha256_init);
+    EVP_MD_CTX *ctx = thread_ctx();
+    if (sha256_md == NULL || EVP_DigestInit_ex(ctx, sha256_md, NULL) != 1 ||
         EVP_DigestUpdate(ctx, &k, 1) != 1 || (len > 0 && EVP_DigestUpdate(ctx, data, len) != 1) ||
         EVP_DigestFinal_ex(ctx, out->b, &outlen) != 1 || outlen != STORE_HASH_LEN) {
         /* Only allocation failure inside libcrypto gets here; a wrong name would corrupt
          * the store silently, so stop. */
         abort();
     }
-    EVP_MD_CTX_free(ctx);
 }
 
 bool store_hash_equal(const struct store_hash *a, const struct store_hash *b)
