@@ -243,8 +243,14 @@ struct pack {
     uint64_t cache_hits, cache_misses, syncs, ref_records;
     uint8_t *scratch;
     size_t scratch_cap;
+    /* Write buffer: records appended but not yet passed to pwrite. They sit at file offsets
+     * [end - wlen, end); set_ref/del_ref/flush/sync (and a full buffer) write them out. */
+    uint8_t *wbuf;
+    size_t wlen, wcap;
     struct gc_state *gc;
 };
+
+#define WBUF_MAX (1u << 20) /* write out before the buffer would grow past this */
 
 static struct pack *P(struct objstore *s)
 {
@@ -390,15 +396,72 @@ static int64_t encode_record(struct pack *p, unsigned type, unsigned kind,
     return (int64_t)total;
 }
 
-static int append(struct pack *p, const uint8_t *rec, size_t total, uint64_t *at)
+static int write_at(struct pack *p, const uint8_t *buf, size_t len, uint64_t off)
 {
-    int rc = store_io_write_all(p->io, rec, total, p->end);
+    int rc = store_io_write_all(p->io, buf, len, off);
     if (rc < 0) {
         p->failed = rc;
         plog(p, "pack %s: write at %llu failed (%s); updates refused until reopened", p->name,
-             (unsigned long long)p->end, strerror(-rc));
-        return rc;
+             (unsigned long long)off, strerror(-rc));
     }
+    return rc;
+}
+
+/* Pass the buffered records to the file (one pwrite). On failure the pack refuses updates
+ * and the buffer is kept, so that its objects can still be read. */
+static int wbuf_write(struct pack *p)
+{
+    if (p->wlen == 0)
+        return 0;
+    if (p->failed)
+        return p->failed;
+    int rc = write_at(p, p->wbuf, p->wlen, p->end - p->wlen);
+    if (rc == 0)
+        p->wlen = 0;
+    return rc;
+}
+
+/* The end of what has been passed to the file (lock held). */
+static uint64_t written_end(const struct pack *p)
+{
+    return p->end - p->wlen;
+}
+
+/* Append a record. Object records are buffered; a ref record (`now`) is written at once,
+ * right after the buffered objects are written out: two pwrites per update instead of one
+ * per object. (Kept as two so that a failed write of the objects is never followed by the
+ * ref record that names them; the recovery rules do not depend on it.) */
+static int append(struct pack *p, const uint8_t *rec, size_t total, uint64_t *at, bool now)
+{
+    if (p->failed)
+        return p->failed;
+    int rc = 0;
+    if (!now && p->wlen + total > p->wcap) {
+        if (p->wlen + total > WBUF_MAX)
+            rc = wbuf_write(p);
+        if (rc == 0 && p->wlen + total > p->wcap && p->wlen + total <= WBUF_MAX) {
+            size_t cap = p->wcap ? p->wcap : 65536;
+            while (cap < p->wlen + total)
+                cap *= 2;
+            uint8_t *b = realloc(p->wbuf, cap);
+            if (b != NULL) {
+                p->wbuf = b;
+                p->wcap = cap;
+            }
+        }
+    }
+    if (rc == 0 && !now && p->wlen + total <= p->wcap) {
+        memcpy(p->wbuf + p->wlen, rec, total);
+        p->wlen += total;
+    } else {
+        /* A ref record, or a record too big for the buffer (or no memory for it). */
+        if (rc == 0)
+            rc = wbuf_write(p);
+        if (rc == 0)
+            rc = write_at(p, rec, total, p->end);
+    }
+    if (rc < 0)
+        return rc;
     if (at != NULL)
         *at = p->end;
     p->end += total;
@@ -410,6 +473,9 @@ static int do_sync(struct pack *p)
 {
     if (p->failed)
         return p->failed;
+    int wrc = wbuf_write(p);
+    if (wrc < 0)
+        return wrc;
     uint64_t end = p->end;
     p->syncs++;
     int rc = p->io->ops->sync(p->io);
@@ -437,7 +503,7 @@ static int append_refs(struct pack *p, unsigned kind, const uint8_t *entries, si
     free(buf);
     if (total < 0)
         return (int)total;
-    int rc = append(p, p->scratch, (size_t)total, NULL);
+    int rc = append(p, p->scratch, (size_t)total, NULL, true);
     if (rc == 0) {
         p->seq++;
         p->ref_records++;
@@ -501,7 +567,7 @@ static int pack_put(struct objstore *s, enum store_kind kind, const void *data, 
         rc = p->failed;
     } else {
         int64_t total = encode_record(p, REC_OBJ, kind, &h, data, len);
-        rc = total < 0 ? (int)total : append(p, p->scratch, (size_t)total, &off);
+        rc = total < 0 ? (int)total : append(p, p->scratch, (size_t)total, &off, false);
         if (rc == 0)
             rc = ix_put(&p->ix, &h, off);
         if (rc == 0)
@@ -548,6 +614,25 @@ static int read_object(struct pack *p, struct store_io *io, uint64_t off,
     return 0;
 }
 
+/* The object record at off, still in the write buffer (lock held). */
+static int read_buffered(struct pack *p, uint64_t off, const struct store_hash *h,
+                         unsigned *kind, uint8_t **data, size_t *len)
+{
+    const uint8_t *r = p->wbuf + (off - written_end(p));
+    uint32_t n = le32(r + 4);
+    if (r[0] != REC_OBJ || memcmp(r + REC_HDR, h->b, STORE_HASH_LEN) != 0)
+        return -EBADMSG;
+    uint8_t *b = malloc(n > 0 ? n : 1);
+    if (b == NULL)
+        return -ENOMEM;
+    if (n > 0)
+        memcpy(b, r + REC_HDR + STORE_HASH_LEN, n);
+    *kind = r[1];
+    *data = b;
+    *len = n;
+    return 0;
+}
+
 static int pack_get(struct objstore *s, const struct store_hash *h, enum store_kind *kind,
                     void **data, size_t *len)
 {
@@ -575,7 +660,10 @@ static int pack_get(struct objstore *s, const struct store_hash *h, enum store_k
             memcpy(d, c->data, n);
     } else {
         p->cache_misses++;
-        rc = read_object(p, p->io, off, h, &k, &d, &n);
+        if (off >= written_end(p))
+            rc = read_buffered(p, off, h, &k, &d, &n);
+        else
+            rc = read_object(p, p->io, off, h, &k, &d, &n);
         if (rc == 0)
             cache_insert(p, h, k, d, n);
         else if (rc == -EBADMSG)
@@ -854,6 +942,7 @@ static void pack_free(struct pack *p)
     free(p->waiters);
     cache_free(p);
     free(p->scratch);
+    free(p->wbuf);
     free(p->name);
     free(p->gcname);
     pthread_mutex_destroy(&p->lock);
@@ -1459,7 +1548,7 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
     uint64_t cursor = g->start_off;
     while (rc == 0 && st.catchup_rounds < 16) {
         pthread_mutex_lock(&p->lock);
-        uint64_t end = p->end;
+        uint64_t end = written_end(p); /* the catch-up reads the file */
         int failed = p->failed;
         pthread_mutex_unlock(&p->lock);
         if (failed) {
@@ -1479,6 +1568,9 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
     uint64_t t0 = now_ns();
     if (rc == 0 && p->failed)
         rc = p->failed;
+    if (rc == 0)
+        rc = wbuf_write(p); /* objects put since the last ref update: into the old file, so
+                               that the last catch-up copies them */
     if (rc == 0)
         rc = gc_copy_range(&c, cursor, p->end);
     if (rc == 0)
