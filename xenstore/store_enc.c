@@ -178,8 +178,12 @@ void vs_hmap_free(struct vs_hmap *m)
 
 /* ---- object cache -------------------------------------------------------------------------- */
 
+/* A chained hash table kept at no more than one entry per bucket on average (it doubles as
+ * entries are added), with a doubly linked bucket chain (`pprev` points at the pointer that
+ * points at the entry) and a doubly linked LRU list, so find, insert, touch and evict are all
+ * O(1). */
 struct vs_cobj {
-    struct vs_cobj *next;           /* bucket chain */
+    struct vs_cobj *next, **pprev;  /* bucket chain */
     struct vs_cobj *lprev, *lnext;  /* LRU list */
     struct store_hash h;
     enum store_kind kind;
@@ -188,6 +192,7 @@ struct vs_cobj {
 };
 
 #define VS_CACHE_DEFAULT (8u << 20)
+#define VS_CACHE_MIN_BUCKETS 1024u
 
 struct vs_store *vs_store_open(struct objstore *os, size_t cache_bytes)
 {
@@ -196,7 +201,7 @@ struct vs_store *vs_store_open(struct objstore *os, size_t cache_bytes)
         return NULL;
     st->os = os;
     st->cache_budget = cache_bytes ? cache_bytes : VS_CACHE_DEFAULT;
-    st->nbuckets = 4096;
+    st->nbuckets = VS_CACHE_MIN_BUCKETS;
     st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
     if (st->buckets == NULL) {
         free(st);
@@ -234,12 +239,20 @@ static void lru_push(struct vs_store *st, struct vs_cobj *c)
         st->lru_tail = c;
 }
 
+static void chain_link(struct vs_cobj **head, struct vs_cobj *c)
+{
+    c->next = *head;
+    c->pprev = head;
+    if (*head)
+        (*head)->pprev = &c->next;
+    *head = c;
+}
+
 static void cache_drop(struct vs_store *st, struct vs_cobj *c)
 {
-    struct vs_cobj **pp = &st->buckets[hslot(&c->h, st->nbuckets)];
-    while (*pp != c)
-        pp = &(*pp)->next;
-    *pp = c->next;
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
     lru_unlink(st, c);
     st->cache_bytes -= c->len + sizeof(*c);
     st->count--;
@@ -264,6 +277,21 @@ static struct vs_cobj *cache_find(struct vs_store *st, const struct store_hash *
     return NULL;
 }
 
+/* Double the bucket array (relinking every entry); on allocation failure keep the old one
+ * (longer chains, still correct). */
+static void cache_grow(struct vs_store *st)
+{
+    size_t n = st->nbuckets * 2;
+    struct vs_cobj **nb = calloc(n, sizeof(*nb));
+    if (nb == NULL)
+        return;
+    for (struct vs_cobj *c = st->lru_tail; c; c = c->lprev)
+        chain_link(&nb[hslot(&c->h, n)], c);
+    free(st->buckets);
+    st->buckets = nb;
+    st->nbuckets = n;
+}
+
 /* Insert; evicts least recently used objects, but never the new one. */
 static struct vs_cobj *cache_insert(struct vs_store *st, const struct store_hash *h,
                                     enum store_kind kind, const void *data, size_t len)
@@ -275,14 +303,14 @@ static struct vs_cobj *cache_insert(struct vs_store *st, const struct store_hash
     c->kind = kind;
     c->len = len;
     memcpy(c->data, data, len);
-    size_t b = hslot(h, st->nbuckets);
-    c->next = st->buckets[b];
-    st->buckets[b] = c;
+    chain_link(&st->buckets[hslot(h, st->nbuckets)], c);
     lru_push(st, c);
     st->cache_bytes += len + sizeof(*c);
     st->count++;
     while (st->cache_bytes > st->cache_budget && st->lru_tail != c)
         cache_drop(st, st->lru_tail);
+    if (st->count > st->nbuckets)
+        cache_grow(st);
     return c;
 }
 
