@@ -82,6 +82,7 @@ include bench/build.mk
 include tests/unit/build.mk
 include tests/e2e/guests/build.mk
 include tests/e2e/build.mk
+include tests/interop/build.mk
 
 # ---------------------------------------------------------------------------------------------
 # Generic rules. Objects live out of tree, mirroring the source path; -MMD -MP gives automatic
@@ -170,7 +171,7 @@ guests: $(GUEST_IMAGES)
 host-progs: $(HOST_PROGS)
 unit-bins: $(UNIT_BINS)
 
-test: test-unit test-boot test-e2e
+test: test-unit test-boot test-e2e test-interop
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/unit/run-all.sh $(BUILD)/tests $(UNIT_TESTS)

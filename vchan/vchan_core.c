@@ -234,6 +234,13 @@ static int peer_live(struct vchan_core *c)
         set_broken(c);
         return -EPROTO;
     }
+    /* A server that wrote before the client connected got no write-notification request
+     * then; kick the client once when it first shows up, so that a client that waits for
+     * an event before looking at the ring (vchan-socket-proxy does) sees the data. */
+    if (c->server && v == VCHAN_LIVE_OPEN && !c->peer_seen) {
+        c->peer_seen = true;
+        c->notify(c->notify_ctx);
+    }
     /* The server never legitimately reports "waiting"; take it as open. */
     return v;
 }

@@ -95,6 +95,7 @@ struct vchan_core {
     void *notify_ctx;
     bool server;
     bool closed;                     /* vchan_close ran */
+    bool peer_seen;                  /* server: the client was seen connected */
     uint8_t state;                   /* enum vchan_state */
     unsigned left_order, right_order;
 };
