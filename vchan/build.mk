@@ -19,3 +19,8 @@ VCHAN_DOM0_LIBS := -lxenevtchn -lxengnttab -lxenstore
 HOST_PROG_NAMES += vchan-cat
 HOST_PROG_SRCS_vchan-cat := vchan/dom0_cat.c $(VCHAN_DOM0_SRCS)
 HOST_PROG_LIBS_vchan-cat := $(VCHAN_DOM0_LIBS)
+
+# The core against two endpoints sharing memory (tests/unit/test_vchan_core.c).
+UNIT_TEST_NAMES += test_vchan_core
+UNIT_TEST_SRCS_test_vchan_core := tests/unit/test_vchan_core.c $(VCHAN_CORE_SRCS)
+UNIT_TEST_LIBS_test_vchan_core := -lcmocka
