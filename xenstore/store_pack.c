@@ -119,6 +119,8 @@ static size_t ix_home(const struct index *ix, const struct store_hash *h)
     return (size_t)x & ix->mask;
 }
 
+#define IX_EST_BYTES 100 /* expected file bytes per object, to size the index at open */
+
 static int ix_init(struct index *ix, size_t cap)
 {
     size_t n = 1024;
@@ -1289,6 +1291,19 @@ static int open_pack(struct pack *p, struct store_pack_report *rep)
         snprintf(rep->msg, sizeof(rep->msg), "pack %s: created%s", p->name,
                  size > 0 ? " (over an incomplete header)" : "");
         return 0;
+    }
+    /* Size the index for the objects the file probably holds, so that the scan does not
+     * double it (rehashing, and faulting in every intermediate table) on its way up: object
+     * records of the tree layer average about 120 bytes: expect one per IX_EST_BYTES (100).
+     * Fewer (bigger objects) leaves slots unused (pages of the calloc'd table that no entry
+     * lands on are never faulted in); more grow it as before. */
+    size_t est = (size_t)((size - HDR_LEN) / IX_EST_BYTES);
+    if (est > p->ix.mask / 2) {
+        struct index ix;
+        if (ix_init(&ix, est * 5 / 7) == 0) { /* est stays under the 70% growth load */
+            free(p->ix.e);
+            p->ix = ix;
+        }
     }
     if ((rc = scan(p, size, rep)) < 0)
         return rc;
