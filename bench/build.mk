@@ -10,3 +10,14 @@ HOST_PROG_SRCS_store_bench := bench/store_bench.c $(STORE_HEAP_SRCS) $(STORE_TRE
 HOST_PROG_LIBS_store_bench := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS) -lsqlite3
 BENCH_PROGS += $(BUILD)/store_bench
 BENCH_ARGS_store_bench = --dir $(BUILD) $(STORE_BENCH_ARGS)
+
+# vchan: our dom0 binding against the real libxenvchan, same run, same LD_PRELOAD shim
+# (tests/shim/); build/vchan-bench is a wrapper that starts xenstored under the shim and runs
+# build/vchan_bench (bench/run.sh).
+HOST_PROG_NAMES += vchan_bench
+HOST_PROG_SRCS_vchan_bench := bench/vchan_bench.c $(VCHAN_DOM0_SRCS)
+HOST_PROG_LIBS_vchan_bench := -lxenvchan $(VCHAN_DOM0_LIBS)
+BENCH_PROGS += $(BUILD)/vchan-bench
+$(BUILD)/vchan-bench: bench/run.sh $(BUILD)/vchan_bench $(BUILD)/tests/shim/xkshim.so
+	$(Q)printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(abspath bench/run.sh)" "$(abspath $(BUILD))" >$@
+	$(Q)chmod +x $@

@@ -24,6 +24,7 @@
 struct xkvchan {
     struct vchan_core core;
     bool server, blocking;
+    unsigned spin_us;                /* blocking calls poll the ring this long before sleeping */
     xenevtchn_handle *evh;
     evtchn_port_t port;
     xengntshr_handle *gntshr;        /* server */
@@ -216,6 +217,7 @@ struct xkvchan *xkvchan_server_init_orders(int domain, const char *xs_path,
     if (!v)
         return NULL;
     v->server = true;
+    v->spin_us = XKVCHAN_DEFAULT_SPIN_US;
     int err = EIO;
     v->xs_path = strdup(xs_path);
     v->gntshr = xengntshr_open(NULL, 0);
@@ -321,6 +323,7 @@ struct xkvchan *xkvchan_client_init(int domain, const char *xs_path)
     struct xkvchan *v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
+    v->spin_us = XKVCHAN_DEFAULT_SPIN_US;
     int err = EIO;
     uint32_t ctrl_ref, remote_port;
     struct xs_handle *xs = xs_open(0);
@@ -405,6 +408,11 @@ void xkvchan_set_blocking(struct xkvchan *v, bool blocking)
     v->blocking = blocking;
 }
 
+void xkvchan_set_spin(struct xkvchan *v, unsigned usec)
+{
+    v->spin_us = usec;
+}
+
 int xkvchan_fd(struct xkvchan *v)
 {
     return xenevtchn_fd(v->evh);
@@ -416,6 +424,34 @@ int xkvchan_wait(struct xkvchan *v)
     if (port < 0)
         return -1;
     return xenevtchn_unmask(v->evh, (evtchn_port_t)port);
+}
+
+/* Blocking calls: before an operation that would find nothing to do (and so ask the peer
+ * for a notification, which costs the peer a system call per message), poll the ring for up
+ * to spin_us: the peer usually runs on another CPU, and a sleep/wake-up through the event
+ * channel costs far more than the copy. */
+static void spin(struct xkvchan *v, bool read, size_t want)
+{
+    if (!v->blocking || !v->spin_us)
+        return;
+    long long end = 0;
+    for (unsigned i = 0;; i++) {
+        size_t have = read ? vchan_data_ready(&v->core) : vchan_buffer_space(&v->core);
+        if (have >= want || v->core.state != VCHAN_ST_OPEN)
+            return;
+        if ((i & 63) == 0) {
+            if (!vchan_is_open(&v->core))
+                return;
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            long long t = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+            if (i == 0)
+                end = t + v->spin_us;
+            else if (t >= end)
+                return;
+        }
+        __builtin_ia32_pause();
+    }
 }
 
 static int result(long r)
@@ -431,6 +467,7 @@ int xkvchan_read(struct xkvchan *v, void *data, size_t size)
     if (size > INT32_MAX)
         size = INT32_MAX;
     for (;;) {
+        spin(v, true, 1);
         long r = vchan_read(&v->core, data, size);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);
@@ -442,6 +479,8 @@ int xkvchan_read(struct xkvchan *v, void *data, size_t size)
 int xkvchan_recv(struct xkvchan *v, void *data, size_t size)
 {
     for (;;) {
+        if (size <= vchan_read_size(&v->core))
+            spin(v, true, size);
         long r = vchan_recv(&v->core, data, size);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);
@@ -456,6 +495,7 @@ int xkvchan_write(struct xkvchan *v, const void *data, size_t size)
         size = INT32_MAX;
     size_t done = 0;
     while (done < size) {
+        spin(v, false, 1);
         long r = vchan_write(&v->core, (const uint8_t *)data + done, size - done);
         if (r < 0)
             return done ? (int)done : result(r);
@@ -471,6 +511,8 @@ int xkvchan_write(struct xkvchan *v, const void *data, size_t size)
 int xkvchan_send(struct xkvchan *v, const void *data, size_t size)
 {
     for (;;) {
+        if (size <= vchan_write_size(&v->core))
+            spin(v, false, size);
         long r = vchan_send(&v->core, data, size);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);

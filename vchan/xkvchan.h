@@ -52,6 +52,12 @@ struct xkvchan *xkvchan_client_init_wait(int domain, const char *xs_path, int ti
 
 void xkvchan_set_blocking(struct xkvchan *v, bool blocking);
 
+/* Blocking calls first poll the ring for up to `usec` microseconds before sleeping on the
+ * event channel (default XKVCHAN_DEFAULT_SPIN_US; 0 = sleep at once, like libxenvchan).
+ * Spinning trades CPU time for latency and throughput when the peer runs on another CPU. */
+#define XKVCHAN_DEFAULT_SPIN_US 50
+void xkvchan_set_spin(struct xkvchan *v, unsigned usec);
+
 int xkvchan_read(struct xkvchan *v, void *data, size_t size);
 int xkvchan_write(struct xkvchan *v, const void *data, size_t size);
 int xkvchan_recv(struct xkvchan *v, void *data, size_t size);
