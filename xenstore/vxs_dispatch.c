@@ -1,0 +1,368 @@
+/* vxenstored: one request -> one reply (C xenstored's replies and error names). Node
+ * operations run in the connection's transaction (tx_id) or in a transaction of their own,
+ * committed before the reply is queued; the reply leaves once that commit is durable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+
+struct ctx {
+    struct vxs_conn *c;
+    const struct xsd_sockmsg *hdr;
+    struct vs_txn *x;      /* the transaction the request works in */
+    struct vxs_events *ev;
+    struct vxs_tx *t;      /* the connection's transaction, or NULL: a single request */
+    struct vxs_events own_ev;
+    uint64_t need;
+    uint8_t out[XS_MSG_MAX];
+};
+
+static void send_error(struct ctx *k, int err)
+{
+    if (err == -EPROTO)
+        err = -EINVAL;
+    int n = xs_encode_error(k->out, sizeof k->out, k->hdr->req_id, k->hdr->tx_id, err);
+    if (n > 0)
+        vxs_send(k->c, k->out, (size_t)n, k->need);
+}
+
+static void send_built(struct ctx *k, struct xs_builder *b)
+{
+    int n = xs_build_end(b);
+    if (n < 0)
+        send_error(k, n);
+    else
+        vxs_send(k->c, k->out, (size_t)n, k->need);
+}
+
+static void begin(struct ctx *k, struct xs_builder *b, uint32_t type)
+{
+    xs_build_begin(b, k->out, sizeof k->out, type, k->hdr->req_id, k->hdr->tx_id);
+}
+
+static void send_str(struct ctx *k, const char *s)
+{
+    struct xs_builder b;
+    begin(k, &b, k->hdr->type);
+    xs_build_str(&b, s);
+    send_built(k, &b);
+}
+
+/* Open the transaction the request works in. */
+static int ctx_open(struct ctx *k)
+{
+    if (k->hdr->tx_id) {
+        k->t = vxs_txn_find(k->c, k->hdr->tx_id);
+        if (!k->t)
+            return -ENOENT;
+        k->x = k->t->x;
+        k->ev = &k->t->ev;
+        return 0;
+    }
+    k->ev = &k->own_ev;
+    return vs_txn_begin(vxs.st, VXS_BRANCH, &k->x);
+}
+
+/* Finish the request's work: commit a single request's transaction (if rc is 0 and it
+ * changed something), abort it otherwise. */
+static int ctx_close(struct ctx *k, int rc, bool modifies, const char *what)
+{
+    if (k->t) {
+        if (rc == 0 && modifies)
+            k->t->dirty = true;
+        k->need = vxs.next_seq;
+        return rc;
+    }
+    if (rc == 0 && modifies && k->own_ev.n) {
+        uint64_t need;
+        rc = vxs_txn_commit_one(k->c, k->x, &k->own_ev, true, what, &need);
+        k->need = need;
+    } else {
+        vs_txn_abort(k->x);
+        vxs_events_free(&k->own_ev);
+        k->need = vxs.next_seq;
+    }
+    return rc;
+}
+
+static void describe(char *what, size_t cap, uint32_t type, const char *path)
+{
+    snprintf(what, cap, "%s %s", xs_type_name(type), path);
+}
+
+static void do_node(struct ctx *k, const uint8_t *body, size_t len)
+{
+    uint32_t type = k->hdr->type;
+    const char *arg[2];
+    const void *rest = NULL;
+    size_t rest_len = 0;
+    int rc;
+    bool with_rest = type == XS_WRITE || type == XS_SET_PERMS;
+    unsigned nargs = type == XS_DIRECTORY_PART ? 2 : 1;
+    rc = xs_split(body, len, arg, nargs, with_rest ? &rest : NULL, with_rest ? &rest_len : NULL);
+    if (rc < 0)
+        return send_error(k, -EINVAL);
+    char path[XENSTORE_ABS_PATH_MAX + 1];
+    rc = vxs_path_resolve(k->c, arg[0], path, false, NULL);
+    if (rc < 0)
+        return send_error(k, rc);
+    char perms[XENSTORE_PAYLOAD_MAX];
+    int plen = 0;
+    if (type == XS_SET_PERMS) {
+        plen = vxs_perms_normalise(rest, rest_len, perms, sizeof perms);
+        if (plen < 0)
+            return send_error(k, plen);
+    }
+    uint32_t offset = 0;
+    if (type == XS_DIRECTORY_PART && xs_parse_u32(arg[1], &offset) < 0)
+        return send_error(k, -EINVAL);
+
+    rc = ctx_open(k);
+    if (rc < 0)
+        return send_error(k, rc);
+    struct xs_builder b;
+    begin(k, &b, type);
+    bool modifies = false;
+    void *data = NULL;
+    size_t dlen = 0;
+    char **names = NULL;
+    size_t nnames = 0;
+    switch (type) {
+    case XS_READ:
+        rc = vxs_node_read(k->x, path, &data, &dlen);
+        if (rc == 0)
+            xs_build_raw(&b, data, dlen);
+        break;
+    case XS_GET_PERMS:
+        rc = vxs_node_get_perms(k->x, path, &data, &dlen);
+        if (rc == 0)
+            xs_build_raw(&b, data, dlen);
+        break;
+    case XS_DIRECTORY:
+        rc = vxs_node_list(k->x, path, &names, &nnames);
+        for (size_t i = 0; rc == 0 && i < nnames; i++)
+            xs_build_str(&b, names[i]);
+        break;
+    case XS_DIRECTORY_PART: {
+        struct vs_stat st;
+        rc = vs_txn_stat(k->x, path, &st);
+        if (rc == 0)
+            rc = vxs_node_list(k->x, path, &names, &nnames);
+        if (rc < 0)
+            break;
+        char gen[24];
+        snprintf(gen, sizeof gen, "%llu", (unsigned long long)st.version);
+        xs_build_str(&b, gen);
+        size_t room = XENSTORE_PAYLOAD_MAX - strlen(gen) - 1 - 1, pos = 0, i = 0;
+        for (; i < nnames && pos < offset; i++)
+            pos += strlen(names[i]) + 1;
+        if (pos != offset) {
+            rc = -EINVAL;
+            break;
+        }
+        for (; i < nnames; i++) {
+            size_t l = strlen(names[i]) + 1;
+            if (l > room)
+                break;
+            xs_build_str(&b, names[i]);
+            room -= l;
+        }
+        if (i == nnames)
+            xs_build_str(&b, "");
+        break;
+    }
+    case XS_WRITE:
+        modifies = true;
+        rc = vxs_node_write(k->x, k->ev, path, rest, rest_len);
+        if (rc == 0)
+            xs_build_str(&b, "OK");
+        break;
+    case XS_MKDIR:
+        modifies = true;
+        rc = vxs_node_mkdir(k->x, k->ev, path);
+        if (rc == 0)
+            xs_build_str(&b, "OK");
+        break;
+    case XS_RM:
+        modifies = true;
+        rc = vxs_node_rm(k->x, k->ev, path);
+        if (rc == 0)
+            xs_build_str(&b, "OK");
+        break;
+    case XS_SET_PERMS:
+        modifies = true;
+        rc = vxs_node_set_perms(k->x, k->ev, path, perms, (size_t)plen);
+        if (rc == 0)
+            xs_build_str(&b, "OK");
+        break;
+    }
+    free(data);
+    vs_names_free(names, nnames);
+    char what[64 + XENSTORE_ABS_PATH_MAX];
+    describe(what, sizeof what, type, path);
+    rc = ctx_close(k, rc, modifies, what);
+    if (rc < 0)
+        return send_error(k, rc);
+    send_built(k, &b);
+}
+
+static int parse_domid(const uint8_t *body, size_t len, uint32_t *domid)
+{
+    const char *arg[1];
+    if (xs_split(body, len, arg, 1, NULL, NULL) < 0)
+        return -EINVAL;
+    return xs_parse_u32(arg[0], domid) < 0 ? -EINVAL : 0;
+}
+
+static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
+{
+    size_t n = xs_strings_count(body, len);
+    const char *arg[3];
+    if ((n != 2 && n != 3) || xs_split(body, len, arg, (unsigned)n, NULL, NULL) < 0)
+        return send_error(k, -EINVAL);
+    int rc;
+    k->need = vxs.next_seq;
+    if (k->hdr->type == XS_WATCH) {
+        uint32_t depth = 0;
+        if (n == 3 && xs_parse_u32(arg[2], &depth) < 0)
+            return send_error(k, -EINVAL);
+        rc = vxs_watch_add(k->c, arg[0], arg[1], n == 3 ? (int)(depth > 1000 ? 1000 : depth) : -1);
+        if (rc < 0)
+            return send_error(k, rc);
+        send_str(k, "OK");
+        vxs_watch_send(k->c, arg[0], arg[1], k->need);
+    } else {
+        rc = vxs_watch_del(k->c, arg[0], arg[1]);
+        if (rc < 0)
+            return send_error(k, rc);
+        send_str(k, "OK");
+    }
+}
+
+static void do_control(struct ctx *k, const uint8_t *body, size_t len)
+{
+    const char *cmd[2];
+    size_t n = xs_strings_count(body, len);
+    struct xs_strings it;
+    if (n < 1 || xs_strings_init(&it, body, len) < 0)
+        return send_error(k, -EINVAL);
+    size_t l;
+    cmd[0] = xs_strings_next(&it, &l);
+    cmd[1] = xs_strings_next(&it, &l);
+    k->need = vxs.next_seq;
+    if (strcmp(cmd[0], "check") == 0) {
+        send_str(k, "OK");
+    } else if (strcmp(cmd[0], "print") == 0) {
+        if (!cmd[1])
+            return send_error(k, -EINVAL);
+        vxs_log("print: %s", cmd[1]);
+        send_str(k, "OK");
+    } else if (strcmp(cmd[0], "help") == 0) {
+        send_str(k, "Supported commands:\ncheck\nprint <string>\nhelp\n");
+    } else {
+        send_error(k, -EINVAL);
+    }
+}
+
+void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body)
+{
+    static struct ctx k;
+    memset(&k, 0, offsetof(struct ctx, out));
+    k.c = c;
+    k.hdr = hdr;
+    k.need = vxs.next_seq;
+    size_t len = hdr->len;
+    uint32_t domid;
+    int rc;
+    if (vxs.verbose)
+        vxs_log("conn%u: %s tx %u len %u", c->id, xs_type_name(hdr->type), hdr->tx_id,
+                hdr->len);
+    switch (hdr->type) {
+    case XS_READ:
+    case XS_WRITE:
+    case XS_MKDIR:
+    case XS_RM:
+    case XS_DIRECTORY:
+    case XS_DIRECTORY_PART:
+    case XS_GET_PERMS:
+    case XS_SET_PERMS:
+        return do_node(&k, body, len);
+    case XS_WATCH:
+    case XS_UNWATCH:
+        return do_watch(&k, body, len);
+    case XS_TRANSACTION_START: {
+        if (hdr->tx_id)
+            return send_error(&k, vxs_txn_find(c, hdr->tx_id) ? -EBUSY : -ENOENT);
+        uint32_t id;
+        rc = vxs_txn_start(c, &id);
+        if (rc < 0)
+            return send_error(&k, rc);
+        struct xs_builder b;
+        begin(&k, &b, hdr->type);
+        xs_build_u32(&b, id);
+        return send_built(&k, &b);
+    }
+    case XS_TRANSACTION_END: {
+        struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
+        if (!t)
+            return send_error(&k, -ENOENT);
+        const char *arg[1];
+        if (xs_split(body, len, arg, 1, NULL, NULL) < 0 ||
+            (strcmp(arg[0], "T") != 0 && strcmp(arg[0], "F") != 0))
+            return send_error(&k, -EINVAL);
+        char what[64];
+        snprintf(what, sizeof what, "TRANSACTION_END %u", t->id);
+        uint64_t need;
+        rc = vxs_txn_end(c, t, arg[0][0] == 'T', what, &need);
+        k.need = need ? need : vxs.next_seq;
+        if (rc < 0)
+            return send_error(&k, rc);
+        return send_str(&k, "OK");
+    }
+    case XS_GET_DOMAIN_PATH: {
+        if (parse_domid(body, len, &domid) < 0)
+            return send_error(&k, -EINVAL);
+        char p[40];
+        snprintf(p, sizeof p, "/local/domain/%u", domid);
+        return send_str(&k, p);
+    }
+    case XS_IS_DOMAIN_INTRODUCED:
+        if (parse_domid(body, len, &domid) < 0)
+            return send_error(&k, -EINVAL);
+        return send_str(&k, domid == 0 ? "T" : "F");
+    case XS_CONTROL:
+        return do_control(&k, body, len);
+    case XS_RESET_WATCHES:
+        vxs_watch_clear(c);
+        vxs_txn_clear(c);
+        return send_str(&k, "OK");
+    case XS_CODEC_GET_FEATURE: {
+        /* No domid: what the server supports; else that domain's (only dom0 is known). */
+        uint32_t feat = XENSTORE_SERVER_FEATURE_ERROR | 4 /* WATCHDEPTH */;
+        if (len && (parse_domid(body, len, &domid) < 0))
+            return send_error(&k, -EINVAL);
+        if (len && domid != 0)
+            return send_error(&k, -ENOENT);
+        char s[16];
+        snprintf(s, sizeof s, "%u", feat);
+        return send_str(&k, s);
+    }
+    case XS_CODEC_SET_FEATURE: {
+        const char *arg[2];
+        uint32_t v;
+        if (xs_split(body, len, arg, 2, NULL, NULL) < 0 || xs_parse_u32(arg[0], &domid) < 0 ||
+            xs_parse_u32(arg[1], &v) < 0)
+            return send_error(&k, -EINVAL);
+        return send_error(&k, domid == 0 ? -EBUSY : -ENOENT);
+    }
+    default:
+        return send_error(&k, -ENOSYS);
+    }
+}
+
+void vxs_conn_cleanup(struct vxs_conn *c)
+{
+    vxs_watch_clear(c);
+    vxs_txn_clear(c);
+}

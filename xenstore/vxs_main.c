@@ -1,0 +1,367 @@
+/*
+ * vxenstored: a xenstore daemon whose database lives in the versioned store.
+ *
+ *   vxenstored [--db DIR] [--sync always|batch|none] [--socket PATH] [-N] [-V]
+ *
+ * This is the first milestone: it serves the Unix socket ($XENSTORED_PATH, else
+ * $XENSTORED_RUNDIR/socket, else /var/run/xenstored/socket) to privileged (dom0) clients.
+ * The database is the branch "xenstore" of the pack file DIR/xenstore.pack (default
+ * /var/lib/xenstored). A reply leaves only once its commit is durable in the chosen sync
+ * mode: in batch mode the pack's group commit flushes at the end of each poll round.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "xenstore/store_pack.h"
+#include "xenstore/vxs.h"
+
+struct vxs_server vxs;
+
+void vxs_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "vxenstored: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- durability of commits ---------------------------------------------------------------- */
+
+uint64_t vxs_seq_new(void)
+{
+    uint64_t seq = ++vxs.next_seq;
+    size_t idx = (size_t)(seq - vxs.durable_upto - 1);
+    if (idx >= vxs.done_cap) {
+        size_t cap = vxs.done_cap ? vxs.done_cap * 2 : 64;
+        while (cap <= idx)
+            cap *= 2;
+        bool *d = realloc(vxs.done, cap * sizeof *d);
+        if (!d) {
+            vxs_log("out of memory");
+            exit(1);
+        }
+        memset(d + vxs.done_cap, 0, (cap - vxs.done_cap) * sizeof *d);
+        vxs.done = d;
+        vxs.done_cap = cap;
+    }
+    return seq;
+}
+
+void vxs_seq_durable(void *arg, bool ok)
+{
+    uint64_t seq = (uint64_t)(uintptr_t)arg;
+    if (!ok)
+        vxs_log("commit %llu: sync failed", (unsigned long long)seq);
+    if (seq <= vxs.durable_upto)
+        return;
+    vxs.done[seq - vxs.durable_upto - 1] = true;
+    size_t k = 0;
+    while (k < vxs.done_cap && vxs.done[k])
+        k++;
+    if (k) {
+        memmove(vxs.done, vxs.done + k, (vxs.done_cap - k) * sizeof *vxs.done);
+        memset(vxs.done + vxs.done_cap - k, 0, k * sizeof *vxs.done);
+        vxs.durable_upto += k;
+    }
+}
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
+{
+    if (c->dead)
+        return;
+    struct vxs_out *o = malloc(sizeof *o + len);
+    if (!o) {
+        c->dead = true;
+        return;
+    }
+    o->next = NULL;
+    o->need = need;
+    o->len = len;
+    memcpy(o->data, msg, len);
+    if (c->out_tail)
+        c->out_tail->next = o;
+    else
+        c->out_head = o;
+    c->out_tail = o;
+}
+
+/* Write what may leave. */
+static void conn_flush(struct vxs_conn *c)
+{
+    while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
+        struct vxs_out *o = c->out_head;
+        ssize_t n = send(c->fd, o->data + c->out_off, o->len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            c->dead = true;
+            return;
+        }
+        c->out_off += (size_t)n;
+        if (c->out_off < o->len)
+            return;
+        c->out_off = 0;
+        c->out_head = o->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        free(o);
+    }
+}
+
+static bool conn_wants_out(const struct vxs_conn *c)
+{
+    return c->out_head && c->out_head->need <= vxs.durable_upto;
+}
+
+static void conn_read(struct vxs_conn *c)
+{
+    uint8_t buf[8192];
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        c->dead = true;
+        return;
+    }
+    if (n < 0)
+        return;
+    size_t off = 0;
+    while (off < (size_t)n && !c->dead) {
+        size_t used;
+        int rc = xs_reader_feed(&c->rd, buf + off, (size_t)n - off, &used);
+        off += used;
+        if (rc < 0) {
+            c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
+            return;
+        }
+        if (rc == 1) {
+            struct xsd_sockmsg hdr = c->rd.hdr;
+            vxs_dispatch(c, &hdr, c->body);
+            xs_reader_next(&c->rd);
+        }
+    }
+}
+
+static void conn_free(struct vxs_conn *c)
+{
+    vxs_conn_cleanup(c);
+    while (c->out_head) {
+        struct vxs_out *o = c->out_head;
+        c->out_head = o->next;
+        free(o);
+    }
+    close(c->fd);
+    free(c);
+}
+
+static void conn_new(int fd)
+{
+    struct vxs_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->id = ++vxs.next_conn_id;
+    c->domid = 0;
+    c->priv = true;
+    c->next_txid = 1;
+    xs_reader_init(&c->rd, c->body, sizeof c->body);
+    c->next = vxs.conns;
+    vxs.conns = c;
+}
+
+/* ---- start-up --------------------------------------------------------------------------------- */
+
+static int open_store(const char *db)
+{
+    if (strcmp(db, ":memory:") == 0) {
+        vxs.os = store_memobj_open();
+        if (!vxs.os)
+            return -ENOMEM;
+    } else {
+        if (mkdir(db, 0700) < 0 && errno != EEXIST) {
+            vxs_log("%s: %s", db, strerror(errno));
+            return -errno;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/xenstore.pack", db);
+        struct store_pack_opts opts = {.create = true};
+        struct store_pack_report rep;
+        int rc = store_pack_open_path(path, &opts, &vxs.os, &rep);
+        if (rc < 0) {
+            vxs_log("%s: cannot open the store: %s", path, strerror(-rc));
+            return rc;
+        }
+        vxs.is_pack = true;
+        if (vxs.verbose)
+            vxs_log("%s", rep.msg);
+    }
+    vxs.st = vs_store_open(vxs.os, 0);
+    if (!vxs.st)
+        return -ENOMEM;
+    struct store_hash head;
+    int rc = vs_branch_head(vxs.st, VXS_BRANCH, &head);
+    if (rc == -ENOENT) {
+        struct vs_txn *x;
+        rc = vs_txn_begin(vxs.st, VXS_BRANCH, &x);
+        if (rc < 0)
+            return rc;
+        rc = vxs_node_init(x);
+        if (rc < 0) {
+            vs_txn_abort(x);
+            return rc;
+        }
+        struct vs_commit_info info = {.author = "vxenstored", .message = "initial tree"};
+        rc = vs_txn_commit(x, &info, STORE_SYNC_ALWAYS, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+static int open_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        close(fd);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    chmod(path, 0600);
+    return fd;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vxenstored [--db DIR|:memory:] [--sync always|batch|none] "
+               "[--socket PATH] [-N|--no-fork] [-V|--verbose]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *db = "/var/lib/xenstored", *sock = NULL;
+    vxs.sync = STORE_SYNC_BATCH;
+    vxs.max_txs = 10;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
+        } else if (strcmp(a, "--socket") == 0 && i + 1 < argc) {
+            sock = argv[++i];
+        } else if (strcmp(a, "--sync") == 0 && i + 1 < argc) {
+            const char *m = argv[++i];
+            if (strcmp(m, "always") == 0)
+                vxs.sync = STORE_SYNC_ALWAYS;
+            else if (strcmp(m, "batch") == 0)
+                vxs.sync = STORE_SYNC_BATCH;
+            else if (strcmp(m, "none") == 0)
+                vxs.sync = STORE_SYNC_NONE;
+            else {
+                usage(stderr);
+                return 2;
+            }
+        } else if (strcmp(a, "-N") == 0 || strcmp(a, "--no-fork") == 0 ||
+                   strcmp(a, "--socket-only") == 0) {
+            /* this milestone never forks and serves only the socket */
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--verbose") == 0) {
+            vxs.verbose = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    char sockbuf[4096];
+    if (!sock) {
+        sock = getenv("XENSTORED_PATH");
+        if (!sock || !*sock) {
+            const char *rundir = getenv("XENSTORED_RUNDIR");
+            snprintf(sockbuf, sizeof sockbuf, "%s/socket",
+                     rundir && *rundir ? rundir : "/var/run/xenstored");
+            sock = sockbuf;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (open_store(db) < 0)
+        return 1;
+    int lfd = open_socket(sock);
+    if (lfd < 0) {
+        vxs_log("%s: %s", sock, strerror(-lfd));
+        return 1;
+    }
+    if (vxs.verbose)
+        vxs_log("serving %s, database %s", sock, db);
+
+    struct pollfd *pfd = NULL;
+    size_t pcap = 0;
+    for (;;) {
+        size_t n = 1;
+        for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+            n++;
+        if (n > pcap) {
+            pcap = n * 2;
+            pfd = realloc(pfd, pcap * sizeof *pfd);
+            if (!pfd)
+                return 1;
+        }
+        pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        size_t i = 1;
+        for (struct vxs_conn *c = vxs.conns; c; c = c->next, i++)
+            pfd[i] = (struct pollfd){.fd = c->fd,
+                                     .events = POLLIN | (conn_wants_out(c) ? POLLOUT : 0)};
+        int timeout = -1;
+        if (vxs.is_pack)
+            timeout = store_pack_poll(vxs.os);
+        if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+            vxs_log("poll: %s", strerror(errno));
+            return 1;
+        }
+        i = 1;
+        for (struct vxs_conn *c = vxs.conns; c && i < n; c = c->next, i++) {
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                conn_read(c);
+        }
+        if (pfd[0].revents & POLLIN) {
+            int fd;
+            while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+                conn_new(fd);
+        }
+        /* Group commit: everything this round committed becomes durable together. */
+        if (vxs.durable_upto < vxs.next_seq && vxs.os->ops->flush(vxs.os) < 0) {
+            vxs_log("store flush failed");
+            return 1;
+        }
+        for (struct vxs_conn **pc = &vxs.conns; *pc;) {
+            struct vxs_conn *c = *pc;
+            conn_flush(c);
+            if (c->dead) {
+                *pc = c->next;
+                conn_free(c);
+            } else {
+                pc = &c->next;
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+/* vxenstored: xenstore transactions of a connection (ids, limits, end) and the commits of
+ * single requests. Conflicts follow C xenstored's rule through the store transaction's read
+ * set (vs_txn_commit: -EAGAIN when anything read changed). Watch events fire at commit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+
+int vxs_txn_start(struct vxs_conn *c, uint32_t *id)
+{
+    if (vxs.max_txs && c->ntxs >= vxs.max_txs && !c->priv)
+        return -ENOSPC;
+    struct vxs_tx *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    int rc = vs_txn_begin(vxs.st, VXS_BRANCH, &t->x);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    do {
+        t->id = c->next_txid++;
+    } while (t->id == 0 || vxs_txn_find(c, t->id));
+    t->next = c->txs;
+    c->txs = t;
+    c->ntxs++;
+    *id = t->id;
+    return 0;
+}
+
+struct vxs_tx *vxs_txn_find(struct vxs_conn *c, uint32_t id)
+{
+    for (struct vxs_tx *t = c->txs; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+static void unlink_tx(struct vxs_conn *c, struct vxs_tx *t)
+{
+    for (struct vxs_tx **pt = &c->txs; *pt; pt = &(*pt)->next)
+        if (*pt == t) {
+            *pt = t->next;
+            c->ntxs--;
+            return;
+        }
+}
+
+static int commit(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, bool dirty,
+                  const char *what, uint64_t *need)
+{
+    *need = 0;
+    char author[32];
+    snprintf(author, sizeof author, "dom%u/conn%u", c->domid, c->id);
+    struct vs_commit_info info = {.author = author, .message = what, .time_ns = 0};
+    int rc;
+    if (!dirty) {
+        /* Nothing to write: validate only (a read-only transaction still gets EAGAIN when
+         * what it read changed, as in C xenstored). */
+        rc = vs_txn_commit(x, &info, vxs.sync, NULL, NULL, NULL);
+    } else {
+        uint64_t seq = vxs_seq_new();
+        rc = vs_txn_commit(x, &info, vxs.sync, vxs_seq_durable, (void *)(uintptr_t)seq, NULL);
+        if (rc == 0) {
+            *need = seq;
+        } else {
+            vxs_seq_durable((void *)(uintptr_t)seq, true); /* nothing to wait for */
+        }
+    }
+    if (rc == 0)
+        vxs_watch_fire(ev, *need ? *need : vxs.next_seq);
+    vxs_events_free(ev);
+    return rc;
+}
+
+int vxs_txn_end(struct vxs_conn *c, struct vxs_tx *t, bool do_commit, const char *what,
+                uint64_t *need)
+{
+    unlink_tx(c, t);
+    int rc = 0;
+    *need = 0;
+    if (do_commit) {
+        rc = commit(c, t->x, &t->ev, t->dirty, what, need);
+    } else {
+        vs_txn_abort(t->x);
+        vxs_events_free(&t->ev);
+    }
+    free(t);
+    return rc;
+}
+
+void vxs_txn_clear(struct vxs_conn *c)
+{
+    while (c->txs) {
+        uint64_t need;
+        vxs_txn_end(c, c->txs, false, NULL, &need);
+    }
+}
+
+int vxs_txn_commit_one(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, bool dirty,
+                       const char *what, uint64_t *need)
+{
+    return commit(c, x, ev, dirty, what, need);
+}

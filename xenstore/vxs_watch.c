@@ -1,0 +1,135 @@
+/* vxenstored: watches. A watch on W fires for a change of W or of anything below it (up to
+ * `depth` levels when given); the removal of a subtree also fires the watches inside it, at
+ * their own path. Relative watches get relative event paths. A new watch fires once at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+
+static void watch_free(struct vxs_watch *w)
+{
+    free(w->path);
+    free(w->given);
+    free(w->token);
+    free(w);
+}
+
+int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth)
+{
+    char abs[XENSTORE_ABS_PATH_MAX + 1];
+    bool rel;
+    int rc = vxs_path_resolve(c, given, abs, true, &rel);
+    if (rc < 0)
+        return rc;
+    for (struct vxs_watch *w = c->watches; w; w = w->next)
+        if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0)
+            return -EEXIST;
+    struct vxs_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->path = strdup(abs);
+    w->given = strdup(given);
+    w->token = strdup(token);
+    if (!w->path || !w->given || !w->token) {
+        watch_free(w);
+        return -ENOMEM;
+    }
+    w->depth = depth;
+    w->relative = rel;
+    w->next = c->watches;
+    c->watches = w;
+    return 0;
+}
+
+int vxs_watch_del(struct vxs_conn *c, const char *given, const char *token)
+{
+    char abs[XENSTORE_ABS_PATH_MAX + 1];
+    int rc = vxs_path_resolve(c, given, abs, true, NULL);
+    if (rc < 0)
+        return rc;
+    for (struct vxs_watch **pw = &c->watches; *pw; pw = &(*pw)->next) {
+        struct vxs_watch *w = *pw;
+        if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0) {
+            *pw = w->next;
+            watch_free(w);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+void vxs_watch_clear(struct vxs_conn *c)
+{
+    while (c->watches) {
+        struct vxs_watch *w = c->watches;
+        c->watches = w->next;
+        watch_free(w);
+    }
+}
+
+void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need)
+{
+    uint8_t buf[XS_MSG_MAX];
+    struct xs_builder b;
+    xs_build_begin(&b, buf, sizeof buf, XS_WATCH_EVENT, 0, 0);
+    xs_build_str(&b, path);
+    xs_build_str(&b, token);
+    int n = xs_build_end(&b);
+    if (n > 0)
+        vxs_send(c, buf, (size_t)n, need);
+}
+
+/* Is p equal to w or below it? Sets *levels to the number of components below. */
+static bool under(const char *p, const char *w, int *levels)
+{
+    size_t wl = strlen(w);
+    const char *rest;
+    if (strcmp(w, "/") == 0) {
+        if (p[0] != '/')
+            return false;
+        rest = p;
+    } else {
+        if (strncmp(p, w, wl) != 0 || (p[wl] != 0 && p[wl] != '/'))
+            return false;
+        rest = p + wl;
+    }
+    int n = 0;
+    for (const char *s = rest; *s; s++)
+        if (*s == '/' && s[1])
+            n++;
+    *levels = n;
+    return true;
+}
+
+static void report(struct vxs_conn *c, struct vxs_watch *w, const char *abs, uint64_t need)
+{
+    const char *path = abs;
+    if (w->relative) {
+        char prefix[40];
+        int k = snprintf(prefix, sizeof prefix, "/local/domain/%u/", c->domid);
+        if (strncmp(abs, prefix, (size_t)k) == 0)
+            path = abs + k;
+    }
+    vxs_watch_send(c, path, w->token, need);
+}
+
+void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
+{
+    for (size_t i = 0; i < ev->n; i++) {
+        const char *p = ev->paths[i];
+        for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+            if (c->dead)
+                continue;
+            for (struct vxs_watch *w = c->watches; w; w = w->next) {
+                int levels;
+                if (under(p, w->path, &levels)) {
+                    if (w->depth < 0 || levels <= w->depth)
+                        report(c, w, p, need);
+                } else if (ev->rm[i] && under(w->path, p, &levels)) {
+                    report(c, w, w->path, need);
+                }
+            }
+        }
+    }
+}
