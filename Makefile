@@ -171,7 +171,7 @@ guests: $(GUEST_IMAGES)
 host-progs: $(HOST_PROGS)
 unit-bins: $(UNIT_BINS)
 
-test: test-unit test-boot test-e2e test-interop
+test: test-unit test-boot test-e2e test-interop test-xenstored
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/unit/run-all.sh $(BUILD)/tests $(UNIT_TESTS)

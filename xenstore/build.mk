@@ -33,3 +33,7 @@ VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_dispatch.c xenstore/vxs_node.c \
 HOST_PROG_NAMES += vxenstored
 HOST_PROG_SRCS_vxenstored := $(VXS_SRCS) $(XS_CODEC_SRCS) $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
 HOST_PROG_LIBS_vxenstored := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
+
+.PHONY: test-xenstored
+test-xenstored: $(BUILD)/vxenstored
+	$(Q)tests/xenstored/run.sh $(BUILD)
