@@ -1,0 +1,206 @@
+/*
+ * Private to the pack file's implementation (store_pack.c, store_pack_open.c,
+ * store_pack_gc.c): the record layout, the in-memory state and the helpers more than one of
+ * them uses. The public interface is store_pack.h; docs/store-format.md is the reference for
+ * the layout and the recovery rules.
+ *
+ *   file   := header record*
+ *   header := "XKSTPAK1" u32 version(1) u32 header_len(32) u64 created_ns u32 0 u32 crc32c
+ *   record := u8 type u8 kind u16 0 u32 len [hash(32) if object] payload(len) u32 crc32c
+ *   refs payload := u64 seq u64 synced_upto u32 count { u8 op u8 namelen name [hash] }*
+ *
+ * All integers little-endian. In memory: an open-addressing index hash -> record offset
+ * (rebuilt by the scan at open), the refs, a direct-mapped object cache bounded in bytes,
+ * and the BATCH updates waiting for their sync.
+ */
+#ifndef XENKIT_XENSTORE_STORE_PACK_INT_H
+#define XENKIT_XENSTORE_STORE_PACK_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "xenstore/store_pack.h"
+
+#define PACK_MAGIC "XKSTPAK1"
+#define PACK_VERSION 1
+#define HDR_LEN 32
+#define REC_HDR 8
+#define REC_CRC 4
+#define REC_OBJ 1
+#define REC_REFS 2
+#define REFS_DELTA 0
+#define REFS_FULL 1
+#define REF_SET 1
+#define REF_DEL 2
+#define OBJ_MAX (64u << 20)
+#define REFS_MAX (16u << 20)
+#define REFS_FIXED 20 /* seq, synced_upto, count */
+
+/* ---- little-endian integers, the clock ----------------------------------------------------- */
+
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the index: open addressing, linear probing, off == 0 is empty ------------------------- */
+
+struct ix_entry {
+    struct store_hash h;
+    uint64_t off;
+};
+
+struct index {
+    struct ix_entry *e;
+    size_t mask, count;
+};
+
+static inline size_t ix_home(const struct index *ix, const struct store_hash *h)
+{
+    uint64_t x;
+    memcpy(&x, h->b, sizeof(x));
+    return (size_t)x & ix->mask;
+}
+
+static inline uint64_t ix_find(const struct index *ix, const struct store_hash *h)
+{
+    for (size_t i = ix_home(ix, h);; i = (i + 1) & ix->mask) {
+        if (ix->e[i].off == 0)
+            return 0;
+        if (store_hash_equal(&ix->e[i].h, h))
+            return ix->e[i].off;
+    }
+}
+
+/* ---- the pack ------------------------------------------------------------------------------ */
+
+struct ref {
+    char name[STORE_REF_NAME_MAX + 1];
+    struct store_hash h;
+};
+
+struct waiter {
+    store_durable_fn fn;
+    void *arg;
+};
+
+struct cache_slot {
+    struct store_hash h;
+    uint8_t kind;
+    size_t len;
+    uint8_t *data; /* NULL: empty */
+};
+
+struct gc_state {
+    pthread_t thread;
+    uint64_t start_off;      /* objects at or after this offset are copied by catch-up */
+    struct store_hash *touched; /* older objects writers used during the GC */
+    size_t ntouched, captouched;
+    bool overflow;           /* out of memory recording them: the GC must fail */
+};
+
+struct pack {
+    struct objstore base;
+    pthread_mutex_t lock;
+    struct store_iodir *dir;
+    bool own_dir;
+    char *name, *gcname;
+    struct store_io *io;
+    uint64_t end;         /* where the next record goes */
+    uint64_t synced_end;  /* everything before it is known durable */
+    uint64_t seq;         /* the last ref record's sequence number */
+    uint64_t refs_end;    /* the end of the last ref record: objects after it are in flight */
+    int failed;
+    struct index ix;
+    struct ref *refs;
+    size_t nrefs, caprefs;
+    struct waiter *waiters;
+    size_t nwaiters, capwaiters;
+    uint64_t batch_since_ns;
+    struct store_pack_opts opts;
+    struct cache_slot *cache;
+    size_t cache_mask, cache_used;
+    uint64_t cache_hits, cache_misses, syncs, ref_records;
+    uint8_t *scratch;
+    size_t scratch_cap;
+    /* Write buffer: records appended but not yet passed to pwrite. They sit at file offsets
+     * [end - wlen, end); set_ref/del_ref/flush/sync (and a full buffer) write them out. */
+    uint8_t *wbuf;
+    size_t wlen, wcap;
+    struct gc_state *gc;
+};
+
+static inline struct pack *P(struct objstore *s)
+{
+    return (struct pack *)s;
+}
+
+static inline bool valid_kind(unsigned kind)
+{
+    return kind == STORE_KIND_BLOB || kind == STORE_KIND_NODE || kind == STORE_KIND_COMMIT;
+}
+
+/* The end of what has been passed to the file (lock held). */
+static inline uint64_t written_end(const struct pack *p)
+{
+    return p->end - p->wlen;
+}
+
+/* A buffered sequential reader over the file. */
+struct reader {
+    struct store_io *io;
+    uint64_t size;
+    uint8_t *buf;
+    size_t cap;
+    uint64_t boff; /* file offset of buf[0] */
+    size_t blen;
+};
+
+/* ---- shared helpers ---------------------------------------------------------------------- */
+
+/* store_pack.c: CRC-32C, the index, refs, records, the write buffer, BATCH waiters, the ops. */
+uint32_t pack_crc32c(uint32_t crc, const void *data, size_t len);
+void pack_log(struct pack *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pack_ix_init(struct index *ix, size_t cap);
+int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off);
+int pack_ref_apply(struct pack *p, unsigned op, const char *name, const struct store_hash *h);
+int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
+                           const struct store_hash *h, const void *payload, size_t len);
+int pack_wbuf_write(struct pack *p);
+size_t pack_encode_ref_entry(uint8_t *b, unsigned op, const char *name,
+                             const struct store_hash *h);
+struct waiter *pack_take_waiters(struct pack *p, size_t *n);
+void pack_call_waiters(struct waiter *w, size_t n, bool ok);
+void pack_free(struct pack *p);
+extern const struct objstore_ops pack_ops;
+
+/* store_pack_open.c: the header and the record check the open scan and the GC share. */
+void pack_encode_header(uint8_t *h);
+int64_t pack_check_record(struct reader *r, uint64_t off, unsigned *type, unsigned *kind,
+                          const uint8_t **rec);
+
+#endif
