@@ -210,20 +210,6 @@ static int deep_copy(struct vs_tree *st, struct vs_node *src, struct vs_tree *dt
     return 0;
 }
 
-static char *join(const char *path, const char *name)
-{
-    size_t a = strlen(path), b = strlen(name);
-    char *s = malloc(a + b + 2);
-    if (s == NULL)
-        return NULL;
-    memcpy(s, path, a);
-    size_t k = a;
-    if (a == 0 || path[a - 1] != '/')
-        s[k++] = '/';
-    memcpy(s + k, name, b + 1);
-    return s;
-}
-
 static int child_of(struct vs_tree *t, struct vs_node *n, const char *name,
                     struct vs_entry **e, struct vs_node **c)
 {
@@ -256,7 +242,7 @@ static int merge_child(struct mctx *m, const char *path, const char *name, uint8
         rc = child_of(m->tt, t, name, &te, &tc);
     if (rc < 0)
         return rc;
-    char *cpath = join(path, name);
+    char *cpath = vs_path_join(path, name);
     if (cpath == NULL)
         return -ENOMEM;
     bool theirs = false;

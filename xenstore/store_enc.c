@@ -650,3 +650,31 @@ int vs_commit_read(struct vs_store *st, const struct store_hash *h, struct vs_co
         return rc;
     return vs_commit_decode(d, len, out);
 }
+
+char *vs_path_join(const char *path, const char *name)
+{
+    size_t a = strlen(path), b = strlen(name);
+    char *s = malloc(a + b + 2);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, path, a);
+    size_t k = a;
+    if (a == 0 || path[a - 1] != '/')
+        s[k++] = '/';
+    memcpy(s + k, name, b + 1);
+    return s;
+}
+
+int vs_hashes_push(struct vs_hashes *l, const struct store_hash *h)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct store_hash *v = realloc(l->h, cap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        l->h = v;
+        l->cap = cap;
+    }
+    l->h[l->n++] = *h;
+    return 0;
+}

@@ -257,25 +257,10 @@ static int git_tree(struct gctx *g, struct vs_tree *t, struct vs_node *n, uint8_
     return rc;
 }
 
-struct clist {
-    struct store_hash *h;
-    size_t n, cap;
-};
-
 static int collect_fn(void *arg, const struct store_hash *h, const struct vs_commit *c)
 {
     (void)c;
-    struct clist *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct store_hash *v = realloc(l->h, cap * sizeof(*v));
-        if (v == NULL)
-            return -ENOMEM;
-        l->h = v;
-        l->cap = cap;
-    }
-    l->h[l->n++] = *h;
-    return 0;
+    return vs_hashes_push(arg, h);
 }
 
 static void clean_line(struct vs_buf *b, const char *s)
@@ -364,7 +349,7 @@ int vs_export_git(struct vs_store *st, const struct store_hash *head, const char
     const char *subs[] = {"", "objects", "refs", "refs/heads", "refs/tags"};
     for (size_t i = 0; rc == 0 && i < sizeof(subs) / sizeof(subs[0]); i++)
         rc = mkdirs(g.gitdir, subs[i]);
-    struct clist l = {0};
+    struct vs_hashes l = {0};
     if (rc == 0)
         rc = vs_log(st, head, NULL, collect_fn, &l);
     struct vs_hmap done = {0}; /* commit -> index into g.ids */

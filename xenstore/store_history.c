@@ -89,20 +89,6 @@ struct dctx {
     void *arg;
 };
 
-static char *join(const char *path, const char *name)
-{
-    size_t a = strlen(path), b = strlen(name);
-    char *s = malloc(a + b + 2);
-    if (s == NULL)
-        return NULL;
-    memcpy(s, path, a);
-    size_t k = a;
-    if (path[a - 1] != '/')
-        s[k++] = '/';
-    memcpy(s + k, name, b + 1);
-    return s;
-}
-
 static int report_all(struct dctx *d, struct vs_tree *t, struct vs_node *n, const char *path,
                       enum vs_change kind)
 {
@@ -113,7 +99,7 @@ static int report_all(struct dctx *d, struct vs_tree *t, struct vs_node *n, cons
         rc = vs_dir_entries(t, &n->dir, 0, &ents, &k);
     for (size_t i = 0; rc == 0 && i < k; i++) {
         struct vs_node *c;
-        char *cp = join(path, ents[i]->name);
+        char *cp = vs_path_join(path, ents[i]->name);
         rc = cp ? vs_entry_node(t, ents[i], &c) : -ENOMEM;
         if (rc == 0)
             rc = report_all(d, t, c, cp, kind);
@@ -140,7 +126,7 @@ static int diff_node(struct dctx *d, const char *path, struct vs_node *a, struct
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char *cp = join(path, names[i]);
+        char *cp = vs_path_join(path, names[i]);
         struct vs_entry *ea = NULL, *eb = NULL;
         struct vs_node *ca = NULL, *cb = NULL;
         if (cp == NULL)
@@ -399,25 +385,10 @@ int vs_reachable(struct vs_store *st, const struct store_hash *heads, size_t nhe
 
 /* ---- the pack GC's enumerator ------------------------------------------------------------ */
 
-struct refl {
-    struct store_hash *h;
-    size_t n, cap;
-};
-
 static int ref_fn(void *arg, const char *name, const struct store_hash *h)
 {
     (void)name;
-    struct refl *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct store_hash *v = realloc(l->h, cap * sizeof(*v));
-        if (v == NULL)
-            return -ENOMEM;
-        l->h = v;
-        l->cap = cap;
-    }
-    l->h[l->n++] = *h;
-    return 0;
+    return vs_hashes_push(arg, h);
 }
 
 struct live_adapter {
@@ -438,7 +409,7 @@ int vs_gc_enumerate(void *arg, int (*live)(void *larg, const struct store_hash *
     struct vs_store *st = vs_store_open(g->os, 0);
     if (st == NULL)
         return -ENOMEM;
-    struct refl l = {0};
+    struct vs_hashes l = {0};
     int rc = g->os->ops->list_refs(g->os, ref_fn, &l);
     struct store_hash *commits = calloc(l.n + 1, sizeof(*commits));
     size_t nc = 0;

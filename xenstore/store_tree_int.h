@@ -129,6 +129,18 @@ int vs_commit_decode(const uint8_t *d, size_t len, struct vs_commit *c);
 void vs_commit_encode(const struct vs_commit *c, struct vs_buf *b);
 unsigned vs_bucket(const char *name, unsigned depth);
 void vs_name_hash(const char *name, struct store_hash *h);
+
+/* "path/name" (no doubled '/'; an empty path counts as "/"), malloc'ed; NULL if out of
+ * memory. */
+char *vs_path_join(const char *path, const char *name);
+
+/* A growable array of hashes. */
+struct vs_hashes {
+    struct store_hash *h;
+    size_t n, cap;
+};
+/* Append; -ENOMEM if it cannot grow. */
+int vs_hashes_push(struct vs_hashes *l, const struct store_hash *h);
 unsigned vs_bucket_of(const struct store_hash *h, unsigned depth);
 
 /* Tree internals (store_tree.c). */
