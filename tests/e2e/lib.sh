@@ -82,7 +82,7 @@ show_console() { console_text "$1" | sed 's/^/SHOW /'; }
 # guest does not eat the whole scenario's time. on_reboot="destroy" is added (a later KEY=VALUE
 # may override it): a triple-faulting PVH guest "reboots", and xl -F would restart it forever.
 E2E_XL_TIMEOUT=${E2E_XL_TIMEOUT:-30}
-xl_create_fg() {
+xl_create_fg_once() {
     local out=$E2E_TMP/xl-create.out code pid domid end t0
     local cfg=$1; shift
     t0=$(now)
@@ -118,4 +118,27 @@ require_file() {
     for f in "$@"; do
         [ -f "$f" ] || fail "$f is missing (did the build produce it? make guests)"
     done
+}
+
+# xl_create_fg CFG [KEY=VALUE...]: xl_create_fg_once, once more if Xen reports that the domain
+# triple-faulted. Our kernel cannot triple-fault by itself (every exception is reported and
+# crashes the domain, #DF on its own stack); under this nested rig (Xen under QEMU TCG) a
+# guest now and then finds its own page tables "not present" right after an intercepted
+# instruction, which ends in a triple fault (issue 6's notes). That is the rig's fault, so it
+# is retried once, visibly, instead of failing whatever scenario it hit.
+xl_create_fg() {
+    local code domid name
+    if code=$(xl_create_fg_once "$@"); then
+        domid=$(sed -n 's/.*Waiting for domain .* (domid \([0-9][0-9]*\)).*/\1/p' \
+                "$E2E_TMP/xl-create.out" | tail -n 1)
+        if [ "$code" = 1 ] && [ -n "$domid" ] && xl dmesg 2>/dev/null | grep -q "d${domid}v0 Triple fault"; then
+            name=$(sed -n 's/.*Waiting for domain \(.*\) (domid .*/\1/p' "$E2E_TMP/xl-create.out" | tail -n 1)
+            echo "INFO rig: domain $domid ($name) triple-faulted under nested TCG (a known rig fault); creating it once more" >&2
+            [ -z "$name" ] || rm -f "$(console_log "$name")"
+            code=$(xl_create_fg_once "$@") || return 1
+        fi
+        echo "$code"
+        return 0
+    fi
+    return 1
 }
