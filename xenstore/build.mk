@@ -29,7 +29,8 @@ HOST_PROG_LIBS_vxs-export-demo := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
 # vxenstored: the xenstore daemon on the versioned store (issue 5; first milestone: the Unix
 # socket for dom0 clients). Tested by tests/xenstored/run.sh (make test-xenstored).
 VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_dispatch.c xenstore/vxs_node.c \
-            xenstore/vxs_perms.c xenstore/vxs_watch.c xenstore/vxs_txn.c
+            xenstore/vxs_perms.c xenstore/vxs_watch.c xenstore/vxs_txn.c \
+            xenstore/vxs_control.c
 HOST_PROG_NAMES += vxenstored
 HOST_PROG_SRCS_vxenstored := $(VXS_SRCS) $(XS_CODEC_SRCS) $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
 HOST_PROG_LIBS_vxenstored := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)

@@ -9,6 +9,7 @@
  *   vxs_perms.c     permission lists (stored as their wire bytes) and access checks
  *   vxs_watch.c     watches: registration, matching, event delivery
  *   vxs_txn.c       xenstore transactions of a connection and commits of single requests
+ *   vxs_control.c   XS_CONTROL commands (xenstore-control)
  *
  * Single-threaded: one server, one poll loop.
  */
@@ -150,5 +151,9 @@ void vxs_txn_clear(struct vxs_conn *c);
 /* Commit a single-request transaction x with its events; frees x and ev's contents. */
 int vxs_txn_commit_one(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, bool dirty,
                        const char *what, uint64_t *need);
+
+/* vxs_control.c: run an XS_CONTROL request (NUL-separated command and arguments); *out is a
+ * malloc'd reply payload of *len bytes. */
+int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out, size_t *len_out);
 
 #endif

@@ -240,31 +240,6 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
     }
 }
 
-static void do_control(struct ctx *k, const uint8_t *body, size_t len)
-{
-    const char *cmd[2];
-    size_t n = xs_strings_count(body, len);
-    struct xs_strings it;
-    if (n < 1 || xs_strings_init(&it, body, len) < 0)
-        return send_error(k, -EINVAL);
-    size_t l;
-    cmd[0] = xs_strings_next(&it, &l);
-    cmd[1] = xs_strings_next(&it, &l);
-    k->need = vxs.next_seq;
-    if (strcmp(cmd[0], "check") == 0) {
-        send_str(k, "OK");
-    } else if (strcmp(cmd[0], "print") == 0) {
-        if (!cmd[1])
-            return send_error(k, -EINVAL);
-        vxs_log("print: %s", cmd[1]);
-        send_str(k, "OK");
-    } else if (strcmp(cmd[0], "help") == 0) {
-        send_str(k, "Supported commands:\ncheck\nprint <string>\nhelp\n");
-    } else {
-        send_error(k, -EINVAL);
-    }
-}
-
 void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body)
 {
     static struct ctx k;
@@ -331,8 +306,18 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         if (parse_domid(body, len, &domid) < 0)
             return send_error(&k, -EINVAL);
         return send_str(&k, domid == 0 ? "T" : "F");
-    case XS_CONTROL:
-        return do_control(&k, body, len);
+    case XS_CONTROL: {
+        char *text = NULL;
+        size_t tlen = 0;
+        rc = vxs_control(c, body, len, &text, &tlen);
+        if (rc < 0)
+            return send_error(&k, rc);
+        struct xs_builder b;
+        begin(&k, &b, hdr->type);
+        xs_build_raw(&b, text, tlen);
+        free(text);
+        return send_built(&k, &b);
+    }
     case XS_RESET_WATCHES:
         vxs_watch_clear(c);
         vxs_txn_clear(c);
