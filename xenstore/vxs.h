@@ -1,8 +1,14 @@
 /*
  * vxenstored's internals, shared by its files (xenstore/vxs_*.c):
  *
- *   vxs_main.c      command line, the store, the Unix socket, the poll loop, connections and
- *                   their output queues (replies wait until their commit is durable)
+ *   vxs_main.c      command line, the store, the Unix socket, the poll loop
+ *   vxs_conn.c      connections (a Unix socket or a domain's ring), their input and their
+ *                   output queues (replies wait until their commit is durable)
+ *   vxs_domain.c    introduced domains: INTRODUCE/RELEASE/RESUME/SET_TARGET, dom0's own ring,
+ *                   @introduceDomain/@releaseDomain, domains that die (VIRQ_DOM_EXC)
+ *   vxs_xen.c       the hypervisor through libxenctrl, libxenevtchn, libxengnttab and
+ *                   libxenforeignmemory (nothing else calls them)
+ *   vxs_ring.c      the ring page's byte queues (pure)
  *   vxs_dispatch.c  one request -> one reply: argument parsing, the message types
  *   vxs_node.c      paths and node operations (read, write, mkdir, rm, directory, perms)
  *                   inside a store transaction, recording the watch events they cause
@@ -21,6 +27,7 @@
 #include <stdint.h>
 
 #include "xenstore/objstore.h"
+#include "xenstore/vxs_ring.h"
 #include "xenstore/store_tree.h"
 #include "xenstore/xs_codec.h"
 
@@ -32,9 +39,12 @@
 struct vxs_events {
     char **paths;
     bool *rm;
+    char **perms;       /* the node's perms (wire bytes) for the watchers' read check */
+    size_t *perms_len;
     size_t n, cap;
 };
-void vxs_events_add(struct vxs_events *ev, const char *path, bool rm);
+void vxs_events_add(struct vxs_events *ev, const char *path, bool rm, const void *perms,
+                    size_t perms_len);
 void vxs_events_free(struct vxs_events *ev);
 
 struct vxs_watch {
@@ -54,6 +64,25 @@ struct vxs_tx {
     bool dirty;     /* wrote something */
 };
 
+/* An introduced domain and its ring connection. */
+struct vxs_domain {
+    struct vxs_domain *next;
+    uint32_t domid;
+    uint64_t gfn;               /* as INTRODUCE gave it (the fallback mapping) */
+    uint32_t remote_port;       /* the guest's end of the event channel */
+    int local_port;             /* ours, -1 if not bound */
+    void *page;
+    int map_kind;               /* enum vxs_map_kind */
+    struct vxs_ring ring;
+    struct vxs_conn *conn;
+    bool shutdown;              /* @releaseDomain already fired for its shutdown */
+    uint32_t features;          /* SET_FEATURE, before INTRODUCE */
+};
+
+/* The ring features we advertise in server_features. */
+#define VXS_RING_FEATURES (XENSTORE_SERVER_FEATURE_RECONNECTION | XENSTORE_SERVER_FEATURE_ERROR | \
+                           4u /* WATCHDEPTH */ | 8u /* DOMID_ANY */)
+
 struct vxs_out {
     struct vxs_out *next;
     uint64_t need;  /* the commit that must be durable before this leaves */
@@ -64,14 +93,19 @@ struct vxs_out {
 struct vxs_conn {
     struct vxs_conn *next;
     unsigned id;
-    int fd;
+    int fd;                     /* a Unix socket, or -1 */
+    struct vxs_domain *dom;     /* a domain's ring, or NULL */
     uint32_t domid;
     bool priv;
+    bool has_target;            /* SET_TARGET: acts for `target` too (a device model) */
+    uint32_t target;
     bool dead;
+    bool stalled;               /* too much output waits: stop reading requests */
     struct xs_reader rd;
     uint8_t body[XS_READER_BODY_SIZE];
     struct vxs_out *out_head, *out_tail;
     size_t out_off;
+    size_t out_bytes;           /* queued output */
     struct vxs_watch *watches;
     struct vxs_tx *txs;
     unsigned ntxs;
@@ -93,51 +127,111 @@ struct vxs_server {
     size_t done_cap;
     unsigned max_txs;
     int verbose;
+    bool socket_only;           /* no hypervisor: the Unix socket only */
+    struct vxs_domain *domains;
+    /* perms of the special nodes @introduceDomain and @releaseDomain (wire bytes) */
+    char spec_perms[2][64];
+    size_t spec_perms_len[2];
 };
 
 extern struct vxs_server vxs;
 
 /* vxs_main.c */
 void vxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Queue a complete message (header included) on conn, to leave once commit `need` is
- * durable. */
-void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need);
 /* A seq number for a new commit and its durable callback argument. */
 uint64_t vxs_seq_new(void);
 void vxs_seq_durable(void *arg, bool ok);
+
+/* vxs_conn.c */
+/* Queue a complete message (header included) on conn, to leave once commit `need` is
+ * durable. */
+void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need);
+struct vxs_conn *vxs_conn_new_socket(int fd);
+struct vxs_conn *vxs_conn_new_ring(struct vxs_domain *d, uint32_t domid);
+/* Read and handle what arrived (socket readable, or the ring's event fired). */
+void vxs_conn_input(struct vxs_conn *c);
+/* Send what may leave. */
+void vxs_conn_flush(struct vxs_conn *c);
+bool vxs_conn_wants_pollout(const struct vxs_conn *c);
+size_t vxs_conn_queued(const struct vxs_conn *c);
+/* Unlink and free a connection (its watches and transactions go with it). */
+void vxs_conn_free(struct vxs_conn *c);
+/* Drop a connection's requests in flight, watches, transactions and queued output (ring
+ * reconnection). */
+void vxs_conn_reset(struct vxs_conn *c);
+
+/* vxs_domain.c */
+/* The node path of a special node ("@introduceDomain"/"@releaseDomain") -> index, or -1. */
+int vxs_special_index(const char *path);
+int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint32_t port);
+int vxs_domain_release(uint32_t domid);
+int vxs_domain_resume(uint32_t domid);
+int vxs_domain_set_target(uint32_t domid, uint32_t target);
+bool vxs_domain_introduced(uint32_t domid);
+/* Connect dom0's own ring (/proc/xen/xsd_kva, /proc/xen/xsd_port). */
+int vxs_domain_init_dom0(void);
+/* The event channel fd fired: handle pending ports (rings, VIRQ_DOM_EXC). */
+void vxs_domain_events(void);
+/* After the store is open and the hypervisor reachable: domains that died while we were
+ * down are released. */
+void vxs_domain_reconcile(void);
+/* Does domain `domid` exist at all (for SET_TARGET etc.)? */
+bool vxs_domain_exists(uint32_t domid);
 
 /* vxs_dispatch.c */
 void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body);
 void vxs_conn_cleanup(struct vxs_conn *c);
 
-/* vxs_node.c: paths. `out` holds XENSTORE_ABS_PATH_MAX + 1 bytes. */
+/* vxs_node.c: paths. `out` holds XENSTORE_ABS_PATH_MAX + 1 bytes. Node operations check
+ * the permissions of `c` (NULL: the daemon itself, everything allowed) as C xenstored does:
+ * EACCES when not allowed, and a missing node reports ENOENT only if the nearest existing
+ * ancestor would allow the access. */
 int vxs_path_resolve(const struct vxs_conn *c, const char *in, char *out, bool watch,
                      bool *relative);
-int vxs_node_read(struct vs_txn *x, const char *path, void **val, size_t *len);
-int vxs_node_write(struct vs_txn *x, struct vxs_events *ev, const char *path, const void *val,
-                   size_t len);
-int vxs_node_mkdir(struct vs_txn *x, struct vxs_events *ev, const char *path);
-int vxs_node_rm(struct vs_txn *x, struct vxs_events *ev, const char *path);
-int vxs_node_list(struct vs_txn *x, const char *path, char ***names, size_t *n);
-int vxs_node_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *len);
-int vxs_node_set_perms(struct vs_txn *x, struct vxs_events *ev, const char *path,
-                       const void *perms, size_t len);
+int vxs_node_read(const struct vxs_conn *c, struct vs_txn *x, const char *path, void **val,
+                  size_t *len);
+int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                   const char *path, const void *val, size_t len);
+int vxs_node_mkdir(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                   const char *path);
+int vxs_node_rm(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                const char *path);
+int vxs_node_list(const struct vxs_conn *c, struct vs_txn *x, const char *path, char ***names,
+                  size_t *n);
+int vxs_node_get_perms(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                       void **perms, size_t *len);
+int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                       const char *path, const void *perms, size_t len);
+/* Remove every node owned by domid (a released domain: C xenstored's default, no -K). */
+int vxs_node_rm_owned(struct vs_txn *x, struct vxs_events *ev, uint32_t domid);
 /* The initial tree of an empty store ("/", "/tool", "/tool/xenstored"). */
 int vxs_node_init(struct vs_txn *x);
 
 /* vxs_perms.c */
+#define VXS_PERM_READ  1u
+#define VXS_PERM_WRITE 2u
+#define VXS_PERM_OWNER 4u
+/* A perms entry for DOMID_ANY (DOMID_INVALID, Xen 4.21+) applies to every domain that has no
+ * entry of its own. */
+#define VXS_DOMID_ANY 0x7FF4u
+/* What c (NULL: the daemon) may do on a node with these perms (VXS_PERM_* bits). */
+unsigned vxs_perms_for(const void *perms, size_t len, const struct vxs_conn *c);
+/* The owner's domid of a perms list (0 if unreadable). */
+uint32_t vxs_perms_owner(const void *perms, size_t len);
 /* Validate a perms payload ("b0\0r5\0", at least one entry) and normalise it into buf
  * (entries re-formatted, each NUL-terminated). Returns the length or -EINVAL. */
 int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap);
-/* May `domid` (privileged or not) read (want 'r') or write ('w') a node with these perms? */
-bool vxs_perms_allow(const void *perms, size_t len, uint32_t domid, bool priv, char want);
 
 /* vxs_watch.c */
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth);
 int vxs_watch_del(struct vxs_conn *c, const char *given, const char *token);
 void vxs_watch_clear(struct vxs_conn *c);
-/* Deliver events of a commit to every connection's matching watches. */
+/* Deliver events of a commit to every connection's matching watches that may read the
+ * node. */
 void vxs_watch_fire(const struct vxs_events *ev, uint64_t need);
+/* A special event: "@introduceDomain", or "@releaseDomain" for domid (watches on
+ * "@releaseDomain/<domid>", and those on "@releaseDomain" with a depth, see the domid). */
+void vxs_watch_fire_special(int which, uint32_t domid, uint64_t need);
 /* One WATCH_EVENT message to c. */
 void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need);
 

@@ -91,6 +91,32 @@ static void describe(char *what, size_t cap, uint32_t type, const char *path)
     snprintf(what, cap, "%s %s", xs_type_name(type), path);
 }
 
+/* GET_PERMS / SET_PERMS of @introduceDomain and @releaseDomain: their perms say which
+ * unprivileged domains may watch them. */
+static void do_special_perms(struct ctx *k, const char *name, const char *perms, int plen)
+{
+    int i = vxs_special_index(name);
+    if (i < 0)
+        return send_error(k, -ENOENT);
+    unsigned bits = vxs_perms_for(vxs.spec_perms[i], vxs.spec_perms_len[i], k->c);
+    struct xs_builder b;
+    begin(k, &b, k->hdr->type);
+    if (k->hdr->type == XS_GET_PERMS) {
+        if (!(bits & VXS_PERM_READ))
+            return send_error(k, -EACCES);
+        xs_build_raw(&b, vxs.spec_perms[i], vxs.spec_perms_len[i]);
+        return send_built(k, &b);
+    }
+    if ((bits & (VXS_PERM_WRITE | VXS_PERM_OWNER)) != (VXS_PERM_WRITE | VXS_PERM_OWNER))
+        return send_error(k, -EACCES);
+    if ((size_t)plen > sizeof vxs.spec_perms[i])
+        return send_error(k, -ENOSPC);
+    memcpy(vxs.spec_perms[i], perms, (size_t)plen);
+    vxs.spec_perms_len[i] = (size_t)plen;
+    xs_build_str(&b, "OK");
+    send_built(k, &b);
+}
+
 static void do_node(struct ctx *k, const uint8_t *body, size_t len)
 {
     uint32_t type = k->hdr->type;
@@ -104,9 +130,9 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     if (rc < 0)
         return send_error(k, -EINVAL);
     char path[XENSTORE_ABS_PATH_MAX + 1];
-    rc = vxs_path_resolve(k->c, arg[0], path, false, NULL);
-    if (rc < 0)
-        return send_error(k, rc);
+    rc = vxs_path_resolve(k->c, arg[0], path, arg[0][0] == '@', NULL);
+    if (rc < 0 || (path[0] == '@' && type != XS_GET_PERMS && type != XS_SET_PERMS))
+        return send_error(k, rc < 0 ? rc : -EINVAL);
     char perms[XENSTORE_PAYLOAD_MAX];
     int plen = 0;
     if (type == XS_SET_PERMS) {
@@ -114,6 +140,8 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
         if (plen < 0)
             return send_error(k, plen);
     }
+    if ((type == XS_GET_PERMS || type == XS_SET_PERMS) && arg[0][0] == '@')
+        return do_special_perms(k, arg[0], perms, plen);
     uint32_t offset = 0;
     if (type == XS_DIRECTORY_PART && xs_parse_u32(arg[1], &offset) < 0)
         return send_error(k, -EINVAL);
@@ -130,17 +158,17 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     size_t nnames = 0;
     switch (type) {
     case XS_READ:
-        rc = vxs_node_read(k->x, path, &data, &dlen);
+        rc = vxs_node_read(k->c, k->x, path, &data, &dlen);
         if (rc == 0)
             xs_build_raw(&b, data, dlen);
         break;
     case XS_GET_PERMS:
-        rc = vxs_node_get_perms(k->x, path, &data, &dlen);
+        rc = vxs_node_get_perms(k->c, k->x, path, &data, &dlen);
         if (rc == 0)
             xs_build_raw(&b, data, dlen);
         break;
     case XS_DIRECTORY:
-        rc = vxs_node_list(k->x, path, &names, &nnames);
+        rc = vxs_node_list(k->c, k->x, path, &names, &nnames);
         for (size_t i = 0; rc == 0 && i < nnames; i++)
             xs_build_str(&b, names[i]);
         break;
@@ -148,7 +176,7 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
         struct vs_stat st;
         rc = vs_txn_stat(k->x, path, &st);
         if (rc == 0)
-            rc = vxs_node_list(k->x, path, &names, &nnames);
+            rc = vxs_node_list(k->c, k->x, path, &names, &nnames);
         if (rc < 0)
             break;
         char gen[24];
@@ -174,25 +202,25 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     }
     case XS_WRITE:
         modifies = true;
-        rc = vxs_node_write(k->x, k->ev, path, rest, rest_len);
+        rc = vxs_node_write(k->c, k->x, k->ev, path, rest, rest_len);
         if (rc == 0)
             xs_build_str(&b, "OK");
         break;
     case XS_MKDIR:
         modifies = true;
-        rc = vxs_node_mkdir(k->x, k->ev, path);
+        rc = vxs_node_mkdir(k->c, k->x, k->ev, path);
         if (rc == 0)
             xs_build_str(&b, "OK");
         break;
     case XS_RM:
         modifies = true;
-        rc = vxs_node_rm(k->x, k->ev, path);
+        rc = vxs_node_rm(k->c, k->x, k->ev, path);
         if (rc == 0)
             xs_build_str(&b, "OK");
         break;
     case XS_SET_PERMS:
         modifies = true;
-        rc = vxs_node_set_perms(k->x, k->ev, path, perms, (size_t)plen);
+        rc = vxs_node_set_perms(k->c, k->x, k->ev, path, perms, (size_t)plen);
         if (rc == 0)
             xs_build_str(&b, "OK");
         break;
@@ -213,6 +241,42 @@ static int parse_domid(const uint8_t *body, size_t len, uint32_t *domid)
     if (xs_split(body, len, arg, 1, NULL, NULL) < 0)
         return -EINVAL;
     return xs_parse_u32(arg[0], domid) < 0 ? -EINVAL : 0;
+}
+
+/* INTRODUCE, RELEASE, RESUME, SET_TARGET: the toolstack's (privileged) business. */
+static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
+{
+    uint32_t type = k->hdr->type;
+    const char *arg[3];
+    unsigned nargs = type == XS_INTRODUCE ? 3 : type == XS_SET_TARGET ? 2 : 1;
+    if (!k->c->priv)
+        return send_error(k, -EACCES);
+    if (xs_split(body, len, arg, nargs, NULL, NULL) < 0)
+        return send_error(k, -EINVAL);
+    uint32_t domid, v = 0;
+    if (xs_parse_u32(arg[0], &domid) < 0)
+        return send_error(k, -EINVAL);
+    int rc;
+    if (type == XS_INTRODUCE) {
+        /* The gfn is only a fallback: the ring is granted at ref 1. */
+        char *end;
+        unsigned long long gfn = strtoull(arg[1], &end, 10);
+        if (*arg[1] == 0 || *end || xs_parse_u32(arg[2], &v) < 0)
+            return send_error(k, -EINVAL);
+        rc = vxs_domain_introduce(k->c, domid, gfn, v);
+    } else if (type == XS_RELEASE) {
+        rc = vxs_domain_release(domid);
+    } else if (type == XS_RESUME) {
+        rc = vxs_domain_resume(domid);
+    } else {
+        if (xs_parse_u32(arg[1], &v) < 0)
+            return send_error(k, -EINVAL);
+        rc = vxs_domain_set_target(domid, v);
+    }
+    k->need = vxs.next_seq;
+    if (rc < 0)
+        return send_error(k, rc);
+    send_str(k, "OK");
 }
 
 static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
@@ -305,7 +369,16 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
     case XS_IS_DOMAIN_INTRODUCED:
         if (parse_domid(body, len, &domid) < 0)
             return send_error(&k, -EINVAL);
-        return send_str(&k, domid == 0 ? "T" : "F");
+        /* dom0 always is, even with --socket-only (C xenstored connects it at start). */
+        return send_str(&k, domid == 0 || domid == 0x7FF0u /* DOMID_SELF */ ||
+                                    vxs_domain_introduced(domid)
+                                ? "T"
+                                : "F");
+    case XS_INTRODUCE:
+    case XS_RELEASE:
+    case XS_RESUME:
+    case XS_SET_TARGET:
+        return do_domain(&k, body, len);
     case XS_CONTROL: {
         char *text = NULL;
         size_t tlen = 0;

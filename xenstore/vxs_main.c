@@ -24,6 +24,7 @@
 
 #include "xenstore/store_pack.h"
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_xen.h"
 
 struct vxs_server vxs;
 
@@ -75,112 +76,6 @@ void vxs_seq_durable(void *arg, bool ok)
         memset(vxs.done + vxs.done_cap - k, 0, k * sizeof *vxs.done);
         vxs.durable_upto += k;
     }
-}
-
-/* ---- connections ---------------------------------------------------------------------------- */
-
-void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
-{
-    if (c->dead)
-        return;
-    struct vxs_out *o = malloc(sizeof *o + len);
-    if (!o) {
-        c->dead = true;
-        return;
-    }
-    o->next = NULL;
-    o->need = need;
-    o->len = len;
-    memcpy(o->data, msg, len);
-    if (c->out_tail)
-        c->out_tail->next = o;
-    else
-        c->out_head = o;
-    c->out_tail = o;
-}
-
-/* Write what may leave. */
-static void conn_flush(struct vxs_conn *c)
-{
-    while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
-        struct vxs_out *o = c->out_head;
-        ssize_t n = send(c->fd, o->data + c->out_off, o->len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return;
-            c->dead = true;
-            return;
-        }
-        c->out_off += (size_t)n;
-        if (c->out_off < o->len)
-            return;
-        c->out_off = 0;
-        c->out_head = o->next;
-        if (!c->out_head)
-            c->out_tail = NULL;
-        free(o);
-    }
-}
-
-static bool conn_wants_out(const struct vxs_conn *c)
-{
-    return c->out_head && c->out_head->need <= vxs.durable_upto;
-}
-
-static void conn_read(struct vxs_conn *c)
-{
-    uint8_t buf[8192];
-    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        c->dead = true;
-        return;
-    }
-    if (n < 0)
-        return;
-    size_t off = 0;
-    while (off < (size_t)n && !c->dead) {
-        size_t used;
-        int rc = xs_reader_feed(&c->rd, buf + off, (size_t)n - off, &used);
-        off += used;
-        if (rc < 0) {
-            c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
-            return;
-        }
-        if (rc == 1) {
-            struct xsd_sockmsg hdr = c->rd.hdr;
-            vxs_dispatch(c, &hdr, c->body);
-            xs_reader_next(&c->rd);
-        }
-    }
-}
-
-static void conn_free(struct vxs_conn *c)
-{
-    vxs_conn_cleanup(c);
-    while (c->out_head) {
-        struct vxs_out *o = c->out_head;
-        c->out_head = o->next;
-        free(o);
-    }
-    close(c->fd);
-    free(c);
-}
-
-static void conn_new(int fd)
-{
-    struct vxs_conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(fd);
-        return;
-    }
-    c->fd = fd;
-    c->id = ++vxs.next_conn_id;
-    c->domid = 0;
-    c->priv = true;
-    c->next_txid = 1;
-    xs_reader_init(&c->rd, c->body, sizeof c->body);
-    c->next = vxs.conns;
-    vxs.conns = c;
 }
 
 /* ---- start-up --------------------------------------------------------------------------------- */
@@ -280,9 +175,10 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
             }
-        } else if (strcmp(a, "-N") == 0 || strcmp(a, "--no-fork") == 0 ||
-                   strcmp(a, "--socket-only") == 0) {
-            /* this milestone never forks and serves only the socket */
+        } else if (strcmp(a, "--socket-only") == 0) {
+            vxs.socket_only = true;
+        } else if (strcmp(a, "-N") == 0 || strcmp(a, "--no-fork") == 0) {
+            /* this milestone never forks */
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--verbose") == 0) {
             vxs.verbose = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -304,8 +200,26 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    memcpy(vxs.spec_perms[0], "n0", 3);
+    memcpy(vxs.spec_perms[1], "n0", 3);
+    vxs.spec_perms_len[0] = vxs.spec_perms_len[1] = 3;
     if (open_store(db) < 0)
         return 1;
+    if (!vxs.socket_only) {
+        int rc = vxs_xen_open();
+        if (rc < 0) {
+            vxs_log("cannot reach the hypervisor (%s); use --socket-only to serve the Unix "
+                    "socket alone", strerror(-rc));
+            return 1;
+        }
+        rc = vxs_domain_init_dom0();
+        if (rc < 0) {
+            vxs_log("cannot connect dom0's ring (/proc/xen/xsd_kva, xsd_port): %s",
+                    strerror(-rc));
+            return 1;
+        }
+        vxs_domain_reconcile();
+    }
     int lfd = open_socket(sock);
     if (lfd < 0) {
         vxs_log("%s: %s", sock, strerror(-lfd));
@@ -314,10 +228,11 @@ int main(int argc, char **argv)
     if (vxs.verbose)
         vxs_log("serving %s, database %s", sock, db);
 
+    int efd = vxs.socket_only ? -1 : vxs_xen_evtchn_fd();
     struct pollfd *pfd = NULL;
     size_t pcap = 0;
     for (;;) {
-        size_t n = 1;
+        size_t n = 2;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next)
             n++;
         if (n > pcap) {
@@ -327,10 +242,17 @@ int main(int argc, char **argv)
                 return 1;
         }
         pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
-        size_t i = 1;
-        for (struct vxs_conn *c = vxs.conns; c; c = c->next, i++)
-            pfd[i] = (struct pollfd){.fd = c->fd,
-                                     .events = POLLIN | (conn_wants_out(c) ? POLLOUT : 0)};
+        pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
+        size_t i = 2;
+        for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+            if (c->fd < 0)
+                continue;
+            pfd[i++] = (struct pollfd){
+                .fd = c->fd,
+                .events = (c->stalled ? 0 : POLLIN) |
+                          (vxs_conn_wants_pollout(c) ? POLLOUT : 0)};
+        }
+        n = i;
         int timeout = -1;
         if (vxs.is_pack)
             timeout = store_pack_poll(vxs.os);
@@ -338,30 +260,34 @@ int main(int argc, char **argv)
             vxs_log("poll: %s", strerror(errno));
             return 1;
         }
-        i = 1;
-        for (struct vxs_conn *c = vxs.conns; c && i < n; c = c->next, i++) {
-            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-                conn_read(c);
+        /* Sockets by fd: the list may change while requests are handled. */
+        for (i = 2; i < n; i++) {
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+                if (c->fd == pfd[i].fd) {
+                    vxs_conn_input(c);
+                    break;
+                }
         }
+        if (pfd[1].revents & POLLIN)
+            vxs_domain_events();
         if (pfd[0].revents & POLLIN) {
             int fd;
             while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-                conn_new(fd);
+                vxs_conn_new_socket(fd);
         }
         /* Group commit: everything this round committed becomes durable together. */
         if (vxs.durable_upto < vxs.next_seq && vxs.os->ops->flush(vxs.os) < 0) {
             vxs_log("store flush failed");
             return 1;
         }
-        for (struct vxs_conn **pc = &vxs.conns; *pc;) {
-            struct vxs_conn *c = *pc;
-            conn_flush(c);
-            if (c->dead) {
-                *pc = c->next;
-                conn_free(c);
-            } else {
-                pc = &c->next;
-            }
+        for (struct vxs_conn *c = vxs.conns, *next; c; c = next) {
+            next = c->next;
+            if (!c->dead)
+                vxs_conn_flush(c);
+            if (c->dead)
+                vxs_conn_free(c);
         }
     }
 }

@@ -55,30 +55,92 @@ static void parent_of(const char *path, char *buf)
     }
 }
 
-int vxs_node_read(struct vs_txn *x, const char *path, void **val, size_t *len)
-{
-    return vs_txn_read(x, path, val, len);
-}
-
-int vxs_node_list(struct vs_txn *x, const char *path, char ***names, size_t *n)
-{
-    return vs_txn_list(x, path, names, n);
-}
-
-int vxs_node_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *len)
+/* The perms of an existing node, or -ENOENT. */
+static int perms_of(struct vs_txn *x, const char *path, void **perms, size_t *len)
 {
     return vs_txn_get_perms(x, path, perms, len);
 }
 
-/* Create path (absent) with this value, creating missing parents with empty values. */
-static int create_node(struct vs_txn *x, const char *path, const void *val, size_t len)
+/* What c may do on an existing node; -ENOENT if it is missing. */
+static int access_of(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                     unsigned *bits)
+{
+    void *perms;
+    size_t len;
+    int rc = perms_of(x, path, &perms, &len);
+    if (rc < 0)
+        return rc;
+    *bits = vxs_perms_for(perms, len, c);
+    free(perms);
+    return 0;
+}
+
+/* A node is missing: say so (err) only if c could do `want` on its nearest existing
+ * ancestor; otherwise EACCES, so nothing is learnt about nodes one may not see. */
+static int missing(const struct vxs_conn *c, struct vs_txn *x, const char *path, int err,
+                   unsigned want)
+{
+    char cur[XENSTORE_ABS_PATH_MAX + 1];
+    strcpy(cur, path);
+    while (strcmp(cur, "/") != 0) {
+        char up[XENSTORE_ABS_PATH_MAX + 1];
+        parent_of(cur, up);
+        strcpy(cur, up);
+        unsigned bits;
+        int rc = access_of(c, x, cur, &bits);
+        if (rc == -ENOENT)
+            continue;
+        if (rc < 0)
+            return rc;
+        return (bits & want) ? err : -EACCES;
+    }
+    return err;
+}
+
+/* Check that c may do `want` on path: 0, -EACCES, or -ENOENT (as C's get_node). */
+static int check(const struct vxs_conn *c, struct vs_txn *x, const char *path, unsigned want)
+{
+    unsigned bits;
+    int rc = access_of(c, x, path, &bits);
+    if (rc == -ENOENT)
+        return missing(c, x, path, rc, want);
+    if (rc < 0)
+        return rc;
+    return (bits & want) == want ? 0 : -EACCES;
+}
+
+int vxs_node_read(const struct vxs_conn *c, struct vs_txn *x, const char *path, void **val,
+                  size_t *len)
+{
+    int rc = check(c, x, path, VXS_PERM_READ);
+    return rc < 0 ? rc : vs_txn_read(x, path, val, len);
+}
+
+int vxs_node_list(const struct vxs_conn *c, struct vs_txn *x, const char *path, char ***names,
+                  size_t *n)
+{
+    int rc = check(c, x, path, VXS_PERM_READ);
+    return rc < 0 ? rc : vs_txn_list(x, path, names, n);
+}
+
+int vxs_node_get_perms(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                       void **perms, size_t *len)
+{
+    int rc = check(c, x, path, VXS_PERM_READ);
+    return rc < 0 ? rc : vs_txn_get_perms(x, path, perms, len);
+}
+
+/* Create path (absent) with this value, creating missing parents with empty values. New
+ * nodes inherit their parent's perms; an unprivileged domain owns what it creates. */
+static int create_node(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                       const char *path, const void *val, size_t len)
 {
     char parent[XENSTORE_ABS_PATH_MAX + 1];
     parent_of(path, parent);
     struct vs_stat st;
     int rc = vs_txn_stat(x, parent, &st);
     if (rc == -ENOENT)
-        rc = create_node(x, parent, "", 0);
+        rc = create_node(c, x, NULL, parent, "", 0);
     if (rc < 0)
         return rc;
     void *perms;
@@ -86,81 +148,159 @@ static int create_node(struct vs_txn *x, const char *path, const void *val, size
     rc = vs_txn_get_perms(x, parent, &perms, &plen);
     if (rc < 0)
         return rc;
+    char own[XENSTORE_PAYLOAD_MAX];
+    const void *use = perms;
+    size_t ulen = plen;
+    if (c && !c->priv) {
+        /* Replace the owner entry's domid, keep its access and the other entries. */
+        const char *p = perms;
+        size_t first = strnlen(p, plen);
+        if (first < plen && first >= 1) {
+            int k = snprintf(own, sizeof own, "%c%u", p[0], c->domid);
+            if (k > 0 && (size_t)k + 1 + (plen - first - 1) <= sizeof own) {
+                memcpy(own + k + 1, p + first + 1, plen - first - 1);
+                use = own;
+                ulen = (size_t)k + 1 + (plen - first - 1);
+            }
+        }
+    }
     rc = vs_txn_note_read(x, path);
     if (rc == 0)
-        rc = vs_txn_set(x, path, val, len, perms, plen, VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+        rc = vs_txn_set(x, path, val, len, use, ulen, VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    /* One watch event, for the node asked for (as C): parents created on the way are not
+     * reported on their own. */
+    if (rc == 0 && ev)
+        vxs_events_add(ev, path, false, use, ulen);
     free(perms);
     return rc;
 }
 
-int vxs_node_write(struct vs_txn *x, struct vxs_events *ev, const char *path, const void *val,
-                   size_t len)
+int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                   const char *path, const void *val, size_t len)
 {
-    struct vs_stat st;
-    int rc = vs_txn_stat(x, path, &st);
-    if (rc == 0) {
-        if (strcmp(path, "/") != 0) {
-            char parent[XENSTORE_ABS_PATH_MAX + 1];
-            parent_of(path, parent);
-            rc = vs_txn_note_read(x, parent);
-        }
-        if (rc == 0)
-            rc = vs_txn_set(x, path, val, len, NULL, 0, VS_SET_VALUE);
-    } else if (rc == -ENOENT) {
-        rc = create_node(x, path, val, len);
+    int rc = check(c, x, path, VXS_PERM_WRITE);
+    if (rc == -ENOENT)
+        return create_node(c, x, ev, path, val, len);
+    if (rc < 0)
+        return rc;
+    if (strcmp(path, "/") != 0) {
+        char parent[XENSTORE_ABS_PATH_MAX + 1];
+        parent_of(path, parent);
+        rc = vs_txn_note_read(x, parent);
     }
     if (rc == 0)
-        vxs_events_add(ev, path, false);
+        rc = vs_txn_set(x, path, val, len, NULL, 0, VS_SET_VALUE);
+    if (rc == 0) {
+        void *perms;
+        size_t plen;
+        if (vs_txn_get_perms(x, path, &perms, &plen) == 0) {
+            vxs_events_add(ev, path, false, perms, plen);
+            free(perms);
+        }
+    }
     return rc;
 }
 
-int vxs_node_mkdir(struct vs_txn *x, struct vxs_events *ev, const char *path)
+int vxs_node_mkdir(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                   const char *path)
 {
-    struct vs_stat st;
-    int rc = vs_txn_stat(x, path, &st);
-    if (rc == 0)
-        return 0;
-    if (rc != -ENOENT)
-        return rc;
-    rc = create_node(x, path, "", 0);
-    if (rc == 0)
-        vxs_events_add(ev, path, false);
+    int rc = check(c, x, path, VXS_PERM_WRITE);
+    if (rc == -ENOENT)
+        return create_node(c, x, ev, path, "", 0);
     return rc;
 }
 
-int vxs_node_rm(struct vs_txn *x, struct vxs_events *ev, const char *path)
+int vxs_node_rm(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                const char *path)
 {
-    if (strcmp(path, "/") == 0)
-        return -EINVAL;
     char parent[XENSTORE_ABS_PATH_MAX + 1];
-    parent_of(path, parent);
     struct vs_stat st;
-    int rc = vs_txn_stat(x, path, &st);
+    int rc = check(c, x, path, VXS_PERM_WRITE);
     if (rc == -ENOENT) {
-        rc = vs_txn_stat(x, parent, &st);
-        return rc; /* parent present: nothing to do; missing: ENOENT */
+        if (strcmp(path, "/") == 0)
+            return -EINVAL;
+        parent_of(path, parent);
+        return vs_txn_stat(x, parent, &st); /* parent present: nothing to do */
     }
     if (rc < 0)
         return rc;
-    rc = vs_txn_note_read(x, parent);
+    if (strcmp(path, "/") == 0)
+        return -EINVAL;
+    parent_of(path, parent);
+    void *perms = NULL;
+    size_t plen = 0;
+    rc = vs_txn_get_perms(x, path, &perms, &plen);
+    if (rc == 0)
+        rc = vs_txn_note_read(x, parent);
     if (rc == 0)
         rc = vs_txn_rm(x, path);
     if (rc == 0)
-        vxs_events_add(ev, path, true);
+        vxs_events_add(ev, path, true, perms, plen);
+    free(perms);
     return rc;
 }
 
-int vxs_node_set_perms(struct vs_txn *x, struct vxs_events *ev, const char *path,
-                       const void *perms, size_t len)
+int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
+                       const char *path, const void *perms, size_t len)
 {
-    struct vs_stat st;
-    int rc = vs_txn_stat(x, path, &st);
+    int rc = check(c, x, path, VXS_PERM_WRITE | VXS_PERM_OWNER);
     if (rc < 0)
         return rc;
+    if (c && !c->priv) {
+        /* Unprivileged domains may not give their nodes away. */
+        void *old;
+        size_t olen;
+        rc = vs_txn_get_perms(x, path, &old, &olen);
+        if (rc < 0)
+            return rc;
+        uint32_t owner = vxs_perms_owner(old, olen);
+        free(old);
+        if (vxs_perms_owner(perms, len) != owner)
+            return -EPERM;
+    }
     rc = vs_txn_set(x, path, NULL, 0, perms, len, VS_SET_PERMS);
     if (rc == 0)
-        vxs_events_add(ev, path, false);
+        vxs_events_add(ev, path, false, perms, len);
     return rc;
+}
+
+/* Depth-first: remove subtrees owned by domid (the owner's subtree goes whole, as with RM). */
+static int rm_owned(struct vs_txn *x, struct vxs_events *ev, const char *path, uint32_t domid)
+{
+    void *perms;
+    size_t plen;
+    int rc = vs_txn_get_perms(x, path, &perms, &plen);
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    uint32_t owner = vxs_perms_owner(perms, plen);
+    if (owner == domid && strcmp(path, "/") != 0) {
+        rc = vs_txn_rm(x, path);
+        if (rc == 0)
+            vxs_events_add(ev, path, true, perms, plen);
+        free(perms);
+        return rc;
+    }
+    free(perms);
+    char **names;
+    size_t n;
+    rc = vs_txn_list(x, path, &names, &n);
+    if (rc < 0)
+        return rc;
+    char child[XENSTORE_ABS_PATH_MAX + 1];
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int k = snprintf(child, sizeof child, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
+        if (k > 0 && (size_t)k < sizeof child)
+            rc = rm_owned(x, ev, child, domid);
+    }
+    vs_names_free(names, n);
+    return rc;
+}
+
+int vxs_node_rm_owned(struct vs_txn *x, struct vxs_events *ev, uint32_t domid)
+{
+    if (domid == 0)
+        return 0;
+    return rm_owned(x, ev, "/", domid);
 }
 
 int vxs_node_init(struct vs_txn *x)
@@ -175,7 +315,8 @@ int vxs_node_init(struct vs_txn *x)
     return rc;
 }
 
-void vxs_events_add(struct vxs_events *ev, const char *path, bool rm)
+void vxs_events_add(struct vxs_events *ev, const char *path, bool rm, const void *perms,
+                    size_t perms_len)
 {
     if (ev->n == ev->cap) {
         size_t cap = ev->cap ? ev->cap * 2 : 4;
@@ -187,21 +328,41 @@ void vxs_events_add(struct vxs_events *ev, const char *path, bool rm)
         if (!r)
             return;
         ev->rm = r;
+        char **q = realloc(ev->perms, cap * sizeof *q);
+        if (!q)
+            return;
+        ev->perms = q;
+        size_t *ql = realloc(ev->perms_len, cap * sizeof *ql);
+        if (!ql)
+            return;
+        ev->perms_len = ql;
         ev->cap = cap;
     }
     char *s = strdup(path);
-    if (!s)
+    char *pm = malloc(perms_len ? perms_len : 1);
+    if (!s || !pm) {
+        free(s);
+        free(pm);
         return;
+    }
+    if (perms_len)
+        memcpy(pm, perms, perms_len);
     ev->paths[ev->n] = s;
     ev->rm[ev->n] = rm;
+    ev->perms[ev->n] = pm;
+    ev->perms_len[ev->n] = perms_len;
     ev->n++;
 }
 
 void vxs_events_free(struct vxs_events *ev)
 {
-    for (size_t i = 0; i < ev->n; i++)
+    for (size_t i = 0; i < ev->n; i++) {
         free(ev->paths[i]);
+        free(ev->perms[i]);
+    }
     free(ev->paths);
     free(ev->rm);
+    free(ev->perms);
+    free(ev->perms_len);
     memset(ev, 0, sizeof *ev);
 }

@@ -24,30 +24,67 @@ int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap)
     return n ? (int)out : -EINVAL;
 }
 
-bool vxs_perms_allow(const void *perms, size_t len, uint32_t domid, bool priv, char want)
+static unsigned bits(char access)
 {
-    if (priv)
-        return true;
+    switch (access) {
+    case XS_PERM_READ:
+        return VXS_PERM_READ;
+    case XS_PERM_WRITE:
+        return VXS_PERM_WRITE;
+    case XS_PERM_BOTH:
+        return VXS_PERM_READ | VXS_PERM_WRITE;
+    default:
+        return 0;
+    }
+}
+
+static bool is(const struct vxs_conn *c, uint32_t domid)
+{
+    return domid == c->domid || (c->has_target && domid == c->target);
+}
+
+/* C xenstored's rule: privileged connections and the owner (or a device model acting for
+ * the owner) get everything; otherwise the first entry naming the domain (or its target)
+ * applies; failing that a DOMID_ANY entry; failing that the owner entry's access. */
+unsigned vxs_perms_for(const void *perms, size_t len, const struct vxs_conn *c)
+{
+    const unsigned all = VXS_PERM_READ | VXS_PERM_WRITE | VXS_PERM_OWNER;
+    if (!c || c->priv)
+        return all;
     struct xs_strings it;
     if (xs_strings_init(&it, perms, len) < 0)
-        return false;
+        return 0;
     const char *s;
     size_t slen;
-    char access = XS_PERM_NONE;
-    bool first = true;
+    unsigned dflt = 0, any = 0;
+    bool first = true, have_any = false;
     while ((s = xs_strings_next(&it, &slen)) != NULL) {
         struct xs_perm p;
         if (xs_perm_parse(s, &p) < 0)
-            return false;
+            return 0;
         if (first) {
-            if (p.domid == domid)
-                return true; /* the owner */
-            access = p.access;
+            if (is(c, p.domid))
+                return all;
+            dflt = bits(p.access);
             first = false;
-        } else if (p.domid == domid) {
-            access = p.access;
-            break;
+        } else if (is(c, p.domid)) {
+            return bits(p.access);
+        } else if (p.domid == VXS_DOMID_ANY && !have_any) {
+            any = bits(p.access);
+            have_any = true;
         }
     }
-    return access == XS_PERM_BOTH || access == want;
+    return have_any ? any : dflt;
+}
+
+uint32_t vxs_perms_owner(const void *perms, size_t len)
+{
+    struct xs_strings it;
+    size_t slen;
+    const char *s;
+    struct xs_perm p;
+    if (xs_strings_init(&it, perms, len) < 0 || !(s = xs_strings_next(&it, &slen)) ||
+        xs_perm_parse(s, &p) < 0)
+        return 0;
+    return p.domid;
 }

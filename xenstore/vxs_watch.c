@@ -119,16 +119,44 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
     for (size_t i = 0; i < ev->n; i++) {
         const char *p = ev->paths[i];
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-            if (c->dead)
+            if (c->dead || !c->watches)
+                continue;
+            /* XSA-115: no events about nodes the watcher may not read. */
+            if (!(vxs_perms_for(ev->perms[i], ev->perms_len[i], c) & VXS_PERM_READ))
                 continue;
             for (struct vxs_watch *w = c->watches; w; w = w->next) {
                 int levels;
+                if (w->path[0] == '@')
+                    continue;
                 if (under(p, w->path, &levels)) {
                     if (w->depth < 0 || levels <= w->depth)
                         report(c, w, p, need);
                 } else if (ev->rm[i] && under(w->path, p, &levels)) {
                     report(c, w, w->path, need);
                 }
+            }
+        }
+    }
+}
+
+void vxs_watch_fire_special(int which, uint32_t domid, uint64_t need)
+{
+    const char *name = which == 0 ? "@introduceDomain" : "@releaseDomain";
+    char with_id[48];
+    snprintf(with_id, sizeof with_id, "%s/%u", name, domid);
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        if (c->dead || !c->watches)
+            continue;
+        if (!(vxs_perms_for(vxs.spec_perms[which], vxs.spec_perms_len[which], c) &
+              VXS_PERM_READ))
+            continue;
+        for (struct vxs_watch *w = c->watches; w; w = w->next) {
+            if (strcmp(w->path, name) == 0) {
+                /* A depth asks for the domid (newer C xenstored); without one, the plain
+                 * name, as every xenstored has always sent. */
+                vxs_watch_send(c, which == 1 && w->depth > 0 ? with_id : name, w->token, need);
+            } else if (which == 1 && strcmp(w->path, with_id) == 0) {
+                vxs_watch_send(c, with_id, w->token, need);
             }
         }
     }

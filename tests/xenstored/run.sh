@@ -23,7 +23,7 @@ check() { # NAME EXPECTED ACTUAL
 }
 start() {
     rm -f "$XENSTORED_PATH"
-    "$BUILD/vxenstored" --db "$D/db" --sync batch 2>>"$D/log" &
+    "$BUILD/vxenstored" --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
     PID=$!
     for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && return 0; sleep 0.05; done
     echo "vxenstored did not start"; cat "$D/log"; return 1

@@ -1,0 +1,264 @@
+/*
+ * vxenstored: connections. A connection is a Unix socket (a dom0 process, privileged) or an
+ * introduced domain's ring. Requests are parsed from a private copy of the bytes (the ring's
+ * bytes are copied once, by vxs_ring_read) and handled in order; replies and watch events
+ * queue on the connection and leave once the commit they depend on is durable.
+ *
+ * Abuse limits (XSA-326 spirit): an unprivileged connection whose queued output exceeds
+ * VXS_OUT_HIGH bytes is not read from until its peer consumes, and watch events beyond
+ * VXS_OUT_MAX are dropped rather than queued, so a guest that never reads its ring cannot
+ * make the daemon grow without bound.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "xenstore/vxs.h"
+#include "xenstore/vxs_xen.h"
+
+#define VXS_OUT_HIGH (256u * 1024)
+#define VXS_OUT_MAX (2560u * 1024)
+
+static size_t queued(const struct vxs_conn *c)
+{
+    size_t n = 0;
+    for (const struct vxs_out *o = c->out_head; o; o = o->next)
+        n += o->len;
+    return n;
+}
+
+void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
+{
+    if (c->dead)
+        return;
+    if (!c->priv && c->out_bytes + len > VXS_OUT_MAX) {
+        /* A reply must go (or the client waits forever); an event may be lost, as with C
+         * xenstored's memory quota. */
+        const struct xsd_sockmsg *h = msg;
+        if (h->type == XS_WATCH_EVENT)
+            return;
+    }
+    struct vxs_out *o = malloc(sizeof *o + len);
+    if (!o) {
+        c->dead = true;
+        return;
+    }
+    o->next = NULL;
+    o->need = need;
+    o->len = len;
+    memcpy(o->data, msg, len);
+    if (c->out_tail)
+        c->out_tail->next = o;
+    else
+        c->out_head = o;
+    c->out_tail = o;
+    c->out_bytes += len;
+    if (!c->priv && c->out_bytes > VXS_OUT_HIGH)
+        c->stalled = true;
+}
+
+static void pop_out(struct vxs_conn *c)
+{
+    struct vxs_out *o = c->out_head;
+    c->out_off = 0;
+    c->out_head = o->next;
+    if (!c->out_head)
+        c->out_tail = NULL;
+    c->out_bytes -= o->len;
+    free(o);
+}
+
+static void flush_socket(struct vxs_conn *c)
+{
+    while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
+        struct vxs_out *o = c->out_head;
+        ssize_t n = send(c->fd, o->data + c->out_off, o->len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            c->dead = true;
+            return;
+        }
+        c->out_off += (size_t)n;
+        if (c->out_off < o->len)
+            return;
+        pop_out(c);
+    }
+}
+
+static void flush_ring(struct vxs_conn *c)
+{
+    struct vxs_domain *d = c->dom;
+    bool wrote = false;
+    while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
+        struct vxs_out *o = c->out_head;
+        size_t n = vxs_ring_write(&d->ring, o->data + c->out_off, o->len - c->out_off);
+        if (n == 0)
+            break;
+        wrote = true;
+        c->out_off += n;
+        if (c->out_off < o->len)
+            break;
+        pop_out(c);
+    }
+    if (wrote)
+        vxs_xen_notify(d->local_port);
+}
+
+void vxs_conn_flush(struct vxs_conn *c)
+{
+    if (c->dom)
+        flush_ring(c);
+    else if (c->fd >= 0)
+        flush_socket(c);
+    if (c->stalled && c->out_bytes <= VXS_OUT_HIGH / 2) {
+        c->stalled = false;
+        if (c->dom)
+            vxs_conn_input(c); /* requests that waited in its ring */
+    }
+}
+
+bool vxs_conn_wants_pollout(const struct vxs_conn *c)
+{
+    return c->fd >= 0 && c->out_head && c->out_head->need <= vxs.durable_upto;
+}
+
+/* Feed bytes to the request reader and handle complete requests. false: protocol error. */
+static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n)
+{
+    size_t off = 0;
+    while (off < n && !c->dead) {
+        size_t used;
+        int rc = xs_reader_feed(&c->rd, buf + off, n - off, &used);
+        off += used;
+        if (rc < 0)
+            return false;
+        if (rc == 1) {
+            struct xsd_sockmsg hdr = c->rd.hdr;
+            vxs_dispatch(c, &hdr, c->body);
+            xs_reader_next(&c->rd);
+        }
+    }
+    return true;
+}
+
+static void input_socket(struct vxs_conn *c)
+{
+    uint8_t buf[8192];
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        c->dead = true;
+        return;
+    }
+    if (n > 0 && !feed(c, buf, (size_t)n))
+        c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
+}
+
+static void input_ring(struct vxs_conn *c)
+{
+    struct vxs_domain *d = c->dom;
+    if (vxs_ring_reconnect_requested(&d->ring)) {
+        /* The guest reconnects (kexec, a new kernel): forget everything about it. */
+        vxs_conn_reset(c);
+        vxs_ring_reset(&d->ring);
+        vxs_xen_notify(d->local_port);
+        return;
+    }
+    /* Only whole requests are taken off the ring, and none while our output is stalled:
+     * the guest's writer then waits for room, which is its backpressure. */
+    while (!c->dead && !c->stalled && !d->ring.broken) {
+        uint8_t buf[XENSTORE_RING_SIZE];
+        bool was_full;
+        size_t n = vxs_ring_read(&d->ring, buf, sizeof buf, &was_full);
+        if (n == 0)
+            break;
+        if (was_full)
+            vxs_xen_notify(d->local_port);
+        if (!feed(c, buf, n)) {
+            vxs_ring_fail(&d->ring, XENSTORE_ERROR_PROTO);
+            vxs_log("domain %u: protocol error, connection ignored", c->domid);
+            vxs_conn_reset(c);
+            vxs_xen_notify(d->local_port);
+        }
+    }
+}
+
+void vxs_conn_input(struct vxs_conn *c)
+{
+    if (c->dead)
+        return;
+    if (c->dom)
+        input_ring(c);
+    else if (c->fd >= 0 && !c->stalled)
+        input_socket(c);
+}
+
+static struct vxs_conn *conn_alloc(void)
+{
+    struct vxs_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = -1;
+    c->id = ++vxs.next_conn_id;
+    c->next_txid = 1;
+    xs_reader_init(&c->rd, c->body, sizeof c->body);
+    c->next = vxs.conns;
+    vxs.conns = c;
+    return c;
+}
+
+struct vxs_conn *vxs_conn_new_socket(int fd)
+{
+    struct vxs_conn *c = conn_alloc();
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->domid = 0;
+    c->priv = true;
+    return c;
+}
+
+struct vxs_conn *vxs_conn_new_ring(struct vxs_domain *d, uint32_t domid)
+{
+    struct vxs_conn *c = conn_alloc();
+    if (!c)
+        return NULL;
+    c->dom = d;
+    c->domid = domid;
+    c->priv = domid == 0;
+    return c;
+}
+
+void vxs_conn_reset(struct vxs_conn *c)
+{
+    vxs_conn_cleanup(c);
+    while (c->out_head)
+        pop_out(c);
+    xs_reader_init(&c->rd, c->body, sizeof c->body);
+    c->stalled = false;
+}
+
+void vxs_conn_free(struct vxs_conn *c)
+{
+    for (struct vxs_conn **pc = &vxs.conns; *pc; pc = &(*pc)->next)
+        if (*pc == c) {
+            *pc = c->next;
+            break;
+        }
+    vxs_conn_reset(c);
+    if (c->dom)
+        c->dom->conn = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+/* Keep the queue accounting honest in debug builds. */
+size_t vxs_conn_queued(const struct vxs_conn *c)
+{
+    return queued(c);
+}

@@ -1,0 +1,288 @@
+/*
+ * vxenstored: introduced domains. The toolstack INTRODUCEs a domain with its ring's gfn and
+ * event channel; we map the ring (grant ref 1, else the gfn), bind the channel and serve the
+ * domain as a connection with its own permissions. A domain leaves by RELEASE, or when Xen
+ * tells us (VIRQ_DOM_EXC) that it is dying or gone: its connection goes, the nodes it owns
+ * are removed (C xenstored's default) and @releaseDomain fires. A shutdown that is not (yet)
+ * a death fires @releaseDomain once too, as C xenstored does, so toolstacks notice crashes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+#include "xenstore/vxs_xen.h"
+
+#define DOMID_FIRST_RESERVED 0x7FF0u
+
+static int virq_port = -1;
+
+static struct vxs_domain *find(uint32_t domid)
+{
+    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
+        if (d->domid == domid)
+            return d;
+    return NULL;
+}
+
+int vxs_special_index(const char *path)
+{
+    if (strcmp(path, "@introduceDomain") == 0)
+        return 0;
+    if (strcmp(path, "@releaseDomain") == 0)
+        return 1;
+    return -1;
+}
+
+bool vxs_domain_introduced(uint32_t domid)
+{
+    struct vxs_domain *d = find(domid);
+    return d && d->conn;
+}
+
+bool vxs_domain_exists(uint32_t domid)
+{
+    if (!vxs_xen_available())
+        return domid == 0;
+    return vxs_xen_domain_state(domid) != VXS_DOM_GONE;
+}
+
+/* Remove what a departed domain owned, in one commit of its own. */
+static uint64_t remove_owned(uint32_t domid)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        struct vs_txn *x;
+        struct vxs_events ev = {0};
+        if (vs_txn_begin(vxs.st, VXS_BRANCH, &x) < 0)
+            return vxs.next_seq;
+        int rc = vxs_node_rm_owned(x, &ev, domid);
+        if (rc < 0 || ev.n == 0) {
+            vs_txn_abort(x);
+            vxs_events_free(&ev);
+            return vxs.next_seq;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "RELEASE %u (its nodes)", domid);
+        uint64_t seq = vxs_seq_new();
+        struct vs_commit_info info = {.author = "vxenstored", .message = what};
+        rc = vs_txn_commit(x, &info, vxs.sync, vxs_seq_durable, (void *)(uintptr_t)seq, NULL);
+        if (rc == 0) {
+            vxs_watch_fire(&ev, seq);
+            vxs_events_free(&ev);
+            return seq;
+        }
+        vxs_seq_durable((void *)(uintptr_t)seq, true);
+        vxs_events_free(&ev);
+        if (rc != -EAGAIN)
+            break;
+    }
+    vxs_log("domain %u: could not remove its nodes", domid);
+    return vxs.next_seq;
+}
+
+static void unlink_domain(struct vxs_domain *d)
+{
+    for (struct vxs_domain **pd = &vxs.domains; *pd; pd = &(*pd)->next)
+        if (*pd == d) {
+            *pd = d->next;
+            return;
+        }
+}
+
+/* The domain is gone (RELEASE, or dying): drop it and tell the watchers. */
+static void destroy(struct vxs_domain *d)
+{
+    uint32_t domid = d->domid;
+    if (d->conn) {
+        d->conn->dom = NULL;
+        d->conn->dead = true; /* freed by the poll loop */
+        d->conn = NULL;
+    }
+    vxs_xen_unbind(d->local_port);
+    if (d->page)
+        vxs_xen_unmap_ring(d->page, (enum vxs_map_kind)d->map_kind);
+    unlink_domain(d);
+    free(d);
+    uint64_t need = remove_owned(domid);
+    vxs_watch_fire_special(1, domid, need);
+    if (vxs.verbose)
+        vxs_log("domain %u released", domid);
+}
+
+/* Bind, map and connect d. */
+static int connect_domain(struct vxs_domain *d)
+{
+    enum vxs_map_kind kind = VXS_MAP_NONE;
+    void *page = vxs_xen_map_ring(d->domid, d->gfn, &kind);
+    if (!page)
+        return -ENOENT;
+    int port = vxs_xen_bind(d->domid, d->remote_port);
+    if (port < 0) {
+        vxs_xen_unmap_ring(page, kind);
+        return port;
+    }
+    d->page = page;
+    d->map_kind = kind;
+    d->local_port = port;
+    vxs_ring_attach(&d->ring, page, VXS_RING_FEATURES);
+    d->conn = vxs_conn_new_ring(d, d->domid);
+    if (!d->conn)
+        return -ENOMEM;
+    return 0;
+}
+
+int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint32_t port)
+{
+    if (port == 0 || domid >= DOMID_FIRST_RESERVED)
+        return -EINVAL;
+    if (!vxs_xen_available())
+        return -ENODEV;
+    struct vxs_domain *d = find(domid);
+    if (d && d->conn) {
+        /* Introduced again with the same ring: the toolstack recreates the channel. */
+        if (d->gfn != gfn || d->conn == c)
+            return -EINVAL;
+        int p = vxs_xen_bind(domid, port);
+        vxs_xen_unbind(d->local_port);
+        d->local_port = p < 0 ? -1 : p;
+        d->remote_port = port;
+        return 0;
+    }
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d)
+            return -ENOMEM;
+        d->domid = domid;
+        d->local_port = -1;
+        d->next = vxs.domains;
+        vxs.domains = d;
+    }
+    d->gfn = gfn;
+    d->remote_port = port;
+    int rc = connect_domain(d);
+    if (rc < 0) {
+        vxs_log("domain %u: cannot connect its ring: %s", domid, strerror(-rc));
+        unlink_domain(d);
+        free(d);
+        return rc;
+    }
+    if (vxs.verbose)
+        vxs_log("domain %u introduced (port %u)", domid, port);
+    vxs_watch_fire_special(0, domid, vxs.next_seq);
+    /* Requests it wrote before we were told about it. */
+    vxs_xen_notify(d->local_port);
+    return 0;
+}
+
+int vxs_domain_release(uint32_t domid)
+{
+    if (domid == 0)
+        return -EINVAL;
+    struct vxs_domain *d = find(domid);
+    if (!d)
+        return -ENOENT;
+    if (!d->conn)
+        return -EINVAL;
+    destroy(d);
+    return 0;
+}
+
+int vxs_domain_resume(uint32_t domid)
+{
+    struct vxs_domain *d = find(domid);
+    if (!d)
+        return -ENOENT;
+    if (!d->conn)
+        return -EINVAL;
+    d->shutdown = false;
+    return 0;
+}
+
+int vxs_domain_set_target(uint32_t domid, uint32_t target)
+{
+    struct vxs_domain *d = find(domid);
+    if (!d)
+        return -ENOENT;
+    if (!d->conn)
+        return -EINVAL;
+    if (!vxs_domain_exists(target))
+        return -ENOENT;
+    d->conn->has_target = true;
+    d->conn->target = target;
+    return 0;
+}
+
+int vxs_domain_init_dom0(void)
+{
+    int port;
+    void *page = vxs_xen_map_dom0(&port);
+    if (!page)
+        return -ENOENT;
+    struct vxs_domain *d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->domid = 0;
+    d->remote_port = (uint32_t)port;
+    d->page = page;
+    d->map_kind = VXS_MAP_KVA;
+    d->local_port = vxs_xen_bind(0, (uint32_t)port);
+    if (d->local_port < 0) {
+        vxs_log("dom0: cannot bind port %d: %s", port, strerror(-d->local_port));
+        vxs_xen_unmap_ring(page, VXS_MAP_KVA);
+        free(d);
+        return -EIO;
+    }
+    vxs_ring_attach(&d->ring, page, VXS_RING_FEATURES);
+    d->conn = vxs_conn_new_ring(d, 0);
+    d->next = vxs.domains;
+    vxs.domains = d;
+    /* dom0's kernel waits for a first event to know that xenstored is up. */
+    vxs_xen_notify(d->local_port);
+    virq_port = vxs_xen_bind_dom_exc();
+    if (virq_port < 0)
+        vxs_log("cannot bind VIRQ_DOM_EXC: dead domains are noticed only on RELEASE");
+    return 0;
+}
+
+/* Xen says some domain changed state: find out which. */
+static void check_domains(void)
+{
+    for (struct vxs_domain *d = vxs.domains, *next; d; d = next) {
+        next = d->next;
+        if (d->domid == 0)
+            continue;
+        enum vxs_dom_state s = vxs_xen_domain_state(d->domid);
+        if (s == VXS_DOM_GONE || s == VXS_DOM_DYING) {
+            destroy(d);
+        } else if (s == VXS_DOM_SHUTDOWN && !d->shutdown) {
+            d->shutdown = true;
+            vxs_watch_fire_special(1, d->domid, vxs.next_seq);
+        }
+    }
+}
+
+void vxs_domain_events(void)
+{
+    int port;
+    bool virq = false;
+    while ((port = vxs_xen_next_pending()) >= 0) {
+        if (port == virq_port) {
+            virq = true;
+            continue;
+        }
+        for (struct vxs_domain *d = vxs.domains; d; d = d->next) {
+            if (d->local_port == port && d->conn) {
+                vxs_conn_input(d->conn);
+                vxs_conn_flush(d->conn);
+                break;
+            }
+        }
+    }
+    if (virq)
+        check_domains();
+}
+
+void vxs_domain_reconcile(void)
+{
+    check_domains();
+}

@@ -1,0 +1,139 @@
+/* The daemon's side of the xenstore ring page; see vxs_ring.h for the rules. */
+#include <string.h>
+
+#include "xenstore/vxs_ring.h"
+
+#define RING XENSTORE_RING_SIZE
+
+static XENSTORE_RING_IDX load_acquire(const XENSTORE_RING_IDX *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void store_release(XENSTORE_RING_IDX *p, XENSTORE_RING_IDX v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+void vxs_ring_fail(struct vxs_ring *r, uint32_t error)
+{
+    r->broken = true;
+    __atomic_store_n(&r->intf->error, error, __ATOMIC_RELEASE);
+}
+
+void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
+                     uint32_t features)
+{
+    r->intf = intf;
+    r->broken = false;
+    r->req_cons = load_acquire(&intf->req_cons);
+    r->rsp_prod = load_acquire(&intf->rsp_prod);
+    __atomic_store_n(&intf->server_features, features, __ATOMIC_RELEASE);
+    XENSTORE_RING_IDX prod = load_acquire(&intf->req_prod);
+    XENSTORE_RING_IDX cons = load_acquire(&intf->rsp_cons);
+    if (prod - r->req_cons > RING || r->rsp_prod - cons > RING)
+        vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
+}
+
+/* Bytes the guest has produced, or -1 (and broken) if its index is impossible. */
+static long pending(struct vxs_ring *r)
+{
+    if (r->broken)
+        return -1;
+    XENSTORE_RING_IDX prod = load_acquire(&r->intf->req_prod);
+    XENSTORE_RING_IDX n = prod - r->req_cons;
+    if (n > RING) {
+        vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
+        return -1;
+    }
+    return (long)n;
+}
+
+/* Bytes in flight towards the guest, or -1. */
+static long unread(struct vxs_ring *r)
+{
+    if (r->broken)
+        return -1;
+    XENSTORE_RING_IDX cons = load_acquire(&r->intf->rsp_cons);
+    XENSTORE_RING_IDX n = r->rsp_prod - cons;
+    if (n > RING) {
+        vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
+        return -1;
+    }
+    return (long)n;
+}
+
+size_t vxs_ring_avail(struct vxs_ring *r)
+{
+    long n = pending(r);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+size_t vxs_ring_space(struct vxs_ring *r)
+{
+    long n = unread(r);
+    return n < 0 ? 0 : RING - (size_t)n;
+}
+
+size_t vxs_ring_read(struct vxs_ring *r, void *buf, size_t len, bool *was_full)
+{
+    *was_full = false;
+    long avail = pending(r);
+    if (avail <= 0)
+        return 0;
+    *was_full = avail == RING;
+    size_t n = len < (size_t)avail ? len : (size_t)avail;
+    uint8_t *out = buf;
+    for (size_t done = 0; done < n;) {
+        size_t off = MASK_XENSTORE_IDX(r->req_cons + done);
+        size_t chunk = RING - off;
+        if (chunk > n - done)
+            chunk = n - done;
+        /* Copied once: the request is parsed from buf, never from the page. */
+        memcpy(out + done, (const void *)(r->intf->req + off), chunk);
+        done += chunk;
+    }
+    r->req_cons += (XENSTORE_RING_IDX)n;
+    /* Our reads of req[] complete before the guest may overwrite those bytes. */
+    store_release(&r->intf->req_cons, r->req_cons);
+    return n;
+}
+
+size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len)
+{
+    long used = unread(r);
+    if (used < 0)
+        return 0;
+    size_t room = RING - (size_t)used;
+    size_t n = len < room ? len : room;
+    const uint8_t *in = buf;
+    for (size_t done = 0; done < n;) {
+        size_t off = MASK_XENSTORE_IDX(r->rsp_prod + done);
+        size_t chunk = RING - off;
+        if (chunk > n - done)
+            chunk = n - done;
+        memcpy((void *)(r->intf->rsp + off), in + done, chunk);
+        done += chunk;
+    }
+    r->rsp_prod += (XENSTORE_RING_IDX)n;
+    store_release(&r->intf->rsp_prod, r->rsp_prod);
+    return n;
+}
+
+bool vxs_ring_reconnect_requested(struct vxs_ring *r)
+{
+    return __atomic_load_n(&r->intf->connection, __ATOMIC_ACQUIRE) == XENSTORE_RECONNECT;
+}
+
+void vxs_ring_reset(struct vxs_ring *r)
+{
+    struct xenstore_domain_interface *i = r->intf;
+    store_release(&i->req_cons, 0);
+    store_release(&i->req_prod, 0);
+    store_release(&i->rsp_cons, 0);
+    store_release(&i->rsp_prod, 0);
+    r->req_cons = r->rsp_prod = 0;
+    r->broken = false;
+    __atomic_store_n(&i->error, XENSTORE_ERROR_NONE, __ATOMIC_RELEASE);
+    __atomic_store_n(&i->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
+}
