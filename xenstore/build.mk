@@ -42,3 +42,18 @@ HOST_PROG_LIBS_vxenstored := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS) -lxenctrl -lx
 .PHONY: test-xenstored
 test-xenstored: $(BUILD)/vxenstored
 	$(Q)tests/xenstored/run.sh $(BUILD)
+
+# The history queries shared by vxenstored's XS_CONTROL "history"/"gc" and the vxs CLI
+# (issue 5, item 6), and `vxs` itself: log/show/diff/blame/at/export-git/gc, online through
+# the daemon's socket or offline on --db DIR (a read-only view of the pack).
+VXS_HISTORY_SRCS := xenstore/vxs_history.c xenstore/vxs_history_fmt.c
+HOST_PROG_SRCS_vxenstored += $(VXS_HISTORY_SRCS)
+HOST_PROG_NAMES += vxs
+HOST_PROG_SRCS_vxs := xenstore/vxs_cli.c $(VXS_HISTORY_SRCS) $(XS_CODEC_SRCS) \
+                      $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
+HOST_PROG_LIBS_vxs := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
+# make test-xenstored runs it too (as a prerequisite, so run.sh's recipe above stays as is).
+.PHONY: test-xenstored-history
+test-xenstored: test-xenstored-history
+test-xenstored-history: $(BUILD)/vxenstored $(BUILD)/vxs
+	$(Q)tests/xenstored/history.sh $(BUILD)
