@@ -46,7 +46,7 @@ test-xenstored: $(BUILD)/vxenstored
 # The history queries shared by vxenstored's XS_CONTROL "history"/"gc" and the vxs CLI
 # (issue 5, item 6), and `vxs` itself: log/show/diff/blame/at/export-git/gc, online through
 # the daemon's socket or offline on --db DIR (a read-only view of the pack).
-VXS_HISTORY_SRCS := xenstore/vxs_history.c xenstore/vxs_history_fmt.c
+VXS_HISTORY_SRCS := xenstore/vxs_history.c xenstore/vxs_history_log.c xenstore/vxs_history_fmt.c
 HOST_PROG_SRCS_vxenstored += $(VXS_HISTORY_SRCS)
 HOST_PROG_NAMES += vxs
 HOST_PROG_SRCS_vxs := xenstore/vxs_cli.c $(VXS_HISTORY_SRCS) $(XS_CODEC_SRCS) \

@@ -144,6 +144,19 @@ int vxh_reply(int rc, const struct vxh_page *pg, char **out, size_t *len);
 int vxh_reply_parse(const char *reply, size_t len, char *cursor, size_t cap,
                     const char **body, size_t *blen);
 
+/* ---- shared by the query files (vxs_history.c, vxs_history_log.c) ------------------------- */
+
+#define VXH_MSG(pg, ...) snprintf((pg)->msg, sizeof (pg)->msg, __VA_ARGS__)
+/* Offer the next record of a page's output (false: the page is full, stop). */
+bool vxh_put(struct vxh_page *pg, const struct vxh_buf *rec);
+bool vxh_put_str(struct vxh_page *pg, const char *s);
+/* The separator a JSON list item starts with (nothing in text). */
+void vxh_item_sep(struct vxh_buf *b, enum vxh_fmt fmt, uint64_t i);
+/* 0 if path is absolute, else -EINVAL with the message set. */
+int vxh_check_path(struct vxh_page *pg, const char *path);
+int vxh_q_log(struct vs_store *st, const struct store_hash *head, int argc, char **argv,
+              struct vxh_page *pg);
+
 /* ---- garbage collection --------------------------------------------------------------------- */
 
 /* Collect the pack's garbage: keep the newest `keep->commits` of every branch's history and

@@ -127,3 +127,9 @@ UNIT_TEST_NAMES += test_store_gc_integ
 UNIT_TEST_SRCS_test_store_gc_integ := tests/unit/test_store_gc_integ.c $(STORE_HEAP_SRCS) \
                                       $(STORE_TREE_SRCS)
 UNIT_TEST_LIBS_test_store_gc_integ := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
+# The history queries of vxs and vxenstored's XS_CONTROL history (xenstore/vxs_history*.c):
+# formats, paging, commit names and times on an in-memory store, GC on a pack.
+UNIT_TEST_NAMES += test_vxs_history
+UNIT_TEST_SRCS_test_vxs_history := tests/unit/test_vxs_history.c $(VXS_HISTORY_SRCS) \
+                                   $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
+UNIT_TEST_LIBS_test_vxs_history := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
