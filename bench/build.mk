@@ -21,3 +21,18 @@ BENCH_PROGS += $(BUILD)/vchan-bench
 $(BUILD)/vchan-bench: bench/run.sh $(BUILD)/vchan_bench $(BUILD)/tests/shim/xkshim.so
 	$(Q)printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(abspath bench/run.sh)" "$(abspath $(BUILD))" >$@
 	$(Q)chmod +x $@
+
+# xenstore daemons on their Unix socket, same run: Debian's C xenstored and oxenstored (under
+# the LD_PRELOAD shim, oxenstored in a private mount namespace) against build/vxenstored with
+# --sync batch and --sync none; build/xenstored-bench is a wrapper that starts them all and
+# runs build/xenstored_bench (bench/xenstored_run.sh). XENSTORED_BENCH_ARGS="--quick" for a
+# short smoke run.
+HOST_PROG_NAMES += xenstored_bench
+HOST_PROG_SRCS_xenstored_bench := bench/xenstored_bench.c
+HOST_PROG_LIBS_xenstored_bench := -pthread -lm
+BENCH_PROGS += $(BUILD)/xenstored-bench
+BENCH_ARGS_xenstored-bench = $(XENSTORED_BENCH_ARGS)
+$(BUILD)/xenstored-bench: bench/xenstored_run.sh $(BUILD)/xenstored_bench $(BUILD)/vxenstored \
+                          $(BUILD)/tests/shim/xkshim.so
+	$(Q)printf '#!/bin/sh\nexec "%s" "%s" "$$@"\n' "$(abspath bench/xenstored_run.sh)" "$(abspath $(BUILD))" >$@
+	$(Q)chmod +x $@
