@@ -300,7 +300,7 @@ static int offline_open(const char *db, bool writable, struct store_iodir **dir,
     }
     rc = store_pack_open(*dir, PACK_NAME, &opts, os, &rep);
     if (rc < 0) {
-        if (rep.msg[0])
+        if (rep.msg[0] && rc != -ENOENT) /* the caller names a missing pack itself */
             fprintf(stderr, "vxs: %s\n", rep.msg);
         (*dir)->ops->close(*dir);
     }
@@ -422,12 +422,12 @@ int main(int argc, char **argv)
         else if (n == 0 && strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
             sock = argv[++i];
         else if (n == 0 && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0))
-            return usage(stdout), 0;
+            return usage(stdout), free(args), 0;
         else
             args[n++] = argv[i];
     }
     if (n == 0)
-        return usage(stderr), 2;
+        return usage(stderr), free(args), 2;
     /* The daemon writes export-git's DIR itself: its working directory is not ours. */
     char absdir[4096];
     if (strcmp(args[0], "export-git") == 0 && n == 2 && args[1][0] != '/') {
