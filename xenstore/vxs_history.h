@@ -35,6 +35,9 @@ enum vxh_fmt { VXH_TEXT, VXH_JSON };
  * the "next" line and a log frontier of up to VXH_MAX_FRONTIER commits. */
 #define VXH_MAX_FRONTIER 16
 #define VXH_CONTROL_BUDGET (4096 - 1 - 64 - VXH_MAX_FRONTIER * 65)
+/* A log page visits at most this many commits (it may then be empty but for its cursor), so
+ * that one request never stalls the daemon for long. */
+#define VXH_LOG_STEP 2000
 
 /* ---- a growable byte buffer (errors are sticky: check .err once at the end) -------------- */
 

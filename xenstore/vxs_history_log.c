@@ -303,8 +303,17 @@ int vxh_q_log(struct vs_store *st, const struct store_hash *head, int argc, char
     uint64_t count = pg->start_index;
     struct ent top;
     struct vxh_buf rec = {0};
+    unsigned visited = 0;
     while (rc == 0 && count < limit && walk_pop(&w, &top)) {
         struct vs_commit c;
+        if (++visited > VXH_LOG_STEP) {
+            /* A page of `log PATH` may have to pass many commits that do not touch PATH;
+             * the daemon answers within bounded work and the next page goes on from here. */
+            pg->stop = pg->more = true;
+            snprintf(pg->next, sizeof pg->next, "%llu:0:", (unsigned long long)count);
+            rc = frontier(pg, &w, &top);
+            break;
+        }
         if (vs_commit_read(st, &top.h, &c) < 0)
             continue;
         int show = path ? touches(st, &c, path) : 1;
