@@ -23,7 +23,7 @@
  *   1,000 domains                 --domains domains of ~20 nodes each under /local/domain/N,
  *                                 then p50/p99 latency of writes and reads among them
  *   xl create+destroy mix         --mix-domains domains created and destroyed by --clients
- *                                 clients in parallel, ~170 requests per domain in the order
+ *                                 clients in parallel, ~240 requests per domain in the order
  *                                 libxl issues them (domain make, build info, a disk, a vif and
  *                                 a console in transactions, backend state watches and the
  *                                 hotplug writes, then the teardown); domains/s
@@ -314,7 +314,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double opt_secs = 1.5;          /* time bound of each timed test */
+static double opt_secs = 2.0;          /* time bound of each timed test */
 static long opt_ops = 50000;           /* operation cap of each timed test */
 static long opt_lat = 5000;            /* latency samples (cap) */
 static int opt_clients = 10;
@@ -322,6 +322,7 @@ static int opt_idle = 1000;
 static int opt_domains = 1000;
 static int opt_mix = 100;
 static int opt_verbose;
+static const char *opt_only;           /* comma-separated test names, NULL: all */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -1186,12 +1187,21 @@ static int exec_nofile_ok(char **argv)
 
 /* ---- main ----------------------------------------------------------------------------- */
 
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return true;
+    return false;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: xenstored_bench [--secs S] [--ops N] [--lat N] [--clients N] [--idle N]\n"
             "                       [--domains N] [--mix-domains N] [--quick] [-v]\n"
-            "                       NAME=SOCKET...\n"
+            "                       [--only single,clients,txn,idle,domains,mix] NAME=SOCKET...\n"
             "       xenstored_bench --exec-nofile-ok PROG [ARGS...]\n"
             "Ratio columns compare daemons named vxs* with those named C and ox.\n");
 }
@@ -1219,6 +1229,8 @@ int main(int argc, char **argv)
             opt_mix = atoi(v), i++;
         } else if (strcmp(a, "--quick") == 0) {
             opt_secs = 0.3, opt_lat = 1000, opt_idle = 200, opt_domains = 200, opt_mix = 20;
+        } else if (strcmp(a, "--only") == 0 && v) {
+            opt_only = v, i++;
         } else if (strcmp(a, "-v") == 0) {
             opt_verbose = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -1254,7 +1266,10 @@ int main(int argc, char **argv)
         "transactions of 20 writes", "idle connections", "1,000 domains of nodes",
         "xl create + destroy mix",
     };
+    static const char *const names[] = {"single", "clients", "txn", "idle", "domains", "mix"};
     for (int test = 0; test < 6; test++) {
+        if (opt_only && !in_list(opt_only, names[test]))
+            continue;
         fprintf(stderr, "xenstored bench: %s\n", titles[test]);
         for (int i = 0; i < ndaemons; i++) {
             struct daemon *d = &daemons[i];
