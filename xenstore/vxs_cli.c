@@ -417,9 +417,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
             json = true;
-        else if (n == 0 && strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
-        else if (n == 0 && strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
             sock = argv[++i];
         else if (n == 0 && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0))
             return usage(stdout), free(args), 0;
