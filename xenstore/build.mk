@@ -57,3 +57,12 @@ HOST_PROG_LIBS_vxs := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
 test-xenstored: test-xenstored-history
 test-xenstored-history: $(BUILD)/vxenstored $(BUILD)/vxs
 	$(Q)tests/xenstored/history.sh $(BUILD)
+
+# The differential test against Debian's C xenstored 4.17 under the shim (about 10 s) and the
+# hostile-input test (about 10 s); make test-xenstored runs both (as prerequisites).
+.PHONY: test-xenstored-diff test-xenstored-hostile
+test-xenstored: test-xenstored-diff test-xenstored-hostile
+test-xenstored-diff: $(BUILD)/vxenstored $(BUILD)/tests/shim/xkshim.so
+	$(Q)tests/xenstored/diff.sh $(BUILD)
+test-xenstored-hostile: $(BUILD)/vxenstored
+	$(Q)tests/xenstored/hostile.sh $(BUILD)

@@ -133,3 +133,22 @@ UNIT_TEST_NAMES += test_vxs_history
 UNIT_TEST_SRCS_test_vxs_history := tests/unit/test_vxs_history.c $(VXS_HISTORY_SRCS) \
                                    $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
 UNIT_TEST_LIBS_test_vxs_history := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
+
+# The xenstore request parser's fuzz target (tests/fuzz/fuzz_xs_request.c) replayed over
+# deterministic mutations of valid request streams; make fuzz also runs it under libFuzzer
+# for FUZZ_XS_TIME seconds (as a prerequisite of fuzz, so before the pack loader).
+UNIT_TEST_NAMES += test_xs_fuzz_replay
+UNIT_TEST_SRCS_test_xs_fuzz_replay := tests/unit/test_xs_fuzz_replay.c \
+    tests/fuzz/fuzz_xs_request.c $(XS_CODEC_SRCS)
+UNIT_TEST_LIBS_test_xs_fuzz_replay := -lcmocka
+FUZZ_XS_TIME ?= 30
+$(BUILD)/fuzz/fuzz_xs_request: tests/fuzz/fuzz_xs_request.c $(XS_CODEC_SRCS) $(BUILD_FLAGS_DEP)
+	$(call say,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -iquote . $(XEN_INTERFACE) \
+	    -fsanitize=fuzzer,address,undefined -o $@ tests/fuzz/fuzz_xs_request.c $(XS_CODEC_SRCS)
+fuzz: fuzz-xs-request
+.PHONY: fuzz-xs-request
+fuzz-xs-request: $(BUILD)/fuzz/fuzz_xs_request
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus-xs
+	$< -max_total_time=$(FUZZ_XS_TIME) -max_len=20000 -timeout=10 $(BUILD)/fuzz/corpus-xs
