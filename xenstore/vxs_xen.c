@@ -29,6 +29,10 @@ int vxs_xen_open(void)
     xce = xenevtchn_open(NULL, 0);
     if (!xce)
         return -errno ? -errno : -ENODEV;
+    /* Non-blocking, so that the poll loop can drain every pending port and stop. */
+    int fd = xenevtchn_fd(xce);
+    if (fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     xgt = xengnttab_open(NULL, 0);
     /* Foreign mapping by gfn is only the fallback for a domain without the grant. */
     xfm = xenforeignmemory_open(NULL, 0);
