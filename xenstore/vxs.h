@@ -34,16 +34,17 @@
 #define VXS_BRANCH "xenstore"
 #define VXS_DOM0_PATH "/local/domain/0"
 
-/* Watch events a change causes: the changed path, and for a removal also the watches below
- * it (reported at their own path). */
+/* Watch events a change causes: the changed path (it fires the watches on it and above it),
+ * and for a removal also each watched node below it that existed ("exact": it fires only the
+ * watches on exactly that path), as C xenstored does. */
 struct vxs_events {
     char **paths;
-    bool *rm;
+    bool *exact;
     char **perms;       /* the node's perms (wire bytes) for the watchers' read check */
     size_t *perms_len;
     size_t n, cap;
 };
-void vxs_events_add(struct vxs_events *ev, const char *path, bool rm, const void *perms,
+void vxs_events_add(struct vxs_events *ev, const char *path, bool exact, const void *perms,
                     size_t perms_len);
 void vxs_events_free(struct vxs_events *ev);
 
@@ -126,6 +127,7 @@ struct vxs_server {
     bool *done;             /* done[i]: seq durable_upto + 1 + i is durable */
     size_t done_cap;
     unsigned max_txs;
+    size_t path_max;            /* quota path-max (C's -Q path-max=), default 2048 */
     int verbose;
     bool socket_only;           /* no hypervisor: the Unix socket only */
     struct vxs_domain *domains;
@@ -232,6 +234,8 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need);
 /* A special event: "@introduceDomain", or "@releaseDomain" for domid (watches on
  * "@releaseDomain/<domid>", and those on "@releaseDomain" with a depth, see the domid). */
 void vxs_watch_fire_special(int which, uint32_t domid, uint64_t need);
+/* Before path is removed in x: an exact event for every watched node strictly below it. */
+void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path);
 /* One WATCH_EVENT message to c. */
 void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need);
 

@@ -7,6 +7,20 @@
 
 #include "xenstore/vxs.h"
 
+/* atoi() as C xenstored uses it for numbers in requests, without its undefined overflow. */
+static uint32_t c_atou(const char *s)
+{
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    bool neg = *s == '-';
+    if (*s == '-' || *s == '+')
+        s++;
+    uint32_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++)
+        v = v * 10 + (uint32_t)(*s - '0');
+    return neg ? (uint32_t)-v : v;
+}
+
 struct ctx {
     struct vxs_conn *c;
     const struct xsd_sockmsg *hdr;
@@ -129,22 +143,27 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     rc = xs_split(body, len, arg, nargs, with_rest ? &rest : NULL, with_rest ? &rest_len : NULL);
     if (rc < 0)
         return send_error(k, -EINVAL);
-    char path[XENSTORE_ABS_PATH_MAX + 1];
-    rc = vxs_path_resolve(k->c, arg[0], path, arg[0][0] == '@', NULL);
-    if (rc < 0 || (path[0] == '@' && type != XS_GET_PERMS && type != XS_SET_PERMS))
-        return send_error(k, rc < 0 ? rc : -EINVAL);
+    /* SET_PERMS checks its list first (C xenstored's order): the syntax, then that every
+     * domain named exists (with a hypervisor; --socket-only knows no domains). */
     char perms[XENSTORE_PAYLOAD_MAX];
     int plen = 0;
     if (type == XS_SET_PERMS) {
         plen = vxs_perms_normalise(rest, rest_len, perms, sizeof perms);
         if (plen < 0)
             return send_error(k, plen);
+        for (const char *e = perms; !vxs.socket_only && e < perms + plen; e += strlen(e) + 1) {
+            uint32_t id = (uint32_t)strtoul(e + 1, NULL, 10);
+            if (id != 0 && id != VXS_DOMID_ANY && !vxs_domain_exists(id))
+                return send_error(k, -ENOENT);
+        }
     }
+    char path[XENSTORE_ABS_PATH_MAX + 1];
+    rc = vxs_path_resolve(k->c, arg[0], path, arg[0][0] == '@', NULL);
+    if (rc < 0 || (path[0] == '@' && type != XS_GET_PERMS && type != XS_SET_PERMS))
+        return send_error(k, rc < 0 ? rc : -EINVAL);
     if ((type == XS_GET_PERMS || type == XS_SET_PERMS) && arg[0][0] == '@')
         return do_special_perms(k, arg[0], perms, plen);
-    uint32_t offset = 0;
-    if (type == XS_DIRECTORY_PART && xs_parse_u32(arg[1], &offset) < 0)
-        return send_error(k, -EINVAL);
+    uint32_t offset = type == XS_DIRECTORY_PART ? c_atou(arg[1]) : 0;
 
     rc = ctx_open(k);
     if (rc < 0)
@@ -173,6 +192,8 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
             xs_build_str(&b, names[i]);
         break;
     case XS_DIRECTORY_PART: {
+        /* As C xenstored: the offset is a byte offset into the NUL-separated child list;
+         * past its end comes an empty list; the last chunk ends with an extra NUL. */
         struct vs_stat st;
         rc = vs_txn_stat(k->x, path, &st);
         if (rc == 0)
@@ -182,22 +203,36 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
         char gen[24];
         snprintf(gen, sizeof gen, "%llu", (unsigned long long)st.version);
         xs_build_str(&b, gen);
-        size_t room = XENSTORE_PAYLOAD_MAX - strlen(gen) - 1 - 1, pos = 0, i = 0;
-        for (; i < nnames && pos < offset; i++)
-            pos += strlen(names[i]) + 1;
-        if (pos != offset) {
-            rc = -EINVAL;
+        size_t childlen = 0;
+        for (size_t i = 0; i < nnames; i++)
+            childlen += strlen(names[i]) + 1;
+        if (offset >= childlen) {
+            xs_build_str(&b, "");
             break;
         }
-        for (; i < nnames; i++) {
-            size_t l = strlen(names[i]) + 1;
-            if (l > room)
-                break;
-            xs_build_str(&b, names[i]);
-            room -= l;
+        char *all = malloc(childlen);
+        if (!all) {
+            rc = -ENOMEM;
+            break;
         }
-        if (i == nnames)
-            xs_build_str(&b, "");
+        size_t pos = 0;
+        for (size_t i = 0; i < nnames; i++) {
+            size_t l = strlen(names[i]) + 1;
+            memcpy(all + pos, names[i], l);
+            pos += l;
+        }
+        size_t maxlen = XENSTORE_PAYLOAD_MAX - (strlen(gen) + 1) - 1, n = 0;
+        const char *child = all + offset;
+        while (n + strlen(child) < maxlen) {
+            n += strlen(child) + 1;
+            child += strlen(child) + 1;
+            if (offset + n == childlen)
+                break;
+        }
+        xs_build_raw(&b, all + offset, n);
+        if (offset + n == childlen)
+            xs_build_raw(&b, "", 1);
+        free(all);
         break;
     }
     case XS_WRITE:
@@ -235,12 +270,15 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     send_built(k, &b);
 }
 
+/* A domid argument read as C xenstored reads it (atoi: "abc" is 0): clients rely on the
+ * replies, not on the strictness. */
 static int parse_domid(const uint8_t *body, size_t len, uint32_t *domid)
 {
     const char *arg[1];
     if (xs_split(body, len, arg, 1, NULL, NULL) < 0)
         return -EINVAL;
-    return xs_parse_u32(arg[0], domid) < 0 ? -EINVAL : 0;
+    *domid = c_atou(arg[0]);
+    return 0;
 }
 
 /* INTRODUCE, RELEASE, RESUME, SET_TARGET: the toolstack's (privileged) business. */
@@ -283,7 +321,8 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
 {
     size_t n = xs_strings_count(body, len);
     const char *arg[3];
-    if ((n != 2 && n != 3) || xs_split(body, len, arg, (unsigned)n, NULL, NULL) < 0)
+    if ((n != 2 && !(n == 3 && k->hdr->type == XS_WATCH)) ||
+        xs_split(body, len, arg, (unsigned)n, NULL, NULL) < 0)
         return send_error(k, -EINVAL);
     int rc;
     k->need = vxs.next_seq;
@@ -317,6 +356,19 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
     if (vxs.verbose)
         vxs_log("conn%u: %s tx %u len %u", c->id, xs_type_name(hdr->type), hdr->tx_id,
                 hdr->len);
+    /* C xenstored's order: unknown type (ENOSYS), privileged-only type (EACCES), unknown
+     * transaction (ENOENT), then the request itself. */
+    bool priv_only = hdr->type == XS_CONTROL || hdr->type == XS_INTRODUCE ||
+                     hdr->type == XS_RELEASE || hdr->type == XS_IS_DOMAIN_INTRODUCED ||
+                     hdr->type == XS_RESUME || hdr->type == XS_SET_TARGET ||
+                     hdr->type == XS_CODEC_SET_FEATURE || hdr->type == XS_CODEC_SET_QUOTA;
+    if (priv_only && !c->priv && xs_type_known(hdr->type) && hdr->type != XS_ERROR &&
+        hdr->type != XS_WATCH_EVENT)
+        return send_error(&k, -EACCES);
+    if (hdr->tx_id && hdr->type != XS_WATCH && hdr->type != XS_UNWATCH &&
+        xs_type_known(hdr->type) && hdr->type != XS_ERROR && hdr->type != XS_WATCH_EVENT &&
+        hdr->type != XS_TRANSACTION_END && !vxs_txn_find(c, hdr->tx_id))
+        return send_error(&k, -ENOENT);
     switch (hdr->type) {
     case XS_READ:
     case XS_WRITE:
@@ -343,13 +395,13 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         return send_built(&k, &b);
     }
     case XS_TRANSACTION_END: {
-        struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
-        if (!t)
-            return send_error(&k, -ENOENT);
         const char *arg[1];
         if (xs_split(body, len, arg, 1, NULL, NULL) < 0 ||
             (strcmp(arg[0], "T") != 0 && strcmp(arg[0], "F") != 0))
             return send_error(&k, -EINVAL);
+        struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
+        if (!t)
+            return send_error(&k, -ENOENT);
         char what[64];
         snprintf(what, sizeof what, "TRANSACTION_END %u", t->id);
         uint64_t need;

@@ -157,6 +157,7 @@ int main(int argc, char **argv)
     const char *db = "/var/lib/xenstored", *sock = NULL;
     vxs.sync = STORE_SYNC_BATCH;
     vxs.max_txs = 10;
+    vxs.path_max = XENSTORE_REL_PATH_MAX;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--db") == 0 && i + 1 < argc) {

@@ -39,6 +39,20 @@ int vxs_path_resolve(const struct vxs_conn *c, const char *in, char *out, bool w
     } else {
         memcpy(out, in, n + 1);
     }
+    /* C xenstored's path-max quota (2048 by default, for dom0 too): counted below
+     * /local/domain/<domid>/ for a domain's own nodes, from the root elsewhere. */
+    if (out[0] == '/') {
+        size_t off = 0;
+        if (strncmp(out, "/local/domain/", 14) == 0) {
+            size_t i = 14;
+            while (out[i] >= '0' && out[i] <= '9' && i < 14 + 5)
+                i++;
+            if (i > 14 && out[i] == '/')
+                off = i + 1;
+        }
+        if (strlen(out) - off > vxs.path_max)
+            return -EINVAL;
+    }
     return 0;
 }
 
@@ -233,9 +247,11 @@ int vxs_node_rm(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *e
     if (rc == 0)
         rc = vs_txn_note_read(x, parent);
     if (rc == 0)
+        vxs_watch_note_removal(x, ev, path);
+    if (rc == 0)
         rc = vs_txn_rm(x, path);
     if (rc == 0)
-        vxs_events_add(ev, path, true, perms, plen);
+        vxs_events_add(ev, path, false, perms, plen);
     free(perms);
     return rc;
 }
@@ -274,9 +290,10 @@ static int rm_owned(struct vs_txn *x, struct vxs_events *ev, const char *path, u
         return rc == -ENOENT ? 0 : rc;
     uint32_t owner = vxs_perms_owner(perms, plen);
     if (owner == domid && strcmp(path, "/") != 0) {
+        vxs_watch_note_removal(x, ev, path);
         rc = vs_txn_rm(x, path);
         if (rc == 0)
-            vxs_events_add(ev, path, true, perms, plen);
+            vxs_events_add(ev, path, false, perms, plen);
         free(perms);
         return rc;
     }
@@ -315,7 +332,7 @@ int vxs_node_init(struct vs_txn *x)
     return rc;
 }
 
-void vxs_events_add(struct vxs_events *ev, const char *path, bool rm, const void *perms,
+void vxs_events_add(struct vxs_events *ev, const char *path, bool exact, const void *perms,
                     size_t perms_len)
 {
     if (ev->n == ev->cap) {
@@ -324,10 +341,10 @@ void vxs_events_add(struct vxs_events *ev, const char *path, bool rm, const void
         if (!p)
             return;
         ev->paths = p;
-        bool *r = realloc(ev->rm, cap * sizeof *r);
+        bool *r = realloc(ev->exact, cap * sizeof *r);
         if (!r)
             return;
-        ev->rm = r;
+        ev->exact = r;
         char **q = realloc(ev->perms, cap * sizeof *q);
         if (!q)
             return;
@@ -348,7 +365,7 @@ void vxs_events_add(struct vxs_events *ev, const char *path, bool rm, const void
     if (perms_len)
         memcpy(pm, perms, perms_len);
     ev->paths[ev->n] = s;
-    ev->rm[ev->n] = rm;
+    ev->exact[ev->n] = exact;
     ev->perms[ev->n] = pm;
     ev->perms_len[ev->n] = perms_len;
     ev->n++;
@@ -361,7 +378,7 @@ void vxs_events_free(struct vxs_events *ev)
         free(ev->perms[i]);
     }
     free(ev->paths);
-    free(ev->rm);
+    free(ev->exact);
     free(ev->perms);
     free(ev->perms_len);
     memset(ev, 0, sizeof *ev);

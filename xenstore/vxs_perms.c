@@ -1,25 +1,38 @@
 /* vxenstored: permission lists. A node's perms are stored as their wire bytes ("b0\0r5\0"):
  * the first entry names the owner and the access of every domain not listed. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "xenstore/vxs.h"
 
+/* Parsed as libxenstore's xs_strings_to_perms, which C xenstored uses: only NUL-terminated
+ * entries count (trailing bytes without a NUL are ignored), the domid is strtol(.., 0) (so
+ * "r0x10" is domain 16) and must be followed by nothing. */
 int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap)
 {
-    struct xs_strings it;
-    if (len == 0 || xs_strings_init(&it, in, len) < 0)
-        return -EINVAL;
-    size_t out = 0, n = 0, slen;
-    const char *s;
-    while ((s = xs_strings_next(&it, &slen)) != NULL) {
-        struct xs_perm p;
-        if (xs_perm_parse(s, &p) < 0)
+    const char *p = in, *end = p + len;
+    size_t out = 0, n = 0;
+    while (p < end) {
+        const char *nul = memchr(p, 0, (size_t)(end - p));
+        if (!nul)
+            break;
+        char access = p[0];
+        if (access != 'r' && access != 'w' && access != 'b' && access != 'n')
             return -EINVAL;
-        int k = xs_perm_format(&p, buf + out, cap - out);
+        const char *num = p + 1;
+        if (!*num)
+            return -EINVAL;
+        char *stop;
+        long v = strtol(num, &stop, 0);
+        if (*stop)
+            return -EINVAL;
+        int k = snprintf(buf + out, cap - out, "%c%u", access, (unsigned)v);
         if (k < 0 || out + (size_t)k + 1 > cap)
             return -EINVAL;
         out += (size_t)k + 1;
         n++;
+        p = nul + 1;
     }
     return n ? (int)out : -EINVAL;
 }

@@ -45,9 +45,9 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
 int vxs_watch_del(struct vxs_conn *c, const char *given, const char *token)
 {
     char abs[XENSTORE_ABS_PATH_MAX + 1];
-    int rc = vxs_path_resolve(c, given, abs, true, NULL);
-    if (rc < 0)
-        return rc;
+    /* A path no watch could have is simply not found (as C: ENOENT, not EINVAL). */
+    if (vxs_path_resolve(c, given, abs, true, NULL) < 0)
+        return -ENOENT;
     for (struct vxs_watch **pw = &c->watches; *pw; pw = &(*pw)->next) {
         struct vxs_watch *w = *pw;
         if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0) {
@@ -76,9 +76,19 @@ void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uin
     xs_build_str(&b, path);
     xs_build_str(&b, token);
     int n = xs_build_end(&b);
-    if (n > 0)
-        vxs_send(c, buf, (size_t)n, need);
+    if (n <= 0)
+        return;
+    /* The same event still waiting to leave says it all already (as C xenstored: two
+     * watches with one token, one change, one event). Special events are always sent. */
+    if (path[0] != '@') {
+        for (const struct vxs_out *o = c->out_head; o; o = o->next)
+            if (o->len == (size_t)n && !(o == c->out_head && c->out_off) &&
+                memcmp(o->data, buf, (size_t)n) == 0)
+                return;
+    }
+    vxs_send(c, buf, (size_t)n, need);
 }
+
 
 /* Is p equal to w or below it? Sets *levels to the number of components below. */
 static bool under(const char *p, const char *w, int *levels)
@@ -100,6 +110,27 @@ static bool under(const char *p, const char *w, int *levels)
             n++;
     *levels = n;
     return true;
+}
+
+void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path)
+{
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        for (struct vxs_watch *w = c->watches; w; w = w->next) {
+            int levels;
+            if (w->path[0] == '@' || strcmp(w->path, path) == 0 ||
+                !under(w->path, path, &levels))
+                continue;
+            bool dup = false;
+            for (size_t i = 0; i < ev->n && !dup; i++)
+                dup = ev->exact[i] && strcmp(ev->paths[i], w->path) == 0;
+            void *perms;
+            size_t plen;
+            if (!dup && vs_txn_get_perms(x, w->path, &perms, &plen) == 0) {
+                vxs_events_add(ev, w->path, true, perms, plen);
+                free(perms);
+            }
+        }
+    }
 }
 
 static void report(struct vxs_conn *c, struct vxs_watch *w, const char *abs, uint64_t need)
@@ -128,11 +159,12 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
                 int levels;
                 if (w->path[0] == '@')
                     continue;
-                if (under(p, w->path, &levels)) {
+                if (ev->exact[i]) {
+                    if (strcmp(p, w->path) == 0)
+                        report(c, w, p, need);
+                } else if (under(p, w->path, &levels)) {
                     if (w->depth < 0 || levels <= w->depth)
                         report(c, w, p, need);
-                } else if (ev->rm[i] && under(w->path, p, &levels)) {
-                    report(c, w, w->path, need);
                 }
             }
         }

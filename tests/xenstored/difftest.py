@@ -186,6 +186,17 @@ TO_FIX = [
 ]
 TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
 
+# Entries of TO_FIX that turned out to be deliberate (tolerated even with --strict):
+#  - perms-owner-unknown, setperms-badpath: with --socket-only vxenstored has no hypervisor
+#    to ask which domains exist, so it accepts perms naming any domain (C under the shim
+#    knows only dom0 and says ENOENT before looking at the path). With a hypervisor ours
+#    checks every domain named, as C does.
+#  - at-path-node-op: what remains is GET_PERMS/SET_PERMS of @introduceDomain and
+#    @releaseDomain, which ours supports (their perms say who may watch them, as in newer
+#    C xenstored); C 4.17 says EINVAL. Other node operations on "@..." paths say EINVAL in
+#    both.
+DELIBERATE_IDS = {'perms-owner-unknown', 'setperms-badpath', 'at-path-node-op'}
+
 
 # ---- requests ---------------------------------------------------------------------------
 class Req:
@@ -548,7 +559,7 @@ class Runner:
                 self.ncmp += 1
                 if normalise(q, crep) != normalise(q, vrep):
                     k = self.classify(q, crep, vrep, badtx)
-                    if k is None or self.args.strict:
+                    if k is None or (self.args.strict and k[0] not in DELIBERATE_IDS):
                         return (i, 'reply differs: C %r, vxenstored %r%s' % (
                             crep, vrep, ' (known, to fix: %s)' % k[0] if k else ''))
                     if self.tolerate(k, q, crep, vrep):
@@ -569,7 +580,7 @@ class Runner:
                     ec, ev = self.c.take_events(c), self.v.take_events(c)
                     if ec != ev:
                         k = self.classify(q, ec, ev, badtx, events=True)
-                        if k is None or self.args.strict:
+                        if k is None or (self.args.strict and k[0] not in DELIBERATE_IDS):
                             return (i, 'watch events on conn%d differ: C %r, vxenstored %r%s' %
                                     (c, ec, ev, ' (known, to fix: %s)' % k[0] if k else ''))
                         self.tolerate(k, q, ec, ev)
