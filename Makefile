@@ -5,6 +5,7 @@
 #   make test-unit    host unit tests (cmocka), plain and under ASan+UBSan
 #   make test-boot    the guest images booted on bare QEMU through multiboot (seconds)
 #   make test-e2e     the e2e scenarios only (boots real Xen under QEMU)
+#   make test-e2e-vxs the rig again with vxenstored as dom0's xenstored
 #   make demo         boot Xen in QEMU, create the hello guest, show its console
 #   make bench        the benchmarks in bench/, one after the other (minutes; real disk)
 #   make help         this list
@@ -171,7 +172,7 @@ guests: $(GUEST_IMAGES)
 host-progs: $(HOST_PROGS)
 unit-bins: $(UNIT_BINS)
 
-test: test-unit test-boot test-e2e test-interop test-xenstored
+test: test-unit test-boot test-e2e test-e2e-vxs test-interop test-xenstored
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/unit/run-all.sh $(BUILD)/tests $(UNIT_TESTS)

@@ -9,6 +9,7 @@
  *   vxs_xen.c       the hypervisor through libxenctrl, libxenevtchn, libxengnttab and
  *                   libxenforeignmemory (nothing else calls them)
  *   vxs_ring.c      the ring page's byte queues (pure)
+ *   vxs_persist.c   the connection table (domains, their watches) in the store
  *   vxs_dispatch.c  one request -> one reply: argument parsing, the message types
  *   vxs_node.c      paths and node operations (read, write, mkdir, rm, directory, perms)
  *                   inside a store transaction, recording the watch events they cause
@@ -102,6 +103,8 @@ struct vxs_conn {
     uint32_t target;
     bool dead;
     bool stalled;               /* too much output waits: stop reading requests */
+    bool restored;              /* reconnected after a daemon restart: its old transaction
+                                 * ids get EAGAIN */
     struct xs_reader rd;
     uint8_t body[XS_READER_BODY_SIZE];
     struct vxs_out *out_head, *out_tail;
@@ -174,9 +177,10 @@ bool vxs_domain_introduced(uint32_t domid);
 int vxs_domain_init_dom0(void);
 /* The event channel fd fired: handle pending ports (rings, VIRQ_DOM_EXC). */
 void vxs_domain_events(void);
-/* After the store is open and the hypervisor reachable: domains that died while we were
- * down are released. */
-void vxs_domain_reconcile(void);
+/* After a restart: reconnect the domains of the connection table with their watches (each
+ * fires once, so nothing that changed meanwhile goes unnoticed); domains that died while we
+ * were down are released (@releaseDomain, their nodes removed). */
+void vxs_domain_restore(void);
 /* Does domain `domid` exist at all (for SET_TARGET etc.)? */
 bool vxs_domain_exists(uint32_t domid);
 
@@ -223,6 +227,15 @@ uint32_t vxs_perms_owner(const void *perms, size_t len);
 /* Validate a perms payload ("b0\0r5\0", at least one entry) and normalise it into buf
  * (entries re-formatted, each NUL-terminated). Returns the length or -EINVAL. */
 int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap);
+
+/* vxs_persist.c: each returns the seq of its commit (the reply waits for it). */
+uint64_t vxs_persist_domain(uint32_t domid, uint64_t gfn, uint32_t port);
+uint64_t vxs_persist_domain_gone(uint32_t domid);
+uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, bool add);
+uint64_t vxs_persist_watches_clear(const struct vxs_conn *c);
+void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port),
+                      void (*watch)(uint32_t domid, const char *path, const char *token,
+                                    int depth));
 
 /* vxs_watch.c */
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth);

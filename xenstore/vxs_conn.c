@@ -162,6 +162,7 @@ static void input_ring(struct vxs_conn *c)
     if (vxs_ring_reconnect_requested(&d->ring)) {
         /* The guest reconnects (kexec, a new kernel): forget everything about it. */
         vxs_conn_reset(c);
+        vxs_persist_watches_clear(c);
         vxs_ring_reset(&d->ring);
         vxs_xen_notify(d->local_port);
         return;

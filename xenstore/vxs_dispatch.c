@@ -333,12 +333,15 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
         rc = vxs_watch_add(k->c, arg[0], arg[1], n == 3 ? (int)(depth > 1000 ? 1000 : depth) : -1);
         if (rc < 0)
             return send_error(k, rc);
+        k->need = vxs_persist_watch(k->c, k->c->watches, true);
         send_str(k, "OK");
         vxs_watch_send(k->c, arg[0], arg[1], k->need);
     } else {
         rc = vxs_watch_del(k->c, arg[0], arg[1]);
         if (rc < 0)
             return send_error(k, rc);
+        struct vxs_watch gone = {.given = (char *)arg[0], .token = (char *)arg[1]};
+        k->need = vxs_persist_watch(k->c, &gone, false);
         send_str(k, "OK");
     }
 }
@@ -368,7 +371,9 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
     if (hdr->tx_id && hdr->type != XS_WATCH && hdr->type != XS_UNWATCH &&
         xs_type_known(hdr->type) && hdr->type != XS_ERROR && hdr->type != XS_WATCH_EVENT &&
         hdr->type != XS_TRANSACTION_END && !vxs_txn_find(c, hdr->tx_id))
-        return send_error(&k, -ENOENT);
+        /* A ring reconnected after our restart may still use a transaction of the old
+         * daemon: it failed, and EAGAIN makes the client start it again. */
+        return send_error(&k, c->restored && hdr->tx_id < 0x40000000u ? -EAGAIN : -ENOENT);
     switch (hdr->type) {
     case XS_READ:
     case XS_WRITE:
@@ -401,7 +406,9 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
             return send_error(&k, -EINVAL);
         struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
         if (!t)
-            return send_error(&k, -ENOENT);
+            return send_error(&k, c->restored && hdr->tx_id && hdr->tx_id < 0x40000000u
+                                      ? -EAGAIN
+                                      : -ENOENT);
         char what[64];
         snprintf(what, sizeof what, "TRANSACTION_END %u", t->id);
         uint64_t need;
@@ -446,6 +453,7 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
     case XS_RESET_WATCHES:
         vxs_watch_clear(c);
         vxs_txn_clear(c);
+        k.need = vxs_persist_watches_clear(c);
         return send_str(&k, "OK");
     case XS_CODEC_GET_FEATURE: {
         /* No domid: what the server supports; else that domain's (only dom0 is known). */

@@ -103,6 +103,7 @@ static void destroy(struct vxs_domain *d)
         vxs_xen_unmap_ring(d->page, (enum vxs_map_kind)d->map_kind);
     unlink_domain(d);
     free(d);
+    vxs_persist_domain_gone(domid);
     uint64_t need = remove_owned(domid);
     vxs_watch_fire_special(1, domid, need);
     if (vxs.verbose)
@@ -166,6 +167,7 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
         free(d);
         return rc;
     }
+    vxs_persist_domain(domid, gfn, port);
     if (vxs.verbose)
         vxs_log("domain %u introduced (port %u)", domid, port);
     vxs_watch_fire_special(0, domid, vxs.next_seq);
@@ -282,7 +284,61 @@ void vxs_domain_events(void)
         check_domains();
 }
 
-void vxs_domain_reconcile(void)
+static bool restored_dom0;
+
+static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port)
 {
+    if (domid == 0) {
+        restored_dom0 = true;
+        return;
+    }
+    if (find(domid))
+        return;
+    struct vxs_domain *d = calloc(1, sizeof *d);
+    if (!d)
+        return;
+    d->domid = domid;
+    d->gfn = gfn;
+    d->remote_port = port;
+    d->local_port = -1;
+    d->next = vxs.domains;
+    vxs.domains = d;
+    enum vxs_dom_state s = vxs_xen_domain_state(domid);
+    int rc = s == VXS_DOM_RUNNING || s == VXS_DOM_SHUTDOWN ? connect_domain(d) : -ESRCH;
+    if (rc < 0) {
+        /* Gone while we were down (or its ring with it): release it now. */
+        vxs_log("domain %u: gone since the last run, released", domid);
+        destroy(d);
+        return;
+    }
+    d->conn->restored = true;
+    d->conn->next_txid = 0x40000000u;
+    vxs_log("domain %u: reconnected after restart", domid);
+}
+
+static void restore_watch(uint32_t domid, const char *path, const char *token, int depth)
+{
+    struct vxs_domain *d = find(domid);
+    if (!d || !d->conn || vxs_watch_add(d->conn, path, token, depth) < 0)
+        return;
+    /* It may have missed a change while we were down: one event now (a duplicate at
+     * worst, which every xenstore client must accept). */
+    vxs_watch_send(d->conn, path, token, vxs.next_seq);
+}
+
+void vxs_domain_restore(void)
+{
+    vxs_persist_load(restore_domain, restore_watch);
+    struct vxs_domain *d0 = find(0);
+    if (d0 && d0->conn) {
+        d0->conn->restored = restored_dom0;
+        if (restored_dom0)
+            d0->conn->next_txid = 0x40000000u;
+    }
+    if (!restored_dom0 && d0)
+        vxs_persist_domain(0, 0, d0->remote_port);
     check_domains();
+    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
+        if (d->conn)
+            vxs_xen_notify(d->local_port);
 }

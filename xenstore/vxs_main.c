@@ -219,7 +219,7 @@ int main(int argc, char **argv)
                     strerror(-rc));
             return 1;
         }
-        vxs_domain_reconcile();
+        vxs_domain_restore();
     }
     int lfd = open_socket(sock);
     if (lfd < 0) {

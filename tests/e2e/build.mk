@@ -3,6 +3,9 @@
 #   make test-e2e                      all scenarios but demo
 #   make test-e2e RIG_ARGS="hello"     only some scenarios (names of tests/e2e/scenarios/*.sh)
 #   make test-e2e RIG_ARGS="--xenstored build/vxenstored"   another xenstored in dom0
+#   make test-e2e-vxs                  a second boot with vxenstored as dom0's xenstored for
+#                                      the whole boot (issue 5): VXS_SCENARIOS, then a
+#                                      SIGKILL + restart of it with a guest running
 #   make demo                          boot Xen, create the hello guest, show its console
 #
 # RIG_ARGS is passed to tools/rig/run.sh (see its --help). The rig downloads Debian's Xen and
@@ -13,7 +16,7 @@
 
 RIG_ARGS ?=
 
-.PHONY: test-e2e demo
+.PHONY: test-e2e test-e2e-vxs demo
 
 # GUEST_IMAGES is filled only after all fragments are read, so depend on the phony `guests`
 # and `host-progs` targets (expanded late) rather than on the variables themselves.
@@ -22,3 +25,11 @@ test-e2e: guests host-progs $(E2E_DEPS)
 
 demo: guests host-progs $(E2E_DEPS)
 	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh $(RIG_ARGS) demo
+
+# xen-init-dom0, xenconsoled, xl create/destroy, guest rings, blkback/netback-free toolstack
+# checks and vchan with vxenstored; vxs-restart last (it kills and restarts the daemon).
+VXS_SCENARIOS ?= hello xsprobe toolstack xlshutdown vchan-dom0 vxs-restart
+test-e2e-vxs: guests host-progs $(E2E_DEPS)
+	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh \
+	    --xenstored $(BUILD)/vxenstored --xenstored-args "--db /var/lib/xenstored" \
+	    $(VXS_SCENARIOS)

@@ -1,0 +1,74 @@
+#!/bin/bash
+# rig: not-default
+# vxs-restart: vxenstored, dom0's xenstored, killed with SIGKILL while a guest runs, and
+# restarted on its database. Only meaningful with run.sh --xenstored build/vxenstored (make
+# test-e2e-vxs). The xsprobe guest registers a watch on data/command and writes
+# data/xsprobe=ready; then vxenstored is killed and started again; the guest's ring must be
+# reconnected with its watch (the connection table lives in the store), so writing the
+# command makes it answer in data/reply and bump the counter in a transaction, exactly as in
+# the xsprobe scenario. Then the guest powers off and `xl destroy` (the xl that created it
+# lost its socket with the old daemon) must still clean up: the domain and its nodes go.
+set -u
+. tests/e2e/lib.sh
+. /etc/rig/rig.conf
+
+cfg=examples/xsprobe/xsprobe.cfg
+require_file "$cfg" build/guest/xsprobe.elf
+case "$RIG_XENSTORED" in
+    /xenkit/*) ;;
+    *) fail "dom0 runs Debian's xenstored: run with tools/rig/run.sh --xenstored build/vxenstored" ;;
+esac
+
+name=vxsrestart
+node_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
+domid_known() { domid=$(xl domid "$name" 2>/dev/null) && [ -n "$domid" ]; }
+answers() { xenstore-exists / 2>/dev/null; }
+domain_gone() { ! xl list "$name" >/dev/null 2>&1; }
+
+reset_console "$name"
+xl create "$cfg" "name=\"$name\"" 'on_poweroff="preserve"' >"$E2E_TMP/xl.out" 2>&1 ||
+    { cat "$E2E_TMP/xl.out"; fail "xl create failed"; }
+domid=
+wait_until 30 domid_known || fail "domain $name never appeared"
+home=/local/domain/$domid
+wait_until 80 node_is "$home/data/xsprobe" ready || fail "the guest never wrote data/xsprobe=ready"
+xenstore-write "$home/data/counter" 41
+
+pid=$(pidof xenstored || pgrep -f "$RIG_XENSTORED" | head -n 1)
+[ -n "$pid" ] || fail "cannot find the running xenstored"
+t0=$(now)
+kill -KILL $pid
+sleep 0.2
+kill -0 $pid 2>/dev/null && fail "xenstored survived SIGKILL"
+# shellcheck disable=SC2086 # the args are a word list on purpose
+"$RIG_XENSTORED" $RIG_XENSTORED_ARGS >/tmp/vxs-restart.log 2>&1 &
+wait_until 10 answers || { cat /tmp/vxs-restart.log; fail "xenstored did not answer after the restart"; }
+info "vxs-restart: SIGKILL -> answering again after $(seconds_between "$t0" "$(now)") s"
+grep -q "domain $domid: reconnected" /tmp/vxs-restart.log ||
+    soft_fail "the restarted daemon did not report reconnecting domain $domid"
+# xenconsoled lost its connection with the old daemon: start it again.
+pidof xenconsoled >/dev/null || xenconsoled --log=guest --log-dir=/var/log/xen/console
+
+node_is "$home/data/counter" 41 || soft_fail "an acknowledged write was lost across the restart"
+cmd="after-restart-$RANDOM"
+t1=$(now)
+xenstore-write "$home/data/command" "$cmd"
+if wait_until 20 node_is "$home/data/xsprobe" done; then
+    info "vxs-restart: command -> done seen by dom0 after $(seconds_between "$t1" "$(now)") s (the guest's watch survived)"
+    reply=$(xenstore-read "$home/data/reply" 2>&1)
+    [ "$reply" = "ack $cmd" ] || soft_fail "data/reply is '$reply', want 'ack $cmd'"
+    counter=$(xenstore-read "$home/data/counter" 2>&1)
+    [ "$counter" = 42 ] || soft_fail "data/counter is '$counter', want 42"
+else
+    soft_fail "the guest never answered the command written after the restart"
+fi
+xenstore-write "$home/data/command" exit
+stopped() { xl list "$name" 2>/dev/null | awk 'NR == 2 { exit ($5 ~ /s/) ? 0 : 1 }'; }
+wait_until 20 stopped || soft_fail "the guest did not power off"
+
+xl destroy "$name" || soft_fail "xl destroy failed"
+wait_until 10 domain_gone || soft_fail "the domain is still listed after xl destroy"
+gone() { ! xenstore-exists "$home" 2>/dev/null; }
+wait_until 10 gone || soft_fail "$home is still in xenstore after xl destroy"
+console_has "$name" 'FAILED' && soft_fail "the guest reported a failure"
+finish
