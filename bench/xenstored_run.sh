@@ -103,7 +103,7 @@ fi
 # vxenstored, group commit and no sync.
 [ "$(stat -f -c %T "$DB")" = tmpfs ] && echo "xenstored bench: warning: $DB is on tmpfs (sync costs nothing)" >&2
 for mode in batch none; do
-    "$VXS" --socket-only --db "$DB/$mode" --sync "$mode" --socket "$D/vxs-$mode.sock" >"$D/vxs-$mode.log" 2>&1 &
+    "$VXS" -N --socket-only --db "$DB/$mode" --sync "$mode" --socket "$D/vxs-$mode.sock" >"$D/vxs-$mode.log" 2>&1 &
     PIDS+=($!)
     NAMES+=("vxs-$mode")
     wait_sock "vxs-$mode" "$D/vxs-$mode.sock" $! "$D/vxs-$mode.log" && ARGS+=("vxs-$mode=$D/vxs-$mode.sock")

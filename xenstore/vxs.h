@@ -10,6 +10,8 @@
  *                   libxenforeignmemory (nothing else calls them)
  *   vxs_ring.c      the ring page's byte queues (pure)
  *   vxs_persist.c   the connection table (domains, their watches) in the store
+ *   vxs_opts.c      the command line (ours and C xenstored's flags)
+ *   vxs_daemon.c    daemonizing, pid file, sd_notify, the -T trace file
  *   vxs_dispatch.c  one request -> one reply: argument parsing, the message types
  *   vxs_node.c      paths and node operations (read, write, mkdir, rm, directory, perms)
  *                   inside a store transaction, recording the watch events they cause
@@ -131,6 +133,9 @@ struct vxs_server {
     size_t done_cap;
     unsigned max_txs;
     size_t path_max;            /* quota path-max (C's -Q path-max=), default 2048 */
+    unsigned max_watches;       /* per unprivileged connection (-W) */
+    size_t max_node_size;       /* bytes of a value written by an unprivileged domain (-S) */
+    unsigned max_perms;         /* entries of a perms list set by an unprivileged domain (-A) */
     int verbose;
     bool socket_only;           /* no hypervisor: the Unix socket only */
     struct vxs_domain *domains;
@@ -146,6 +151,24 @@ void vxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A seq number for a new commit and its durable callback argument. */
 uint64_t vxs_seq_new(void);
 void vxs_seq_durable(void *arg, bool ok);
+
+/* vxs_opts.c */
+struct vxs_opts {
+    const char *db, *socket, *pid_file, *trace_file;
+    bool fork, help;
+};
+#include <stdio.h>
+void vxs_usage(FILE *f);
+/* Parse into o and the server's settings; -1 on a bad command line. */
+int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o);
+
+/* vxs_daemon.c */
+/* Fork: the parent exits once the child calls vxs_daemon_ready. Returns the fd to pass. */
+int vxs_daemonize(void);
+void vxs_daemon_ready(int ready_fd, const char *pid_file);
+int vxs_trace_open(const char *path);
+void vxs_trace(const struct vxs_conn *c, const char *dir, const struct xsd_sockmsg *h,
+               const void *payload);
 
 /* vxs_conn.c */
 /* Queue a complete message (header included) on conn, to leave once commit `need` is

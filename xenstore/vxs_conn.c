@@ -40,6 +40,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
         if (h->type == XS_WATCH_EVENT)
             return;
     }
+    vxs_trace(c, "OUT", msg, (const uint8_t *)msg + sizeof(struct xsd_sockmsg));
     struct vxs_out *o = malloc(sizeof *o + len);
     if (!o) {
         c->dead = true;
@@ -137,6 +138,7 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n)
             return false;
         if (rc == 1) {
             struct xsd_sockmsg hdr = c->rd.hdr;
+            vxs_trace(c, "IN ", &hdr, c->body);
             vxs_dispatch(c, &hdr, c->body);
             xs_reader_next(&c->rd);
         }

@@ -157,6 +157,12 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
                 return send_error(k, -ENOENT);
         }
     }
+    /* Quotas of unprivileged domains (dom0 is exempt): value size and perms entries. */
+    if (!k->c->priv && type == XS_WRITE && vxs.max_node_size && rest_len > vxs.max_node_size)
+        return send_error(k, -ENOSPC);
+    if (!k->c->priv && type == XS_SET_PERMS && vxs.max_perms &&
+        xs_strings_count(perms, (size_t)plen) > vxs.max_perms)
+        return send_error(k, -ENOSPC);
     char path[XENSTORE_ABS_PATH_MAX + 1];
     rc = vxs_path_resolve(k->c, arg[0], path, arg[0][0] == '@', NULL);
     if (rc < 0 || (path[0] == '@' && type != XS_GET_PERMS && type != XS_SET_PERMS))

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "xenstore/store_pack.h"
@@ -28,13 +29,19 @@
 
 struct vxs_server vxs;
 
+static bool use_syslog;
+
 void vxs_log(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "vxenstored: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (use_syslog) {
+        vsyslog(LOG_NOTICE, fmt, ap);
+    } else {
+        fprintf(stderr, "vxenstored: ");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
 }
 
@@ -146,49 +153,21 @@ static int open_socket(const char *path)
     return fd;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: vxenstored [--db DIR|:memory:] [--sync always|batch|none] "
-               "[--socket PATH] [-N|--no-fork] [-V|--verbose]\n");
-}
-
 int main(int argc, char **argv)
 {
-    const char *db = "/var/lib/xenstored", *sock = NULL;
-    vxs.sync = STORE_SYNC_BATCH;
-    vxs.max_txs = 10;
-    vxs.path_max = XENSTORE_REL_PATH_MAX;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--db") == 0 && i + 1 < argc) {
-            db = argv[++i];
-        } else if (strcmp(a, "--socket") == 0 && i + 1 < argc) {
-            sock = argv[++i];
-        } else if (strcmp(a, "--sync") == 0 && i + 1 < argc) {
-            const char *m = argv[++i];
-            if (strcmp(m, "always") == 0)
-                vxs.sync = STORE_SYNC_ALWAYS;
-            else if (strcmp(m, "batch") == 0)
-                vxs.sync = STORE_SYNC_BATCH;
-            else if (strcmp(m, "none") == 0)
-                vxs.sync = STORE_SYNC_NONE;
-            else {
-                usage(stderr);
-                return 2;
-            }
-        } else if (strcmp(a, "--socket-only") == 0) {
-            vxs.socket_only = true;
-        } else if (strcmp(a, "-N") == 0 || strcmp(a, "--no-fork") == 0) {
-            /* this milestone never forks */
-        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--verbose") == 0) {
-            vxs.verbose = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
+    struct vxs_opts o;
+    if (vxs_opts_parse(argc, argv, &o) < 0) {
+        vxs_usage(stderr);
+        return 2;
+    }
+    if (o.help) {
+        vxs_usage(stdout);
+        return 0;
+    }
+    const char *db = o.db, *sock = o.socket;
+    if (o.trace_file && vxs_trace_open(o.trace_file) < 0) {
+        vxs_log("%s: %s", o.trace_file, strerror(errno));
+        return 1;
     }
     char sockbuf[4096];
     if (!sock) {
@@ -228,6 +207,22 @@ int main(int argc, char **argv)
     }
     if (vxs.verbose)
         vxs_log("serving %s, database %s", sock, db);
+    /* Fork only now: the store, the socket and the rings are ready, so the parent's exit
+     * tells the init scripts that xenstored serves. (The store has no threads to lose.)
+     * From here on, without -V, the log goes to syslog. */
+    int ready_fd = -1;
+    if (o.fork) {
+        ready_fd = vxs_daemonize();
+        if (ready_fd < 0) {
+            vxs_log("fork: %s", strerror(-ready_fd));
+            return 1;
+        }
+        if (!vxs.verbose) {
+            openlog("vxenstored", LOG_PID, LOG_DAEMON);
+            use_syslog = true;
+        }
+    }
+    vxs_daemon_ready(ready_fd, o.pid_file);
 
     int efd = vxs.socket_only ? -1 : vxs_xen_evtchn_fd();
     struct pollfd *pfd = NULL;

@@ -22,9 +22,12 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
     int rc = vxs_path_resolve(c, given, abs, true, &rel);
     if (rc < 0)
         return rc;
-    for (struct vxs_watch *w = c->watches; w; w = w->next)
+    unsigned n = 0;
+    for (struct vxs_watch *w = c->watches; w; w = w->next, n++)
         if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
+    if (!c->priv && vxs.max_watches && n >= vxs.max_watches)
+        return -E2BIG; /* C xenstored's watch quota */
     struct vxs_watch *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;

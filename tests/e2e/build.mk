@@ -31,5 +31,5 @@ demo: guests host-progs $(E2E_DEPS)
 VXS_SCENARIOS ?= hello xsprobe toolstack xlshutdown vchan-dom0 vxs-restart
 test-e2e-vxs: guests host-progs $(E2E_DEPS)
 	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh \
-	    --xenstored $(BUILD)/vxenstored --xenstored-args "--db /var/lib/xenstored" \
+	    --xenstored $(BUILD)/vxenstored --xenstored-args "--db /var/lib/xenstored -N" \
 	    $(VXS_SCENARIOS)

@@ -32,7 +32,7 @@ mkdir -p "$D/c" "$D/v"
 XKSHIM_DIR=$D/c XENSTORED_RUNDIR=$D/c XENSTORED_PATH=$D/c/socket LD_PRELOAD=$SHIM \
     "$XBIN/xenstored" -N -F "$D/c/pid" >"$D/c/log" 2>&1 &
 CPID=$!
-XENSTORED_PATH=$D/v/socket "$BUILD/vxenstored" --socket-only --db "$D/v/db" --sync none \
+XENSTORED_PATH=$D/v/socket "$BUILD/vxenstored" -N --socket-only --db "$D/v/db" --sync none \
     >"$D/v/log" 2>&1 &
 VPID=$!
 for _ in $(seq 100); do [ -S "$D/c/socket" ] && [ -S "$D/v/socket" ] && break; sleep 0.05; done

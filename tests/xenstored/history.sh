@@ -36,7 +36,7 @@ json() { # NAME COMMAND...: the command succeeds and prints valid JSON
 }
 start() {
     rm -f "$XENSTORED_PATH"
-    "$BUILD/vxenstored" --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
+    "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
     PID=$!
     for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && return 0; sleep 0.05; done
     echo "vxenstored did not start"; cat "$D/log"; return 1

@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$D/v" "$D/c"
-XENSTORED_PATH=$D/v/socket "$BUILD/vxenstored" --socket-only --db "$D/v/db" --sync batch \
+XENSTORED_PATH=$D/v/socket "$BUILD/vxenstored" -N --socket-only --db "$D/v/db" --sync batch \
     >"$D/v/log" 2>&1 &
 VPID=$!
 for _ in $(seq 100); do [ -S "$D/v/socket" ] && break; sleep 0.05; done

@@ -23,7 +23,7 @@ check() { # NAME EXPECTED ACTUAL
 }
 start() {
     rm -f "$XENSTORED_PATH"
-    "$BUILD/vxenstored" --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
+    "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
     PID=$!
     for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && return 0; sleep 0.05; done
     echo "vxenstored did not start"; cat "$D/log"; return 1
@@ -73,6 +73,23 @@ check "all 200 acknowledged writes survived" 200 "$("$U/xenstore-list" /vt/k | w
 check "value after restart" "v199" "$("$U/xenstore-read" /vt/k/199)"
 check "perms after restart" "(b0,r3)" "$("$U/xenstore-ls" -p /vt | sed -n 's/^x = .*\(([^)]*)\)$/\1/p')"
 timeout 60 "$TX" >/dev/null 2>&1 && ok "test-xenstore after restart" || bad "test-xenstore after restart"
+
+echo "drop-in start-up (fork, pid file, sd_notify):"
+kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
+rm -f "$XENSTORED_PATH"
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(20); print(s.recv(64).decode())' "$D/notify" >"$D/notify.out" &
+NPID=$!
+sleep 0.3
+if NOTIFY_SOCKET=$D/notify "$BUILD/vxenstored" --socket-only --db "$D/db" -F "$D/pid" 2>>"$D/log"; then
+    ok "without -N: the parent exits 0 once the daemon serves"
+else
+    bad "without -N: the parent failed"
+fi
+PID=$(cat "$D/pid" 2>/dev/null)
+[ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && ok "pid file names the running daemon" || bad "pid file"
+check "the socket answers at once" "v199" "$("$U/xenstore-read" /vt/k/199)"
+wait $NPID
+check "sd_notify" "READY=1" "$(cat "$D/notify.out")"
 
 echo "xenstored: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,139 @@
+/*
+ * vxenstored's command line: our own options and C xenstored's, so that it drops in where
+ * xencommons or the systemd unit start C xenstored with their usual flags.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+
+void vxs_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vxenstored [options]\n"
+            "  --db DIR|:memory:        the database directory (default /var/lib/xenstored)\n"
+            "  --sync always|batch|none when a reply may leave: after its commit is on disk\n"
+            "                           (always: one fdatasync each; batch: one per round,\n"
+            "                           the default; none: no sync)\n"
+            "  --socket PATH            the Unix socket (default $XENSTORED_PATH, else\n"
+            "                           $XENSTORED_RUNDIR/socket, else /var/run/xenstored/socket)\n"
+            "  --socket-only            no hypervisor: serve the Unix socket alone\n"
+            "  -F, --pid-file FILE      write the daemon's pid to FILE\n"
+            "  -N, --no-fork            stay in the foreground\n"
+            "  -T, --trace-file FILE    log every request and reply to FILE\n"
+            "  -V, --verbose            log to stderr what happens\n"
+            "  -t, --transaction N      open transactions per domain (default 10)\n"
+            "  -W, --watch-nb N         watches per domain (default 128)\n"
+            "  -S, --entry-size N       bytes of a node's value (default 2048)\n"
+            "  -A, --perm-nb N          entries of a node's permissions (default 5)\n"
+            "  -E, --entry-nb N         nodes per domain (accepted; not enforced yet)\n"
+            "  -Q, --quota WHAT=N       transactions, watches, node-size, permissions,\n"
+            "                           path-max, nodes (accepted), outstanding, memory\n"
+            "  -q, --quota-soft WHAT=N  accepted for compatibility\n"
+            "  -w, --timeout WHAT=SECS  accepted for compatibility\n"
+            "  -H, -h, --help           this text\n"
+            "Quotas apply to unprivileged domains; dom0 is exempt, as with C xenstored.\n");
+}
+
+static bool num(const char *s, unsigned long *out)
+{
+    char *e;
+    if (!s || !*s)
+        return false;
+    *out = strtoul(s, &e, 10);
+    return *e == 0;
+}
+
+static int quota(const char *arg, bool soft)
+{
+    const char *eq = strchr(arg, '=');
+    unsigned long v;
+    if (!eq || !num(eq + 1, &v))
+        return -1;
+    size_t n = (size_t)(eq - arg);
+    if (soft)
+        return 0;
+#define IS(name) (n == strlen(name) && strncmp(arg, name, n) == 0)
+    if (IS("transactions"))
+        vxs.max_txs = (unsigned)v;
+    else if (IS("watches"))
+        vxs.max_watches = (unsigned)v;
+    else if (IS("node-size"))
+        vxs.max_node_size = (size_t)v;
+    else if (IS("permissions"))
+        vxs.max_perms = (unsigned)v;
+    else if (IS("path-max"))
+        vxs.path_max = (size_t)v;
+    else if (IS("nodes") || IS("outstanding") || IS("memory") || IS("transaction-nodes"))
+        ; /* accepted; see --help */
+    else
+        return -1;
+#undef IS
+    return 0;
+}
+
+int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->db = "/var/lib/xenstored";
+    o->fork = true;
+    vxs.sync = STORE_SYNC_BATCH;
+    vxs.max_txs = 10;
+    vxs.max_watches = 128;
+    vxs.max_node_size = 2048;
+    vxs.max_perms = 5;
+    vxs.path_max = XENSTORE_REL_PATH_MAX;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long n;
+#define OPT(s, l) (strcmp(a, s) == 0 || strcmp(a, l) == 0)
+        if (strcmp(a, "--db") == 0 && v) {
+            o->db = v, i++;
+        } else if (strcmp(a, "--socket") == 0 && v) {
+            o->socket = v, i++;
+        } else if (strcmp(a, "--sync") == 0 && v) {
+            i++;
+            if (strcmp(v, "always") == 0)
+                vxs.sync = STORE_SYNC_ALWAYS;
+            else if (strcmp(v, "batch") == 0)
+                vxs.sync = STORE_SYNC_BATCH;
+            else if (strcmp(v, "none") == 0)
+                vxs.sync = STORE_SYNC_NONE;
+            else
+                return -1;
+        } else if (strcmp(a, "--socket-only") == 0) {
+            vxs.socket_only = true;
+        } else if (OPT("-N", "--no-fork")) {
+            o->fork = false;
+        } else if (OPT("-V", "--verbose")) {
+            vxs.verbose = 1;
+        } else if (OPT("-F", "--pid-file") && v) {
+            o->pid_file = v, i++;
+        } else if (OPT("-T", "--trace-file") && v) {
+            o->trace_file = v, i++;
+        } else if (OPT("-t", "--transaction") && num(v, &n)) {
+            vxs.max_txs = (unsigned)n, i++;
+        } else if (OPT("-W", "--watch-nb") && num(v, &n)) {
+            vxs.max_watches = (unsigned)n, i++;
+        } else if (OPT("-S", "--entry-size") && num(v, &n)) {
+            vxs.max_node_size = (size_t)n, i++;
+        } else if (OPT("-A", "--perm-nb") && num(v, &n)) {
+            vxs.max_perms = (unsigned)n, i++;
+        } else if (OPT("-E", "--entry-nb") && num(v, &n)) {
+            i++; /* accepted, not enforced yet */
+        } else if ((OPT("-Q", "--quota") || OPT("-q", "--quota-soft")) && v) {
+            if (quota(v, a[1] == 'q' || strcmp(a, "--quota-soft") == 0) < 0)
+                return -1;
+            i++;
+        } else if (OPT("-w", "--timeout") && v) {
+            i++;
+        } else if (OPT("-h", "--help") || strcmp(a, "-H") == 0) {
+            o->help = true;
+        } else {
+            return -1;
+        }
+#undef OPT
+    }
+    return 0;
+}
