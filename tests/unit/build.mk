@@ -152,3 +152,9 @@ fuzz: fuzz-xs-request
 fuzz-xs-request: $(BUILD)/fuzz/fuzz_xs_request
 	$(Q)mkdir -p $(BUILD)/fuzz/corpus-xs
 	$< -max_total_time=$(FUZZ_XS_TIME) -max_len=20000 -timeout=10 $(BUILD)/fuzz/corpus-xs
+
+# vxenstored's side of the ring page (xenstore/vxs_ring.c, pure) against our guest's side
+# and a hostile guest.
+UNIT_TEST_NAMES += test_vxs_ring
+UNIT_TEST_SRCS_test_vxs_ring := tests/unit/test_vxs_ring.c xenstore/vxs_ring.c xen/xenbus_ring.c
+UNIT_TEST_LIBS_test_vxs_ring := -lcmocka
