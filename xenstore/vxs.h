@@ -282,6 +282,13 @@ struct vxs_tx *vxs_txn_find(struct vxs_conn *c, uint32_t id);
 int vxs_txn_end(struct vxs_conn *c, struct vxs_tx *t, bool commit, const char *what,
                 uint64_t *need);
 void vxs_txn_clear(struct vxs_conn *c);
+/* A change the daemon makes on its own (not a client's request), in its own commit on
+ * `branch`, retried on EAGAIN. fn makes it in x, recording watch events in ev (fired at
+ * commit); it returns 0 to commit, > 0 if there is nothing to change, < 0 on error. Returns
+ * the seq a reply depending on it must wait for. */
+uint64_t vxs_txn_daemon_commit(const char *branch, const char *what,
+                               int (*fn)(struct vs_txn *x, struct vxs_events *ev, void *arg),
+                               void *arg);
 /* Commit a single-request transaction x with its events; frees x and ev's contents. */
 int vxs_txn_commit_one(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, bool dirty,
                        const char *what, uint64_t *need);

@@ -48,36 +48,17 @@ bool vxs_domain_exists(uint32_t domid)
 }
 
 /* Remove what a departed domain owned, in one commit of its own. */
+static int rm_owned(struct vs_txn *x, struct vxs_events *ev, void *arg)
+{
+    int rc = vxs_node_rm_owned(x, ev, *(uint32_t *)arg);
+    return rc < 0 ? rc : ev->n == 0 ? 1 : 0;
+}
+
 static uint64_t remove_owned(uint32_t domid)
 {
-    for (int attempt = 0; attempt < 16; attempt++) {
-        struct vs_txn *x;
-        struct vxs_events ev = {0};
-        if (vs_txn_begin(vxs.st, VXS_BRANCH, &x) < 0)
-            return vxs.next_seq;
-        int rc = vxs_node_rm_owned(x, &ev, domid);
-        if (rc < 0 || ev.n == 0) {
-            vs_txn_abort(x);
-            vxs_events_free(&ev);
-            return vxs.next_seq;
-        }
-        char what[64];
-        snprintf(what, sizeof what, "RELEASE %u (its nodes)", domid);
-        uint64_t seq = vxs_seq_new();
-        struct vs_commit_info info = {.author = "vxenstored", .message = what};
-        rc = vs_txn_commit(x, &info, vxs.sync, vxs_seq_durable, (void *)(uintptr_t)seq, NULL);
-        if (rc == 0) {
-            vxs_watch_fire(&ev, seq);
-            vxs_events_free(&ev);
-            return seq;
-        }
-        vxs_seq_durable((void *)(uintptr_t)seq, true);
-        vxs_events_free(&ev);
-        if (rc != -EAGAIN)
-            break;
-    }
-    vxs_log("domain %u: could not remove its nodes", domid);
-    return vxs.next_seq;
+    char what[64];
+    snprintf(what, sizeof what, "RELEASE %u (its nodes)", domid);
+    return vxs_txn_daemon_commit(VXS_BRANCH, what, rm_owned, &domid);
 }
 
 static void unlink_domain(struct vxs_domain *d)

@@ -22,32 +22,8 @@
 
 static const char perms[] = "n0";
 
-/* One change in its own commit; returns the seq the caller's reply must wait for. */
-static uint64_t commit_change(const char *what, int (*fn)(struct vs_txn *, void *), void *arg)
-{
-    for (int attempt = 0; attempt < 8; attempt++) {
-        struct vs_txn *x;
-        if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
-            break;
-        int rc = fn(x, arg);
-        if (rc < 0) {
-            vs_txn_abort(x);
-            if (rc == -ENOENT)
-                return vxs.next_seq; /* nothing to change */
-            break;
-        }
-        uint64_t seq = vxs_seq_new();
-        struct vs_commit_info info = {.author = "vxenstored", .message = what};
-        rc = vs_txn_commit(x, &info, vxs.sync, vxs_seq_durable, (void *)(uintptr_t)seq, NULL);
-        if (rc == 0)
-            return seq;
-        vxs_seq_durable((void *)(uintptr_t)seq, true);
-        if (rc != -EAGAIN)
-            break;
-    }
-    vxs_log("connection table: cannot record: %s", what);
-    return vxs.next_seq;
-}
+/* Each change below is one vxs_txn_daemon_commit: its callback returns 0 to commit, 1 when
+ * there is nothing to do. */
 
 /* Create a directory node unless it exists. */
 static void ensure(struct vs_txn *x, const char *path)
@@ -62,8 +38,9 @@ struct dom_arg {
     uint32_t port;
 };
 
-static int put_domain(struct vs_txn *x, void *p)
+static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
+    (void)ev;
     struct dom_arg *a = p;
     char path[64], val[64];
     ensure(x, "/dom");
@@ -80,13 +57,16 @@ uint64_t vxs_persist_domain(uint32_t domid, uint64_t gfn, uint32_t port)
     struct dom_arg a = {domid, gfn, port};
     char what[64];
     snprintf(what, sizeof what, "INTRODUCE %u", domid);
-    return commit_change(what, put_domain, &a);
+    return vxs_txn_daemon_commit(BRANCH, what, put_domain, &a);
 }
 
-static int rm_path(struct vs_txn *x, void *p)
+static int rm_path(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
+    (void)ev;
     struct vs_stat st;
     int rc = vs_txn_stat(x, p, &st);
+    if (rc == -ENOENT)
+        return 1;
     return rc < 0 ? rc : vs_txn_rm(x, p);
 }
 
@@ -95,7 +75,7 @@ uint64_t vxs_persist_domain_gone(uint32_t domid)
     char path[64], what[64];
     snprintf(path, sizeof path, "/dom/%u", domid);
     snprintf(what, sizeof what, "RELEASE %u", domid);
-    return commit_change(what, rm_path, path);
+    return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
 /* A watch's node name: a hash of its path and token (one node per (path, token)). */
@@ -115,14 +95,15 @@ struct watch_arg {
     const struct vxs_watch *w;
 };
 
-static int put_watch(struct vs_txn *x, void *p)
+static int put_watch(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
+    (void)ev;
     struct watch_arg *a = p;
     char dom[64], wdir[80], path[128];
     snprintf(dom, sizeof dom, "/dom/%u", a->domid);
     struct vs_stat st;
     if (vs_txn_stat(x, dom, &st) < 0)
-        return -ENOENT; /* not an introduced domain's ring */
+        return 1; /* not an introduced domain's ring: nothing to record */
     snprintf(wdir, sizeof wdir, "%s/w", dom);
     ensure(x, wdir);
     watch_path(path, sizeof path, a->domid, a->w);
@@ -145,11 +126,11 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
     snprintf(what, sizeof what, "%s dom%u", add ? "WATCH" : "UNWATCH", c->domid);
     if (add) {
         struct watch_arg a = {c->domid, w};
-        return commit_change(what, put_watch, &a);
+        return vxs_txn_daemon_commit(BRANCH, what, put_watch, &a);
     }
     char path[128];
     watch_path(path, sizeof path, c->domid, w);
-    return commit_change(what, rm_path, path);
+    return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
 uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
@@ -159,7 +140,7 @@ uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
     char path[64], what[64];
     snprintf(path, sizeof path, "/dom/%u/w", c->domid);
     snprintf(what, sizeof what, "RESET_WATCHES dom%u", c->domid);
-    return commit_change(what, rm_path, path);
+    return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
 void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port),

@@ -103,3 +103,37 @@ int vxs_txn_commit_one(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *
 {
     return commit(c, x, ev, dirty, what, need);
 }
+
+uint64_t vxs_txn_daemon_commit(const char *branch, const char *what,
+                               int (*fn)(struct vs_txn *x, struct vxs_events *ev, void *arg),
+                               void *arg)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        struct vs_txn *x;
+        struct vxs_events ev = {0};
+        if (vs_txn_begin(vxs.st, branch, &x) < 0)
+            break;
+        int rc = fn(x, &ev, arg);
+        if (rc != 0) {
+            vs_txn_abort(x);
+            vxs_events_free(&ev);
+            if (rc > 0)
+                return vxs.next_seq; /* nothing to change */
+            break;
+        }
+        uint64_t seq = vxs_seq_new();
+        struct vs_commit_info info = {.author = "vxenstored", .message = what};
+        rc = vs_txn_commit(x, &info, vxs.sync, vxs_seq_durable, (void *)(uintptr_t)seq, NULL);
+        if (rc == 0) {
+            vxs_watch_fire(&ev, seq);
+            vxs_events_free(&ev);
+            return seq;
+        }
+        vxs_seq_durable((void *)(uintptr_t)seq, true); /* nothing to wait for */
+        vxs_events_free(&ev);
+        if (rc != -EAGAIN)
+            break;
+    }
+    vxs_log("cannot commit: %s", what);
+    return vxs.next_seq;
+}
