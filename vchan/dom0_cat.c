@@ -8,7 +8,7 @@
  * publishes XSPATH with rings of READ_ORDER (client -> server) and WRITE_ORDER (server ->
  * client), 12 and 12 (4 KiB each way) by default. Exits when the peer closes (after writing out everything
  * it sent), or, with -e, once stdin reached EOF and the peer has read all of it (then it
- * closes its end). The client waits up to -t SECS (default 10) for the server to appear.
+ * closes its end; it keeps copying the peer's data to stdout while it waits). The client waits up to -t SECS (default 10) for the server to appear.
  * Exit status 0, or 1 on an error (a broken protocol, a write error).
  */
 #include <errno.h>
@@ -141,9 +141,16 @@ int main(int argc, char **argv)
                 blocked = true;
         }
         if (in_eof && in_off == in_len && close_on_eof) {
-            if (xkvchan_flush(v, -1) < 0 && errno != EPIPE)
-                status = 1;
-            break;
+            /* Close once the peer has read everything, but never wait for that without
+             * reading: an echoing peer with a full return ring stops reading too, and both
+             * would wait forever. flush(0) arms the notification; the loop goes on draining. */
+            if (xkvchan_flush(v, 0) == 0)
+                break;
+            if (errno != ETIMEDOUT) {
+                if (errno != EPIPE)
+                    status = 1;
+                break;
+            }
         }
         struct pollfd p[2] = {
             { .fd = xkvchan_fd(v), .events = POLLIN },
