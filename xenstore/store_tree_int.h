@@ -1,5 +1,5 @@
 /*
- * Private to the tree/commit layer (store_enc.c, store_tree.c, store_commit.c,
+ * Private to the tree/commit layer (store_enc.c, store_tree.c, store_commit.c, store_txn.c,
  * store_history.c, store_git.c): the object encodings, the object cache and the in-memory
  * shape of a working tree. Not for the daemon: it uses store_tree.h.
  */
