@@ -29,8 +29,8 @@ HOST_PROG_LIBS_vxs-export-demo := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
 
 # vxenstored: the xenstore daemon on the versioned store (issue 5; first milestone: the Unix
 # socket for dom0 clients). Tested by tests/xenstored/run.sh (make test-xenstored).
-VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_dispatch.c xenstore/vxs_node.c \
-            xenstore/vxs_perms.c xenstore/vxs_watch.c xenstore/vxs_txn.c \
+VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_server.c xenstore/vxs_dispatch.c \
+            xenstore/vxs_node.c xenstore/vxs_perms.c xenstore/vxs_watch.c xenstore/vxs_txn.c \
             xenstore/vxs_control.c xenstore/vxs_conn.c xenstore/vxs_domain.c \
             xenstore/vxs_xen.c xenstore/vxs_ring.c xenstore/vxs_persist.c \
             xenstore/vxs_opts.c xenstore/vxs_daemon.c
@@ -62,6 +62,16 @@ test-xenstored-history: $(BUILD)/vxenstored $(BUILD)/vxs
 
 # The differential test against Debian's C xenstored 4.17 under the shim (about 10 s) and the
 # hostile-input test (about 10 s); make test-xenstored runs both (as prerequisites).
+# The SIGKILL restart test (tests/xenstored/killtest.sh, about a minute): vxs-killwriter, a
+# libxenstore client, writes under load while vxenstored is killed and restarted 100+ times.
+HOST_PROG_NAMES += vxs-killwriter
+HOST_PROG_SRCS_vxs-killwriter := tests/xenstored/killwriter.c
+HOST_PROG_LIBS_vxs-killwriter := -lxenstore
+.PHONY: test-xenstored-kill
+test-xenstored: test-xenstored-kill
+test-xenstored-kill: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter
+	$(Q)tests/xenstored/killtest.sh $(BUILD)
+
 .PHONY: test-xenstored-diff test-xenstored-hostile
 test-xenstored: test-xenstored-diff test-xenstored-hostile
 test-xenstored-diff: $(BUILD)/vxenstored $(BUILD)/tests/shim/xkshim.so

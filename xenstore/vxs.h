@@ -1,7 +1,8 @@
 /*
  * vxenstored's internals, shared by its files (xenstore/vxs_*.c):
  *
- *   vxs_main.c      command line, the store, the Unix socket, the poll loop
+ *   vxs_main.c      start-up, the Unix socket, the poll loop
+ *   vxs_server.c    the server's state: the log, the store, durability of commits
  *   vxs_conn.c      connections (a Unix socket or a domain's ring), their input and their
  *                   output queues (replies wait until their commit is durable)
  *   vxs_domain.c    introduced domains: INTRODUCE/RELEASE/RESUME/SET_TARGET, dom0's own ring,
@@ -146,8 +147,13 @@ struct vxs_server {
 
 extern struct vxs_server vxs;
 
-/* vxs_main.c */
+/* vxs_server.c */
 void vxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* From now on the log goes to syslog (a daemon without -V). */
+void vxs_log_to_syslog(void);
+/* Open the store (":memory:" or the pack DIR/xenstore.pack, created if missing) into
+ * vxs.os/vxs.st and give an empty one its initial tree. */
+int vxs_store_open(const char *db);
 /* A seq number for a new commit and its durable callback argument. */
 uint64_t vxs_seq_new(void);
 void vxs_seq_durable(void *arg, bool ok);
@@ -180,6 +186,9 @@ struct vxs_conn *vxs_conn_new_ring(struct vxs_domain *d, uint32_t domid);
 void vxs_conn_input(struct vxs_conn *c);
 /* Send what may leave. */
 void vxs_conn_flush(struct vxs_conn *c);
+/* Unlink the next message that may leave (its commit is durable) and hand it over, instead
+ * of sending it: for the unit tests' in-process clients. NULL if none; the caller frees. */
+struct vxs_out *vxs_conn_take(struct vxs_conn *c);
 bool vxs_conn_wants_pollout(const struct vxs_conn *c);
 size_t vxs_conn_queued(const struct vxs_conn *c);
 /* Unlink and free a connection (its watches and transactions go with it). */

@@ -260,6 +260,21 @@ void vxs_conn_free(struct vxs_conn *c)
     free(c);
 }
 
+struct vxs_out *vxs_conn_take(struct vxs_conn *c)
+{
+    struct vxs_out *o = c->out_head;
+    if (!o || o->need > vxs.durable_upto || c->out_off)
+        return NULL;
+    c->out_head = o->next;
+    if (!c->out_head)
+        c->out_tail = NULL;
+    c->out_bytes -= o->len;
+    o->next = NULL;
+    if (c->stalled && c->out_bytes <= VXS_OUT_HIGH / 2)
+        c->stalled = false;
+    return o;
+}
+
 /* Keep the queue accounting honest in debug builds. */
 size_t vxs_conn_queued(const struct vxs_conn *c)
 {

@@ -13,124 +13,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "xenstore/store_pack.h"
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_xen.h"
-
-struct vxs_server vxs;
-
-static bool use_syslog;
-
-void vxs_log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (use_syslog) {
-        vsyslog(LOG_NOTICE, fmt, ap);
-    } else {
-        fprintf(stderr, "vxenstored: ");
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-    }
-    va_end(ap);
-}
-
-/* ---- durability of commits ---------------------------------------------------------------- */
-
-uint64_t vxs_seq_new(void)
-{
-    uint64_t seq = ++vxs.next_seq;
-    size_t idx = (size_t)(seq - vxs.durable_upto - 1);
-    if (idx >= vxs.done_cap) {
-        size_t cap = vxs.done_cap ? vxs.done_cap * 2 : 64;
-        while (cap <= idx)
-            cap *= 2;
-        bool *d = realloc(vxs.done, cap * sizeof *d);
-        if (!d) {
-            vxs_log("out of memory");
-            exit(1);
-        }
-        memset(d + vxs.done_cap, 0, (cap - vxs.done_cap) * sizeof *d);
-        vxs.done = d;
-        vxs.done_cap = cap;
-    }
-    return seq;
-}
-
-void vxs_seq_durable(void *arg, bool ok)
-{
-    uint64_t seq = (uint64_t)(uintptr_t)arg;
-    if (!ok)
-        vxs_log("commit %llu: sync failed", (unsigned long long)seq);
-    if (seq <= vxs.durable_upto)
-        return;
-    vxs.done[seq - vxs.durable_upto - 1] = true;
-    size_t k = 0;
-    while (k < vxs.done_cap && vxs.done[k])
-        k++;
-    if (k) {
-        memmove(vxs.done, vxs.done + k, (vxs.done_cap - k) * sizeof *vxs.done);
-        memset(vxs.done + vxs.done_cap - k, 0, k * sizeof *vxs.done);
-        vxs.durable_upto += k;
-    }
-}
-
-/* ---- start-up --------------------------------------------------------------------------------- */
-
-static int open_store(const char *db)
-{
-    if (strcmp(db, ":memory:") == 0) {
-        vxs.os = store_memobj_open();
-        if (!vxs.os)
-            return -ENOMEM;
-    } else {
-        if (mkdir(db, 0700) < 0 && errno != EEXIST) {
-            vxs_log("%s: %s", db, strerror(errno));
-            return -errno;
-        }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/xenstore.pack", db);
-        struct store_pack_opts opts = {.create = true};
-        struct store_pack_report rep;
-        int rc = store_pack_open_path(path, &opts, &vxs.os, &rep);
-        if (rc < 0) {
-            vxs_log("%s: cannot open the store: %s", path, strerror(-rc));
-            return rc;
-        }
-        vxs.is_pack = true;
-        if (vxs.verbose)
-            vxs_log("%s", rep.msg);
-    }
-    vxs.st = vs_store_open(vxs.os, 0);
-    if (!vxs.st)
-        return -ENOMEM;
-    struct store_hash head;
-    int rc = vs_branch_head(vxs.st, VXS_BRANCH, &head);
-    if (rc == -ENOENT) {
-        struct vs_txn *x;
-        rc = vs_txn_begin(vxs.st, VXS_BRANCH, &x);
-        if (rc < 0)
-            return rc;
-        rc = vxs_node_init(x);
-        if (rc < 0) {
-            vs_txn_abort(x);
-            return rc;
-        }
-        struct vs_commit_info info = {.author = "vxenstored", .message = "initial tree"};
-        rc = vs_txn_commit(x, &info, STORE_SYNC_ALWAYS, NULL, NULL, NULL);
-    }
-    return rc;
-}
 
 static int open_socket(const char *path)
 {
@@ -183,7 +76,7 @@ int main(int argc, char **argv)
     memcpy(vxs.spec_perms[0], "n0", 3);
     memcpy(vxs.spec_perms[1], "n0", 3);
     vxs.spec_perms_len[0] = vxs.spec_perms_len[1] = 3;
-    if (open_store(db) < 0)
+    if (vxs_store_open(db) < 0)
         return 1;
     if (!vxs.socket_only) {
         int rc = vxs_xen_open();
@@ -217,10 +110,8 @@ int main(int argc, char **argv)
             vxs_log("fork: %s", strerror(-ready_fd));
             return 1;
         }
-        if (!vxs.verbose) {
-            openlog("vxenstored", LOG_PID, LOG_DAEMON);
-            use_syslog = true;
-        }
+        if (!vxs.verbose)
+            vxs_log_to_syslog();
     }
     vxs_daemon_ready(ready_fd, o.pid_file);
 

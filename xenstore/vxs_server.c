@@ -1,0 +1,128 @@
+/*
+ * vxenstored's state apart from its poll loop: the server (one global, see vxs.h), the log,
+ * the store (opened, and given its initial tree when empty) and the durability of commits
+ * (each commit gets a seq number; a reply waits until its seq is durable). Kept out of
+ * vxs_main.c so that the unit tests (tests/unit/vxs_harness.c) run the daemon's request
+ * handling in-process, on the same state, without its socket and poll loop.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "xenstore/store_pack.h"
+#include "xenstore/vxs.h"
+
+struct vxs_server vxs;
+
+static bool use_syslog;
+
+void vxs_log_to_syslog(void)
+{
+    openlog("vxenstored", LOG_PID, LOG_DAEMON);
+    use_syslog = true;
+}
+
+void vxs_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (use_syslog) {
+        vsyslog(LOG_NOTICE, fmt, ap);
+    } else {
+        fprintf(stderr, "vxenstored: ");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
+
+/* ---- durability of commits ---------------------------------------------------------------- */
+
+uint64_t vxs_seq_new(void)
+{
+    uint64_t seq = ++vxs.next_seq;
+    size_t idx = (size_t)(seq - vxs.durable_upto - 1);
+    if (idx >= vxs.done_cap) {
+        size_t cap = vxs.done_cap ? vxs.done_cap * 2 : 64;
+        while (cap <= idx)
+            cap *= 2;
+        bool *d = realloc(vxs.done, cap * sizeof *d);
+        if (!d) {
+            vxs_log("out of memory");
+            exit(1);
+        }
+        memset(d + vxs.done_cap, 0, (cap - vxs.done_cap) * sizeof *d);
+        vxs.done = d;
+        vxs.done_cap = cap;
+    }
+    return seq;
+}
+
+void vxs_seq_durable(void *arg, bool ok)
+{
+    uint64_t seq = (uint64_t)(uintptr_t)arg;
+    if (!ok)
+        vxs_log("commit %llu: sync failed", (unsigned long long)seq);
+    if (seq <= vxs.durable_upto)
+        return;
+    vxs.done[seq - vxs.durable_upto - 1] = true;
+    size_t k = 0;
+    while (k < vxs.done_cap && vxs.done[k])
+        k++;
+    if (k) {
+        memmove(vxs.done, vxs.done + k, (vxs.done_cap - k) * sizeof *vxs.done);
+        memset(vxs.done + vxs.done_cap - k, 0, k * sizeof *vxs.done);
+        vxs.durable_upto += k;
+    }
+}
+
+/* ---- the store ----------------------------------------------------------------------------- */
+
+int vxs_store_open(const char *db)
+{
+    if (strcmp(db, ":memory:") == 0) {
+        vxs.os = store_memobj_open();
+        if (!vxs.os)
+            return -ENOMEM;
+    } else {
+        if (mkdir(db, 0700) < 0 && errno != EEXIST) {
+            vxs_log("%s: %s", db, strerror(errno));
+            return -errno;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/xenstore.pack", db);
+        struct store_pack_opts opts = {.create = true};
+        struct store_pack_report rep;
+        int rc = store_pack_open_path(path, &opts, &vxs.os, &rep);
+        if (rc < 0) {
+            vxs_log("%s: cannot open the store: %s", path, strerror(-rc));
+            return rc;
+        }
+        vxs.is_pack = true;
+        if (vxs.verbose)
+            vxs_log("%s", rep.msg);
+    }
+    vxs.st = vs_store_open(vxs.os, 0);
+    if (!vxs.st)
+        return -ENOMEM;
+    struct store_hash head;
+    int rc = vs_branch_head(vxs.st, VXS_BRANCH, &head);
+    if (rc == -ENOENT) {
+        struct vs_txn *x;
+        rc = vs_txn_begin(vxs.st, VXS_BRANCH, &x);
+        if (rc < 0)
+            return rc;
+        rc = vxs_node_init(x);
+        if (rc < 0) {
+            vs_txn_abort(x);
+            return rc;
+        }
+        struct vs_commit_info info = {.author = "vxenstored", .message = "initial tree"};
+        rc = vs_txn_commit(x, &info, STORE_SYNC_ALWAYS, NULL, NULL, NULL);
+    }
+    return rc;
+}
