@@ -249,8 +249,8 @@ int vxs_node_init(struct vs_txn *x);
 #define VXS_PERM_READ  1u
 #define VXS_PERM_WRITE 2u
 #define VXS_PERM_OWNER 4u
-/* A perms entry for DOMID_ANY (DOMID_INVALID, Xen 4.21+) applies to every domain that has no
- * entry of its own. */
+/* A perms entry for DOMID_ANY (DOMID_INVALID, Xen 4.21+) applies to every domain, in its
+ * place in the list (the first entry that applies counts, as for a domain's own entry). */
 #define VXS_DOMID_ANY 0x7FF4u
 /* What c (NULL: the daemon) may do on a node with these perms (VXS_PERM_* bits). */
 unsigned vxs_perms_for(const void *perms, size_t len, const struct vxs_conn *c);

@@ -51,14 +51,19 @@ static unsigned bits(char access)
     }
 }
 
+/* Does an entry for domid apply to c: its own id, its target's (a device model acting for
+ * its guest), or DOMID_ANY (every domain)? */
 static bool is(const struct vxs_conn *c, uint32_t domid)
 {
-    return domid == c->domid || (c->has_target && domid == c->target);
+    return domid == c->domid || (c->has_target && domid == c->target) ||
+           domid == VXS_DOMID_ANY;
 }
 
 /* C xenstored's rule: privileged connections and the owner (or a device model acting for
- * the owner) get everything; otherwise the first entry naming the domain (or its target)
- * applies; failing that a DOMID_ANY entry; failing that the owner entry's access. */
+ * the owner) get everything; otherwise the first entry that applies to the domain; failing
+ * that the owner entry's access. A DOMID_ANY entry applies in its place in the list, as in
+ * Xen's perm_for_conn: an own entry after it is never reached, and a node owned by
+ * DOMID_ANY is everybody's. */
 unsigned vxs_perms_for(const void *perms, size_t len, const struct vxs_conn *c)
 {
     const unsigned all = VXS_PERM_READ | VXS_PERM_WRITE | VXS_PERM_OWNER;
@@ -69,8 +74,8 @@ unsigned vxs_perms_for(const void *perms, size_t len, const struct vxs_conn *c)
         return 0;
     const char *s;
     size_t slen;
-    unsigned dflt = 0, any = 0;
-    bool first = true, have_any = false;
+    unsigned dflt = 0;
+    bool first = true;
     while ((s = xs_strings_next(&it, &slen)) != NULL) {
         struct xs_perm p;
         if (xs_perm_parse(s, &p) < 0)
@@ -82,12 +87,9 @@ unsigned vxs_perms_for(const void *perms, size_t len, const struct vxs_conn *c)
             first = false;
         } else if (is(c, p.domid)) {
             return bits(p.access);
-        } else if (p.domid == VXS_DOMID_ANY && !have_any) {
-            any = bits(p.access);
-            have_any = true;
         }
     }
-    return have_any ? any : dflt;
+    return dflt;
 }
 
 uint32_t vxs_perms_owner(const void *perms, size_t len)
