@@ -62,7 +62,7 @@ test-xenstored-history: $(BUILD)/vxenstored $(BUILD)/vxs
 
 # The differential test against Debian's C xenstored 4.17 under the shim (about 10 s) and the
 # hostile-input test (about 10 s); make test-xenstored runs both (as prerequisites).
-# The SIGKILL restart test (tests/xenstored/killtest.sh, about a minute): vxs-killwriter, a
+# The SIGKILL restart test (tests/xenstored/killtest.sh, about 25 s): vxs-killwriter, a
 # libxenstore client, writes under load while vxenstored is killed and restarted 100+ times.
 HOST_PROG_NAMES += vxs-killwriter
 HOST_PROG_SRCS_vxs-killwriter := tests/xenstored/killwriter.c
