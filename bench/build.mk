@@ -28,7 +28,8 @@ $(BUILD)/vchan-bench: bench/run.sh $(BUILD)/vchan_bench $(BUILD)/tests/shim/xksh
 # runs build/xenstored_bench (bench/xenstored_run.sh). XENSTORED_BENCH_ARGS="--quick" for a
 # short smoke run.
 HOST_PROG_NAMES += xenstored_bench
-HOST_PROG_SRCS_xenstored_bench := bench/xenstored_bench.c
+HOST_PROG_SRCS_xenstored_bench := bench/xenstored_bench.c bench/xenstored_client.c \
+                                  bench/xenstored_workloads.c bench/xenstored_mix.c
 HOST_PROG_LIBS_xenstored_bench := -pthread -lm
 BENCH_PROGS += $(BUILD)/xenstored-bench
 BENCH_ARGS_xenstored-bench = $(XENSTORED_BENCH_ARGS)
