@@ -148,29 +148,71 @@ static void report(struct vxs_conn *c, struct vxs_watch *w, const char *abs, uin
     vxs_watch_send(c, path, w->token, need);
 }
 
+/* The perms of path's parent in the committed tree (it has just been committed), into
+ * *perms (malloc'd), or 0 bytes if there is none. */
+static void parent_perms(const char *path, void **perms, size_t *len)
+{
+    *perms = NULL;
+    *len = 0;
+    const char *slash = strrchr(path, '/');
+    if (path[0] != '/' || !slash || strcmp(path, "/") == 0)
+        return;
+    char parent[XENSTORE_ABS_PATH_MAX + 1];
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    memcpy(parent, path, n);
+    parent[n] = 0;
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, VXS_BRANCH, &x) < 0)
+        return;
+    if (vs_txn_get_perms(x, parent, perms, len) < 0) {
+        *perms = NULL;
+        *len = 0;
+    }
+    vs_txn_abort(x);
+}
+
+/* Does watch w see an event for p? */
+static bool matches(const struct vxs_watch *w, const char *p, bool exact)
+{
+    int levels;
+    if (w->path[0] == '@')
+        return false;
+    if (exact)
+        return strcmp(p, w->path) == 0;
+    return under(p, w->path, &levels) && (w->depth < 0 || levels <= w->depth);
+}
+
 void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
 {
     for (size_t i = 0; i < ev->n; i++) {
         const char *p = ev->paths[i];
+        void *pperms = NULL;
+        size_t pplen = 0;
+        bool have_parent = false;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
             if (c->dead || !c->watches)
                 continue;
-            /* XSA-115: no events about nodes the watcher may not read. */
-            if (!(vxs_perms_for(ev->perms[i], ev->perms_len[i], c) & VXS_PERM_READ))
+            bool any = false;
+            for (struct vxs_watch *w = c->watches; w && !any; w = w->next)
+                any = matches(w, p, ev->exact[i]);
+            if (!any)
                 continue;
-            for (struct vxs_watch *w = c->watches; w; w = w->next) {
-                int levels;
-                if (w->path[0] == '@')
-                    continue;
-                if (ev->exact[i]) {
-                    if (strcmp(p, w->path) == 0)
-                        report(c, w, p, need);
-                } else if (under(p, w->path, &levels)) {
-                    if (w->depth < 0 || levels <= w->depth)
-                        report(c, w, p, need);
+            /* XSA-115: no events about nodes the watcher may not read. C xenstored
+             * (watch_permitted) lets the event through when the watcher may read the
+             * node or its parent. */
+            if (!(vxs_perms_for(ev->perms[i], ev->perms_len[i], c) & VXS_PERM_READ)) {
+                if (!have_parent) {
+                    parent_perms(p, &pperms, &pplen);
+                    have_parent = true;
                 }
+                if (!pperms || !(vxs_perms_for(pperms, pplen, c) & VXS_PERM_READ))
+                    continue;
             }
+            for (struct vxs_watch *w = c->watches; w; w = w->next)
+                if (matches(w, p, ev->exact[i]))
+                    report(c, w, p, need);
         }
+        free(pperms);
     }
 }
 
