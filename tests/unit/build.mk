@@ -158,3 +158,14 @@ fuzz-xs-request: $(BUILD)/fuzz/fuzz_xs_request
 UNIT_TEST_NAMES += test_vxs_ring
 UNIT_TEST_SRCS_test_vxs_ring := tests/unit/test_vxs_ring.c xenstore/vxs_ring.c xen/xenbus_ring.c
 UNIT_TEST_LIBS_test_vxs_ring := -lcmocka
+
+# vxenstored's request handling in-process (tests/unit/vxs_harness.c: fake clients, a fake
+# hypervisor, the daemon's own files but its poll loop and libxen* door): permissions of
+# unprivileged domains, transactions, watches. VXS_HARNESS_SRCS serves every such test.
+VXS_HARNESS_SRCS := tests/unit/vxs_harness.c \
+    $(filter-out xenstore/vxs_main.c xenstore/vxs_xen.c,$(VXS_SRCS)) $(VXS_HISTORY_SRCS) \
+    $(XS_CODEC_SRCS) $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
+VXS_HARNESS_LIBS := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
+UNIT_TEST_NAMES += test_vxs_dispatch
+UNIT_TEST_SRCS_test_vxs_dispatch := tests/unit/test_vxs_dispatch.c $(VXS_HARNESS_SRCS)
+UNIT_TEST_LIBS_test_vxs_dispatch := $(VXS_HARNESS_LIBS)

@@ -1,0 +1,680 @@
+/*
+ * vxenstored's request handling against the store, in-process (tests/unit/vxs_harness.c),
+ * with unprivileged domain connections, which the socket tests cannot make:
+ *
+ *   - the old Irmin prototype's tables (ocaml-xenstore-server's server_test.ml): implicit
+ *     creation, isolation, independent transactions coalesce, real conflicts, watches; where
+ *     that prototype and C xenstored disagree, C xenstored 4.17 is the reference;
+ *   - C xenstored 4.17's permission rules (xenstored_core.c: perm_for_conn, get_node,
+ *     errno_from_parents, construct_node, do_set_perms; xenstored_watch.c: watch_permitted):
+ *     the owner gets everything, else the first entry naming the domain (or its SET_TARGET
+ *     target), else the owner entry's access; EACCES rather than ENOENT when the nearest
+ *     existing ancestor does not allow the access; unprivileged domains own what they create
+ *     and may not give it away; watch events only for watchers that may read the node or
+ *     its parent; @introduceDomain/@releaseDomain only for watchers their perms allow;
+ *   - DOMID_ANY (Xen 4.21's "all domains" entry), matched in order like a domain's own id.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vxs_harness.h"
+
+static char buf[XENSTORE_PAYLOAD_MAX + 1];
+
+static int setup(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vh_stop();
+    return 0;
+}
+
+#define READS(cl, tx, path, want)                                                             \
+    do {                                                                                      \
+        assert_int_equal(vh_read(cl, tx, path, buf), 0);                                     \
+        assert_string_equal(buf, want);                                                       \
+    } while (0)
+#define PERMS(cl, path, want)                                                                 \
+    do {                                                                                      \
+        assert_int_equal(vh_get_perms(cl, 0, path, buf), 0);                                  \
+        assert_string_equal(buf, want);                                                       \
+    } while (0)
+#define EVENT(cl, wpath, wtoken)                                                              \
+    do {                                                                                      \
+        char p_[XENSTORE_ABS_PATH_MAX + 1], t_[XENSTORE_ABS_PATH_MAX + 1];                    \
+        assert_true(vh_event(cl, p_, t_));                                                    \
+        assert_string_equal(p_, wpath);                                                       \
+        assert_string_equal(t_, wtoken);                                                      \
+    } while (0)
+#define NO_EVENT(cl) assert_false(vh_event(cl, NULL, NULL))
+
+/* ---- the prototype's tables ----------------------------------------------------------- */
+
+/* Writes create missing parents; a domain sees none of dom0's nodes (the root is "n0"). */
+static void test_implicit_create(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_read(d0, 0, "/a", buf), -ENOENT);
+    /* The prototype said ENOENT; C says EACCES: "/" does not let domain 1 read. */
+    assert_int_equal(vh_read(d1, 0, "/a", buf), -EACCES);
+    assert_int_equal(vh_write(d0, 0, "/a/b", "hello"), 0);
+    assert_int_equal(vh_read(d1, 0, "/a/b", buf), -EACCES);
+    READS(d0, 0, "/a", "");
+    PERMS(d0, "/a", "n0");
+    assert_int_equal(vh_read(d1, 0, "/a", buf), -EACCES);
+    assert_int_equal(vh_dir(d0, 0, "/a", buf), 0);
+    assert_string_equal(buf, "b");
+    assert_int_equal(vh_dir(d1, 0, "/a", buf), -EACCES);
+}
+
+/* getperms(setperms(x)) == x; only the owner (or dom0) may set perms, and an unprivileged
+ * owner may not give the node away (C: EPERM; the prototype allowed it). */
+static void test_setperms_owner(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d2 = vh_domain(2), *d3 = vh_domain(3),
+                     *d5 = vh_domain(5), *d7 = vh_domain(7);
+    assert_int_equal(vh_write(d0, 0, "/foo", ""), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/foo", "r5,w2,b3"), 0);
+    PERMS(d0, "/foo", "r5,w2,b3");
+    /* Domain 2 may write but does not own it. */
+    assert_int_equal(vh_set_perms(d2, 0, "/foo", "r2,w2,b3"), -EACCES);
+    assert_int_equal(vh_set_perms(d5, 0, "/foo", "r2,w2,b3"), -EPERM);
+    assert_int_equal(vh_set_perms(d5, 0, "/foo", "b5,r2"), 0);
+    PERMS(d5, "/foo", "b5,r2");
+    /* The owner entry's access is what everybody else gets. */
+    assert_int_equal(vh_write(d7, 0, "/foo", "seven"), 0);
+    assert_int_equal(vh_write(d2, 0, "/foo", "two"), -EACCES);
+    READS(d2, 0, "/foo", "seven");
+    assert_int_equal(vh_write(d3, 0, "/foo", "three"), 0);
+    /* dom0 may change the owner. */
+    assert_int_equal(vh_set_perms(d0, 0, "/foo", "n2"), 0);
+    assert_int_equal(vh_set_perms(d2, 0, "/foo", "n2,r5"), 0);
+    READS(d5, 0, "/foo", "three");
+    assert_int_equal(vh_read(d3, 0, "/foo", buf), -EACCES);
+}
+
+/* The prototype's test_restrict: each domain gets the first entry naming it. */
+static void test_access_letters(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d2 = vh_domain(2), *d3 = vh_domain(3),
+                     *d7 = vh_domain(7);
+    vh_set_domain_exists(5, true); /* named, never introduced */
+    assert_int_equal(vh_write(d0, 0, "/foo", "bar"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/foo", "r5,w2,b3,n7"), 0);
+    /* w: write, no read. */
+    assert_int_equal(vh_write(d2, 0, "/foo", "two"), 0);
+    assert_int_equal(vh_read(d2, 0, "/foo", buf), -EACCES);
+    assert_int_equal(vh_dir(d2, 0, "/foo", buf), -EACCES);
+    assert_int_equal(vh_get_perms(d2, 0, "/foo", buf), -EACCES);
+    /* b: both. */
+    assert_int_equal(vh_write(d3, 0, "/foo", "three"), 0);
+    READS(d3, 0, "/foo", "three");
+    PERMS(d3, "/foo", "r5,w2,b3,n7");
+    /* n: nothing, although the owner entry gives everybody else r. */
+    assert_int_equal(vh_read(d7, 0, "/foo", buf), -EACCES);
+    assert_int_equal(vh_write(d7, 0, "/foo", "x"), -EACCES);
+    assert_int_equal(vh_rm(d7, 0, "/foo"), -EACCES);
+    /* The first matching entry counts, not the most generous. */
+    assert_int_equal(vh_set_perms(d0, 0, "/foo", "n5,r3,b3"), 0);
+    READS(d3, 0, "/foo", "three");
+    assert_int_equal(vh_write(d3, 0, "/foo", "x"), -EACCES);
+    /* The owner gets everything, whatever a later entry of its own says. */
+    assert_int_equal(vh_set_perms(d0, 0, "/foo", "n3,n3"), 0);
+    assert_int_equal(vh_write(d3, 0, "/foo", "mine"), 0);
+    READS(d3, 0, "/foo", "mine");
+}
+
+/* ---- EACCES or ENOENT: what the nearest existing ancestor allows ---------------------- */
+
+static void test_missing_nodes(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1), *d2 = vh_domain(2),
+                     *d3 = vh_domain(3);
+    assert_int_equal(vh_mkdir(d0, 0, "/p"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/p", "n0,r1,b3"), 0);
+    /* Readable parent: the node is simply missing, however deep. */
+    assert_int_equal(vh_read(d1, 0, "/p/x", buf), -ENOENT);
+    assert_int_equal(vh_read(d1, 0, "/p/x/y/z", buf), -ENOENT);
+    assert_int_equal(vh_dir(d1, 0, "/p/x", buf), -ENOENT);
+    assert_int_equal(vh_get_perms(d1, 0, "/p/x", buf), -ENOENT);
+    /* Unreadable: nothing is learnt. */
+    assert_int_equal(vh_read(d2, 0, "/p/x", buf), -EACCES);
+    assert_int_equal(vh_read(d2, 0, "/p/x/y/z", buf), -EACCES);
+    /* Creating needs write access to the nearest existing ancestor. */
+    assert_int_equal(vh_write(d1, 0, "/p/x", "v"), -EACCES);
+    assert_int_equal(vh_mkdir(d1, 0, "/p/x"), -EACCES);
+    assert_int_equal(vh_write(d3, 0, "/p/x/y", "v"), 0);
+    /* ... and what it creates is its own, with the parent's other entries. */
+    PERMS(d0, "/p/x", "n3,r1,b3");
+    PERMS(d0, "/p/x/y", "n3,r1,b3");
+    READS(d1, 0, "/p/x/y", "v");
+    /* rm of a missing node: fine if its parent exists, else ENOENT (or EACCES). */
+    assert_int_equal(vh_rm(d3, 0, "/p/x/nothing"), 0);
+    assert_int_equal(vh_rm(d3, 0, "/p/x/no/thing"), -ENOENT);
+    assert_int_equal(vh_rm(d2, 0, "/p/no/thing"), -EACCES);
+    /* rm needs write access to the node itself. */
+    assert_int_equal(vh_rm(d1, 0, "/p/x"), -EACCES);
+    assert_int_equal(vh_rm(d3, 0, "/p/x"), 0);
+    assert_int_equal(vh_read(d0, 0, "/p/x/y", buf), -ENOENT);
+    assert_int_equal(vh_rm(d0, 0, "/"), -EINVAL);
+}
+
+/* A guest's home: relative paths, what it owns there, what others see. */
+static void test_domain_home(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1), *d2 = vh_domain(2);
+    /* As the toolstack sets it up: the domain owns its home, nobody else reads it. */
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1", "n1"), 0);
+    assert_int_equal(vh_write(d1, 0, "data/x", "one"), 0);
+    READS(d0, 0, "/local/domain/1/data/x", "one");
+    READS(d1, 0, "/local/domain/1/data/x", "one");
+    READS(d1, 0, "data/x", "one");
+    PERMS(d1, "data/x", "n1");
+    assert_int_equal(vh_read(d2, 0, "/local/domain/1/data/x", buf), -EACCES);
+    /* A relative path of domain 2 is under its own home, which does not exist. */
+    assert_int_equal(vh_read(d2, 0, "data/x", buf), -EACCES);
+    assert_int_equal(vh_dir(d1, 0, "data", buf), 0);
+    assert_string_equal(buf, "x");
+    /* Sharing with domain 2, read-only. */
+    assert_int_equal(vh_set_perms(d1, 0, "data/x", "n1,r2"), 0);
+    READS(d2, 0, "/local/domain/1/data/x", "one");
+    assert_int_equal(vh_write(d2, 0, "/local/domain/1/data/x", "two"), -EACCES);
+    /* Not giving it away, not even to dom0. */
+    assert_int_equal(vh_set_perms(d1, 0, "data/x", "n2"), -EPERM);
+    assert_int_equal(vh_set_perms(d1, 0, "data/x", "n0"), -EPERM);
+    assert_int_equal(vh_set_perms(d2, 0, "/local/domain/1/data/x", "n2"), -EACCES);
+    /* GET_DOMAIN_PATH. */
+    const char *one = "1";
+    struct vh_msg m;
+    assert_int_equal(vh_reqv(d2, XS_GET_DOMAIN_PATH, 0, &one, 1, NULL, &m), 0);
+    assert_string_equal(m.body, "/local/domain/1");
+    /* The toolstack's requests are dom0's. */
+    assert_int_equal(vh_set_target(d1, 2, 1), -EACCES);
+    assert_int_equal(vh_release(d1, 2), -EACCES);
+    const char *intro[3] = {"9", "1", "1"};
+    assert_int_equal(vh_reqv(d1, XS_INTRODUCE, 0, intro, 3, NULL, NULL), -EACCES);
+    const char *ctl[1] = {"help"};
+    assert_int_equal(vh_reqv(d1, XS_CONTROL, 0, ctl, 1, NULL, NULL), -EACCES);
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, ctl, 1, NULL, NULL), 0);
+}
+
+/* SET_TARGET: a device model (stubdom 7) acts for its target (2) too. */
+static void test_set_target(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d2 = vh_domain(2), *d7 = vh_domain(7),
+                     *d8 = vh_domain(8);
+    assert_int_equal(vh_write(d0, 0, "/foo", "bar"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/foo", "n2"), 0);
+    assert_int_equal(vh_write(d0, 0, "/shared", "s"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/shared", "n0,r2"), 0);
+    assert_int_equal(vh_write(d7, 0, "/foo", "seven"), -EACCES);
+    assert_int_equal(vh_set_target(d0, 7, 99), -ENOENT); /* no such domain */
+    assert_int_equal(vh_set_target(d0, 9, 2), -ENOENT);  /* 7's stubdom not introduced */
+    assert_int_equal(vh_set_target(d0, 7, 2), 0);
+    /* Owner through its target: everything, setting perms included. */
+    assert_int_equal(vh_write(d7, 0, "/foo", "seven"), 0);
+    READS(d2, 0, "/foo", "seven");
+    assert_int_equal(vh_set_perms(d7, 0, "/foo", "n2,r8"), 0);
+    READS(d8, 0, "/foo", "seven");
+    /* The target's entry in a list. */
+    READS(d7, 0, "/shared", "s");
+    assert_int_equal(vh_write(d7, 0, "/shared", "x"), -EACCES);
+    /* Not the other way round: the target gains nothing from the stubdom. */
+    assert_int_equal(vh_write(d0, 0, "/dm", ""), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/dm", "n7"), 0);
+    assert_int_equal(vh_read(d2, 0, "/dm", buf), -EACCES);
+    /* Relative paths stay the stubdom's own. */
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/7"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/7", "n7"), 0);
+    assert_int_equal(vh_write(d7, 0, "x", "1"), 0);
+    READS(d0, 0, "/local/domain/7/x", "1");
+    /* What the stubdom creates is its own (not its target's). */
+    assert_int_equal(vh_write(d7, 0, "/foo/child", "c"), 0);
+    PERMS(d0, "/foo/child", "n7,r8");
+}
+
+/* DOMID_ANY (0x7FF4): an entry matching every domain, in order like an own entry. */
+static void test_domid_any(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1), *d2 = vh_domain(2);
+    assert_int_equal(vh_write(d0, 0, "/any", "v"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/any", "n0,r32756"), 0);
+    PERMS(d0, "/any", "n0,r32756");
+    READS(d1, 0, "/any", "v");
+    READS(d2, 0, "/any", "v");
+    assert_int_equal(vh_write(d1, 0, "/any", "x"), -EACCES);
+    /* An own entry before it wins. */
+    assert_int_equal(vh_set_perms(d0, 0, "/any", "n0,b1,r32756"), 0);
+    assert_int_equal(vh_write(d1, 0, "/any", "one"), 0);
+    assert_int_equal(vh_write(d2, 0, "/any", "two"), -EACCES);
+    /* After it, it does not (Xen's perm_for_conn: the first entry that matches). */
+    assert_int_equal(vh_set_perms(d0, 0, "/any", "n0,r32756,b1"), 0);
+    assert_int_equal(vh_write(d1, 0, "/any", "one"), -EACCES);
+    READS(d1, 0, "/any", "one");
+    /* Owned by DOMID_ANY: every domain owns it. */
+    assert_int_equal(vh_set_perms(d0, 0, "/any", "n32756"), 0);
+    assert_int_equal(vh_write(d2, 0, "/any", "two"), 0);
+    READS(d1, 0, "/any", "two");
+}
+
+/* ---- transactions --------------------------------------------------------------------- */
+
+static void test_transactions_are_isolated(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    uint32_t t;
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    assert_int_equal(vh_write(d0, t, "/foo", "bar"), 0);
+    READS(d0, t, "/foo", "bar");
+    assert_int_equal(vh_read(d0, 0, "/foo", buf), -ENOENT);
+    /* Transaction ids are the connection's own. */
+    assert_int_equal(vh_read(d1, t, "/foo", buf), -ENOENT);
+    assert_int_equal(vh_tx_end(d1, t, true), -ENOENT);
+    assert_int_equal(vh_tx_end(d0, t, true), 0);
+    READS(d0, 0, "/foo", "bar");
+    /* Aborted: nothing happened. */
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    assert_int_equal(vh_write(d0, t, "/foo", "baz"), 0);
+    assert_int_equal(vh_tx_end(d0, t, false), 0);
+    READS(d0, 0, "/foo", "bar");
+    assert_int_equal(vh_tx_end(d0, t, true), -ENOENT);
+}
+
+static void test_independent_transactions_coalesce(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0();
+    assert_int_equal(vh_mkdir(d0, 0, "/a/b"), 0);
+    assert_int_equal(vh_mkdir(d0, 0, "/1/2"), 0);
+    uint32_t t1, t2;
+    assert_int_equal(vh_tx_start(d0, &t1), 0);
+    assert_int_equal(vh_tx_start(d0, &t2), 0);
+    assert_int_equal(vh_write(d0, t1, "/a/b", "foo"), 0);
+    assert_int_equal(vh_write(d0, t2, "/1/2", "foo"), 0);
+    assert_int_equal(vh_tx_end(d0, t1, true), 0);
+    assert_int_equal(vh_tx_end(d0, t2, true), 0);
+    READS(d0, 0, "/a/b", "foo");
+    READS(d0, 0, "/1/2", "foo");
+}
+
+/* Two toolstack transactions adding a disk to two guests, and two guests writing in their
+ * own trees in their own transactions, all at once: all commit. (The prototype created
+ * backend/vbd/1 and backend/vbd/2 inside the transactions; in C xenstored that is a
+ * conflict, since both change backend/vbd's child list: see below.) */
+static void test_device_create_coalesce(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1), *d2 = vh_domain(2);
+    for (int i = 1; i <= 2; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/local/domain/0/backend/vbd/%d", i);
+        assert_int_equal(vh_mkdir(d0, 0, p), 0);
+        snprintf(p, sizeof p, "/local/domain/%d/device/vbd", i);
+        assert_int_equal(vh_mkdir(d0, 0, p), 0);
+        snprintf(p, sizeof p, "/local/domain/%d", i);
+        assert_int_equal(vh_set_perms(d0, 0, p, i == 1 ? "n1" : "n2"), 0);
+        snprintf(p, sizeof p, "/local/domain/%d/device", i);
+        assert_int_equal(vh_set_perms(d0, 0, p, i == 1 ? "n1" : "n2"), 0);
+        snprintf(p, sizeof p, "/local/domain/%d/device/vbd", i);
+        assert_int_equal(vh_set_perms(d0, 0, p, i == 1 ? "n1" : "n2"), 0);
+    }
+    uint32_t t1, t2, g1, g2;
+    assert_int_equal(vh_tx_start(d0, &t1), 0);
+    assert_int_equal(vh_tx_start(d0, &t2), 0);
+    assert_int_equal(vh_tx_start(d1, &g1), 0);
+    assert_int_equal(vh_tx_start(d2, &g2), 0);
+    assert_int_equal(vh_write(d0, t1, "/local/domain/0/backend/vbd/1/51712", "hello"), 0);
+    assert_int_equal(vh_write(d0, t1, "/local/domain/1/device/vbd/51712/backend-id", "0"), 0);
+    assert_int_equal(vh_write(d0, t2, "/local/domain/0/backend/vbd/2/51712", "hello"), 0);
+    assert_int_equal(vh_write(d0, t2, "/local/domain/2/device/vbd/51712/backend-id", "0"), 0);
+    assert_int_equal(vh_write(d1, g1, "feature", "1"), 0);
+    assert_int_equal(vh_write(d2, g2, "feature", "1"), 0);
+    assert_int_equal(vh_tx_end(d0, t1, true), 0);
+    assert_int_equal(vh_tx_end(d1, g1, true), 0);
+    assert_int_equal(vh_tx_end(d0, t2, true), 0);
+    assert_int_equal(vh_tx_end(d2, g2, true), 0);
+    READS(d0, 0, "/local/domain/0/backend/vbd/1/51712", "hello");
+    READS(d0, 0, "/local/domain/0/backend/vbd/2/51712", "hello");
+    READS(d1, 0, "device/vbd/51712/backend-id", "0");
+    READS(d2, 0, "feature", "1");
+    /* The frontend node the toolstack created in the guest's tree is the guest's. */
+    PERMS(d0, "/local/domain/1/device/vbd/51712", "n1");
+    /* Both creating a child of one node: the second gets EAGAIN (C: the parent was read
+     * before it was written, and its generation changed), and succeeds when retried. */
+    assert_int_equal(vh_tx_start(d0, &t1), 0);
+    assert_int_equal(vh_tx_start(d0, &t2), 0);
+    assert_int_equal(vh_write(d0, t1, "/local/domain/0/backend/vif/1/0", "a"), 0);
+    assert_int_equal(vh_write(d0, t2, "/local/domain/0/backend/vif/2/0", "b"), 0);
+    assert_int_equal(vh_tx_end(d0, t1, true), 0);
+    assert_int_equal(vh_tx_end(d0, t2, true), -EAGAIN);
+    assert_int_equal(vh_tx_start(d0, &t2), 0);
+    assert_int_equal(vh_write(d0, t2, "/local/domain/0/backend/vif/2/0", "b"), 0);
+    assert_int_equal(vh_tx_end(d0, t2, true), 0);
+    assert_int_equal(vh_dir(d0, 0, "/local/domain/0/backend/vif", buf), 0);
+    assert_string_equal(buf, "1,2");
+}
+
+static void test_transactions_really_do_conflict(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_mkdir(d0, 0, "/a"), 0);
+    uint32_t t;
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    assert_int_equal(vh_dir(d0, t, "/a", buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(vh_write(d0, 0, "/a/b", "hello"), 0);
+    assert_int_equal(vh_write(d0, t, "/a/b", "there"), 0);
+    assert_int_equal(vh_tx_end(d0, t, true), -EAGAIN);
+    READS(d0, 0, "/a/b", "hello");
+    /* Read A, write B, somebody writes A: EAGAIN (C's rule, not snapshot isolation). */
+    assert_int_equal(vh_set_perms(d0, 0, "/a", "b0,b1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a/b", "b0,b1"), 0);
+    assert_int_equal(vh_tx_start(d1, &t), 0);
+    READS(d1, t, "/a/b", "hello");
+    assert_int_equal(vh_write(d1, t, "/a/c", "x"), 0);
+    assert_int_equal(vh_write(d0, 0, "/a/b", "changed"), 0);
+    assert_int_equal(vh_tx_end(d1, t, true), -EAGAIN);
+    assert_int_equal(vh_read(d0, 0, "/a/c", buf), -ENOENT);
+    /* A read-only transaction fails too when what it read changed. */
+    assert_int_equal(vh_tx_start(d1, &t), 0);
+    READS(d1, t, "/a/b", "changed");
+    assert_int_equal(vh_write(d0, 0, "/a/b", "again"), 0);
+    assert_int_equal(vh_tx_end(d1, t, true), -EAGAIN);
+    /* Nothing read changed: commits. */
+    assert_int_equal(vh_tx_start(d1, &t), 0);
+    READS(d1, t, "/a/b", "again");
+    assert_int_equal(vh_write(d0, 0, "/elsewhere", "x"), 0);
+    assert_int_equal(vh_write(d1, t, "/a/c", "y"), 0);
+    assert_int_equal(vh_tx_end(d1, t, true), 0);
+    READS(d0, 0, "/a/c", "y");
+    PERMS(d0, "/a/c", "b1,b1");
+}
+
+/* ---- watches -------------------------------------------------------------------------- */
+
+static void test_simple_watches(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_mkdir(d0, 0, "/a"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a", "b0"), 0);
+    assert_int_equal(vh_watch(d0, "/a", "token"), 0);
+    EVENT(d0, "/a", "token"); /* the first event, at once */
+    NO_EVENT(d0);
+    assert_int_equal(vh_write(d0, 0, "/a", "foo"), 0);
+    EVENT(d0, "/a", "token");
+    assert_int_equal(vh_write(d1, 0, "/a", "foo2"), 0);
+    EVENT(d0, "/a", "token");
+    assert_int_equal(vh_write(d1, 0, "/a/1", "x"), 0);
+    EVENT(d0, "/a/1", "token");
+    assert_int_equal(vh_write(d0, 0, "/b", "x"), 0);
+    NO_EVENT(d0);
+    assert_int_equal(vh_watch(d0, "/a", "token"), -EEXIST);
+    assert_int_equal(vh_unwatch(d0, "/a", "token"), 0);
+    assert_int_equal(vh_unwatch(d0, "/a", "token"), -ENOENT);
+    assert_int_equal(vh_write(d0, 0, "/a", "bar"), 0);
+    NO_EVENT(d0);
+}
+
+static void test_relative_watches(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_write(d0, 0, "/local/domain/0/device", ""), 0);
+    assert_int_equal(vh_watch(d0, "device", "token"), 0);
+    EVENT(d0, "device", "token");
+    assert_int_equal(vh_write(d0, 0, "/local/domain/0/device/vbd", "hello"), 0);
+    EVENT(d0, "device/vbd", "token");
+    /* A guest's relative watch is under its own home. */
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/1/device"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1", "n1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1/device", "n1"), 0);
+    assert_int_equal(vh_watch(d1, "device", "fe"), 0);
+    EVENT(d1, "device", "fe");
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/device/vif/0/state", "1"), 0);
+    EVENT(d1, "device/vif/0/state", "fe");
+    NO_EVENT(d0);
+}
+
+/* XSA-115: no events about nodes a watcher may not read. C delivers an event when the
+ * watcher may read the node or its parent. */
+static void test_watches_read_perm(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1), *d2 = vh_domain(2);
+    /* Watching is allowed anywhere, with the first event; changes stay private. */
+    assert_int_equal(vh_watch(d1, "/a", "token"), 0);
+    EVENT(d1, "/a", "token");
+    assert_int_equal(vh_write(d0, 0, "/a", "hello"), 0);
+    assert_int_equal(vh_read(d1, 0, "/a", buf), -EACCES);
+    NO_EVENT(d1);
+    /* Readable: events. */
+    assert_int_equal(vh_set_perms(d0, 0, "/a", "n0,r1"), 0);
+    EVENT(d1, "/a", "token");
+    assert_int_equal(vh_write(d0, 0, "/a", "again"), 0);
+    EVENT(d1, "/a", "token");
+    /* A child it may not read, under a parent it may read: the event comes. */
+    assert_int_equal(vh_write(d0, 0, "/a/secret", "s"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a/secret", "n0"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_write(d0, 0, "/a/secret", "t"), 0);
+    EVENT(d1, "/a/secret", "token");
+    /* A grandchild neither it nor its parent lets read: none. */
+    assert_int_equal(vh_write(d0, 0, "/a/secret/deeper", "u"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a/secret/deeper", "n0"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_write(d0, 0, "/a/secret/deeper", "v"), 0);
+    NO_EVENT(d1);
+    /* Domain 2 watches the root: it sees only what it may read. */
+    assert_int_equal(vh_watch(d2, "/", "all"), 0);
+    EVENT(d2, "/", "all");
+    assert_int_equal(vh_write(d0, 0, "/a", "x"), 0);
+    NO_EVENT(d2);
+    assert_int_equal(vh_write(d0, 0, "/open", "o"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/open", "r0"), 0);
+    EVENT(d2, "/open", "all");
+    NO_EVENT(d2);
+}
+
+/* Events of a transaction fire when it commits, not before, and not at all if it aborts
+ * or fails. */
+static void test_transaction_watches(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_mkdir(d0, 0, "/a"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a", "n0,r1"), 0);
+    assert_int_equal(vh_watch(d1, "/a", "token"), 0);
+    EVENT(d1, "/a", "token");
+    uint32_t t;
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    assert_int_equal(vh_write(d0, t, "/a", "hello"), 0);
+    NO_EVENT(d1);
+    assert_int_equal(vh_tx_end(d0, t, false), 0);
+    NO_EVENT(d1);
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    assert_int_equal(vh_write(d0, t, "/a", "hello"), 0);
+    NO_EVENT(d1);
+    assert_int_equal(vh_tx_end(d0, t, true), 0);
+    EVENT(d1, "/a", "token");
+    NO_EVENT(d1);
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    READS(d0, t, "/a", "hello");
+    assert_int_equal(vh_write(d0, t, "/a/x", "1"), 0);
+    assert_int_equal(vh_write(d0, 0, "/a", "conflict"), 0);
+    EVENT(d1, "/a", "token");
+    assert_int_equal(vh_tx_end(d0, t, true), -EAGAIN);
+    NO_EVENT(d1);
+}
+
+/* rm fires the watches on the removed node and above it, and those inside the subtree at
+ * their own path; watchers inside may need to read the node. */
+static void test_recursive_rm_watch(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_write(d0, 0, "/a/b/c", "x"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a/b", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/a/b/c", "n0,r1"), 0);
+    assert_int_equal(vh_watch(d0, "/a/b/c", "deep"), 0);
+    assert_int_equal(vh_watch(d0, "/a", "top"), 0);
+    assert_int_equal(vh_watch(d1, "/a/b/c", "d1"), 0);
+    assert_int_equal(vh_watch(d1, "/x", "elsewhere"), 0);
+    vh_events_drop(d0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_rm(d0, 0, "/a/b"), 0);
+    char p[XENSTORE_ABS_PATH_MAX + 1], t[XENSTORE_ABS_PATH_MAX + 1];
+    bool deep = false, top = false;
+    while (vh_event(d0, p, t)) {
+        if (strcmp(t, "deep") == 0) {
+            assert_string_equal(p, "/a/b/c");
+            deep = true;
+        } else {
+            assert_string_equal(t, "top");
+            assert_string_equal(p, "/a/b");
+            top = true;
+        }
+    }
+    assert_true(deep && top);
+    EVENT(d1, "/a/b/c", "d1");
+    NO_EVENT(d1);
+    /* rm of a missing node fires nothing. */
+    assert_int_equal(vh_rm(d0, 0, "/a/b"), 0);
+    NO_EVENT(d0);
+}
+
+/* @introduceDomain and @releaseDomain: for dom0, and for the domains their perms let read. */
+static void test_special_watches(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_watch(d0, "@introduceDomain", "in"), 0);
+    assert_int_equal(vh_watch(d0, "@releaseDomain", "out"), 0);
+    assert_int_equal(vh_watch(d1, "@introduceDomain", "in1"), 0);
+    assert_int_equal(vh_watch(d1, "@releaseDomain", "out1"), 0);
+    EVENT(d0, "@introduceDomain", "in");
+    EVENT(d0, "@releaseDomain", "out");
+    /* The first event comes whatever the perms, as with any watch. */
+    EVENT(d1, "@introduceDomain", "in1");
+    EVENT(d1, "@releaseDomain", "out1");
+    assert_int_equal(vh_get_perms(d1, 0, "@introduceDomain", buf), -EACCES);
+    assert_int_equal(vh_set_perms(d1, 0, "@releaseDomain", "r1"), -EACCES);
+    PERMS(d0, "@releaseDomain", "n0");
+    struct vh_client *d2 = vh_domain(2);
+    EVENT(d0, "@introduceDomain", "in");
+    NO_EVENT(d1);
+    /* Domain 2 leaves: its nodes go with it. */
+    assert_int_equal(vh_write(d2, 0, "/local/domain/2", ""), -EACCES);
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/2"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/2", "n2"), 0);
+    assert_int_equal(vh_write(d2, 0, "data", "x"), 0);
+    assert_int_equal(vh_release(d0, 2), 0);
+    EVENT(d0, "@releaseDomain", "out");
+    NO_EVENT(d1);
+    assert_null(d2->c); /* its connection is gone */
+    assert_int_equal(vh_read(d0, 0, "/local/domain/2", buf), -ENOENT);
+    assert_int_equal(vh_release(d0, 2), -ENOENT);
+    /* dom0 lets domain 1 see them. */
+    assert_int_equal(vh_set_perms(d0, 0, "@introduceDomain", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "@releaseDomain", "n0,r1"), 0);
+    PERMS(d1, "@releaseDomain", "n0,r1");
+    struct vh_client *d3 = vh_domain(3);
+    EVENT(d1, "@introduceDomain", "in1");
+    assert_int_equal(vh_release(d0, 3), 0);
+    EVENT(d1, "@releaseDomain", "out1");
+    assert_null(d3->c);
+    vh_events_drop(d0);
+}
+
+/* SET_PERMS names existing domains only (C: ENOENT), DOMID_ANY excepted. */
+static void test_setperms_domains_exist(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_write(d0, 0, "/n", ""), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/n", "n0,r42"), -ENOENT);
+    vh_set_domain_exists(42, true);
+    assert_int_equal(vh_set_perms(d0, 0, "/n", "n0,r42"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/n", "n1,r32756"), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "/n", "n1,r99"), -ENOENT);
+    assert_int_equal(vh_set_perms(d1, 0, "/n", "n1,bogus"), -EINVAL);
+    PERMS(d1, "/n", "n1,r32756");
+}
+
+/* The same requests on a pack file with --sync always: every reply waits for its commit. */
+static void test_on_pack(void **state)
+{
+    (void)state;
+    vh_stop();
+    char dir[] = "/tmp/vxs-dispatch-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *args[] = {"--sync", "always", NULL};
+    vh_start(dir, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1", "n1"), 0);
+    assert_int_equal(vh_write(d1, 0, "x", "1"), 0);
+    assert_true(vxs.durable_upto == vxs.next_seq);
+    vh_stop();
+    vh_start(dir, NULL);
+    d0 = vh_dom0();
+    READS(d0, 0, "/local/domain/1/x", "1");
+    PERMS(d0, "/local/domain/1/x", "n1");
+    char path[sizeof dir + 32];
+    snprintf(path, sizeof path, "%s/xenstore.pack", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T(test_implicit_create),
+        T(test_setperms_owner),
+        T(test_access_letters),
+        T(test_missing_nodes),
+        T(test_domain_home),
+        T(test_set_target),
+        T(test_domid_any),
+        T(test_transactions_are_isolated),
+        T(test_independent_transactions_coalesce),
+        T(test_device_create_coalesce),
+        T(test_transactions_really_do_conflict),
+        T(test_simple_watches),
+        T(test_relative_watches),
+        T(test_watches_read_perm),
+        T(test_transaction_watches),
+        T(test_recursive_rm_watch),
+        T(test_special_watches),
+        T(test_setperms_domains_exist),
+        T(test_on_pack),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
