@@ -489,6 +489,16 @@ static void test_watches_read_perm(void **state)
     vh_events_drop(d1);
     assert_int_equal(vh_write(d0, 0, "/a/secret/deeper", "v"), 0);
     NO_EVENT(d1);
+    /* Losing the right to read is news too (C passes the old perms to watch_permitted). */
+    assert_int_equal(vh_write(d0, 0, "/b", "x"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/b", "n0,r1"), 0);
+    assert_int_equal(vh_watch(d1, "/b", "b"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_set_perms(d0, 0, "/b", "n0"), 0);
+    EVENT(d1, "/b", "b");
+    NO_EVENT(d1);
+    assert_int_equal(vh_set_perms(d0, 0, "/b", "n0,w1"), 0);
+    NO_EVENT(d1);
     /* Domain 2 watches the root: it sees only what it may read. */
     assert_int_equal(vh_watch(d2, "/", "all"), 0);
     EVENT(d2, "/", "all");
