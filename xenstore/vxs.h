@@ -91,6 +91,8 @@ struct vxs_domain {
 struct vxs_out {
     struct vxs_out *next;
     uint64_t need;  /* the commit that must be durable before this leaves */
+    uint64_t expires_ms; /* a watch event for an unprivileged domain: dropped if still
+                          * queued then (-w watch-event=); 0: never */
     size_t len;
     uint8_t data[];
 };

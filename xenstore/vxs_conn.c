@@ -13,13 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_xen.h"
 
 #define VXS_OUT_HIGH (256u * 1024)
 #define VXS_OUT_MAX (2560u * 1024)
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static size_t queued(const struct vxs_conn *c)
 {
@@ -48,6 +57,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
     }
     o->next = NULL;
     o->need = need;
+    o->expires_ms = 0;
     o->len = len;
     memcpy(o->data, msg, len);
     if (c->out_tail)
@@ -56,13 +66,25 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
         c->out_head = o;
     c->out_tail = o;
     c->out_bytes += len;
+    if (((const struct xsd_sockmsg *)msg)->type != XS_WATCH_EVENT)
+        vxs_quota_outstanding(c, 1);
+    else if (!c->priv && c->dom && vxs_quota_watch_event_ms())
+        o->expires_ms = now_ms() + vxs_quota_watch_event_ms();
     if (!c->priv && c->out_bytes > VXS_OUT_HIGH)
         c->stalled = true;
+}
+
+/* A reply leaves the queue: one request less outstanding. */
+static void taken(struct vxs_conn *c, const struct vxs_out *o)
+{
+    if (((const struct xsd_sockmsg *)o->data)->type != XS_WATCH_EVENT)
+        vxs_quota_outstanding(c, -1);
 }
 
 static void pop_out(struct vxs_conn *c)
 {
     struct vxs_out *o = c->out_head;
+    taken(c, o);
     c->out_off = 0;
     c->out_head = o->next;
     if (!c->out_head)
@@ -171,7 +193,7 @@ static void input_ring(struct vxs_conn *c)
     }
     /* Only whole requests are taken off the ring, and none while our output is stalled:
      * the guest's writer then waits for room, which is its backpressure. */
-    while (!c->dead && !c->stalled && !d->ring.broken) {
+    while (!c->dead && !c->stalled && !d->ring.broken && vxs_quota_may_read(c)) {
         uint8_t buf[XENSTORE_RING_SIZE];
         bool was_full;
         size_t n = vxs_ring_read(&d->ring, buf, sizeof buf, &was_full);
@@ -270,6 +292,7 @@ struct vxs_out *vxs_conn_take(struct vxs_conn *c)
         c->out_tail = NULL;
     c->out_bytes -= o->len;
     o->next = NULL;
+    taken(c, o);
     if (c->stalled && c->out_bytes <= VXS_OUT_HIGH / 2)
         c->stalled = false;
     return o;
@@ -279,4 +302,40 @@ struct vxs_out *vxs_conn_take(struct vxs_conn *c)
 size_t vxs_conn_queued(const struct vxs_conn *c)
 {
     return queued(c);
+}
+
+/* Watch events an unprivileged domain left unread for -w watch-event= seconds are dropped,
+ * as C xenstored drops them (the domain may not make us hold them forever). Only whole
+ * messages go: not one the ring has taken part of. */
+int vxs_conn_event_timeout(void)
+{
+    uint64_t first = 0, now = now_ms();
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
+        for (const struct vxs_out *o = c->out_head; o; o = o->next)
+            if (o->expires_ms && (!first || o->expires_ms < first))
+                first = o->expires_ms;
+    if (!first)
+        return -1;
+    return first <= now ? 0 : first - now > 1000000000u ? 1000000000 : (int)(first - now);
+}
+
+void vxs_conn_expire_events(void)
+{
+    uint64_t now = now_ms();
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        struct vxs_out **po = &c->out_head, *prev = NULL;
+        while (*po) {
+            struct vxs_out *o = *po;
+            if (!o->expires_ms || o->expires_ms > now || (o == c->out_head && c->out_off)) {
+                prev = o;
+                po = &o->next;
+                continue;
+            }
+            *po = o->next;
+            if (c->out_tail == o)
+                c->out_tail = prev;
+            c->out_bytes -= o->len;
+            free(o);
+        }
+    }
 }

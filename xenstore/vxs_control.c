@@ -6,6 +6,9 @@
  *   log [on|off]                    per-request tracing to stderr (vxenstored -V)
  *   memreport                       connections, watches, transactions, commit seqs, the
  *                                   pack's and the tree cache's figures
+ *   quota [set NAME VAL|DOMID], quota-soft [set NAME VAL]
+ *                                   C xenstored's quota settings and a domain's figures
+ *                                   (vxs_quota_req.c)
  *   history [-j] [-c CURSOR] QUERY ...
  *                                   one page of a history query (vxs_history.h: log, show,
  *                                   diff, blame, at, export-git); the `vxs` CLI pages
@@ -24,6 +27,7 @@
 #include "xenstore/store_tree_int.h" /* the tree cache's figures for memreport */
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_history.h"
+#include "xenstore/vxs_quota.h"
 
 #define CONTROL_MAX_ARGS 32
 /* Defaults of gc: the newest commits and the last week of history stay. */
@@ -66,6 +70,8 @@ static const char help_text[] =
     "help\n"
     "log [on|off]\n"
     "memreport\n"
+    "quota [set <name> <val>|<domid>]\n"
+    "quota-soft [set <name> <val>]\n"
     "history [-j] [-c <cursor>] log [-n <N>] [<path>]\n"
     "history [-j] [-c <cursor>] show <commit> [<path>]\n"
     "history [-j] [-c <cursor>] diff <commit> <commit> [<path>]\n"
@@ -265,6 +271,8 @@ int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out,
             vxs.verbose = strcmp(argv[1], "on") == 0;
         return reply_text(vxs.verbose ? "log on" : "log off", out, olen);
     }
+    if (strcmp(cmd, "quota") == 0 || strcmp(cmd, "quota-soft") == 0)
+        return vxs_quota_control(cmd[5] == '-', argc - 1, argv + 1, out, olen);
     if (strcmp(cmd, "history") == 0)
         return do_history(argc, argv, out, olen);
     if (strcmp(cmd, "gc") == 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 
 /* atoi() as C xenstored uses it for numbers in requests, without its undefined overflow. */
 static uint32_t c_atou(const char *s)
@@ -75,7 +76,10 @@ static int ctx_open(struct ctx *k)
         return 0;
     }
     k->ev = &k->own_ev;
-    return vs_txn_begin(vxs.st, VXS_BRANCH, &k->x);
+    int rc = vs_txn_begin(vxs.st, VXS_BRANCH, &k->x);
+    if (rc == 0)
+        vxs_quota_txn_track(k->x, k->c, false);
+    return rc;
 }
 
 /* Finish the request's work: commit a single request's transaction (if rc is 0 and it
@@ -88,15 +92,23 @@ static int ctx_close(struct ctx *k, int rc, bool modifies, const char *what)
         k->need = vxs.next_seq;
         return rc;
     }
+    struct vs_txn *x = k->x; /* after the commit only a key for the node accounting */
+    if (rc == 0 && modifies && k->own_ev.n)
+        rc = vxs_quota_txn_check_memory(x);
     if (rc == 0 && modifies && k->own_ev.n) {
         uint64_t need;
         rc = vxs_txn_commit_one(k->c, k->x, &k->own_ev, true, what, &need);
         k->need = need;
+        if (rc == 0) {
+            vxs_quota_txn_apply(x);
+            vxs_wrl_debit(k->c, false);
+        }
     } else {
         vs_txn_abort(k->x);
         vxs_events_free(&k->own_ev);
         k->need = vxs.next_seq;
     }
+    vxs_quota_txn_forget(x);
     return rc;
 }
 
@@ -174,6 +186,8 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     rc = ctx_open(k);
     if (rc < 0)
         return send_error(k, rc);
+    if (k->t && (rc = vxs_quota_txn_access(k->c, k->x, path)) < 0)
+        return send_error(k, rc);
     struct xs_builder b;
     begin(k, &b, type);
     bool modifies = false;
@@ -201,9 +215,9 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
         /* As C xenstored: the offset is a byte offset into the NUL-separated child list;
          * past its end comes an empty list; the last chunk ends with an extra NUL. */
         struct vs_stat st;
-        rc = vs_txn_stat(k->x, path, &st);
+        rc = vxs_node_list(k->c, k->x, path, &names, &nnames); /* checks perms (C's order) */
         if (rc == 0)
-            rc = vxs_node_list(k->c, k->x, path, &names, &nnames);
+            rc = vs_txn_stat(k->x, path, &st);
         if (rc < 0)
             break;
         char gen[24];
@@ -310,6 +324,8 @@ static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
         rc = vxs_domain_introduce(k->c, domid, gfn, v);
     } else if (type == XS_RELEASE) {
         rc = vxs_domain_release(domid);
+        if (rc == 0)
+            vxs_quota_domain_gone(domid); /* its quotas and features start afresh */
     } else if (type == XS_RESUME) {
         rc = vxs_domain_resume(domid);
     } else {
@@ -352,6 +368,47 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
     }
 }
 
+/* Drop c's transactions, and what the quotas noted about them. */
+static void txn_clear(struct vxs_conn *c)
+{
+    for (struct vxs_tx *t = c->txs; t; t = t->next) {
+        vxs_quota_txn_forget(t->x);
+        vxs_wrl_transactions(-1);
+    }
+    vxs_txn_clear(c);
+}
+
+/* GET/SET_FEATURE, GET/SET_QUOTA (vxs_quota_req.c). */
+static void do_quota(struct ctx *k, const uint8_t *body, size_t len)
+{
+    char *text = NULL;
+    size_t tlen = 0;
+    int rc;
+    switch (k->hdr->type) {
+    case XS_CODEC_GET_FEATURE:
+        rc = vxs_quota_get_feature(k->c, body, len, &text, &tlen);
+        break;
+    case XS_CODEC_SET_FEATURE:
+        rc = vxs_quota_set_feature(k->c, body, len);
+        break;
+    case XS_CODEC_GET_QUOTA:
+        rc = vxs_quota_get_quota(k->c, body, len, &text, &tlen);
+        break;
+    default:
+        rc = vxs_quota_set_quota(k->c, body, len);
+        break;
+    }
+    if (rc < 0)
+        return send_error(k, rc);
+    if (!text)
+        return send_str(k, "OK");
+    struct xs_builder b;
+    begin(k, &b, k->hdr->type);
+    xs_build_raw(&b, text, tlen);
+    free(text);
+    send_built(k, &b);
+}
+
 void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body)
 {
     static struct ctx k;
@@ -370,7 +427,8 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
     bool priv_only = hdr->type == XS_CONTROL || hdr->type == XS_INTRODUCE ||
                      hdr->type == XS_RELEASE || hdr->type == XS_IS_DOMAIN_INTRODUCED ||
                      hdr->type == XS_RESUME || hdr->type == XS_SET_TARGET ||
-                     hdr->type == XS_CODEC_SET_FEATURE || hdr->type == XS_CODEC_SET_QUOTA;
+                     hdr->type == XS_CODEC_SET_FEATURE || hdr->type == XS_CODEC_GET_QUOTA ||
+                     hdr->type == XS_CODEC_SET_QUOTA;
     if (priv_only && !c->priv && xs_type_known(hdr->type) && hdr->type != XS_ERROR &&
         hdr->type != XS_WATCH_EVENT)
         return send_error(&k, -EACCES);
@@ -397,9 +455,14 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         if (hdr->tx_id)
             return send_error(&k, vxs_txn_find(c, hdr->tx_id) ? -EBUSY : -ENOENT);
         uint32_t id;
+        /* A per-domain transactions quota (SET_QUOTA) applies on top of -t. */
+        if (vxs_quota_exceeds(c, VXS_Q_TRANSACTIONS, c->ntxs))
+            return send_error(&k, -ENOSPC);
         rc = vxs_txn_start(c, &id);
         if (rc < 0)
             return send_error(&k, rc);
+        vxs_quota_txn_track(vxs_txn_find(c, id)->x, c, true);
+        vxs_wrl_transactions(1);
         struct xs_builder b;
         begin(&k, &b, hdr->type);
         xs_build_u32(&b, id);
@@ -418,10 +481,21 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         char what[64];
         snprintf(what, sizeof what, "TRANSACTION_END %u", t->id);
         uint64_t need;
-        rc = vxs_txn_end(c, t, arg[0][0] == 'T', what, &need);
+        struct vs_txn *x = t->x; /* after the end only a key for the node accounting */
+        bool commit = arg[0][0] == 'T';
+        /* C's order: a failed transaction (ENOMEM), then the node quota (ENOSPC), then
+         * the conflict check; the transaction is over in every case. */
+        int qrc = commit ? vxs_quota_txn_check(x) : 0;
+        rc = vxs_txn_end(c, t, commit && qrc == 0, what, &need);
+        if (commit && qrc == 0 && rc == 0) {
+            vxs_quota_txn_apply(x);
+            vxs_wrl_debit(c, true);
+        }
+        vxs_quota_txn_forget(x);
+        vxs_wrl_transactions(-1);
         k.need = need ? need : vxs.next_seq;
-        if (rc < 0)
-            return send_error(&k, rc);
+        if (qrc < 0 || rc < 0)
+            return send_error(&k, qrc < 0 ? qrc : rc);
         return send_str(&k, "OK");
     }
     case XS_GET_DOMAIN_PATH: {
@@ -458,28 +532,14 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
     }
     case XS_RESET_WATCHES:
         vxs_watch_clear(c);
-        vxs_txn_clear(c);
+        txn_clear(c);
         k.need = vxs_persist_watches_clear(c);
         return send_str(&k, "OK");
-    case XS_CODEC_GET_FEATURE: {
-        /* No domid: what the server supports; else that domain's (only dom0 is known). */
-        uint32_t feat = XENSTORE_SERVER_FEATURE_ERROR | 4 /* WATCHDEPTH */;
-        if (len && (parse_domid(body, len, &domid) < 0))
-            return send_error(&k, -EINVAL);
-        if (len && domid != 0)
-            return send_error(&k, -ENOENT);
-        char s[16];
-        snprintf(s, sizeof s, "%u", feat);
-        return send_str(&k, s);
-    }
-    case XS_CODEC_SET_FEATURE: {
-        const char *arg[2];
-        uint32_t v;
-        if (xs_split(body, len, arg, 2, NULL, NULL) < 0 || xs_parse_u32(arg[0], &domid) < 0 ||
-            xs_parse_u32(arg[1], &v) < 0)
-            return send_error(&k, -EINVAL);
-        return send_error(&k, domid == 0 ? -EBUSY : -ENOENT);
-    }
+    case XS_CODEC_GET_FEATURE:
+    case XS_CODEC_SET_FEATURE:
+    case XS_CODEC_GET_QUOTA:
+    case XS_CODEC_SET_QUOTA:
+        return do_quota(&k, body, len);
     default:
         return send_error(&k, -ENOSYS);
     }
@@ -488,5 +548,5 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
 void vxs_conn_cleanup(struct vxs_conn *c)
 {
     vxs_watch_clear(c);
-    vxs_txn_clear(c);
+    txn_clear(c);
 }

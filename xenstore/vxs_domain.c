@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_xen.h"
 
 #define DOMID_FIRST_RESERVED 0x7FF0u
@@ -106,7 +107,7 @@ static int connect_domain(struct vxs_domain *d)
     d->page = page;
     d->map_kind = kind;
     d->local_port = port;
-    vxs_ring_attach(&d->ring, page, VXS_RING_FEATURES);
+    vxs_ring_attach(&d->ring, page, vxs_quota_features(d->domid)); /* SET_FEATURE's */
     d->conn = vxs_conn_new_ring(d, d->domid);
     if (!d->conn)
         return -ENOMEM;

@@ -23,6 +23,7 @@
 
 #include "xenstore/store_pack.h"
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_xen.h"
 
 static int open_socket(const char *path)
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
         int timeout = -1;
         if (vxs.is_pack)
             timeout = store_pack_poll(vxs.os);
+        timeout = vxs_quota_poll_timeout(timeout); /* limits that lift, events that expire */
         if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
             vxs_log("poll: %s", strerror(errno));
             return 1;
@@ -159,6 +161,7 @@ int main(int argc, char **argv)
         }
         if (pfd[1].revents & POLLIN)
             vxs_domain_events();
+        vxs_quota_tick();
         if (pfd[0].revents & POLLIN) {
             int fd;
             while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 
 static bool valid_char(char ch)
 {
@@ -181,6 +182,8 @@ static int create_node(const struct vxs_conn *c, struct vs_txn *x, struct vxs_ev
     rc = vs_txn_note_read(x, path);
     if (rc == 0)
         rc = vs_txn_set(x, path, val, len, use, ulen, VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    if (rc == 0)
+        vxs_quota_node_created(x, path, len, use, ulen);
     /* One watch event, for the node asked for (as C): parents created on the way are not
      * reported on their own. */
     if (rc == 0 && ev)
@@ -193,7 +196,7 @@ int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
                    const char *path, const void *val, size_t len)
 {
     int rc = check(c, x, path, VXS_PERM_WRITE);
-    if (rc == -ENOENT)
+    if (rc == -ENOENT && (rc = vxs_quota_may_create(c, x, path)) == 0)
         return create_node(c, x, ev, path, val, len);
     if (rc < 0)
         return rc;
@@ -202,8 +205,10 @@ int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
         parent_of(path, parent);
         rc = vs_txn_note_read(x, parent);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        vxs_quota_node_changing(x, path, len, NULL, 0);
         rc = vs_txn_set(x, path, val, len, NULL, 0, VS_SET_VALUE);
+    }
     if (rc == 0) {
         void *perms;
         size_t plen;
@@ -219,7 +224,7 @@ int vxs_node_mkdir(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
                    const char *path)
 {
     int rc = check(c, x, path, VXS_PERM_WRITE);
-    if (rc == -ENOENT)
+    if (rc == -ENOENT && (rc = vxs_quota_may_create(c, x, path)) == 0)
         return create_node(c, x, ev, path, "", 0);
     return rc;
 }
@@ -248,8 +253,10 @@ int vxs_node_rm(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *e
         rc = vs_txn_note_read(x, parent);
     if (rc == 0)
         vxs_watch_note_removal(x, ev, path);
-    if (rc == 0)
+    if (rc == 0) {
+        vxs_quota_node_removing(x, path);
         rc = vs_txn_rm(x, path);
+    }
     if (rc == 0)
         vxs_events_add(ev, path, false, perms, plen);
     free(perms);
@@ -262,25 +269,22 @@ int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_ev
     int rc = check(c, x, path, VXS_PERM_WRITE | VXS_PERM_OWNER);
     if (rc < 0)
         return rc;
-    void *old;
-    size_t olen;
-    rc = vs_txn_get_perms(x, path, &old, &olen);
-    if (rc < 0)
-        return rc;
-    /* Unprivileged domains may not give their nodes away. */
-    if (c && !c->priv && vxs_perms_owner(perms, len) != vxs_perms_owner(old, olen)) {
+    if (c && !c->priv) {
+        /* Unprivileged domains may not give their nodes away. */
+        void *old;
+        size_t olen;
+        rc = vs_txn_get_perms(x, path, &old, &olen);
+        if (rc < 0)
+            return rc;
+        uint32_t owner = vxs_perms_owner(old, olen);
         free(old);
-        return -EPERM;
+        if (vxs_perms_owner(perms, len) != owner)
+            return -EPERM;
     }
+    vxs_quota_node_changing(x, path, (size_t)-1, perms, len);
     rc = vs_txn_set(x, path, NULL, 0, perms, len, VS_SET_PERMS);
     if (rc == 0)
         vxs_events_add(ev, path, false, perms, len);
-    /* C xenstored also tells the watchers the old perms let read (they just lost access):
-     * the same event with the old perms; a watcher allowed by both gets one event, as
-     * vxs_watch_send drops a copy of an event still queued. */
-    if (rc == 0 && (olen != len || memcmp(old, perms, len) != 0))
-        vxs_events_add(ev, path, false, old, olen);
-    free(old);
     return rc;
 }
 
@@ -321,6 +325,7 @@ int vxs_node_rm_owned(struct vs_txn *x, struct vxs_events *ev, uint32_t domid)
 {
     if (domid == 0)
         return 0;
+    vxs_quota_tree_changed(); /* the daemon's own commit: the node counts are rebuilt */
     return rm_owned(x, ev, "/", domid);
 }
 

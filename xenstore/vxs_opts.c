@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 
 void vxs_usage(FILE *f)
 {
@@ -27,11 +28,17 @@ void vxs_usage(FILE *f)
             "  -W, --watch-nb N         watches per domain (default 128)\n"
             "  -S, --entry-size N       bytes of a node's value (default 2048)\n"
             "  -A, --perm-nb N          entries of a node's permissions (default 5)\n"
-            "  -E, --entry-nb N         nodes per domain (accepted; not enforced yet)\n"
-            "  -Q, --quota WHAT=N       transactions, watches, node-size, permissions,\n"
-            "                           path-max, nodes (accepted), outstanding, memory\n"
-            "  -q, --quota-soft WHAT=N  accepted for compatibility\n"
-            "  -w, --timeout WHAT=SECS  accepted for compatibility\n"
+            "  -E, --entry-nb N         nodes a domain may own (default 1000)\n"
+            "  -M, --path-max N         characters of a path below a domain's home (2048)\n"
+            "  -Q, --quota WHAT=N       nodes, watches, outstanding (requests whose reply\n"
+            "                           the domain has not read, 20), memory (bytes the\n"
+            "                           domain makes us hold, 2621440; over it its ring is\n"
+            "                           not read), transactions, transaction-nodes (nodes\n"
+            "                           one transaction may access, 1024),\n"
+            "                           node-permissions, path-max, node-size\n"
+            "  -q, --quota-soft WHAT=N  memory: log a warning over N bytes (2097152)\n"
+            "  -w, --timeout WHAT=SECS  watch-event: drop a watch event a domain leaves\n"
+            "                           unread that long (20; 0: never)\n"
             "  -H, -h, --help           this text\n"
             "Quotas apply to unprivileged domains; dom0 is exempt, as with C xenstored.\n");
 }
@@ -45,45 +52,13 @@ static bool num(const char *s, unsigned long *out)
     return *e == 0;
 }
 
-static int quota(const char *arg, bool soft)
-{
-    const char *eq = strchr(arg, '=');
-    unsigned long v;
-    if (!eq || !num(eq + 1, &v))
-        return -1;
-    size_t n = (size_t)(eq - arg);
-    if (soft)
-        return 0;
-#define IS(name) (n == strlen(name) && strncmp(arg, name, n) == 0)
-    if (IS("transactions"))
-        vxs.max_txs = (unsigned)v;
-    else if (IS("watches"))
-        vxs.max_watches = (unsigned)v;
-    else if (IS("node-size"))
-        vxs.max_node_size = (size_t)v;
-    else if (IS("permissions"))
-        vxs.max_perms = (unsigned)v;
-    else if (IS("path-max"))
-        vxs.path_max = (size_t)v;
-    else if (IS("nodes") || IS("outstanding") || IS("memory") || IS("transaction-nodes"))
-        ; /* accepted; see --help */
-    else
-        return -1;
-#undef IS
-    return 0;
-}
-
 int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->db = "/var/lib/xenstored";
     o->fork = true;
     vxs.sync = STORE_SYNC_BATCH;
-    vxs.max_txs = 10;
-    vxs.max_watches = 128;
-    vxs.max_node_size = 2048;
-    vxs.max_perms = 5;
-    vxs.path_max = XENSTORE_REL_PATH_MAX;
+    vxs_quota_defaults();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long n;
@@ -121,12 +96,16 @@ int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
         } else if (OPT("-A", "--perm-nb") && num(v, &n)) {
             vxs.max_perms = (unsigned)n, i++;
         } else if (OPT("-E", "--entry-nb") && num(v, &n)) {
-            i++; /* accepted, not enforced yet */
+            vxs_quota_set_global(VXS_Q_NODES, 0, (unsigned)n), i++;
+        } else if (OPT("-M", "--path-max") && num(v, &n)) {
+            vxs_quota_set_global(VXS_Q_PATH_MAX, 0, (unsigned)n), i++;
         } else if ((OPT("-Q", "--quota") || OPT("-q", "--quota-soft")) && v) {
-            if (quota(v, a[1] == 'q' || strcmp(a, "--quota-soft") == 0) < 0)
+            if (vxs_quota_set_option(v, a[1] == 'q' || strcmp(a, "--quota-soft") == 0) < 0)
                 return -1;
             i++;
         } else if (OPT("-w", "--timeout") && v) {
+            if (vxs_quota_set_timeout(v) < 0)
+                return -1;
             i++;
         } else if (OPT("-h", "--help") || strcmp(a, "-H") == 0) {
             o->help = true;

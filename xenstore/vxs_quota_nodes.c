@@ -1,0 +1,372 @@
+/*
+ * vxenstored: nodes per domain and nodes per transaction (C xenstored's "nodes" and
+ * "transaction-nodes" quotas).
+ *
+ * Each node counts for its owner. A request or xenstore transaction changes the counts only
+ * when its store transaction commits, so every tracked store transaction keeps the changes
+ * it made (per owner: nodes and bytes); vxs_dispatch.c applies them after the commit or
+ * forgets them. The accounting reads only what the change itself touches (the node, its
+ * missing parents, a removed subtree), so it adds no conflicts. Changes the daemon makes on its own
+ * commits (a released domain's nodes) and a restart leave the counts stale: they are then
+ * rebuilt from the whole tree, as C xenstored walks its tree at such times.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
+
+struct delta {
+    uint32_t domid;
+    long nodes;
+    long long mem;
+};
+
+struct qtx {
+    struct qtx *next;
+    struct vs_txn *x;
+    uint32_t domid;
+    bool priv, xs_tx, created;
+    bool failed; /* went over transaction-nodes: its commit fails (ENOMEM, as C) */
+    struct delta *d;
+    size_t nd, capd;
+    /* paths accessed (xenstore transactions of unprivileged connections only) */
+    char **seen;
+    size_t nseen, capseen;
+};
+
+static struct qtx *txs;
+static bool stale = true; /* nothing counted yet: count at first need */
+
+static struct qtx *find(const struct vs_txn *x)
+{
+    for (struct qtx *q = txs; q; q = q->next)
+        if (q->x == x)
+            return q;
+    return NULL;
+}
+
+void vxs_quota_txn_track(struct vs_txn *x, const struct vxs_conn *c, bool xs_transaction)
+{
+    if (!x || find(x))
+        return;
+    struct qtx *q = calloc(1, sizeof *q);
+    if (!q)
+        return; /* accounting lost for this one; the next recount repairs it */
+    q->x = x;
+    q->domid = c ? c->domid : 0;
+    q->priv = !c || c->priv;
+    q->xs_tx = xs_transaction;
+    q->next = txs;
+    txs = q;
+}
+
+static void qtx_free(struct qtx *q)
+{
+    for (size_t i = 0; i < q->nseen; i++)
+        free(q->seen[i]);
+    free(q->seen);
+    free(q->d);
+    free(q);
+}
+
+static struct qtx *unlink_qtx(struct vs_txn *x)
+{
+    for (struct qtx **p = &txs; *p; p = &(*p)->next)
+        if ((*p)->x == x) {
+            struct qtx *q = *p;
+            *p = q->next;
+            return q;
+        }
+    return NULL;
+}
+
+void vxs_quota_txn_forget(struct vs_txn *x)
+{
+    struct qtx *q = unlink_qtx(x);
+    if (q)
+        qtx_free(q);
+}
+
+static void add(struct qtx *q, uint32_t domid, long nodes, long long mem)
+{
+    for (size_t i = 0; i < q->nd; i++)
+        if (q->d[i].domid == domid) {
+            q->d[i].nodes += nodes;
+            q->d[i].mem += mem;
+            return;
+        }
+    if (q->nd == q->capd) {
+        size_t cap = q->capd ? q->capd * 2 : 4;
+        struct delta *d = realloc(q->d, cap * sizeof *d);
+        if (!d) {
+            stale = true;
+            return;
+        }
+        q->d = d;
+        q->capd = cap;
+    }
+    q->d[q->nd++] = (struct delta){.domid = domid, .nodes = nodes, .mem = mem};
+}
+
+static void count_into(struct vxs_qdom *d, long nodes, long long mem)
+{
+    d->nodes += nodes;
+    d->node_mem += mem;
+    if (d->nodes < 0)
+        d->nodes = 0;
+    if (d->node_mem < 0)
+        d->node_mem = 0;
+    if (d->nodes > (long)d->max_seen[VXS_Q_NODES] && d->domid != 0)
+        d->max_seen[VXS_Q_NODES] = (unsigned)d->nodes;
+}
+
+void vxs_quota_txn_apply(struct vs_txn *x)
+{
+    struct qtx *q = unlink_qtx(x);
+    if (!q)
+        return;
+    for (size_t i = 0; !stale && i < q->nd; i++) {
+        struct vxs_qdom *d = vxs_qdom(q->d[i].domid, true);
+        if (!d) {
+            stale = true;
+            break;
+        }
+        count_into(d, q->d[i].nodes, q->d[i].mem);
+    }
+    qtx_free(q);
+}
+
+int vxs_quota_txn_check(struct vs_txn *x)
+{
+    struct qtx *q = find(x);
+    if (q && q->failed)
+        return -ENOMEM;
+    if (!q || q->priv || !q->created)
+        return 0;
+    vxs_quota_recount();
+    for (size_t i = 0; i < q->nd; i++) {
+        uint32_t id = q->d[i].domid;
+        if (id == 0 || q->d[i].nodes <= 0)
+            continue;
+        const struct vxs_qdom *d = vxs_qdom(id, false);
+        long cnt = (d ? d->nodes : 0) + q->d[i].nodes;
+        unsigned lim = vxs_quota_limit(id, VXS_Q_NODES);
+        if (lim && cnt >= (long)lim)
+            return -ENOSPC;
+    }
+    return 0;
+}
+
+int vxs_quota_txn_check_memory(struct vs_txn *x)
+{
+    struct qtx *q = find(x);
+    if (!q || q->priv)
+        return 0;
+    for (size_t i = 0; i < q->nd; i++) {
+        if (q->d[i].domid != q->domid || q->d[i].mem <= 0)
+            continue;
+        vxs_quota_recount();
+        unsigned long long m = vxs_quota_memory(q->domid) + (unsigned long long)q->d[i].mem;
+        if (vxs_quota_memory_check(q->domid, m))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static long long node_bytes(const char *path, size_t vlen, size_t plen)
+{
+    return (long long)(strlen(path) + vlen + plen);
+}
+
+int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path)
+{
+    if (!c || c->priv)
+        return 0;
+    unsigned lim = vxs_quota_limit(c->domid, VXS_Q_NODES);
+    if (!lim)
+        return 0;
+    vxs_quota_recount();
+    const struct vxs_qdom *d = vxs_qdom(c->domid, false);
+    long have = d ? d->nodes : 0;
+    struct qtx *q = find(x);
+    if (q && q->xs_tx)
+        /* In a transaction C counts new nodes at commit: here only the committed count. */
+        return have >= (long)lim ? -ENOSPC : 0;
+    /* Outside one, each new node (the path and its missing parents) counts as it is made. */
+    long k = 0;
+    char cur[XENSTORE_ABS_PATH_MAX + 1];
+    snprintf(cur, sizeof cur, "%s", path);
+    struct vs_stat st;
+    while (strcmp(cur, "/") != 0 && vs_txn_stat(x, cur, &st) == -ENOENT) {
+        k++;
+        char *slash = strrchr(cur, '/');
+        if (!slash)
+            break;
+        if (slash == cur)
+            cur[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    return have + k > (long)lim ? -ENOSPC : 0;
+}
+
+void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, const void *perms,
+                            size_t plen)
+{
+    struct qtx *q = find(x);
+    if (!q)
+        return;
+    q->created = true;
+    add(q, vxs_perms_owner(perms, plen), 1, node_bytes(path, vlen, plen));
+}
+
+static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap)
+{
+    struct vs_stat st;
+    void *perms;
+    size_t plen;
+    if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
+        return;
+    add(q, vxs_perms_owner(perms, plen), -1, -node_bytes(path, st.vlen, plen));
+    free(perms);
+    if (!st.nchildren)
+        return;
+    char **names;
+    size_t n;
+    if (vs_txn_list(x, path, &names, &n) < 0) {
+        stale = true;
+        return;
+    }
+    size_t len = strlen(path);
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]);
+        if (len + 1 + nl >= cap) {
+            stale = true;
+            continue;
+        }
+        path[len] = '/';
+        memcpy(path + len + 1, names[i], nl + 1);
+        walk_removed(q, x, path, cap);
+        path[len] = '\0';
+    }
+    vs_names_free(names, n);
+}
+
+void vxs_quota_node_removing(struct vs_txn *x, const char *path)
+{
+    struct qtx *q = find(x);
+    if (!q)
+        return;
+    char buf[XENSTORE_ABS_PATH_MAX + 1];
+    snprintf(buf, sizeof buf, "%s", path);
+    walk_removed(q, x, buf, sizeof buf);
+}
+
+void vxs_quota_node_changing(struct vs_txn *x, const char *path, size_t new_vlen,
+                             const void *new_perms, size_t new_plen)
+{
+    struct qtx *q = find(x);
+    if (!q)
+        return;
+    struct vs_stat st;
+    void *perms;
+    size_t plen;
+    if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
+        return;
+    uint32_t old_owner = vxs_perms_owner(perms, plen);
+    uint32_t new_owner = new_perms ? vxs_perms_owner(new_perms, new_plen) : old_owner;
+    free(perms);
+    if (!new_perms)
+        new_plen = plen;
+    if (new_vlen == (size_t)-1)
+        new_vlen = st.vlen;
+    add(q, old_owner, -1, -node_bytes(path, st.vlen, plen));
+    add(q, new_owner, 1, node_bytes(path, new_vlen, new_plen));
+}
+
+int vxs_quota_txn_access(const struct vxs_conn *c, struct vs_txn *x, const char *path)
+{
+    struct qtx *q = find(x);
+    if (!q || !q->xs_tx || !c || c->priv)
+        return 0;
+    for (size_t i = 0; i < q->nseen; i++)
+        if (strcmp(q->seen[i], path) == 0)
+            return 0;
+    unsigned lim = vxs_quota_limit(c->domid, VXS_Q_TRANSACTION_NODES);
+    if (lim && q->nseen >= lim) {
+        q->failed = true;
+        return -ENOSPC;
+    }
+    if (q->nseen == q->capseen) {
+        size_t cap = q->capseen ? q->capseen * 2 : 16;
+        char **s = realloc(q->seen, cap * sizeof *s);
+        if (!s)
+            return -ENOMEM;
+        q->seen = s;
+        q->capseen = cap;
+    }
+    if (!(q->seen[q->nseen] = strdup(path)))
+        return -ENOMEM;
+    q->nseen++;
+    return 0;
+}
+
+void vxs_quota_tree_changed(void)
+{
+    stale = true;
+}
+
+static void count_tree(struct vs_txn *x, char *path, size_t cap)
+{
+    struct vs_stat st;
+    void *perms;
+    size_t plen;
+    if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
+        return;
+    struct vxs_qdom *d = vxs_qdom(vxs_perms_owner(perms, plen), true);
+    free(perms);
+    if (d)
+        count_into(d, 1, node_bytes(path, st.vlen, plen));
+    if (!st.nchildren)
+        return;
+    char **names;
+    size_t n;
+    if (vs_txn_list(x, path, &names, &n) < 0)
+        return;
+    size_t len = strlen(path);
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]);
+        if (len + 1 + nl >= cap)
+            continue;
+        if (len == 1) /* "/" */
+            memcpy(path + 1, names[i], nl + 1);
+        else {
+            path[len] = '/';
+            memcpy(path + len + 1, names[i], nl + 1);
+        }
+        count_tree(x, path, cap);
+        path[len] = '\0';
+    }
+    vs_names_free(names, n);
+}
+
+void vxs_quota_recount(void)
+{
+    if (!stale || !vxs.st)
+        return;
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, VXS_BRANCH, &x) < 0)
+        return;
+    for (uint32_t id = 0; id < 65536; id++) {
+        struct vxs_qdom *d = vxs_qdom(id, false);
+        if (d)
+            d->nodes = 0, d->node_mem = 0;
+    }
+    char path[XENSTORE_ABS_PATH_MAX + 2] = "/";
+    count_tree(x, path, sizeof path);
+    vs_txn_abort(x);
+    stale = false;
+}

@@ -1,0 +1,163 @@
+/*
+ * vxenstored: the write rate limit of C xenstored (XSA-206). While some transaction is open
+ * anywhere, a guest that writes a lot would make every open transaction fail again and
+ * again; so unprivileged domains' writes then draw on a token bucket: 200 writes a second
+ * shared among the domains, a domain holding at most a burst of 10, the unused rest going to
+ * a reserve of at most 1000 that domains in debt draw on, and a new domain taking up to 5
+ * bursts from it. A domain in debt is not read (its requests wait in its ring, no error)
+ * until time has paid the debt. Credits are in thousandths of a write.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
+
+#define WRL_FACTOR 1000
+#define WRL_RATE (200 * WRL_FACTOR)    /* per second, shared */
+#define WRL_DBURST (10 * WRL_FACTOR)   /* a domain's credit cap */
+#define WRL_GBURST (1000 * WRL_FACTOR) /* the reserve's cap */
+#define WRL_NEWDOMS (WRL_DBURST * 5)   /* how far new domains may take the reserve below 0 */
+#define WRL_COST WRL_FACTOR            /* one write */
+#define WRL_CREDIT_MAX (1000 * 1000 * 1000)
+
+static long ndomains;
+static long ntransactions;
+static int32_t reserve;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Move as much as possible from *from to *to, keeping *from >= floor and *to <= ceil. */
+static void xfer(int32_t *from, int32_t floor, int32_t *to, int32_t ceil)
+{
+    int64_t a = (int64_t)*from - floor, b = (int64_t)ceil - *to;
+    int64_t n = a < b ? a : b;
+    if (n > 0) {
+        *from -= (int32_t)n;
+        *to += (int32_t)n;
+    }
+}
+
+void vxs_wrl_reset(void)
+{
+    ndomains = 0;
+    ntransactions = 0;
+    reserve = 0;
+}
+
+void vxs_wrl_domain_new(struct vxs_qdom *d)
+{
+    d->wrl_credit = 0;
+    d->wrl_ms = now_ms();
+    ndomains++;
+    xfer(&reserve, -WRL_NEWDOMS, &d->wrl_credit, WRL_DBURST);
+}
+
+void vxs_wrl_domain_gone(struct vxs_qdom *d)
+{
+    ndomains--;
+    xfer(&d->wrl_credit, 0, &reserve, WRL_DBURST);
+}
+
+static void update(struct vxs_qdom *d, uint64_t now)
+{
+    uint64_t ms = now > d->wrl_ms ? now - d->wrl_ms : 0;
+    if (ms > 1000ull * 1000 * 1000)
+        ms = 1000ull * 1000 * 1000;
+    int64_t gain = (int64_t)(ms * (uint64_t)WRL_RATE / (uint64_t)((ndomains > 0 ? ndomains : 1) * 1000));
+    int64_t c = (int64_t)d->wrl_credit + gain;
+    d->wrl_credit = (int32_t)(c > WRL_CREDIT_MAX ? WRL_CREDIT_MAX : c);
+    xfer(&reserve, 0, &d->wrl_credit, 0); /* out of debt from the reserve if it can */
+    int32_t surplus = 0;
+    xfer(&d->wrl_credit, WRL_DBURST, &surplus, WRL_CREDIT_MAX);
+    xfer(&surplus, 0, &reserve, WRL_GBURST);
+    /* Only whole milliseconds were paid: keep the rest of the time for later. */
+    d->wrl_ms = now;
+}
+
+bool vxs_wrl_may_read(struct vxs_qdom *d)
+{
+    if (d->wrl_credit >= 0)
+        return true;
+    update(d, now_ms());
+    return d->wrl_credit >= 0;
+}
+
+void vxs_wrl_transactions(int delta)
+{
+    ntransactions += delta;
+    if (ntransactions < 0)
+        ntransactions = 0;
+}
+
+void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx)
+{
+    if (!c || c->priv || !c->dom)
+        return;
+    /* A single write only matters while transactions are open; a transaction's commit only
+     * when others are open (its own is still counted). */
+    if (ntransactions <= (in_tx ? 1 : 0))
+        return;
+    struct vxs_qdom *d = vxs_qdom(c->domid, true);
+    if (!d)
+        return;
+    update(d, now_ms());
+    d->wrl_credit -= WRL_COST;
+    if (d->wrl_credit < 0 && !d->wrl_logged) {
+        d->wrl_logged = true;
+        vxs_log("write rate limit: domain %u is affected", c->domid);
+    }
+}
+
+/* ms until the first domain in debt may be read again (-1: none is). */
+static int wrl_timeout(void)
+{
+    int best = -1;
+    uint64_t now = now_ms();
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        if (c->priv || !c->dom)
+            continue;
+        struct vxs_qdom *d = vxs_qdom(c->domid, false);
+        if (!d || d->wrl_credit >= 0)
+            continue;
+        update(d, now);
+        if (d->wrl_credit >= 0)
+            return 0;
+        uint64_t ms = (uint64_t)(-(int64_t)d->wrl_credit) * 1000 * (uint64_t)(ndomains > 0 ? ndomains : 1) /
+                      WRL_RATE;
+        int w = ms > INT_MAX ? INT_MAX : (int)ms + 1;
+        if (best < 0 || w < best)
+            best = w;
+    }
+    return best;
+}
+
+int vxs_quota_poll_timeout(int timeout)
+{
+    int w = wrl_timeout();
+    int e = vxs_conn_event_timeout();
+    if (e >= 0 && (w < 0 || e < w))
+        w = e;
+    if (w >= 0 && (timeout < 0 || w < timeout))
+        timeout = w;
+    return timeout;
+}
+
+void vxs_quota_tick(void)
+{
+    vxs_conn_expire_events();
+    /* Rings whose domain may be read again: requests may be waiting in them. */
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        if (!c->dom || c->priv || c->dead)
+            continue;
+        struct vxs_qdom *d = vxs_qdom(c->domid, false);
+        if (d && d->blocked && vxs_quota_may_read(c))
+            vxs_conn_input(c);
+    }
+}
