@@ -269,22 +269,26 @@ int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_ev
     int rc = check(c, x, path, VXS_PERM_WRITE | VXS_PERM_OWNER);
     if (rc < 0)
         return rc;
-    if (c && !c->priv) {
-        /* Unprivileged domains may not give their nodes away. */
-        void *old;
-        size_t olen;
-        rc = vs_txn_get_perms(x, path, &old, &olen);
-        if (rc < 0)
-            return rc;
-        uint32_t owner = vxs_perms_owner(old, olen);
+    void *old;
+    size_t olen;
+    rc = vs_txn_get_perms(x, path, &old, &olen);
+    if (rc < 0)
+        return rc;
+    /* Unprivileged domains may not give their nodes away. */
+    if (c && !c->priv && vxs_perms_owner(perms, len) != vxs_perms_owner(old, olen)) {
         free(old);
-        if (vxs_perms_owner(perms, len) != owner)
-            return -EPERM;
+        return -EPERM;
     }
     vxs_quota_node_changing(x, path, (size_t)-1, perms, len);
     rc = vs_txn_set(x, path, NULL, 0, perms, len, VS_SET_PERMS);
     if (rc == 0)
         vxs_events_add(ev, path, false, perms, len);
+    /* C xenstored also tells the watchers the old perms let read (they just lost access):
+     * the same event with the old perms; a watcher allowed by both gets one event, as
+     * vxs_watch_send drops a copy of an event still queued. */
+    if (rc == 0 && (olen != len || memcmp(old, perms, len) != 0))
+        vxs_events_add(ev, path, false, old, olen);
+    free(old);
     return rc;
 }
 
