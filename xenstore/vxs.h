@@ -91,6 +91,7 @@ struct vxs_domain {
 struct vxs_out {
     struct vxs_out *next;
     uint64_t need;  /* the commit that must be durable before this leaves */
+    uint64_t serial; /* the connection's count of queued messages, this one included */
     uint64_t expires_ms; /* a watch event for an unprivileged domain: dropped if still
                           * queued then (-w watch-event=); 0: never */
     size_t len;
@@ -115,6 +116,9 @@ struct vxs_conn {
     struct vxs_out *out_head, *out_tail;
     size_t out_off;
     size_t out_bytes;           /* queued output */
+    uint64_t out_serial;        /* messages ever queued (vxs_out.serial of the last) */
+    bool replay;                /* the request being handled may have been handled before a
+                                 * restart (its reply never reached the ring) */
     struct vxs_watch *watches;
     struct vxs_tx *txs;
     unsigned ntxs;

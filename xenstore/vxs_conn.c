@@ -57,6 +57,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
     }
     o->next = NULL;
     o->need = need;
+    o->serial = ++c->out_serial;
     o->expires_ms = 0;
     o->len = len;
     memcpy(o->data, msg, len);
@@ -117,6 +118,12 @@ static void flush_ring(struct vxs_conn *c)
     bool wrote = false;
     while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
         struct vxs_out *o = c->out_head;
+        /* A message that fits the ring goes in whole: a daemon killed mid-message would leave
+         * the guest half a reply, and the restarted one, answering the request again (it is
+         * still in req[]), the whole of it. */
+        if (c->out_off == 0 && o->len <= XENSTORE_RING_SIZE &&
+            vxs_ring_space(&d->ring) < o->len)
+            break;
         size_t n = vxs_ring_write(&d->ring, o->data + c->out_off, o->len - c->out_off);
         if (n == 0)
             break;
@@ -126,7 +133,11 @@ static void flush_ring(struct vxs_conn *c)
             break;
         pop_out(c);
     }
-    if (wrote)
+    /* Requests whose replies are now in rsp[] are consumed (vxs_ring.h): only now, so that
+     * a restarted daemon finds the unanswered ones still in req[]. */
+    uint64_t left_below = c->out_head ? c->out_head->serial : c->out_serial + 1;
+    bool consumed = vxs_ring_release(&d->ring, left_below, c->rd.have > 0);
+    if (wrote || consumed)
         vxs_xen_notify(d->local_port);
 }
 
@@ -148,8 +159,10 @@ bool vxs_conn_wants_pollout(const struct vxs_conn *c)
     return c->fd >= 0 && c->out_head && c->out_head->need <= vxs.durable_upto;
 }
 
-/* Feed bytes to the request reader and handle complete requests. false: protocol error. */
-static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n)
+/* Feed bytes to the request reader and handle complete requests. false: protocol error.
+ * A ring's bytes were read from ring index `pos` on: each request handled is held there
+ * until its reply has left (vxs_ring_hold). */
+static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, XENSTORE_RING_IDX pos)
 {
     size_t off = 0;
     while (off < n && !c->dead) {
@@ -160,9 +173,15 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n)
             return false;
         if (rc == 1) {
             struct xsd_sockmsg hdr = c->rd.hdr;
+            XENSTORE_RING_IDX end = pos + (XENSTORE_RING_IDX)off;
+            c->replay = c->dom &&
+                vxs_ring_replayed(&c->dom->ring, end - (XENSTORE_RING_IDX)(sizeof hdr + hdr.len));
             vxs_trace(c, "IN ", &hdr, c->body);
             vxs_dispatch(c, &hdr, c->body);
+            c->replay = false;
             xs_reader_next(&c->rd);
+            if (c->dom)
+                vxs_ring_hold(&c->dom->ring, end, c->out_serial);
         }
     }
     return true;
@@ -176,7 +195,7 @@ static void input_socket(struct vxs_conn *c)
         c->dead = true;
         return;
     }
-    if (n > 0 && !feed(c, buf, (size_t)n))
+    if (n > 0 && !feed(c, buf, (size_t)n, 0))
         c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
 }
 
@@ -191,17 +210,15 @@ static void input_ring(struct vxs_conn *c)
         vxs_xen_notify(d->local_port);
         return;
     }
-    /* Only whole requests are taken off the ring, and none while our output is stalled:
-     * the guest's writer then waits for room, which is its backpressure. */
+    /* Requests are read (and consumed only once answered, see flush_ring), none while our
+     * output is stalled: the guest's writer then waits for room, its backpressure. */
     while (!c->dead && !c->stalled && !d->ring.broken && vxs_quota_may_read(c)) {
         uint8_t buf[XENSTORE_RING_SIZE];
-        bool was_full;
-        size_t n = vxs_ring_read(&d->ring, buf, sizeof buf, &was_full);
+        XENSTORE_RING_IDX pos = d->ring.req_read;
+        size_t n = vxs_ring_read(&d->ring, buf, sizeof buf);
         if (n == 0)
             break;
-        if (was_full)
-            vxs_xen_notify(d->local_port);
-        if (!feed(c, buf, n)) {
+        if (!feed(c, buf, n, pos)) {
             vxs_ring_fail(&d->ring, XENSTORE_ERROR_PROTO);
             vxs_log("domain %u: protocol error, connection ignored", c->domid);
             vxs_conn_reset(c);

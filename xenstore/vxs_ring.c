@@ -26,16 +26,22 @@ void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
 {
     r->intf = intf;
     r->broken = false;
-    r->req_cons = load_acquire(&intf->req_cons);
+    r->nheld = 0;
+    r->req_cons = r->req_read = load_acquire(&intf->req_cons);
     r->rsp_prod = load_acquire(&intf->rsp_prod);
     __atomic_store_n(&intf->server_features, features, __ATOMIC_RELEASE);
     XENSTORE_RING_IDX prod = load_acquire(&intf->req_prod);
     XENSTORE_RING_IDX cons = load_acquire(&intf->rsp_cons);
-    if (prod - r->req_cons > RING || r->rsp_prod - cons > RING)
+    r->replay_from = r->req_cons;
+    r->replay_len = prod - r->req_cons;
+    if (prod - r->req_cons > RING || r->rsp_prod - cons > RING) {
+        r->replay_len = 0;
         vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
+    }
 }
 
-/* Bytes the guest has produced, or -1 (and broken) if its index is impossible. */
+/* Bytes the guest has produced beyond our read index, or -1 (and broken) if its index is
+ * impossible. The guest may not produce more than a ring beyond what we consumed. */
 static long pending(struct vxs_ring *r)
 {
     if (r->broken)
@@ -46,7 +52,13 @@ static long pending(struct vxs_ring *r)
         vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
         return -1;
     }
-    return (long)n;
+    XENSTORE_RING_IDX read = r->req_read - r->req_cons;
+    if (n < read) {
+        /* req_prod went back behind bytes we already read. */
+        vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
+        return -1;
+    }
+    return (long)(n - read);
 }
 
 /* Bytes in flight towards the guest, or -1. */
@@ -75,17 +87,15 @@ size_t vxs_ring_space(struct vxs_ring *r)
     return n < 0 ? 0 : RING - (size_t)n;
 }
 
-size_t vxs_ring_read(struct vxs_ring *r, void *buf, size_t len, bool *was_full)
+size_t vxs_ring_read(struct vxs_ring *r, void *buf, size_t len)
 {
-    *was_full = false;
     long avail = pending(r);
     if (avail <= 0)
         return 0;
-    *was_full = avail == RING;
     size_t n = len < (size_t)avail ? len : (size_t)avail;
     uint8_t *out = buf;
     for (size_t done = 0; done < n;) {
-        size_t off = MASK_XENSTORE_IDX(r->req_cons + done);
+        size_t off = MASK_XENSTORE_IDX(r->req_read + done);
         size_t chunk = RING - off;
         if (chunk > n - done)
             chunk = n - done;
@@ -93,10 +103,55 @@ size_t vxs_ring_read(struct vxs_ring *r, void *buf, size_t len, bool *was_full)
         memcpy(out + done, (const void *)(r->intf->req + off), chunk);
         done += chunk;
     }
-    r->req_cons += (XENSTORE_RING_IDX)n;
-    /* Our reads of req[] complete before the guest may overwrite those bytes. */
-    store_release(&r->intf->req_cons, r->req_cons);
+    r->req_read += (XENSTORE_RING_IDX)n;
     return n;
+}
+
+/* Give the guest back the bytes before `to` (between req_cons and req_read). */
+static void consume(struct vxs_ring *r, XENSTORE_RING_IDX to)
+{
+    r->req_cons = to;
+    /* Our reads of req[] completed before the guest may overwrite those bytes. */
+    store_release(&r->intf->req_cons, r->req_cons);
+}
+
+void vxs_ring_hold(struct vxs_ring *r, XENSTORE_RING_IDX end, uint64_t mark)
+{
+    if (r->broken || end - r->req_cons > r->req_read - r->req_cons)
+        return; /* not a position we read: nothing to hold */
+    if (r->nheld == VXS_RING_HELD) {
+        /* Cannot happen with requests of at least a header each; stay safe anyway. */
+        consume(r, r->held[0].end);
+        memmove(&r->held[0], &r->held[1], (VXS_RING_HELD - 1) * sizeof r->held[0]);
+        r->nheld--;
+    }
+    r->held[r->nheld].end = end;
+    r->held[r->nheld].mark = mark;
+    r->nheld++;
+}
+
+bool vxs_ring_release(struct vxs_ring *r, uint64_t left_below, bool partial)
+{
+    if (r->broken)
+        return false;
+    XENSTORE_RING_IDX before = r->req_cons;
+    unsigned k = 0;
+    while (k < r->nheld && r->held[k].mark < left_below)
+        k++;
+    if (k) {
+        consume(r, r->held[k - 1].end);
+        memmove(&r->held[0], &r->held[k], (r->nheld - k) * sizeof r->held[0]);
+        r->nheld -= k;
+    }
+    /* A request larger than req[]: its head must go, or the guest cannot write its tail. */
+    if (partial && r->nheld == 0 && r->req_read - r->req_cons == RING)
+        consume(r, r->req_read);
+    return r->req_cons != before;
+}
+
+bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start)
+{
+    return (XENSTORE_RING_IDX)(start - r->replay_from) < r->replay_len;
 }
 
 size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len)
@@ -132,7 +187,9 @@ void vxs_ring_reset(struct vxs_ring *r)
     store_release(&i->req_prod, 0);
     store_release(&i->rsp_cons, 0);
     store_release(&i->rsp_prod, 0);
-    r->req_cons = r->rsp_prod = 0;
+    r->req_cons = r->req_read = r->rsp_prod = 0;
+    r->replay_len = 0;
+    r->nheld = 0;
     r->broken = false;
     __atomic_store_n(&i->error, XENSTORE_ERROR_NONE, __ATOMIC_RELEASE);
     __atomic_store_n(&i->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);

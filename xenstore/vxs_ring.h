@@ -18,10 +18,31 @@
 #include <stdint.h>
 #include <xen/io/xs_wire.h>
 
+/*
+ * Requests are consumed (req_cons published, their bytes given back to the guest) only once
+ * they are answered: vxs_ring_read copies bytes out and advances a private read index, the
+ * caller says where each complete request ends and which of its outputs must leave first
+ * (vxs_ring_hold), and vxs_ring_release consumes the requests whose output has left. So a
+ * daemon killed at any moment finds every unanswered request still in req[] when it attaches
+ * again, and handles it (again). Two exceptions: a request larger than what req[] can hold is
+ * consumed as it arrives once req[] is full of it (the guest could not write the rest
+ * otherwise), and if more requests are held than VXS_RING_HELD the oldest is consumed.
+ */
+#define VXS_RING_HELD 64 /* XENSTORE_RING_SIZE / a bare header: more cannot be in req[] */
+
 struct vxs_ring {
     struct xenstore_domain_interface *intf;
-    XENSTORE_RING_IDX req_cons; /* ours: next byte we read */
+    XENSTORE_RING_IDX req_cons; /* ours: the guest may overwrite bytes before it */
+    XENSTORE_RING_IDX req_read; /* next byte we copy; [req_cons, req_read) is held */
     XENSTORE_RING_IDX rsp_prod; /* ours: next byte we write */
+    /* What req[] held at attach: requests starting there may have been handled by a daemon
+     * that was killed before their reply was consumed (vxs_ring_replayed). */
+    XENSTORE_RING_IDX replay_from, replay_len;
+    struct {
+        XENSTORE_RING_IDX end; /* the request's end: req_cons advances to it */
+        uint64_t mark;         /* released once every output up to this one has left */
+    } held[VXS_RING_HELD];
+    unsigned nheld;
     bool broken;
 };
 
@@ -29,19 +50,30 @@ struct vxs_ring {
  * advertise in server_features. */
 void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
                      uint32_t features);
-/* Copy up to len bytes out of req[]; returns how many there were (0 if broken). Sets
- * *was_full if req[] was full before: the guest may wait for room, so notify it. */
-size_t vxs_ring_read(struct vxs_ring *r, void *buf, size_t len, bool *was_full);
+/* Copy up to len bytes out of req[] from the read index on; returns how many there were (0 if
+ * broken). Nothing is consumed: see vxs_ring_hold/vxs_ring_release. */
+size_t vxs_ring_read(struct vxs_ring *r, void *buf, size_t len);
+/* A complete request read ends at ring index `end`; it is answered once the caller's output
+ * number `mark` (a counter that grows with each message queued for this ring) has left. */
+void vxs_ring_hold(struct vxs_ring *r, XENSTORE_RING_IDX end, uint64_t mark);
+/* Every output numbered below `left_below` has left: consume the requests they answered.
+ * `partial`: the caller holds the start of an unfinished request; if nothing else is held and
+ * req[] is full, it is consumed too (it is larger than the ring). Returns true if req_cons
+ * moved (the guest may wait for room: notify it). */
+bool vxs_ring_release(struct vxs_ring *r, uint64_t left_below, bool partial);
+/* Might a request starting at ring index `start` have been handled before a restart? */
+bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start);
 /* Copy up to len bytes into rsp[]; returns how many fit (0 if broken). Publishes them with
  * a release store of rsp_prod; the caller notifies the guest. */
 size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len);
-/* Room in rsp[], bytes waiting in req[] (0 if broken). */
+/* Room in rsp[], bytes waiting in req[] beyond the read index (0 if broken). */
 size_t vxs_ring_space(struct vxs_ring *r);
 size_t vxs_ring_avail(struct vxs_ring *r);
 /* Mark the ring broken with an error code (XENSTORE_ERROR_*), written to the page. */
 void vxs_ring_fail(struct vxs_ring *r, uint32_t error);
 /* The guest asked for a reconnection (connection == XENSTORE_RECONNECT): reset both rings to
- * zero, clear the error and broken state, and set connection back to XENSTORE_CONNECTED. */
+ * zero, clear the error and broken state and what was held, and set connection back to
+ * XENSTORE_CONNECTED. */
 bool vxs_ring_reconnect_requested(struct vxs_ring *r);
 void vxs_ring_reset(struct vxs_ring *r);
 
