@@ -8,6 +8,8 @@
 #   make test-e2e-vxs the rig again with vxenstored as dom0's xenstored
 #   make demo         boot Xen in QEMU, create the hello guest, show its console
 #   make bench        the benchmarks in bench/, one after the other (minutes; real disk)
+#   make install      vxenstored, vxs, vchan-cat and their man pages into $(DESTDIR)$(PREFIX)
+#                     (PREFIX=/usr/local by default); make uninstall removes them
 #   make help         this list
 #   V=1               print full command lines
 #
@@ -165,7 +167,8 @@ $(foreach t,$(UNIT_TEST_NAMES),$(eval $(call unit_test,$(t),$(UNIT_TEST_SRCS_$(t
 UNIT_BINS := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
 
 # ---------------------------------------------------------------------------------------------
-.PHONY: all guests host-progs unit-bins test test-unit test-boot test-e2e demo bench clean help
+.PHONY: all guests host-progs unit-bins test test-unit test-boot test-e2e demo bench clean help \
+        install uninstall test-install
 
 all: guests host-progs unit-bins
 guests: $(GUEST_IMAGES)
@@ -183,6 +186,31 @@ test-boot: $(GUEST_IMAGES)
 # One benchmark at a time, even under -j: they measure the machine.
 bench: $(BENCH_PROGS)
 	$(Q)set -e; $(foreach p,$(BENCH_PROGS),$(p) $(BENCH_ARGS_$(notdir $(p)));)
+
+# The dom0 programs and their man pages. DESTDIR is a staging root (packages); PREFIX is
+# where they will live. tests/xenstored/install.sh (part of make test-xenstored) checks it.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+INSTALL_SBIN := vxenstored
+INSTALL_BIN  := vxs vchan-cat
+INSTALL_MAN8 := docs/vxenstored.8
+INSTALL_MAN1 := docs/vxs.1
+install: $(addprefix $(BUILD)/,$(INSTALL_SBIN) $(INSTALL_BIN)) $(INSTALL_MAN8) $(INSTALL_MAN1)
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(INSTALL_SBIN)) $(DESTDIR)$(PREFIX)/sbin/
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(INSTALL_BIN)) $(DESTDIR)$(PREFIX)/bin/
+	$(INSTALL) -m 0644 $(INSTALL_MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
+	$(INSTALL) -m 0644 $(INSTALL_MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/sbin/,$(INSTALL_SBIN)) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(INSTALL_BIN)) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(INSTALL_MAN8))) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(INSTALL_MAN1)))
+test-xenstored: test-install
+test-install: $(addprefix $(BUILD)/,$(INSTALL_SBIN) $(INSTALL_BIN))
+	$(Q)tests/xenstored/install.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
