@@ -1,0 +1,381 @@
+/*
+ * vxenstored's quotas with unprivileged domains, in-process (tests/unit/vxs_harness.c); the
+ * socket test (tests/xenstored/quota.sh) can only be dom0. As C xenstored 4.17 has them:
+ *
+ *   - nodes per domain (-E): a node counts for its owner; a single request may not take its
+ *     domain over the quota (ENOSPC, nothing created); inside a transaction only the
+ *     committed count is checked, and the commit checks every domain the transaction added
+ *     nodes for; dom0 is exempt but its nodes under a domain's home count for that domain;
+ *     SET_PERMS moves a node between owners; a released domain's count goes with its nodes;
+ *     the incremental counts always equal a count of the whole tree;
+ *   - transaction-nodes (ENOSPC, then the commit fails with ENOMEM);
+ *   - per-domain values (SET_QUOTA DOMID ...), privileged-only GET/SET_QUOTA and CONTROL
+ *     (EACCES), GET/SET_FEATURE (EACCES with a domid, EBUSY once introduced, the ring's
+ *     server_features from SET_FEATURE);
+ *   - the limits that stop reading a ring instead of failing requests: outstanding replies,
+ *     memory (writes at the hard value get ENOMEM) and the XSA-206 write rate limit while
+ *     a transaction is open; unread watch events of domains expire (-w watch-event=).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vxs_harness.h"
+#include "xenstore/vxs_quota.h"
+
+static char buf[XENSTORE_PAYLOAD_MAX + 1];
+
+static int teardown(void **state)
+{
+    (void)state;
+    vh_stop();
+    return 0;
+}
+
+/* The node count of domid, after checking that the incremental counts of domains 0-9 equal
+ * what a walk of the whole tree finds. */
+static long nodes_of(uint32_t domid)
+{
+    vxs_quota_recount();
+    long inc[10];
+    for (uint32_t d = 0; d < 10; d++) {
+        struct vxs_qdom *q = vxs_qdom(d, false);
+        inc[d] = q ? q->nodes : 0;
+    }
+    vxs_quota_tree_changed();
+    vxs_quota_recount();
+    for (uint32_t d = 0; d < 10; d++) {
+        struct vxs_qdom *q = vxs_qdom(d, false);
+        assert_int_equal(inc[d], q ? q->nodes : 0);
+    }
+    return inc[domid];
+}
+
+/* dom0 makes domid's home, owned by domid: 1 node of its own. */
+static struct vh_client *domain_with_home(struct vh_client *d0, uint32_t domid)
+{
+    struct vh_client *d = vh_domain(domid);
+    char home[32], owner[16];
+    snprintf(home, sizeof home, "/local/domain/%u", domid);
+    snprintf(owner, sizeof owner, "n%u", domid);
+    assert_int_equal(vh_mkdir(d0, 0, home), 0);
+    assert_int_equal(vh_set_perms(d0, 0, home, owner), 0);
+    return d;
+}
+
+static int req_strs(struct vh_client *cl, uint32_t type, const char *a, const char *b,
+                    const char *c, char *out)
+{
+    const char *v[3] = {a, b, c};
+    size_t n = c ? 3 : b ? 2 : a ? 1 : 0;
+    struct vh_msg m;
+    int rc = vh_reqv(cl, type, 0, v, n, NULL, &m);
+    if (rc == 0 && out)
+        snprintf(out, XENSTORE_PAYLOAD_MAX + 1, "%s", m.body);
+    return rc;
+}
+
+static void test_nodes_single_requests(void **state)
+{
+    (void)state;
+    const char *args[] = {"-E", "5", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    assert_int_equal(nodes_of(1), 1);
+    assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
+    assert_int_equal(vh_write(d1, 0, "b/c", "1"), 0); /* b and b/c */
+    assert_int_equal(vh_write(d1, 0, "d", "1"), 0);
+    assert_int_equal(nodes_of(1), 5);
+    /* At the quota: nothing new, not even partly (b/c/d/e would make 2). */
+    assert_int_equal(vh_write(d1, 0, "e", "1"), -ENOSPC);
+    assert_int_equal(vh_mkdir(d1, 0, "e"), -ENOSPC);
+    assert_int_equal(vh_write(d1, 0, "b/c/d/e", "1"), -ENOSPC);
+    assert_int_equal(vh_read(d1, 0, "b/c/d", buf), -ENOENT);
+    assert_int_equal(vh_write(d1, 0, "a", "rewritten"), 0); /* no new node */
+    assert_int_equal(vh_mkdir(d1, 0, "a"), 0);
+    /* A removed subtree gives its nodes back. */
+    assert_int_equal(vh_rm(d1, 0, "b"), 0);
+    assert_int_equal(nodes_of(1), 3);
+    assert_int_equal(vh_write(d1, 0, "x/y", "1"), 0);
+    assert_int_equal(nodes_of(1), 5);
+    /* dom0 is not limited, but what it creates under the home belongs to domain 1. */
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/z", "1"), 0);
+    assert_int_equal(nodes_of(1), 6);
+    assert_int_equal(vh_mkdir(d1, 0, "w"), -ENOSPC);
+    /* SET_PERMS moves a node to its new owner. */
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1/z", "n0"), 0);
+    assert_int_equal(nodes_of(1), 5);
+    assert_int_equal(vh_rm(d0, 0, "/local/domain/1/x"), 0);
+    assert_int_equal(nodes_of(1), 3);
+    assert_int_equal(vh_mkdir(d1, 0, "w"), 0);
+    assert_int_equal(nodes_of(1), 4);
+    /* dom0's own nodes: far beyond 5. */
+    char p[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(p, sizeof p, "/d0/n%d", i);
+        assert_int_equal(vh_write(d0, 0, p, "v"), 0);
+    }
+    assert_true(nodes_of(0) > 20);
+}
+
+static void test_nodes_transactions(void **state)
+{
+    (void)state;
+    const char *args[] = {"-E", "5", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
+    assert_int_equal(nodes_of(1), 2);
+    /* Counted at the commit: 2 + 3 reaches 5, which the commit refuses (C's >=). */
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "t1", "1"), 0);
+    assert_int_equal(vh_write(d1, tx, "t2", "1"), 0);
+    assert_int_equal(vh_write(d1, tx, "t3", "1"), 0);
+    assert_int_equal(nodes_of(1), 2);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOSPC);
+    assert_int_equal(vh_read(d1, 0, "t1", buf), -ENOENT);
+    assert_int_equal(nodes_of(1), 2);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOENT); /* it is over */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "t1", "1"), 0);
+    assert_int_equal(vh_write(d1, tx, "t2", "1"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    assert_int_equal(nodes_of(1), 4);
+    assert_int_equal(vh_write(d1, 0, "s", "1"), 0);
+    assert_int_equal(nodes_of(1), 5);
+    /* Inside a transaction the committed count is what is checked. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "u", "1"), -ENOSPC);
+    assert_int_equal(vh_rm(d1, tx, "t1"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    assert_int_equal(nodes_of(1), 4);
+    /* An aborted transaction counts nothing. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_rm(d1, tx, "t2"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, false), 0);
+    assert_int_equal(nodes_of(1), 4);
+    /* dom0's transaction is not checked, even for domain 1's nodes. */
+    assert_int_equal(vh_tx_start(d0, &tx), 0);
+    assert_int_equal(vh_write(d0, tx, "/local/domain/1/m1", "1"), 0);
+    assert_int_equal(vh_write(d0, tx, "/local/domain/1/m2", "1"), 0);
+    assert_int_equal(vh_tx_end(d0, tx, true), 0);
+    assert_int_equal(nodes_of(1), 6);
+}
+
+static void test_transaction_nodes(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "transaction-nodes=3", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "a", "1"), 0);
+    assert_int_equal(vh_read(d1, tx, "b", buf), -ENOENT);
+    assert_int_equal(vh_read(d1, tx, "a", buf), 0); /* already accessed */
+    assert_int_equal(vh_read(d1, tx, "c", buf), -ENOENT);
+    assert_int_equal(vh_read(d1, tx, "d", buf), -ENOSPC);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
+    assert_int_equal(vh_read(d1, 0, "a", buf), -ENOENT);
+    /* dom0 is exempt. */
+    assert_int_equal(vh_tx_start(d0, &tx), 0);
+    for (int i = 0; i < 10; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/x%d", i);
+        assert_int_equal(vh_read(d0, tx, p, buf), -ENOENT);
+    }
+    assert_int_equal(vh_tx_end(d0, tx, true), 0);
+}
+
+static void test_quota_requests(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    /* Privileged only. */
+    assert_int_equal(req_strs(d1, XS_CODEC_GET_QUOTA, NULL, NULL, NULL, out), -EACCES);
+    assert_int_equal(req_strs(d1, XS_CODEC_GET_QUOTA, "nodes", NULL, NULL, out), -EACCES);
+    assert_int_equal(req_strs(d1, XS_CODEC_SET_QUOTA, "1", "nodes", "9", out), -EACCES);
+    assert_int_equal(req_strs(d1, XS_CONTROL, "quota", NULL, NULL, out), -EACCES);
+    assert_int_equal(req_strs(d1, XS_CODEC_SET_FEATURE, "1", "0", NULL, out), -EACCES);
+    assert_int_equal(req_strs(d1, XS_CODEC_GET_FEATURE, "1", NULL, NULL, out), -EACCES);
+    assert_int_equal(req_strs(d1, XS_CODEC_GET_FEATURE, NULL, NULL, NULL, out), 0);
+    assert_string_equal(out, "15");
+    /* A per-domain value. */
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "nodes", "3", out), 0);
+    assert_int_equal(req_strs(d0, XS_CODEC_GET_QUOTA, "1", "nodes", NULL, out), 0);
+    assert_string_equal(out, "3");
+    assert_int_equal(req_strs(d0, XS_CODEC_GET_QUOTA, "nodes", NULL, NULL, out), 0);
+    assert_string_equal(out, "1000");
+    assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
+    assert_int_equal(vh_write(d1, 0, "b", "1"), 0);
+    assert_int_equal(vh_write(d1, 0, "c", "1"), -ENOSPC);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "transactions", "1", out), 0);
+    uint32_t tx, tx2;
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_tx_start(d1, &tx2), -ENOSPC);
+    assert_int_equal(vh_tx_end(d1, tx, false), 0);
+    /* CONTROL quota DOMID: C's figures. */
+    assert_int_equal(req_strs(d0, XS_CONTROL, "quota", "1", NULL, out), 0);
+    assert_non_null(strstr(out, "Domain 1:\nnodes           :        3\n"));
+    assert_non_null(strstr(out, "transactions    :        0\n"));
+    /* Features: set before INTRODUCE, given to the ring, then fixed. */
+    vh_set_domain_exists(2, true);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_FEATURE, "2", "16", NULL, out), -EINVAL);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_FEATURE, "2", "2", NULL, out), 0);
+    assert_int_equal(req_strs(d0, XS_CODEC_GET_FEATURE, "2", NULL, NULL, out), 0);
+    assert_string_equal(out, "2");
+    struct vh_client *d2 = vh_domain(2);
+    assert_int_equal(req_strs(d2, XS_CODEC_GET_FEATURE, NULL, NULL, NULL, out), 0);
+    assert_string_equal(out, "2");
+    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
+        if (d->domid == 2)
+            assert_int_equal(((struct xenstore_domain_interface *)d->page)->server_features, 2);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_FEATURE, "2", "1", NULL, out), -EBUSY);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_FEATURE, "9", "1", NULL, out), -ENOENT);
+}
+
+static void test_release(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    assert_int_equal(vh_write(d1, 0, "a/b", "1"), 0);
+    assert_int_equal(vh_write(d0, 0, "/elsewhere/owned-by-1", "1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/elsewhere/owned-by-1", "n1"), 0);
+    assert_int_equal(nodes_of(1), 4);
+    long dom0 = nodes_of(0);
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "nodes", "7", out), 0);
+    assert_int_equal(vh_release(d0, 1), 0);
+    assert_int_equal(vh_read(d0, 0, "/elsewhere/owned-by-1", buf), -ENOENT);
+    assert_int_equal(nodes_of(1), 0);
+    assert_int_equal(nodes_of(0), dom0);
+    /* Its own values went with it. */
+    assert_int_equal(req_strs(d0, XS_CODEC_GET_QUOTA, "1", "nodes", NULL, out), 0);
+    assert_string_equal(out, "1000");
+}
+
+static void test_outstanding(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "outstanding=2", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 0); /* the reply was taken */
+    assert_true(vxs_quota_may_read(d1->c));
+    /* Two replies the guest has not taken: its ring is no longer read. */
+    struct xsd_sockmsg m = {.type = XS_READ, .len = 0};
+    vxs_send(d1->c, &m, sizeof m, 0);
+    assert_true(vxs_quota_may_read(d1->c));
+    vxs_send(d1->c, &m, sizeof m, 0);
+    assert_false(vxs_quota_may_read(d1->c));
+    /* Watch events are not requests. */
+    struct xsd_sockmsg ev = {.type = XS_WATCH_EVENT, .len = 0};
+    vxs_send(d0->c, &ev, sizeof ev, 0);
+    free(vxs_conn_take(d1->c));
+    assert_true(vxs_quota_may_read(d1->c));
+    free(vxs_conn_take(d1->c));
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 0);
+    /* dom0 is never stopped. */
+    for (int i = 0; i < 5; i++)
+        vxs_send(d0->c, &m, sizeof m, 0);
+    assert_true(vxs_quota_may_read(d0->c));
+}
+
+static void test_memory(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "memory=5000", "-q", "memory=3000", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    char big[2001];
+    memset(big, 'x', 2000);
+    big[2000] = '\0';
+    assert_int_equal(vh_write(d1, 0, "a", big), 0);
+    assert_false(vxs_qdom(1, false)->soft_reported);
+    assert_int_equal(vh_write(d1, 0, "b", big), 0);
+    assert_true(vxs_qdom(1, false)->soft_reported);
+    assert_true(vxs_quota_may_read(d1->c));
+    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
+    assert_int_equal(vh_read(d1, 0, "c", buf), -ENOENT);
+    /* dom0 may put it over: then its ring is not read. */
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/c", big), 0);
+    assert_false(vxs_quota_may_read(d1->c));
+    assert_int_equal(vh_rm(d0, 0, "/local/domain/1/c"), 0);
+    assert_true(vxs_quota_may_read(d1->c));
+}
+
+static void test_write_rate_limit(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1),
+                     *d2 = domain_with_home(d0, 2);
+    /* No transaction open anywhere: no limit. */
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(vh_write(d2, 0, "a", "1"), 0);
+    assert_true(vxs_quota_may_read(d2->c));
+    /* While dom0 has one open, domain 1's writes draw on its credit (a burst of 10, then
+     * 200/s shared): a burst far over it leaves the domain in debt, not reading its ring. */
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d0, &tx), 0);
+    int i = 0;
+    while (i < 1000 && vxs_quota_may_read(d1->c))
+        assert_int_equal(vh_write(d1, 0, "a", "1"), 0), i++;
+    assert_true(i < 1000);
+    assert_true(i > 5);
+    assert_int_equal(vh_tx_end(d0, tx, false), 0);
+    /* dom0 is never limited. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    for (i = 0; i < 100; i++)
+        assert_int_equal(vh_write(d0, 0, "/x", "1"), 0);
+    assert_true(vxs_quota_may_read(d0->c));
+}
+
+static void test_watch_event_expiry(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    vxs_watch_send(d1->c, "/local/domain/1/x", "tok", 0);
+    vxs_watch_send(d0->c, "/x", "tok", 0);
+    assert_non_null(d1->c->out_head);
+    assert_true(d1->c->out_head->expires_ms != 0); /* -w watch-event=20 by default */
+    assert_true(d0->c->out_head->expires_ms == 0); /* dom0's never expire */
+    vxs_conn_expire_events();
+    assert_non_null(d1->c->out_head); /* not yet */
+    d1->c->out_head->expires_ms = 1;  /* as if 20 s had passed */
+    assert_int_equal(vxs_conn_event_timeout(), 0);
+    vxs_conn_expire_events();
+    assert_null(d1->c->out_head);
+    assert_int_equal(d1->c->out_bytes, 0);
+    assert_non_null(d0->c->out_head);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_teardown(f, teardown)
+        T(test_nodes_single_requests),
+        T(test_nodes_transactions),
+        T(test_transaction_nodes),
+        T(test_quota_requests),
+        T(test_release),
+        T(test_outstanding),
+        T(test_memory),
+        T(test_write_rate_limit),
+        T(test_watch_event_expiry),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
