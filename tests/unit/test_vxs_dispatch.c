@@ -621,6 +621,130 @@ static void test_special_watches(void **state)
     vh_events_drop(d0);
 }
 
+/* A device model's watches see what it may read through its target. */
+static void test_target_watches(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d2 = vh_domain(2), *d7 = vh_domain(7);
+    (void)d2;
+    assert_int_equal(vh_set_target(d0, 7, 2), 0);
+    assert_int_equal(vh_write(d0, 0, "/vm2", "x"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/vm2", "n2"), 0);
+    assert_int_equal(vh_write(d0, 0, "/vm3", "x"), 0);
+    vh_set_domain_exists(3, true);
+    assert_int_equal(vh_set_perms(d0, 0, "/vm3", "n3"), 0);
+    assert_int_equal(vh_watch(d7, "/vm2", "t2"), 0);
+    assert_int_equal(vh_watch(d7, "/vm3", "t3"), 0);
+    vh_events_drop(d7);
+    assert_int_equal(vh_write(d0, 0, "/vm2", "y"), 0);
+    assert_int_equal(vh_write(d0, 0, "/vm3", "y"), 0);
+    EVENT(d7, "/vm2", "t2");
+    NO_EVENT(d7);
+}
+
+/* Watch depth (0: the node only, 1: and its children), UNWATCH of a relative watch,
+ * RESET_WATCHES (watches and transactions go). */
+static void test_watch_depth_and_reset(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1", "n1"), 0);
+    const char *w0[3] = {"d", "zero", "0"}, *w1[3] = {"d", "one", "1"};
+    assert_int_equal(vh_reqv(d1, XS_WATCH, 0, w0, 3, NULL, NULL), 0);
+    assert_int_equal(vh_reqv(d1, XS_WATCH, 0, w1, 3, NULL, NULL), 0);
+    assert_int_equal(vh_watch(d1, "d", "all"), 0);
+    assert_int_equal(vh_events_drop(d1), 3);
+    assert_int_equal(vh_write(d1, 0, "d", "v"), 0);
+    char p[XENSTORE_ABS_PATH_MAX + 1], t[XENSTORE_ABS_PATH_MAX + 1];
+    int n = 0;
+    while (vh_event(d1, p, t)) {
+        assert_string_equal(p, "d");
+        n++;
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(vh_write(d1, 0, "d/a", "v"), 0);
+    n = 0;
+    while (vh_event(d1, p, t)) {
+        assert_string_equal(p, "d/a");
+        assert_string_not_equal(t, "zero");
+        n++;
+    }
+    assert_int_equal(n, 2);
+    assert_int_equal(vh_write(d1, 0, "d/a/b", "v"), 0);
+    EVENT(d1, "d/a/b", "all");
+    NO_EVENT(d1);
+    /* Watches are known by their absolute path (C canonicalizes both). */
+    assert_int_equal(vh_watch(d1, "/local/domain/1/d", "all"), -EEXIST);
+    assert_int_equal(vh_unwatch(d1, "/local/domain/1/d", "all"), 0);
+    assert_int_equal(vh_unwatch(d1, "d", "all"), -ENOENT);
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    const char *empty = "";
+    assert_int_equal(vh_reqv(d1, XS_RESET_WATCHES, 0, &empty, 1, NULL, NULL), 0);
+    assert_int_equal(vh_write(d1, 0, "d", "w"), 0);
+    NO_EVENT(d1);
+    assert_int_equal(vh_write(d1, tx, "d", "x"), -ENOENT);
+}
+
+/* DIRECTORY_PART and the domain queries with an unprivileged connection. */
+static void test_domain_queries(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_write(d0, 0, "/dp/a", ""), 0);
+    assert_int_equal(vh_write(d0, 0, "/dp/b", ""), 0);
+    const char *dp[2] = {"/dp", "0"};
+    struct vh_msg m;
+    assert_int_equal(vh_reqv(d1, XS_DIRECTORY_PART, 0, dp, 2, NULL, &m), -EACCES);
+    assert_int_equal(vh_set_perms(d0, 0, "/dp", "n0,r1"), 0);
+    assert_int_equal(vh_reqv(d1, XS_DIRECTORY_PART, 0, dp, 2, NULL, &m), 0);
+    /* "<generation>\0a\0b\0\0" */
+    size_t gl = strlen(m.body) + 1;
+    assert_true(gl > 1 && gl < m.len);
+    assert_int_equal(m.len - gl, 5);
+    assert_memory_equal(m.body + gl, "a\0b\0", 5);
+    const char *one = "1";
+    assert_int_equal(vh_reqv(d1, XS_IS_DOMAIN_INTRODUCED, 0, &one, 1, NULL, &m), -EACCES);
+    assert_int_equal(vh_reqv(d0, XS_IS_DOMAIN_INTRODUCED, 0, &one, 1, NULL, &m), 0);
+    assert_string_equal(m.body, "T");
+    const char *relempty = "";
+    assert_int_equal(vh_read(d1, 0, relempty, buf), -EINVAL);
+    assert_int_equal(vh_read(d1, 0, "a//b", buf), -EINVAL);
+    assert_int_equal(vh_read(d1, 0, "/dp/", buf), -EINVAL);
+    assert_int_equal(vh_read(d1, 0, "@introduceDomain", buf), -EINVAL);
+}
+
+/* A released domain takes with it what it owned anywhere, its watches and transactions;
+ * what others own stays, and a new domain with its id starts afresh. */
+static void test_release_cleans_up(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1), *d2 = vh_domain(2);
+    assert_int_equal(vh_mkdir(d0, 0, "/shared"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/shared", "b0"), 0);
+    assert_int_equal(vh_write(d2, 0, "/shared/two/x", "2"), 0);
+    assert_int_equal(vh_write(d1, 0, "/shared/one", "1"), 0);
+    assert_int_equal(vh_set_perms(d2, 0, "/shared/two", "n2,r1"), 0);
+    assert_int_equal(vh_watch(d1, "/shared", "s"), 0);
+    assert_int_equal(vh_watch(d2, "/shared", "s2"), 0);
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d2, &tx), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_release(d0, 2), 0);
+    assert_null(d2->c);
+    EVENT(d1, "/shared/two", "s");
+    NO_EVENT(d1);
+    assert_int_equal(vh_read(d0, 0, "/shared/two", buf), -ENOENT);
+    READS(d0, 0, "/shared/one", "1");
+    /* A new domain 2: no watches, no transactions of the old one. */
+    struct vh_client *n2 = vh_domain(2);
+    assert_non_null(n2->c);
+    assert_null(n2->c->watches);
+    assert_int_equal(vh_write(n2, tx, "/shared/x", "y"), -ENOENT);
+    vh_events_drop(d1);
+}
+
 /* SET_PERMS names existing domains only (C: ENOENT), DOMID_ANY excepted. */
 static void test_setperms_domains_exist(void **state)
 {
@@ -682,6 +806,10 @@ int main(void)
         T(test_transaction_watches),
         T(test_recursive_rm_watch),
         T(test_special_watches),
+        T(test_target_watches),
+        T(test_watch_depth_and_reset),
+        T(test_domain_queries),
+        T(test_release_cleans_up),
         T(test_setperms_domains_exist),
         T(test_on_pack),
 #undef T
