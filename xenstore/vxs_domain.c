@@ -5,6 +5,15 @@
  * tells us (VIRQ_DOM_EXC) that it is dying or gone: its connection goes, the nodes it owns
  * are removed (C xenstored's default) and @releaseDomain fires. A shutdown that is not (yet)
  * a death fires @releaseDomain once too, as C xenstored does, so toolstacks notice crashes.
+ *
+ * XSA-322: a later domain may get the same domid, and must not inherit the rights of the
+ * departed one. C xenstored 4.17 removes the departed domain's entries from the special
+ * nodes' perms (an owner entry becomes dom0's) and ignores, at each read, a node's entries
+ * naming a domain younger than the node or gone. We have no per-node generation to compare,
+ * so we remove the entries instead, in the same commit that removes the domain's nodes (one
+ * walk over the tree): the access they give is the same (none), and GET_PERMS no longer lists
+ * them (C still lists an ignored entry). A domain that died while we were down goes the same
+ * way at start-up (vxs_domain_restore).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,18 +57,112 @@ bool vxs_domain_exists(uint32_t domid)
     return vxs_xen_domain_state(domid) != VXS_DOM_GONE;
 }
 
-/* Remove what a departed domain owned, in one commit of its own. */
-static int rm_owned(struct vs_txn *x, struct vxs_events *ev, void *arg)
+/* perms (wire bytes) without the entries after the first that name domid; an owner entry
+ * naming it becomes dom0's. Returns the new length (== len: nothing to change). */
+static size_t perms_without(const char *perms, size_t len, uint32_t domid, char *out,
+                            size_t cap)
 {
-    int rc = vxs_node_rm_owned(x, ev, *(uint32_t *)arg);
-    return rc < 0 ? rc : ev->n == 0 ? 1 : 0;
+    struct xs_strings it;
+    if (xs_strings_init(&it, perms, len) < 0)
+        return len;
+    const char *e;
+    size_t elen, n = 0;
+    bool first = true, changed = false;
+    while ((e = xs_strings_next(&it, &elen)) != NULL) {
+        struct xs_perm p;
+        if (xs_perm_parse(e, &p) < 0)
+            return len; /* not ours to repair */
+        if (p.domid == domid && !first) {
+            changed = true;
+            continue;
+        }
+        int k = first && p.domid == domid ? snprintf(out + n, cap - n, "%c0", e[0])
+                                           : snprintf(out + n, cap - n, "%s", e);
+        if (k < 0 || n + (size_t)k + 1 > cap)
+            return len;
+        changed |= first && p.domid == domid;
+        n += (size_t)k + 1;
+        first = false;
+    }
+    return changed ? n : len;
 }
 
-static uint64_t remove_owned(uint32_t domid)
+struct release_walk {
+    struct vs_txn *x;
+    struct vxs_events *ev;
+    uint32_t domid;
+    unsigned changed;
+};
+
+/* Below path: remove the nodes domid owns, strip its entries from the others' perms. */
+static int release_nodes(struct release_walk *w, const char *path)
 {
+    void *perms;
+    size_t plen;
+    int rc = vs_txn_get_perms(w->x, path, &perms, &plen);
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    if (vxs_perms_owner(perms, plen) == w->domid && strcmp(path, "/") != 0) {
+        vxs_watch_note_removal(w->x, w->ev, path);
+        rc = vs_txn_rm(w->x, path);
+        if (rc == 0) {
+            vxs_events_add(w->ev, path, false, perms, plen);
+            w->changed++;
+        }
+        free(perms);
+        return rc;
+    }
+    char stripped[XENSTORE_PAYLOAD_MAX];
+    size_t n = perms_without(perms, plen, w->domid, stripped, sizeof stripped);
+    free(perms);
+    if (n != plen) {
+        /* Silent, as in C: no watch fires for a revoked entry. */
+        rc = vs_txn_set(w->x, path, NULL, 0, stripped, n, VS_SET_PERMS);
+        if (rc < 0)
+            return rc;
+        w->changed++;
+    }
+    char **names;
+    size_t nn;
+    rc = vs_txn_list(w->x, path, &names, &nn);
+    if (rc < 0)
+        return rc;
+    char child[XENSTORE_ABS_PATH_MAX + 1];
+    for (size_t i = 0; i < nn && rc == 0; i++) {
+        int k = snprintf(child, sizeof child, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
+        if (k > 0 && (size_t)k < sizeof child)
+            rc = release_nodes(w, child);
+    }
+    vs_names_free(names, nn);
+    return rc;
+}
+
+static int release_tree(struct vs_txn *x, struct vxs_events *ev, void *arg)
+{
+    struct release_walk w = {x, ev, *(uint32_t *)arg, 0};
+    vxs_quota_tree_changed(); /* the daemon's own commit: the node counts are rebuilt */
+    int rc = release_nodes(&w, "/");
+    return rc < 0 ? rc : w.changed == 0 ? 1 : 0;
+}
+
+/* Remove what a departed domain owned and its entries in other nodes' perms (XSA-322), in
+ * one commit of its own; and its entries in the special nodes' perms. */
+static uint64_t release_nodes_of(uint32_t domid)
+{
+    for (int i = 0; i < 2; i++) {
+        char stripped[sizeof vxs.spec_perms[i]];
+        size_t n = perms_without(vxs.spec_perms[i], vxs.spec_perms_len[i], domid, stripped,
+                                 sizeof stripped);
+        if (n != vxs.spec_perms_len[i]) {
+            memcpy(vxs.spec_perms[i], stripped, n);
+            vxs.spec_perms_len[i] = n;
+        }
+    }
+    if (domid == 0)
+        return vxs.next_seq;
     char what[64];
-    snprintf(what, sizeof what, "RELEASE %u (its nodes)", domid);
-    return vxs_txn_daemon_commit(VXS_BRANCH, what, rm_owned, &domid);
+    snprintf(what, sizeof what, "RELEASE %u (its nodes and perms)", domid);
+    return vxs_txn_daemon_commit(VXS_BRANCH, what, release_tree, &domid);
 }
 
 static void unlink_domain(struct vxs_domain *d)
@@ -86,7 +189,7 @@ static void destroy(struct vxs_domain *d)
     unlink_domain(d);
     free(d);
     vxs_persist_domain_gone(domid);
-    uint64_t need = remove_owned(domid);
+    uint64_t need = release_nodes_of(domid);
     vxs_watch_fire_special(1, domid, need);
     if (vxs.verbose)
         vxs_log("domain %u released", domid);
