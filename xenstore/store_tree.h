@@ -175,36 +175,43 @@ int vs_branch_merge(struct vs_store *st, const char *branch, const struct store_
                     vs_merge_policy policy, void *arg, const struct vs_commit_info *info,
                     enum store_sync sync, struct store_hash *commit_out);
 
-/* ---- transactions (xenstore's semantics) ------------------------------------------------ */
+/* ---- transactions (C xenstored 4.17's semantics) ------------------------------------------ */
 
-/* A snapshot of the branch head (O(1)), a read set (path -> own version at the start, or
- * "absent") and a write set (the vs_tree_set/vs_tree_rm calls, in order). Reads see the
- * transaction's own writes. */
+/* A transaction sees each node it has not touched yet in the live store (the branch head at
+ * the moment of the access) and each node it has touched as it was at its first access, plus
+ * its own changes. Every access (read, stat, list, get_perms, note_read, and the nodes a
+ * change touches: the node; when creating it, its parent; when removing it, its parent and
+ * its whole subtree) is recorded once, with the node's existence and own version at that
+ * first access. Nothing is copied while nobody else changes what the transaction touched. */
 int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out);
 void vs_txn_abort(struct vs_txn *x);
-/* Reads: like vs_tree_*, and each records path in the read set. */
+/* Reads: like vs_tree_*, on the transaction's view; each records its path. */
 int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st);
 int vs_txn_read(struct vs_txn *x, const char *path, void **val, size_t *len);
 int vs_txn_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *len);
 int vs_txn_list(struct vs_txn *x, const char *path, char ***names, size_t *n);
-/* Record path in the read set without reading (e.g. to make writes conflict as C xenstored
- * does: note the written node and its parent). */
+/* Record path as accessed without reading it. */
 int vs_txn_note_read(struct vs_txn *x, const char *path);
+/* Changes, like vs_tree_set/vs_tree_rm on the view. vs_txn_rm also says -EINVAL when the
+ * node is there but its parent is not, and -EIO when its parent (or a node of its subtree)
+ * does not list a child that is there (as C: possible only when others changed them since the
+ * transaction first looked; such a transaction cannot commit). */
 int vs_txn_set(struct vs_txn *x, const char *path, const void *val, size_t vlen,
                const void *perms, size_t plen, unsigned flags);
 int vs_txn_rm(struct vs_txn *x, const char *path);
-/* Validate and commit: -EAGAIN iff a path of the read set has another own version (or
- * existence) in the current head than in the snapshot, or the write set no longer applies to
- * the head; otherwise the write set is applied onto the head (the snapshot's tree directly if
- * the head did not move) and the branch moved by compare-and-swap (retried if it loses to a
- * commit that does not touch the read set). A transaction with no writes commits nothing
- * (commit_out = the head). The transaction is freed in every case. */
+/* Validate and commit: -EAGAIN iff a recorded node has another existence or own version in
+ * the current head than at its first access; otherwise the changes are replayed onto the
+ * head and the branch moved by compare-and-swap (retried if it loses to a commit that does
+ * not touch what was accessed). A transaction with no changes commits nothing (commit_out =
+ * the head). -ENOMEM if a change failed halfway for lack of memory. The transaction is freed
+ * in every case. */
 int vs_txn_commit(struct vs_txn *x, const struct vs_commit_info *info, enum store_sync sync,
                   store_durable_fn done, void *done_arg, struct store_hash *commit_out);
-/* The snapshot's commit (false if the branch was empty), e.g. to keep it alive in GC. */
+/* The commit the transaction's view of untouched nodes comes from (false if the branch was
+ * empty), e.g. to keep it alive in GC while the transaction is open. */
 bool vs_txn_snapshot(const struct vs_txn *x, struct store_hash *commit);
-/* The transaction's working tree, for callers that want to read without recording. */
-struct vs_tree *vs_txn_tree(struct vs_txn *x);
+/* How many nodes the transaction has accessed (C's "transaction-nodes" quota counts these). */
+size_t vs_txn_accessed(const struct vs_txn *x);
 
 /* ---- history ---------------------------------------------------------------------------- */
 

@@ -1,14 +1,46 @@
 /*
- * Transactions with xenstore's conflict rule (a read set of own versions, validated against
- * the head, then the write set replayed onto it).
+ * Transactions with C xenstored 4.17's rule (tools/xenstore/xenstored_transaction.c there).
+ *
+ * A transaction sees every node it has not touched yet in the live store (the branch head
+ * at the moment of the access), and every node it has touched as it was at its first
+ * access, plus the transaction's own changes. Each first access records the node's
+ * existence and own version (C's generation: it changes with the node's value, perms or
+ * child list); TRANSACTION_END fails with EAGAIN if any of them differs in the head then.
+ * A node looked up and found missing records "absent": if it exists at commit, EAGAIN.
+ *
+ * Representation: one record per touched path. While a record's node is unchanged it keeps
+ * no copy: its state is the node in `live`, a tree on the head as of the last look (the
+ * invariant: live's node at that path has the recorded existence and version). Only when
+ * the transaction changes the node, or `live` moves to a newer head in which the node
+ * differs, does the record take its own copy (value, perms, sorted child names). So a
+ * transaction that nobody disturbs copies nothing and checks nothing at commit.
+ *
+ * The commit validates the records against the head and then replays the write set (the
+ * vs_txn_set/vs_txn_rm calls, in order) onto the head's tree. Since every node the calls
+ * changed was accessed first (a set touches the node and, when creating it, its parent; an
+ * rm touches its whole subtree and its parent, as C's delete walk reads them), a valid
+ * transaction's replay does exactly what it did to its view.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xenstore/store_tree_int.h"
 
-/* ---- transactions ------------------------------------------------------------------------------ */
+/* One touched path. */
+struct rec {
+    char *path;
+    bool present0;     /* at the first access */
+    uint64_t version0;
+    bool own;          /* the state below is ours; otherwise it is live's node at path */
+    bool present;
+    uint64_t version;
+    uint8_t *val, *perms;
+    size_t vlen, plen;
+    char **kids;       /* sorted bytewise */
+    size_t nkids, capkids;
+};
 
 enum { OP_SET, OP_RM };
 
@@ -20,25 +52,313 @@ struct vs_op {
     unsigned flags;
 };
 
-struct vs_read {
-    char *path;
-    bool present;
-    uint64_t version;
-};
-
 struct vs_txn {
     struct vs_store *st;
     char *branch;
-    bool has_base;
-    struct store_hash base;
-    struct vs_tree *tree; /* snapshot plus our writes */
-    struct vs_tree *snap; /* the snapshot as it was (for read-set versions) */
-    struct vs_hmap rindex; /* path hash -> index in reads */
-    struct vs_read *reads;
-    size_t nreads, capreads;
+    struct vs_tree *live;   /* the head when last looked at; NULL once a commit used it */
+    bool moved;             /* live was reopened after the first access */
+    bool failed;            /* out of memory halfway through a change: commit says ENOMEM */
+    struct rec **recs;
+    size_t nrecs, caprecs;
+    uint32_t *slots;        /* open addressing by path: index + 1 into recs, 0 = empty */
+    size_t nslots;
     struct vs_op *ops;
     size_t nops, capops;
 };
+
+/* ---- records ----------------------------------------------------------------------------- */
+
+static uint64_t path_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static struct rec *rec_find(const struct vs_txn *x, const char *path)
+{
+    if (x->nslots == 0)
+        return NULL;
+    size_t mask = x->nslots - 1;
+    for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask) {
+        uint32_t s = x->slots[i];
+        if (s == 0)
+            return NULL;
+        if (strcmp(x->recs[s - 1]->path, path) == 0)
+            return x->recs[s - 1];
+    }
+}
+
+static void slot_put(uint32_t *slots, size_t nslots, const char *path, uint32_t v)
+{
+    size_t mask = nslots - 1;
+    size_t i = path_hash(path) & mask;
+    while (slots[i] != 0)
+        i = (i + 1) & mask;
+    slots[i] = v;
+}
+
+static void rec_free(struct rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->path);
+    free(r->val);
+    free(r->perms);
+    vs_names_free(r->kids, r->nkids);
+    free(r);
+}
+
+/* A new record for path (not yet present), as live has it: present0/version0. */
+static int rec_add(struct vs_txn *x, const char *path, bool present, uint64_t version,
+                   struct rec **out)
+{
+    if (x->nrecs == x->caprecs) {
+        size_t cap = x->caprecs ? x->caprecs * 2 : 16;
+        struct rec **v = realloc(x->recs, cap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        x->recs = v;
+        x->caprecs = cap;
+    }
+    if ((x->nrecs + 1) * 2 > x->nslots) { /* keep the table at most half full */
+        size_t n = x->nslots ? x->nslots * 2 : 32;
+        uint32_t *s = calloc(n, sizeof(*s));
+        if (s == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < x->nrecs; i++)
+            slot_put(s, n, x->recs[i]->path, (uint32_t)i + 1);
+        free(x->slots);
+        x->slots = s;
+        x->nslots = n;
+    }
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL || (r->path = strdup(path)) == NULL) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->present0 = r->present = present;
+    r->version0 = r->version = version;
+    x->recs[x->nrecs++] = r;
+    slot_put(x->slots, x->nslots, path, (uint32_t)x->nrecs);
+    *out = r;
+    return 0;
+}
+
+/* As vs_path_split accepts: "/" or "/a/b" (no empty component, no trailing '/'). */
+static bool valid_path(const char *p)
+{
+    if (p[0] != '/')
+        return false;
+    if (p[1] == 0)
+        return true;
+    for (const char *s = p; *s; s++)
+        if (*s == '/' && (s[1] == '/' || s[1] == 0))
+            return false;
+    return true;
+}
+
+/* Existence and own version of path in t (absent also when an ancestor is missing). */
+static int version_at(struct vs_tree *t, const char *path, bool *present, uint64_t *version)
+{
+    struct vs_node *n;
+    int rc = vs_lookup(t, path, &n);
+    *present = false;
+    *version = 0;
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    *present = true;
+    *version = n->version;
+    return 0;
+}
+
+/* Give r its own copy of its state, taken from t (the tree the invariant refers to). */
+static int materialize(struct rec *r, struct vs_tree *t)
+{
+    if (r->own)
+        return 0;
+    if (!r->present0) {
+        r->own = true;
+        return 0;
+    }
+    void *val = NULL, *perms = NULL;
+    size_t vlen, plen, n;
+    char **kids = NULL;
+    int rc = vs_tree_read(t, r->path, &val, &vlen);
+    if (rc == 0)
+        rc = vs_tree_get_perms(t, r->path, &perms, &plen);
+    if (rc == 0)
+        rc = vs_tree_list(t, r->path, &kids, &n);
+    if (rc < 0) {
+        free(val);
+        free(perms);
+        return rc == -ENOENT ? -EIO : rc; /* the invariant says it is there */
+    }
+    r->val = val;
+    r->vlen = vlen;
+    r->perms = perms;
+    r->plen = plen;
+    r->kids = kids;
+    r->nkids = r->capkids = n;
+    r->own = true;
+    return 0;
+}
+
+/* Make live the current head. Records that rely on live and whose node differs in the new
+ * head take their copy from the old tree first, so what the transaction saw stays. */
+static int refresh(struct vs_txn *x)
+{
+    struct store_hash head, base;
+    int rc = vs_branch_head(x->st, x->branch, &head);
+    bool has_head = rc == 0;
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    bool has_base = vs_tree_base(x->live, &base);
+    if (has_head == has_base && (!has_head || store_hash_equal(&head, &base)))
+        return 0;
+    struct vs_tree *t;
+    rc = vs_tree_open(x->st, has_head ? &head : NULL, &t);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < x->nrecs; i++) {
+        struct rec *r = x->recs[i];
+        if (r->own)
+            continue;
+        bool present;
+        uint64_t version;
+        rc = version_at(t, r->path, &present, &version);
+        if (rc == 0 && (present != r->present0 || (present && version != r->version0)))
+            rc = materialize(r, x->live);
+        if (rc < 0) {
+            vs_tree_close(t);
+            return rc;
+        }
+    }
+    vs_tree_close(x->live);
+    x->live = t;
+    if (x->nrecs)
+        x->moved = true;
+    return 0;
+}
+
+/* The record of path: found, or made by a first access to the live store. */
+static int access_path(struct vs_txn *x, const char *path, struct rec **out)
+{
+    struct rec *r = rec_find(x, path);
+    if (r != NULL) {
+        *out = r;
+        return 0;
+    }
+    if (!valid_path(path))
+        return -EINVAL;
+    if (x->live == NULL)
+        return -EINVAL; /* a commit is under way */
+    int rc = refresh(x);
+    bool present;
+    uint64_t version;
+    if (rc == 0)
+        rc = version_at(x->live, path, &present, &version);
+    if (rc == 0)
+        rc = rec_add(x, path, present, version, out);
+    return rc;
+}
+
+static bool rec_present(const struct rec *r)
+{
+    return r->own ? r->present : r->present0;
+}
+
+/* The parent of path (not "/"), malloc'ed. */
+static char *parent_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *p = malloc(n + 1);
+    if (p != NULL) {
+        memcpy(p, path, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static size_t kid_pos(const struct rec *r, const char *name, bool *found)
+{
+    size_t lo = 0, hi = r->nkids;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->kids[mid], name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int kid_insert(struct rec *r, const char *name)
+{
+    bool found;
+    size_t i = kid_pos(r, name, &found);
+    if (found)
+        return 0;
+    if (r->nkids == r->capkids) {
+        size_t cap = r->capkids ? r->capkids * 2 : 4;
+        char **v = realloc(r->kids, cap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        r->kids = v;
+        r->capkids = cap;
+    }
+    char *s = strdup(name);
+    if (s == NULL)
+        return -ENOMEM;
+    memmove(r->kids + i + 1, r->kids + i, (r->nkids - i) * sizeof(*r->kids));
+    r->kids[i] = s;
+    r->nkids++;
+    return 0;
+}
+
+static bool kid_remove(struct rec *r, const char *name)
+{
+    bool found;
+    size_t i = kid_pos(r, name, &found);
+    if (!found)
+        return false;
+    free(r->kids[i]);
+    memmove(r->kids + i, r->kids + i + 1, (r->nkids - i - 1) * sizeof(*r->kids));
+    r->nkids--;
+    return true;
+}
+
+static int dup_bytes(const void *src, size_t len, uint8_t **out)
+{
+    uint8_t *p = malloc(len + 1);
+    if (p == NULL)
+        return -ENOMEM;
+    if (len)
+        memcpy(p, src, len);
+    p[len] = 0;
+    *out = p;
+    return 0;
+}
+
+/* The own version a change in this transaction gets (what a commit on live would stamp). */
+static uint64_t stamp(const struct vs_txn *x)
+{
+    return vs_tree_gen(x->live);
+}
+
+/* ---- begin / abort ------------------------------------------------------------------------ */
 
 int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out)
 {
@@ -51,40 +371,37 @@ int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out)
         free(x);
         return -ENOMEM;
     }
-    int rc = vs_branch_head(st, branch, &x->base);
-    if (rc == 0)
-        x->has_base = true;
-    else if (rc != -ENOENT)
-        goto fail;
-    rc = vs_tree_open(st, x->has_base ? &x->base : NULL, &x->tree);
-    if (rc == 0)
-        rc = vs_tree_open(st, x->has_base ? &x->base : NULL, &x->snap);
-    if (rc < 0)
-        goto fail;
+    struct store_hash head;
+    int rc = vs_branch_head(st, branch, &head);
+    if (rc == 0 || rc == -ENOENT)
+        rc = vs_tree_open(st, rc == 0 ? &head : NULL, &x->live);
+    if (rc < 0) {
+        free(x->branch);
+        free(x);
+        return rc;
+    }
     *out = x;
     return 0;
-fail:
-    vs_tree_close(x->tree);
-    free(x->branch);
-    free(x);
-    return rc;
+}
+
+static void free_op(struct vs_op *op)
+{
+    free(op->path);
+    free(op->val);
+    free(op->perms);
 }
 
 void vs_txn_abort(struct vs_txn *x)
 {
     if (x == NULL)
         return;
-    vs_tree_close(x->tree);
-    vs_tree_close(x->snap);
-    vs_hmap_free(&x->rindex);
-    for (size_t i = 0; i < x->nreads; i++)
-        free(x->reads[i].path);
-    free(x->reads);
-    for (size_t i = 0; i < x->nops; i++) {
-        free(x->ops[i].path);
-        free(x->ops[i].val);
-        free(x->ops[i].perms);
-    }
+    vs_tree_close(x->live);
+    for (size_t i = 0; i < x->nrecs; i++)
+        rec_free(x->recs[i]);
+    free(x->recs);
+    free(x->slots);
+    for (size_t i = 0; i < x->nops; i++)
+        free_op(&x->ops[i]);
     free(x->ops);
     free(x->branch);
     free(x);
@@ -92,93 +409,104 @@ void vs_txn_abort(struct vs_txn *x)
 
 bool vs_txn_snapshot(const struct vs_txn *x, struct store_hash *commit)
 {
-    if (x->has_base && commit)
-        *commit = x->base;
-    return x->has_base;
+    struct store_hash base;
+    if (x->live == NULL || !vs_tree_base(x->live, &base))
+        return false;
+    if (commit)
+        *commit = base;
+    return true;
 }
 
-struct vs_tree *vs_txn_tree(struct vs_txn *x)
+size_t vs_txn_accessed(const struct vs_txn *x)
 {
-    return x->tree;
+    return x->nrecs;
 }
 
-/* Present/version of path in tree t (absent also when an ancestor is missing). */
-static int version_at(struct vs_tree *t, const char *path, bool *present, uint64_t *version)
-{
-    struct vs_node *n;
-    int rc = vs_lookup(t, path, &n);
-    if (rc == -ENOENT) {
-        *present = false;
-        *version = 0;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    *present = true;
-    *version = n->version;
-    return 0;
-}
+/* ---- reads -------------------------------------------------------------------------------- */
 
 int vs_txn_note_read(struct vs_txn *x, const char *path)
 {
-    struct store_hash ph;
-    store_hash_object(STORE_KIND_BLOB, path, strlen(path), &ph);
-    bool fresh;
-    struct vs_hmap_ent *e = vs_hmap_add(&x->rindex, &ph, &fresh);
-    if (e == NULL)
-        return -ENOMEM;
-    if (!fresh)
-        return 0;
-    struct vs_read r;
-    int rc = version_at(x->snap, path, &r.present, &r.version);
-    if (rc == 0 && x->nreads == x->capreads) {
-        size_t cap = x->capreads ? x->capreads * 2 : 16;
-        struct vs_read *v = realloc(x->reads, cap * sizeof(*v));
-        if (v == NULL)
-            rc = -ENOMEM;
-        else {
-            x->reads = v;
-            x->capreads = cap;
-        }
-    }
-    if (rc == 0 && (r.path = strdup(path)) == NULL)
-        rc = -ENOMEM;
-    if (rc < 0) {
-        /* forget the index entry: rebuild lazily is overkill; mark it unusable */
-        e->used = false;
-        x->rindex.n--;
-        /* linear probing needs no tombstone here only if nothing was inserted after it,
-         * which holds: it was the last insertion */
-        return rc;
-    }
-    e->v = x->nreads;
-    x->reads[x->nreads++] = r;
-    return 0;
+    struct rec *r;
+    return access_path(x, path, &r);
 }
 
 int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
 {
-    int rc = vs_txn_note_read(x, path);
-    return rc < 0 ? rc : vs_tree_stat(x->tree, path, st);
+    struct rec *r;
+    int rc = access_path(x, path, &r);
+    if (rc < 0)
+        return rc;
+    if (!r->own)
+        return vs_tree_stat(x->live, path, st);
+    if (!r->present)
+        return -ENOENT;
+    st->version = r->version;
+    st->vlen = r->vlen;
+    st->plen = r->plen;
+    st->nchildren = r->nkids;
+    return 0;
+}
+
+static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
+{
+    uint8_t *p;
+    if (dup_bytes(src, len, &p) < 0)
+        return -ENOMEM;
+    *dst = p;
+    *dlen = len;
+    return 0;
 }
 
 int vs_txn_read(struct vs_txn *x, const char *path, void **val, size_t *len)
 {
-    int rc = vs_txn_note_read(x, path);
-    return rc < 0 ? rc : vs_tree_read(x->tree, path, val, len);
+    struct rec *r;
+    int rc = access_path(x, path, &r);
+    if (rc < 0)
+        return rc;
+    if (!r->own)
+        return vs_tree_read(x->live, path, val, len);
+    return r->present ? copy_out(r->val, r->vlen, val, len) : -ENOENT;
 }
 
 int vs_txn_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *len)
 {
-    int rc = vs_txn_note_read(x, path);
-    return rc < 0 ? rc : vs_tree_get_perms(x->tree, path, perms, len);
+    struct rec *r;
+    int rc = access_path(x, path, &r);
+    if (rc < 0)
+        return rc;
+    if (!r->own)
+        return vs_tree_get_perms(x->live, path, perms, len);
+    return r->present ? copy_out(r->perms, r->plen, perms, len) : -ENOENT;
+}
+
+static int list_rec(struct vs_txn *x, struct rec *r, char ***names, size_t *n)
+{
+    if (!r->own)
+        return vs_tree_list(x->live, r->path, names, n);
+    if (!r->present)
+        return -ENOENT;
+    char **v = calloc(r->nkids ? r->nkids : 1, sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->nkids; i++) {
+        if ((v[i] = strdup(r->kids[i])) == NULL) {
+            vs_names_free(v, i);
+            return -ENOMEM;
+        }
+    }
+    *names = v;
+    *n = r->nkids;
+    return 0;
 }
 
 int vs_txn_list(struct vs_txn *x, const char *path, char ***names, size_t *n)
 {
-    int rc = vs_txn_note_read(x, path);
-    return rc < 0 ? rc : vs_tree_list(x->tree, path, names, n);
+    struct rec *r;
+    int rc = access_path(x, path, &r);
+    return rc < 0 ? rc : list_rec(x, r, names, n);
 }
+
+/* ---- writes ------------------------------------------------------------------------------- */
 
 static int add_op(struct vs_txn *x, int kind, const char *path, const void *val, size_t vlen,
                   const void *perms, size_t plen, unsigned flags)
@@ -195,67 +523,189 @@ static int add_op(struct vs_txn *x, int kind, const char *path, const void *val,
     memset(op, 0, sizeof(*op));
     op->kind = kind;
     op->flags = flags;
-    op->path = strdup(path);
-    op->val = malloc(vlen + 1);
-    op->perms = malloc(plen + 1);
-    if (op->path == NULL || op->val == NULL || op->perms == NULL) {
-        free(op->path);
-        free(op->val);
-        free(op->perms);
-        return -ENOMEM;
-    }
-    if ((flags & VS_SET_VALUE) && vlen)
-        memcpy(op->val, val, vlen);
-    if ((flags & VS_SET_PERMS) && plen)
-        memcpy(op->perms, perms, plen);
     op->vlen = (flags & VS_SET_VALUE) ? vlen : 0;
     op->plen = (flags & VS_SET_PERMS) ? plen : 0;
+    uint8_t *v = NULL, *p = NULL;
+    op->path = strdup(path);
+    if (op->path == NULL || dup_bytes(val, op->vlen, &v) < 0 ||
+        dup_bytes(perms, op->plen, &p) < 0) {
+        free(op->path);
+        free(v);
+        return -ENOMEM;
+    }
+    op->val = v;
+    op->perms = p;
     x->nops++;
+    return 0;
+}
+
+static void drop_last_op(struct vs_txn *x)
+{
+    free_op(&x->ops[--x->nops]);
+}
+
+/* Set value and/or perms of an own, present record. */
+static int set_fields(struct vs_txn *x, struct rec *r, const void *val, size_t vlen,
+                      const void *perms, size_t plen, unsigned flags)
+{
+    uint8_t *v = NULL, *p = NULL;
+    if ((flags & VS_SET_VALUE) && dup_bytes(val, vlen, &v) < 0)
+        return -ENOMEM;
+    if ((flags & VS_SET_PERMS) && dup_bytes(perms, plen, &p) < 0) {
+        free(v);
+        return -ENOMEM;
+    }
+    if (flags & VS_SET_VALUE) {
+        free(r->val);
+        r->val = v;
+        r->vlen = vlen;
+    }
+    if (flags & VS_SET_PERMS) {
+        free(r->perms);
+        r->perms = p;
+        r->plen = plen;
+    }
+    r->version = stamp(x);
     return 0;
 }
 
 int vs_txn_set(struct vs_txn *x, const char *path, const void *val, size_t vlen,
                const void *perms, size_t plen, unsigned flags)
 {
-    /* Reserve the op first so that a change is never applied without being recorded. */
-    int rc = add_op(x, OP_SET, path, val, vlen, perms, plen, flags);
+    struct rec *r, *pr = NULL;
+    int rc = access_path(x, path, &r);
     if (rc < 0)
         return rc;
-    rc = vs_tree_set(x->tree, path, val, vlen, perms, plen, flags);
-    if (rc < 0) {
-        struct vs_op *op = &x->ops[--x->nops];
-        free(op->path);
-        free(op->val);
-        free(op->perms);
+    bool create = !rec_present(r);
+    if (!create && (flags & (VS_CREATE | VS_EXCL)) == (VS_CREATE | VS_EXCL))
+        return -EEXIST;
+    if (create) {
+        if (!(flags & VS_CREATE))
+            return -ENOENT;
+        char *parent = parent_of(path);
+        if (parent == NULL)
+            return -ENOMEM;
+        rc = access_path(x, parent, &pr);
+        free(parent);
+        if (rc < 0)
+            return rc;
+        if (!rec_present(pr))
+            return -ENOENT;
+        rc = materialize(pr, x->live);
+        if (rc < 0)
+            return rc;
     }
+    rc = materialize(r, x->live);
+    if (rc == 0)
+        rc = add_op(x, OP_SET, path, val, vlen, perms, plen, flags);
+    if (rc < 0)
+        return rc;
+    if (create) {
+        rc = kid_insert(pr, strrchr(path, '/') + 1);
+        if (rc == 0) {
+            pr->version = stamp(x);
+            bool sv = flags & VS_SET_VALUE, sp = flags & VS_SET_PERMS;
+            r->present = true;
+            rc = set_fields(x, r, sv ? val : "", sv ? vlen : 0, sp ? perms : "", sp ? plen : 0,
+                            VS_SET_VALUE | VS_SET_PERMS);
+            if (rc < 0)
+                x->failed = true; /* the parent lists it already */
+        } else {
+            drop_last_op(x);
+        }
+        return rc;
+    }
+    rc = set_fields(x, r, val, vlen, perms, plen, flags);
+    if (rc < 0)
+        drop_last_op(x);
     return rc;
+}
+
+/* C's delete walk: every node of the subtree (as the transaction sees it) is accessed, then
+ * removed, children first. A listed child that is missing stops it with EIO, as in C. */
+static int rm_walk(struct vs_txn *x, struct rec *r)
+{
+    char **kids;
+    size_t n;
+    int rc = list_rec(x, r, &kids, &n);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *cp = vs_path_join(r->path, kids[i]);
+        struct rec *c;
+        rc = cp ? access_path(x, cp, &c) : -ENOMEM;
+        free(cp);
+        if (rc == 0)
+            rc = rec_present(c) ? rm_walk(x, c) : -EIO;
+    }
+    vs_names_free(kids, n);
+    if (rc == 0)
+        rc = materialize(r, x->live);
+    if (rc < 0)
+        return rc;
+    r->present = false;
+    free(r->val);
+    free(r->perms);
+    r->val = r->perms = NULL;
+    r->vlen = r->plen = 0;
+    vs_names_free(r->kids, r->nkids);
+    r->kids = NULL;
+    r->nkids = r->capkids = 0;
+    return 0;
 }
 
 int vs_txn_rm(struct vs_txn *x, const char *path)
 {
-    int rc = add_op(x, OP_RM, path, NULL, 0, NULL, 0, 0);
+    if (strcmp(path, "/") == 0)
+        return -EINVAL;
+    struct rec *r, *pr;
+    int rc = access_path(x, path, &r);
     if (rc < 0)
         return rc;
-    rc = vs_tree_rm(x->tree, path);
-    if (rc < 0) {
-        struct vs_op *op = &x->ops[--x->nops];
-        free(op->path);
-        free(op->val);
-        free(op->perms);
-    }
+    if (!rec_present(r))
+        return -ENOENT;
+    char *parent = parent_of(path);
+    if (parent == NULL)
+        return -ENOMEM;
+    rc = access_path(x, parent, &pr);
+    free(parent);
+    if (rc < 0)
+        return rc;
+    if (!rec_present(pr))
+        return -EINVAL; /* C's rm_node when the parent cannot be read */
+    rc = materialize(pr, x->live);
+    if (rc == 0)
+        rc = add_op(x, OP_RM, path, NULL, 0, NULL, 0, 0);
+    if (rc < 0)
+        return rc;
+    rc = rm_walk(x, r);
+    if (rc == 0 && !kid_remove(pr, strrchr(path, '/') + 1))
+        rc = -EIO; /* the parent as seen does not list it: C's delete_child */
+    if (rc == 0)
+        pr->version = stamp(x);
+    else if (rc == -ENOMEM)
+        x->failed = true; /* part of the subtree is gone from the view */
+    /* On EIO the view is as C leaves it; the parent's version differs from the head's now,
+     * so the commit fails with EAGAIN whatever the replay would do. */
     return rc;
 }
 
-/* Does every path of the read set have the same existence and own version in t? */
-static int validate(struct vs_txn *x, struct vs_tree *t)
+/* ---- commit ------------------------------------------------------------------------------- */
+
+/* Does every record have its first access's existence and own version in t? all: also the
+ * records that rely on live (needed when t is not live). */
+static int validate(struct vs_txn *x, struct vs_tree *t, bool all)
 {
-    for (size_t i = 0; i < x->nreads; i++) {
+    for (size_t i = 0; i < x->nrecs; i++) {
+        struct rec *r = x->recs[i];
+        if (!all && !r->own)
+            continue;
         bool present;
         uint64_t version;
-        int rc = version_at(t, x->reads[i].path, &present, &version);
+        int rc = version_at(t, r->path, &present, &version);
         if (rc < 0)
             return rc;
-        if (present != x->reads[i].present || (present && version != x->reads[i].version))
+        if (present != r->present0 || (present && version != r->version0))
             return -EAGAIN;
     }
     return 0;
@@ -269,7 +719,7 @@ static int replay(struct vs_txn *x, struct vs_tree *t)
                                                   op->plen, op->flags)
                                     : vs_tree_rm(t, op->path);
         if (rc == -ENOENT || rc == -EEXIST)
-            return -EAGAIN; /* the write set no longer applies to the head */
+            return -EAGAIN; /* cannot happen after validation; never commit half */
         if (rc < 0)
             return rc;
     }
@@ -279,21 +729,28 @@ static int replay(struct vs_txn *x, struct vs_tree *t)
 int vs_txn_commit(struct vs_txn *x, const struct vs_commit_info *info, enum store_sync sync,
                   store_durable_fn done, void *done_arg, struct store_hash *commit_out)
 {
-    int rc;
-    for (int attempt = 0; attempt < 16; attempt++) {
-        struct store_hash head;
+    int rc = x->failed ? -ENOMEM : 0;
+    for (int attempt = 0; rc == 0 && attempt < 16; attempt++) {
+        struct store_hash head, base;
         rc = vs_branch_head(x->st, x->branch, &head);
         bool has_head = rc == 0;
         if (rc < 0 && rc != -ENOENT)
             break;
-        rc = 0;
-        bool moved = has_head != x->has_base || (has_head && !store_hash_equal(&head, &x->base));
+        bool at_live = false;
+        if (x->live != NULL) {
+            bool hb = vs_tree_base(x->live, &base);
+            at_live = hb == has_head && (!hb || store_hash_equal(&base, &head));
+        }
         struct vs_tree *t = NULL;
-        if (moved) {
+        if (at_live) {
+            t = x->live;
+            x->live = NULL; /* it becomes the commit's tree */
+            /* Unmoved since the first access: nothing can differ. */
+            rc = x->moved ? validate(x, t, false) : 0;
+        } else {
             rc = vs_tree_open(x->st, has_head ? &head : NULL, &t);
-            if (rc < 0)
-                break;
-            rc = validate(x, t);
+            if (rc == 0)
+                rc = validate(x, t, true);
         }
         if (rc == 0 && x->nops == 0) {
             vs_tree_close(t);
@@ -303,27 +760,21 @@ int vs_txn_commit(struct vs_txn *x, const struct vs_commit_info *info, enum stor
                 done(done_arg, true);
             break;
         }
-        if (rc == 0 && moved)
+        if (rc == 0)
             rc = replay(x, t);
-        if (rc < 0) {
-            vs_tree_close(t);
-            break;
-        }
-        struct vs_tree *ct = moved ? t : x->tree;
         struct store_hash h;
-        rc = vs_tree_commit(ct, has_head ? &head : NULL, has_head ? 1 : 0, info, &h);
+        if (rc == 0)
+            rc = vs_tree_commit(t, has_head ? &head : NULL, has_head ? 1 : 0, info, &h);
         if (rc == 0)
             rc = vs_branch_set(x->st, x->branch, has_head ? &head : NULL, &h, sync, done,
                                done_arg);
         vs_tree_close(t);
         if (rc == 0 && commit_out)
             *commit_out = h;
-        if (rc != -EEXIST)
+        if (rc != -EEXIST || attempt == 15)
             break;
-        /* Lost the race for the ref: revalidate against the new head and replay. The txn
-         * tree may have been committed already; from now on the write set is replayed. */
-        x->has_base = true;
-        x->base = h; /* never equal to a future head: forces the replay path */
+        /* Lost the race for the ref: validate against the new head and replay again. */
+        rc = 0;
     }
     vs_txn_abort(x);
     return rc;

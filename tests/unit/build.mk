@@ -87,6 +87,10 @@ STORE_TREE_TEST_SRCS := xenstore/store_hash.c xenstore/store_memobj.c $(STORE_TR
 UNIT_TEST_NAMES += test_store_tree
 UNIT_TEST_SRCS_test_store_tree := tests/unit/test_store_tree.c $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_tree := -lcmocka $(STORE_TREE_LIBS)
+# Transactions with C xenstored 4.17's rule (live reads, first-access versions, EAGAIN).
+UNIT_TEST_NAMES += test_store_txn
+UNIT_TEST_SRCS_test_store_txn := tests/unit/test_store_txn.c $(STORE_TREE_TEST_SRCS)
+UNIT_TEST_LIBS_test_store_txn := -lcmocka $(STORE_TREE_LIBS)
 # The pack file's crash test: a child committing in ALWAYS mode, SIGKILLed 250 times.
 UNIT_TEST_NAMES += test_store_crash
 UNIT_TEST_SRCS_test_store_crash := tests/unit/test_store_crash.c $(STORE_HEAP_SRCS)

@@ -625,8 +625,51 @@ static void do_merge(struct world *w)
     mn_free(res);
 }
 
-/* A transaction on main, concurrent commits on main, then commit: checked against the model's
- * read set / replay rule. */
+/* The nodes a transaction has accessed, in the model: path -> existence and version at the
+ * first access. In do_txn nobody else commits while the transaction works, so a first access
+ * always finds the node as it was at the start (the snapshot): a node the transaction changed
+ * was accessed by that change, and a removal accesses the whole subtree. */
+struct acc {
+    char path[64];
+    bool present;
+    uint64_t ver;
+};
+#define MAX_ACC 1024
+
+static void touch(struct acc *acc, size_t *nacc, struct mn *snap, const char *path)
+{
+    for (size_t j = 0; j < *nacc; j++)
+        if (strcmp(acc[j].path, path) == 0)
+            return;
+    assert_true(*nacc < MAX_ACC);
+    struct mn *sn = mn_find(snap, path, NULL, NULL);
+    strcpy(acc[*nacc].path, path);
+    acc[*nacc].present = sn != NULL;
+    acc[(*nacc)++].ver = sn ? sn->ver : 0;
+}
+
+static void touch_subtree(struct acc *acc, size_t *nacc, struct mn *snap, const char *path,
+                          const struct mn *n)
+{
+    touch(acc, nacc, snap, path);
+    for (size_t i = 0; i < n->nk; i++) {
+        char cp[64];
+        snprintf(cp, sizeof cp, "%s/%s", strcmp(path, "/") ? path : "", n->kids[i]->name);
+        touch_subtree(acc, nacc, snap, cp, n->kids[i]);
+    }
+}
+
+static void parent_path(const char *path, char *out)
+{
+    const char *sl = strrchr(path, '/');
+    size_t l = sl == path ? 1 : (size_t)(sl - path);
+    memcpy(out, path, l);
+    out[l] = 0;
+}
+
+/* A transaction on main, concurrent commits on main, then commit: checked against the model
+ * of C xenstored's rule (every node accessed must be as at its first access; the write set is
+ * then replayed onto the head). */
 static void do_txn(struct world *w)
 {
     struct branch *m = &w->br[0];
@@ -635,12 +678,8 @@ static void do_txn(struct world *w)
     assert_int_equal(vs_txn_begin(w->st, "main", &x), 0);
     struct mn *snap = mn_clone(m->head), *mine = mn_clone(m->head);
     uint64_t tgen = m->head_gen + 1;
-    struct {
-        char path[64];
-        bool present;
-        uint64_t ver;
-    } reads[16];
-    size_t nreads = 0;
+    static struct acc acc[MAX_ACC];
+    size_t nacc = 0;
     struct {
         char path[64];
         char v[200], p[8];
@@ -651,28 +690,34 @@ static void do_txn(struct world *w)
     size_t nops = 0;
     int steps = 1 + (int)R(w, 8);
     for (int i = 0; i < steps; i++) {
-        char p[64];
+        char p[64], pp[64];
         rand_path(w, p);
-        if (R(w, 2) == 0 && nreads < 16) {
+        if (R(w, 2) == 0) {
             struct vs_stat s;
             int rc = vs_txn_stat(x, p, &s);
             struct mn *n = mn_find(mine, p, NULL, NULL);
             assert_int_equal(rc, n ? 0 : -ENOENT);
-            struct mn *sn = mn_find(snap, p, NULL, NULL);
-            bool dup = false;
-            for (size_t j = 0; j < nreads; j++)
-                dup |= strcmp(reads[j].path, p) == 0;
-            if (!dup) {
-                strcpy(reads[nreads].path, p);
-                reads[nreads].present = sn != NULL;
-                reads[nreads++].ver = sn ? sn->ver : 0;
-            }
+            touch(acc, &nacc, snap, p);
         } else if (nops < 16) {
             ops[nops].rm = R(w, 4) == 0;
             strcpy(ops[nops].path, p);
             rand_bytes(w, ops[nops].v, &ops[nops].vl);
             ops[nops].pl = 0;
             ops[nops].flags = VS_SET_VALUE | VS_CREATE;
+            struct mn *n = mn_find(mine, p, NULL, NULL);
+            parent_path(p, pp);
+            if (ops[nops].rm) {
+                if (n != NULL) {
+                    touch(acc, &nacc, snap, pp);
+                    touch_subtree(acc, &nacc, snap, p, n);
+                } else {
+                    touch(acc, &nacc, snap, p);
+                }
+            } else {
+                touch(acc, &nacc, snap, p);
+                if (n == NULL)
+                    touch(acc, &nacc, snap, pp);
+            }
             int rs = ops[nops].rm ? vs_txn_rm(x, p)
                                   : vs_txn_set(x, p, ops[nops].v, ops[nops].vl, NULL, 0,
                                                ops[nops].flags);
@@ -693,9 +738,9 @@ static void do_txn(struct world *w)
     }
     /* What the model expects. */
     int expect = 0;
-    for (size_t i = 0; i < nreads; i++) {
-        struct mn *n = mn_find(m->head, reads[i].path, NULL, NULL);
-        if ((n != NULL) != reads[i].present || (n && n->ver != reads[i].ver))
+    for (size_t i = 0; i < nacc; i++) {
+        struct mn *n = mn_find(m->head, acc[i].path, NULL, NULL);
+        if ((n != NULL) != acc[i].present || (n && n->ver != acc[i].ver))
             expect = -EAGAIN;
     }
     struct mn *after = mn_clone(m->head);
