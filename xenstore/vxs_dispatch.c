@@ -469,15 +469,17 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         return send_built(&k, &b);
     }
     case XS_TRANSACTION_END: {
+        /* C's order: an unknown transaction id first (ENOENT, before the request is looked
+         * at), then the argument (EINVAL), then tx_id 0 (ENOENT). */
+        struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
         const char *arg[1];
+        if (hdr->tx_id && !t)
+            return send_error(&k, c->restored && hdr->tx_id < 0x40000000u ? -EAGAIN : -ENOENT);
         if (xs_split(body, len, arg, 1, NULL, NULL) < 0 ||
             (strcmp(arg[0], "T") != 0 && strcmp(arg[0], "F") != 0))
             return send_error(&k, -EINVAL);
-        struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
         if (!t)
-            return send_error(&k, c->restored && hdr->tx_id && hdr->tx_id < 0x40000000u
-                                      ? -EAGAIN
-                                      : -ENOENT);
+            return send_error(&k, -ENOENT);
         char what[64];
         snprintf(what, sizeof what, "TRANSACTION_END %u", t->id);
         uint64_t need;

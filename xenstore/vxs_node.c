@@ -1,8 +1,9 @@
 /* vxenstored: paths and node operations inside a store transaction (vs_txn), with C
  * xenstored's semantics: writes and mkdir create missing parents (which inherit their
- * parent's perms), rm is recursive and succeeds on a missing node whose parent exists. Every
- * node a change touches is recorded in the transaction's read set, together with its parent,
- * so that concurrent transactions conflict as they do in C xenstored. */
+ * parent's perms), rm is recursive and succeeds on a missing node whose parent exists. The
+ * nodes looked at are those C looks at (the node; on a miss or a denial the ancestors up to
+ * the first existing one; when creating, the parent; when removing, the parent and the
+ * subtree), so that transactions conflict as in C xenstored (vs_txn records each access). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,9 @@ static int check(const struct vxs_conn *c, struct vs_txn *x, const char *path, u
         return missing(c, x, path, rc, want);
     if (rc < 0)
         return rc;
-    return (bits & want) == want ? 0 : -EACCES;
+    /* Denied: C looks at the parents too (EACCES either way, but they count as accessed in a
+     * transaction). */
+    return (bits & want) == want ? 0 : missing(c, x, path, -EACCES, want);
 }
 
 int vxs_node_read(const struct vxs_conn *c, struct vs_txn *x, const char *path, void **val,
@@ -200,11 +203,7 @@ int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
         return create_node(c, x, ev, path, val, len);
     if (rc < 0)
         return rc;
-    if (strcmp(path, "/") != 0) {
-        char parent[XENSTORE_ABS_PATH_MAX + 1];
-        parent_of(path, parent);
-        rc = vs_txn_note_read(x, parent);
-    }
+    /* As C: changing an existing node accesses that node only, not its parent. */
     if (rc == 0) {
         vxs_quota_node_changing(x, path, len, NULL, 0);
         rc = vs_txn_set(x, path, val, len, NULL, 0, VS_SET_VALUE);
