@@ -126,12 +126,25 @@ void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char 
             bool dup = false;
             for (size_t i = 0; i < ev->n && !dup; i++)
                 dup = ev->exact[i] && strcmp(ev->paths[i], w->path) == 0;
-            void *perms;
-            size_t plen;
-            if (!dup && vs_txn_get_perms(x, w->path, &perms, &plen) == 0) {
-                vxs_events_add(ev, w->path, true, perms, plen);
-                free(perms);
+            void *perms, *pperms;
+            size_t plen, pplen;
+            if (dup || vs_txn_get_perms(x, w->path, &perms, &plen) < 0)
+                continue;
+            vxs_events_add(ev, w->path, true, perms, plen);
+            /* A watcher that may read the parent gets the event too (C's watch_permitted),
+             * but the parent goes with the subtree, so vxs_watch_fire cannot look it up:
+             * the same event again with the parent's perms (a watcher allowed by both gets
+             * one event, vxs_watch_send drops the copy). */
+            char parent[XENSTORE_ABS_PATH_MAX + 1];
+            size_t n = (size_t)(strrchr(w->path, '/') - w->path);
+            memcpy(parent, w->path, n ? n : 1);
+            parent[n ? n : 1] = 0;
+            if (vs_txn_get_perms(x, parent, &pperms, &pplen) == 0) {
+                if (pplen != plen || memcmp(pperms, perms, plen) != 0)
+                    vxs_events_add(ev, w->path, true, pperms, pplen);
+                free(pperms);
             }
+            free(perms);
         }
     }
 }
