@@ -573,6 +573,21 @@ static void test_recursive_rm_watch(void **state)
     assert_true(deep && top);
     EVENT(d1, "/a/b/c", "d1");
     NO_EVENT(d1);
+    /* A watched node inside the removed subtree that the watcher may not read, under a
+     * parent (removed too) that it may: C fires the event (the parent still exists when
+     * C checks, since it removes children first). */
+    assert_int_equal(vh_write(d0, 0, "/r/s/t", "x"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/r", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/r/s", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/r/s/t", "n0"), 0);
+    assert_int_equal(vh_write(d0, 0, "/r/s/t/u", "x"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/r/s/t/u", "n0"), 0);
+    assert_int_equal(vh_watch(d1, "/r/s/t", "t"), 0);
+    assert_int_equal(vh_watch(d1, "/r/s/t/u", "u"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_rm(d0, 0, "/r/s"), 0);
+    EVENT(d1, "/r/s/t", "t");
+    NO_EVENT(d1);
     /* rm of a missing node fires nothing. */
     assert_int_equal(vh_rm(d0, 0, "/a/b"), 0);
     NO_EVENT(d0);
