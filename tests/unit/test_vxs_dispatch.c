@@ -414,6 +414,30 @@ static void test_transactions_really_do_conflict(void **state)
     PERMS(d0, "/a/c", "b1,b1");
 }
 
+/* C's view inside a transaction: a node not touched yet is read live; once touched, it stays
+ * as at that first access, and a change since then fails the transaction. */
+static void test_transaction_live_reads(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_write(d0, 0, "/x", "1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/x", "n0,b1"), 0);
+    uint32_t t;
+    assert_int_equal(vh_tx_start(d1, &t), 0);
+    assert_int_equal(vh_write(d0, 0, "/x", "2"), 0);
+    READS(d1, t, "/x", "2");
+    assert_int_equal(vh_write(d0, 0, "/x", "3"), 0);
+    READS(d1, t, "/x", "2");
+    assert_int_equal(vh_tx_end(d1, t, true), -EAGAIN);
+    /* Its own write is what it reads back, and wins at commit when nothing it read moved. */
+    assert_int_equal(vh_tx_start(d1, &t), 0);
+    assert_int_equal(vh_write(d1, t, "/x", "mine"), 0);
+    READS(d1, t, "/x", "mine");
+    READS(d0, 0, "/x", "3");
+    assert_int_equal(vh_tx_end(d1, t, true), 0);
+    READS(d0, 0, "/x", "mine");
+}
+
 /* ---- watches -------------------------------------------------------------------------- */
 
 static void test_simple_watches(void **state)
@@ -819,6 +843,7 @@ int main(void)
         T(test_independent_transactions_coalesce),
         T(test_device_create_coalesce),
         T(test_transactions_really_do_conflict),
+        T(test_transaction_live_reads),
         T(test_simple_watches),
         T(test_relative_watches),
         T(test_watches_read_perm),
