@@ -215,7 +215,7 @@ static const struct ctl_quota ctl_hard[] = {
     {VXS_Q_WATCHES, "watches", "Watches per domain"},
     {VXS_Q_TRANSACTIONS, "transactions", "Transactions per domain"},
     {VXS_Q_OUTSTANDING, "outstanding", "Outstanding requests per domain"},
-    {VXS_Q_TRANSACTION_NODES, "transaction-nodes", "Max. number of accessed node per transaction"},
+    {VXS_Q_TRANSACTION_NODES, "transaction-nodes", "Max. number of accessed nodes per transaction"},
     {VXS_Q_MEMORY, "memory", "Total Xenstore memory per domain (error level)"},
     {VXS_Q_NODE_SIZE, "node-size", "Max. size of a node"},
     {VXS_Q_PATH_MAX, "path-max", "Max. length of a node path"},

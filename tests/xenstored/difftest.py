@@ -232,6 +232,7 @@ class Gen:
 
     def __init__(self, seed, nreqs):
         self.r = random.Random(seed)
+        self.seed = seed
         self.n = nreqs
         self.nconn = self.r.randint(2, 4)
         self.open = [[] for _ in range(self.nconn)]    # open tx slots per conn
@@ -282,7 +283,7 @@ class Gen:
                ('DIRPART', 4), ('GET_PERMS', 4), ('SET_PERMS', 5), ('WATCH', 6),
                ('UNWATCH', 3), ('TX_START', 5), ('TX_END', 6), ('DOMPATH', 2),
                ('INTRODUCED', 2), ('RESET', 1), ('UNKNOWN', 1), ('BADARGS', 3),
-               ('SPECIAL', 1), ('GLOBAL', 1), ('QUOTA', 1), ('XS421', 1)]
+               ('SPECIAL', 1), ('GLOBAL', 1)]
         op = r.choices([o for o, _ in ops], [w for _, w in ops])[0]
         tx = self.txspec(c)
         if op == 'WRITE':
@@ -358,27 +359,6 @@ class Gen:
                       'DIRECTORY_PART': [p + b'\0', p + b'\0x\0'],
                       'TX_END': [b'', b'T\0extra\0', b'TT\0']}[t]
             return Req(c, T[t], r.choice(shapes), tx, 'badargs')
-        if op == 'QUOTA':
-            # CONTROL quota: only what leaves both daemons as they were (values set to the
-            # defaults, which both start with).
-            args = r.choice([[b'quota'], [b'quota-soft'], [b'quota', b'7'],
-                             [b'quota', b'32767'], [b'quota', b'set', b'nodes', b'1000'],
-                             [b'quota', b'set', b'watches', b'128'],
-                             [b'quota', b'set', b'transaction-nodes', b'1024'],
-                             [b'quota', b'set', b'permissions', b'5'],
-                             [b'quota', b'set', b'node-permissions', b'5'],
-                             [b'quota', b'set', b'nodes', b'0'],
-                             [b'quota', b'set', b'bogus', b'1'], [b'quota', b'set', b'nodes'],
-                             [b'quota-soft', b'set', b'memory', b'2097152'],
-                             [b'quota-soft', b'set', b'nodes', b'3'], [b'quota-soft', b'x']])
-            return Req(c, T['CONTROL'], b''.join(a + b'\0' for a in args), tx, 'quota')
-        if op == 'XS421':
-            t, pl = r.choice([(23, b''), (23, b'0\0'), (23, b'7\0'), (24, b'0\0' + b'1\0'),
-                              (24, b'7\0' + b'1\0'), (25, b''), (25, b'nodes\0'),
-                              (25, b'0\0soft-memory\0'), (25, b'bogus\0'),
-                              (26, b'bogus\0' + b'1\0'), (26, b'7\0nodes\0' + b'1\0'),
-                              (26, b'nodes\0' + b'1000\0')])
-            return Req(c, t, pl, tx, 'xs421')
         if op == 'SPECIAL':
             t = r.choice(['READ', 'DIRECTORY', 'GET_PERMS', 'RM'] * 3 + ['WRITE', 'MKDIR'])
             p = r.choice(SPECIAL)
@@ -389,8 +369,40 @@ class Gen:
                       (T['RM'], b'/\0'), (T['GET_PERMS'], b'/tool\0')])
         return Req(c, q[0], q[1], tx)
 
+    def extra(self, q):
+        """A request about quotas or features on a random connection, outside transactions,
+        drawn from q (not self.r: the other requests of a seed stay what they were)."""
+        c = q.randrange(self.nconn)
+        if q.random() < 0.5:
+            # CONTROL quota: only what leaves both daemons as they were (values set to the
+            # defaults, which both start with).
+            args = q.choice([[b'quota'], [b'quota-soft'], [b'quota', b'7'],
+                             [b'quota', b'32767'], [b'quota', b'set', b'nodes', b'1000'],
+                             [b'quota', b'set', b'watches', b'128'],
+                             [b'quota', b'set', b'transaction-nodes', b'1024'],
+                             [b'quota', b'set', b'permissions', b'5'],
+                             [b'quota', b'set', b'node-permissions', b'5'],
+                             [b'quota', b'set', b'nodes', b'0'],
+                             [b'quota', b'set', b'bogus', b'1'], [b'quota', b'set', b'nodes'],
+                             [b'quota-soft', b'set', b'memory', b'2097152'],
+                             [b'quota-soft', b'set', b'nodes', b'3'], [b'quota-soft', b'x']])
+            return Req(c, T['CONTROL'], b''.join(a + b'\0' for a in args), ('n',), 'quota')
+        t, pl = q.choice([(23, b''), (23, b'0\0'), (23, b'7\0'), (24, b'0\0' + b'1\0'),
+                          (24, b'7\0' + b'1\0'), (25, b''), (25, b'nodes\0'),
+                          (25, b'0\0soft-memory\0'), (25, b'bogus\0'),
+                          (26, b'bogus\0' + b'1\0'), (26, b'7\0nodes\0' + b'1\0'),
+                          (26, b'nodes\0' + b'1000\0')])
+        return Req(c, t, pl, ('n',), 'xs421')
+
     def sequence(self):
-        return [self.one() for _ in range(self.n)], self.nconn
+        reqs = [self.one() for _ in range(self.n)]
+        q = random.Random(self.seed * 7919 + 17)
+        out = []
+        for req in reqs:
+            if q.random() < 0.04:
+                out.append(self.extra(q))
+            out.append(req)
+        return out, self.nconn
 
 
 # ---- a daemon under test ---------------------------------------------------------------
