@@ -17,6 +17,11 @@
  * vh_event. The helpers return 0 or the reply's error as -errno (-ENOENT, -EACCES, ...).
  *
  * Used by test_vxs_dispatch.c (permissions, transactions, watches) and test_vxs_quota.c.
+ *
+ * vh_stop resets the server (`vxs`) and the harness, not the daemon files' own statics: the
+ * quota module rebuilds its figures itself, but vxs_control.c keeps the history store it
+ * opened on the first XS_CONTROL "history"/"gc" (on the objstore of that time), so a test
+ * that sends those must do so in one vh_start..vh_stop only, or run in its own process.
  */
 #ifndef XENKIT_TESTS_UNIT_VXS_HARNESS_H
 #define XENKIT_TESTS_UNIT_VXS_HARNESS_H
