@@ -81,6 +81,8 @@ struct vxs_domain {
     struct vxs_ring ring;
     struct vxs_conn *conn;
     bool shutdown;              /* @releaseDomain already fired for its shutdown */
+    uint64_t incarnation;       /* tells it from an earlier domain with its domid (the wall
+                                 * clock at INTRODUCE, ns; kept in the connection table) */
     uint32_t features;          /* SET_FEATURE, before INTRODUCE */
 };
 
@@ -119,10 +121,13 @@ struct vxs_conn {
     uint64_t out_serial;        /* messages ever queued (vxs_out.serial of the last) */
     bool replay;                /* the request being handled may have been handled before a
                                  * restart (its reply never reached the ring) */
+    uint32_t req_pos;           /* a ring's request being handled: its ring index */
     struct vxs_watch *watches;
     struct vxs_tx *txs;
     unsigned ntxs;
     uint32_t next_txid;
+    uint32_t first_txid;        /* restored: the ids this run gives start here; another
+                                 * unknown id is a transaction of an earlier run (EAGAIN) */
 };
 
 struct vxs_server {
@@ -221,6 +226,8 @@ void vxs_domain_events(void);
 void vxs_domain_restore(void);
 /* Does domain `domid` exist at all (for SET_TARGET etc.)? */
 bool vxs_domain_exists(uint32_t domid);
+/* Is txid (unknown to c) a transaction c had opened before a daemon restart? */
+bool vxs_domain_old_txid(const struct vxs_conn *c, uint32_t txid);
 
 /* vxs_dispatch.c */
 void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body);
@@ -267,13 +274,21 @@ uint32_t vxs_perms_owner(const void *perms, size_t len);
 int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap);
 
 /* vxs_persist.c: each returns the seq of its commit (the reply waits for it). */
-uint64_t vxs_persist_domain(uint32_t domid, uint64_t gfn, uint32_t port);
+uint64_t vxs_persist_domain(const struct vxs_domain *d);
 uint64_t vxs_persist_domain_gone(uint32_t domid);
 uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, bool add);
 uint64_t vxs_persist_watches_clear(const struct vxs_conn *c);
-void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port),
+void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port,
+                                     uint64_t incarnation),
                       void (*watch)(uint32_t domid, const char *path, const char *token,
                                     int depth));
+/* At start-up: count this restart of the connection table; returns the count (>= 1). */
+uint32_t vxs_persist_restart(void);
+/* The commit message of a TRANSACTION_END of c (a ring's names the domain, its incarnation
+ * and the request's ring position), and whether such a commit is among the recent ones (a
+ * replayed TRANSACTION_END whose commit was made before the restart). */
+void vxs_persist_txn_message(char *buf, size_t cap, const struct vxs_conn *c, uint32_t txid);
+bool vxs_persist_txn_committed(const struct vxs_conn *c, uint32_t txid);
 
 /* vxs_watch.c */
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth);

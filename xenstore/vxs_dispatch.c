@@ -353,6 +353,8 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
         if (n == 3 && xs_parse_u32(arg[2], &depth) < 0)
             return send_error(k, -EINVAL);
         rc = vxs_watch_add(k->c, arg[0], arg[1], n == 3 ? (int)(depth > 1000 ? 1000 : depth) : -1);
+        if (rc == -EEXIST && k->c->replay)
+            return send_str(k, "OK"); /* added before a restart, restored since (vxs_ring.h) */
         if (rc < 0)
             return send_error(k, rc);
         k->need = vxs_persist_watch(k->c, k->c->watches, true);
@@ -360,6 +362,8 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
         vxs_watch_send(k->c, arg[0], arg[1], k->need);
     } else {
         rc = vxs_watch_del(k->c, arg[0], arg[1]);
+        if (rc == -ENOENT && k->c->replay)
+            return send_str(k, "OK"); /* removed before a restart (vxs_ring.h) */
         if (rc < 0)
             return send_error(k, rc);
         struct vxs_watch gone = {.given = (char *)arg[0], .token = (char *)arg[1]};
@@ -437,7 +441,7 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         hdr->type != XS_TRANSACTION_END && !vxs_txn_find(c, hdr->tx_id))
         /* A ring reconnected after our restart may still use a transaction of the old
          * daemon: it failed, and EAGAIN makes the client start it again. */
-        return send_error(&k, c->restored && hdr->tx_id < 0x40000000u ? -EAGAIN : -ENOENT);
+        return send_error(&k, vxs_domain_old_txid(c, hdr->tx_id) ? -EAGAIN : -ENOENT);
     switch (hdr->type) {
     case XS_READ:
     case XS_WRITE:
@@ -473,15 +477,22 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
          * at), then the argument (EINVAL), then tx_id 0 (ENOENT). */
         struct vxs_tx *t = vxs_txn_find(c, hdr->tx_id);
         const char *arg[1];
-        if (hdr->tx_id && !t)
-            return send_error(&k, c->restored && hdr->tx_id < 0x40000000u ? -EAGAIN : -ENOENT);
+        if (hdr->tx_id && !t) {
+            /* Handled again after a restart (vxs_ring.h): if its commit was made before, that
+             * is the answer; otherwise the transaction died with the old daemon (EAGAIN). */
+            bool old = vxs_domain_old_txid(c, hdr->tx_id);
+            if (old && c->replay && len >= 1 && body[0] == 'T' &&
+                vxs_persist_txn_committed(c, hdr->tx_id))
+                return send_str(&k, "OK");
+            return send_error(&k, old ? -EAGAIN : -ENOENT);
+        }
         if (xs_split(body, len, arg, 1, NULL, NULL) < 0 ||
             (strcmp(arg[0], "T") != 0 && strcmp(arg[0], "F") != 0))
             return send_error(&k, -EINVAL);
         if (!t)
             return send_error(&k, -ENOENT);
-        char what[64];
-        snprintf(what, sizeof what, "TRANSACTION_END %u", t->id);
+        char what[96];
+        vxs_persist_txn_message(what, sizeof what, c, t->id);
         uint64_t need;
         struct vs_txn *x = t->x; /* after the end only a key for the node accounting */
         bool commit = arg[0][0] == 'T';

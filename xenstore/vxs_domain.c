@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
@@ -245,6 +246,9 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
     }
     d->gfn = gfn;
     d->remote_port = port;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    d->incarnation = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     int rc = connect_domain(d);
     if (rc < 0) {
         vxs_log("domain %u: cannot connect its ring: %s", domid, strerror(-rc));
@@ -252,7 +256,7 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
         free(d);
         return rc;
     }
-    vxs_persist_domain(domid, gfn, port);
+    vxs_persist_domain(d);
     if (vxs.verbose)
         vxs_log("domain %u introduced (port %u)", domid, port);
     vxs_watch_fire_special(0, domid, vxs.next_seq);
@@ -370,11 +374,29 @@ void vxs_domain_events(void)
 }
 
 static bool restored_dom0;
+static uint64_t dom0_incarnation;
+static uint32_t restarts;
 
-static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port)
+/* A ring reconnected after a restart: the transaction ids it had are unknown now (EAGAIN),
+ * and the ids this run gives it start in a range of their own (by the count of restarts), so
+ * that an id of an earlier run is never mistaken for one of this run. */
+static void mark_restored(struct vxs_conn *c)
+{
+    c->restored = true;
+    c->first_txid = c->next_txid = 0x40000000u + (restarts % 48) * 0x01000000u;
+}
+
+bool vxs_domain_old_txid(const struct vxs_conn *c, uint32_t txid)
+{
+    return c->restored && txid != 0 &&
+           (uint32_t)(txid - c->first_txid) >= (uint32_t)(c->next_txid - c->first_txid);
+}
+
+static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port, uint64_t incarnation)
 {
     if (domid == 0) {
         restored_dom0 = true;
+        dom0_incarnation = incarnation;
         return;
     }
     if (find(domid))
@@ -385,6 +407,7 @@ static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port)
     d->domid = domid;
     d->gfn = gfn;
     d->remote_port = port;
+    d->incarnation = incarnation;
     d->local_port = -1;
     d->next = vxs.domains;
     vxs.domains = d;
@@ -396,8 +419,7 @@ static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port)
         destroy(d);
         return;
     }
-    d->conn->restored = true;
-    d->conn->next_txid = 0x40000000u;
+    mark_restored(d->conn);
     vxs_log("domain %u: reconnected after restart", domid);
 }
 
@@ -413,15 +435,15 @@ static void restore_watch(uint32_t domid, const char *path, const char *token, i
 
 void vxs_domain_restore(void)
 {
+    restarts = vxs_persist_restart();
     vxs_persist_load(restore_domain, restore_watch);
     struct vxs_domain *d0 = find(0);
-    if (d0 && d0->conn) {
-        d0->conn->restored = restored_dom0;
-        if (restored_dom0)
-            d0->conn->next_txid = 0x40000000u;
+    if (d0 && d0->conn && restored_dom0) {
+        d0->incarnation = dom0_incarnation;
+        mark_restored(d0->conn);
     }
     if (!restored_dom0 && d0)
-        vxs_persist_domain(0, 0, d0->remote_port);
+        vxs_persist_domain(d0);
     check_domains();
     for (struct vxs_domain *d = vxs.domains; d; d = d->next)
         if (d->conn)

@@ -3,15 +3,27 @@
  * restarted carries on with the same domains. The branch "connections" (beside the database's
  * branch "xenstore", in the same pack) holds:
  *
- *   /dom/<domid>              "<gfn> <remote port>"   an introduced domain (dom0 included)
+ *   /dom/<domid>              "<gfn> <remote port> <incarnation>"   an introduced domain
+ *                             (dom0 included); the incarnation tells a later domain with
+ *                             the same domid apart (the wall clock at INTRODUCE, in ns)
  *   /dom/<domid>/w/<id>       "<depth>\0<path>\0<token>"   one of its ring's watches
+ *   /restarts                 "<n>"   how many times the table was restored (each run's
+ *                                     transaction ids for reconnected rings start apart)
  *
  * Every change is its own commit, made with the daemon's sync mode; the reply that depends on
  * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. Socket
  * connections are not recorded: their processes see the socket close when the daemon dies.
  * Open transactions are not recorded: after a restart a ring's unknown transaction ids get
  * EAGAIN (the client retries), and the ring's own indexes live in the shared page.
+ *
+ * A ring request that was handled but whose reply had not reached the ring when the daemon
+ * died is still in req[] (vxs_ring.h) and is handled again. For TRANSACTION_END that could
+ * apply a transaction twice (EAGAIN, the client retries it), so a ring's TRANSACTION_END
+ * commits with a message naming the domain, the transaction and the request's ring position
+ * (vxs_persist_txn_message), and a replayed one whose transaction is unknown looks for that
+ * commit among the branch's recent ones (vxs_persist_txn_committed).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +48,7 @@ struct dom_arg {
     uint32_t domid;
     uint64_t gfn;
     uint32_t port;
+    uint64_t incarnation;
 };
 
 static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
@@ -45,18 +58,19 @@ static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
     char path[64], val[64];
     ensure(x, "/dom");
     snprintf(path, sizeof path, "/dom/%u", a->domid);
-    int n = snprintf(val, sizeof val, "%llu %u", (unsigned long long)a->gfn, a->port);
+    int n = snprintf(val, sizeof val, "%llu %u %llu", (unsigned long long)a->gfn, a->port,
+                     (unsigned long long)a->incarnation);
     /* A fresh introduction starts with no watches. */
     vs_txn_rm(x, path);
     return vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
                       VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
 }
 
-uint64_t vxs_persist_domain(uint32_t domid, uint64_t gfn, uint32_t port)
+uint64_t vxs_persist_domain(const struct vxs_domain *d)
 {
-    struct dom_arg a = {domid, gfn, port};
+    struct dom_arg a = {d->domid, d->gfn, d->remote_port, d->incarnation};
     char what[64];
-    snprintf(what, sizeof what, "INTRODUCE %u", domid);
+    snprintf(what, sizeof what, "INTRODUCE %u", d->domid);
     return vxs_txn_daemon_commit(BRANCH, what, put_domain, &a);
 }
 
@@ -143,7 +157,8 @@ uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
     return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
-void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port),
+void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port,
+                                     uint64_t incarnation),
                       void (*watch)(uint32_t domid, const char *path, const char *token,
                                     int depth))
 {
@@ -168,12 +183,12 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
         memcpy(buf, val, n);
         buf[n] = 0;
         free(val);
-        unsigned long long gfn;
+        unsigned long long gfn, incarnation = 0;
         unsigned port;
-        if (sscanf(buf, "%llu %u", &gfn, &port) != 2)
+        if (sscanf(buf, "%llu %u %llu", &gfn, &port, &incarnation) < 2)
             continue;
         uint32_t domid = (uint32_t)strtoul(doms[i], NULL, 10);
-        domain(domid, gfn, port);
+        domain(domid, gfn, port, incarnation);
         char wdir[80];
         snprintf(wdir, sizeof wdir, "%s/w", path);
         char **ws = NULL;
@@ -198,4 +213,71 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
     }
     vs_names_free(doms, nd);
     vs_txn_abort(x);
+}
+
+/* ---- restarts and replayed requests ------------------------------------------------------- */
+
+static int bump_restarts(struct vs_txn *x, struct vxs_events *ev, void *p)
+{
+    (void)ev;
+    uint32_t *n = p;
+    void *val;
+    size_t len;
+    *n = 0;
+    if (vs_txn_read(x, "/restarts", &val, &len) == 0) {
+        char buf[16] = "";
+        memcpy(buf, val, len < sizeof buf - 1 ? len : sizeof buf - 1);
+        free(val);
+        *n = (uint32_t)strtoul(buf, NULL, 10);
+    }
+    (*n)++;
+    char out[16];
+    int k = snprintf(out, sizeof out, "%" PRIu32, *n);
+    return vs_txn_set(x, "/restarts", out, (size_t)k, perms, sizeof perms,
+                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+}
+
+uint32_t vxs_persist_restart(void)
+{
+    uint32_t n = 0;
+    vxs_txn_daemon_commit(BRANCH, "restart", bump_restarts, &n);
+    return n;
+}
+
+void vxs_persist_txn_message(char *buf, size_t cap, const struct vxs_conn *c, uint32_t txid)
+{
+    if (c->dom)
+        snprintf(buf, cap, "TRANSACTION_END %" PRIu32 " ring %" PRIu32 ".%" PRIu64 "@%" PRIu32,
+                 txid, c->domid, c->dom->incarnation, (uint32_t)c->req_pos);
+    else
+        snprintf(buf, cap, "TRANSACTION_END %" PRIu32, txid);
+}
+
+/* How far back a replayed TRANSACTION_END looks: its commit was made shortly before the kill
+ * (its reply was waiting for the flush or for room in rsp[]). */
+#define REPLAY_LOOKBACK 10000
+
+struct find_arg {
+    const char *message;
+    unsigned seen;
+};
+
+static int find_message(void *p, const struct store_hash *h, const struct vs_commit *c)
+{
+    (void)h;
+    struct find_arg *a = p;
+    if (c->message && strcmp(c->message, a->message) == 0)
+        return 1;
+    return ++a->seen >= REPLAY_LOOKBACK ? 2 : 0;
+}
+
+bool vxs_persist_txn_committed(const struct vxs_conn *c, uint32_t txid)
+{
+    char msg[96];
+    vxs_persist_txn_message(msg, sizeof msg, c, txid);
+    struct store_hash head;
+    if (vs_branch_head(vxs.st, VXS_BRANCH, &head) < 0)
+        return false;
+    struct find_arg a = {msg, 0};
+    return vs_log(vxs.st, &head, NULL, find_message, &a) == 1;
 }

@@ -178,6 +178,10 @@ UNIT_TEST_LIBS_test_vxs_dispatch := $(VXS_HARNESS_LIBS)
 UNIT_TEST_NAMES += test_vxs_release
 UNIT_TEST_SRCS_test_vxs_release := tests/unit/test_vxs_release.c $(VXS_HARNESS_SRCS)
 UNIT_TEST_LIBS_test_vxs_release := $(VXS_HARNESS_LIBS)
+# Ring requests handled again after a restart: TRANSACTION_END, old transaction ids, WATCH.
+UNIT_TEST_NAMES += test_vxs_replay
+UNIT_TEST_SRCS_test_vxs_replay := tests/unit/test_vxs_replay.c $(VXS_HARNESS_SRCS)
+UNIT_TEST_LIBS_test_vxs_replay := $(VXS_HARNESS_LIBS)
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,
 # outstanding replies, memory, the write rate limit, watch-event expiry).
 UNIT_TEST_NAMES += test_vxs_quota

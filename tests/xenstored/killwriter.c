@@ -16,6 +16,11 @@
  * acknowledged for it (the acknowledged value, or a later write that may itself be
  * acknowledged or unknown, since n only grows), and a transaction's two keys are equal (both
  * or neither of its writes were applied). It prints "<acked writes> <slots>" on success.
+ *
+ * KILLWRITER_RING=1: the writer opens xenstore with xs_open(0) (with XENSTORED_PATH set to
+ * /dev/xen/xenbus libxenstore 4.17 uses that device, i.e. dom0's ring): the kernel keeps
+ * the request across the daemon's death, so a write only fails if the daemon loses it. The
+ * rig's vxs-restart scenario uses this.
  */
 #include <errno.h>
 #include <signal.h>
@@ -46,8 +51,10 @@ static void pause_ms(long ms)
 /* Connect, waiting for the daemon to come back (its socket refuses meanwhile). */
 static struct xs_handle *connect_xs(void)
 {
+    const char *ring = getenv("KILLWRITER_RING");
+    unsigned long flags = ring && *ring == '1' ? 0 : XS_OPEN_SOCKETONLY;
     while (!stop) {
-        struct xs_handle *h = xs_open(XS_OPEN_SOCKETONLY);
+        struct xs_handle *h = xs_open(flags);
         if (h)
             return h;
         pause_ms(10);

@@ -7,7 +7,12 @@
 # reconnected with its watch (the connection table lives in the store), so writing the
 # command makes it answer in data/reply and bump the counter in a transaction, exactly as in
 # the xsprobe scenario. Then the guest powers off and `xl destroy` (the xl that created it
-# lost its socket with the old daemon) must still clean up: the domain and its nodes go.
+# lost its socket with the old daemon) must still clean up: the domain and its nodes go, and
+# (XSA-322) a permission entry naming it is removed from the nodes it did not own.
+# Last, a writer on dom0's ring (/dev/xen/xenbus: the kernel keeps a request across the
+# daemon's death) writes while the daemon is killed at random moments: a request read but not
+# answered at a kill must be answered after the restart (the writer goes on) and every
+# acknowledged write must be there.
 set -u
 . tests/e2e/lib.sh
 . /etc/rig/rig.conf
@@ -34,15 +39,23 @@ home=/local/domain/$domid
 wait_until 80 node_is "$home/data/xsprobe" ready || fail "the guest never wrote data/xsprobe=ready"
 xenstore-write "$home/data/counter" 41
 
-pid=$(pidof xenstored || pgrep -f "$RIG_XENSTORED" | head -n 1)
-[ -n "$pid" ] || fail "cannot find the running xenstored"
+# XSA-322: nodes the guest does not own but may read (and one it owns outside its home).
+xenstore-write /vxsr/shared s /vxsr/owned o
+xenstore-chmod /vxsr/shared n0 "r$domid" w0
+xenstore-chmod /vxsr/owned "b$domid"
+
+kill_restart() { # kill -9 the running daemon and start it again on its database
+    local pid
+    pid=$(pidof xenstored || pgrep -f "$RIG_XENSTORED" | head -n 1)
+    [ -n "$pid" ] || fail "cannot find the running xenstored"
+    kill -KILL $pid
+    while kill -0 $pid 2>/dev/null; do sleep 0.05; done
+    # shellcheck disable=SC2086 # the args are a word list on purpose
+    "$RIG_XENSTORED" $RIG_XENSTORED_ARGS >>/tmp/vxs-restart.log 2>&1 &
+    wait_until 10 answers || { cat /tmp/vxs-restart.log; fail "xenstored did not answer after a restart"; }
+}
 t0=$(now)
-kill -KILL $pid
-sleep 0.2
-kill -0 $pid 2>/dev/null && fail "xenstored survived SIGKILL"
-# shellcheck disable=SC2086 # the args are a word list on purpose
-"$RIG_XENSTORED" $RIG_XENSTORED_ARGS >/tmp/vxs-restart.log 2>&1 &
-wait_until 10 answers || { cat /tmp/vxs-restart.log; fail "xenstored did not answer after the restart"; }
+kill_restart
 info "vxs-restart: SIGKILL -> answering again after $(seconds_between "$t0" "$(now)") s"
 grep -q "domain $domid: reconnected" /tmp/vxs-restart.log ||
     soft_fail "the restarted daemon did not report reconnecting domain $domid"
@@ -71,4 +84,34 @@ wait_until 10 domain_gone || soft_fail "the domain is still listed after xl dest
 gone() { ! xenstore-exists "$home" 2>/dev/null; }
 wait_until 10 gone || soft_fail "$home is still in xenstore after xl destroy"
 console_has "$name" 'FAILED' && soft_fail "the guest reported a failure"
+perms=$(xenstore-ls -p /vxsr 2>&1 | sed -n 's/^shared = .*(\(.*\))$/\1/p')
+[ "$perms" = "n0,w0" ] || soft_fail "XSA-322: /vxsr/shared's perms are '$perms' after the domain went, want 'n0,w0'"
+xenstore-exists /vxsr/owned 2>/dev/null && soft_fail "/vxsr/owned (owned by the released domain) is still there"
+
+# Requests on dom0's ring across kills.
+W=build/vxs-killwriter
+rm -f /tmp/ring.log
+# libxenstore tries XENSTORED_PATH as a socket, then as the xenbus device.
+XENSTORED_PATH=/dev/xen/xenbus KILLWRITER_RING=1 KILLWRITER_PAUSE_US=20000 \
+    $W write ring plain /tmp/ring.log 2>/tmp/ring.err &
+wpid=$!
+lines() { wc -l </tmp/ring.log 2>/dev/null || echo 0; }
+grew() { [ "$(lines)" -gt "$1" ]; }
+wait_until 20 grew 0 || { soft_fail "the ring writer never wrote"; cat /tmp/ring.err; }
+kills=0
+while [ $kills -lt 6 ]; do
+    sleep "0.$((RANDOM % 9 + 1))"
+    kill_restart
+    kills=$((kills + 1))
+    n=$(lines)
+    wait_until 20 grew "$n" ||
+        { soft_fail "the dom0 ring writer is stuck after kill $kills (a request lost at the kill?)"; break; }
+done
+kill -TERM $wpid 2>/dev/null
+wait $wpid 2>/dev/null
+if out=$($W check ring plain /tmp/ring.log 2>&1); then
+    info "vxs-restart: $kills kills under a dom0 ring writer; acknowledged writes, slots: $out"
+else
+    soft_fail "dom0 ring writer: $out"
+fi
 finish
