@@ -118,12 +118,10 @@ static void flush_ring(struct vxs_conn *c)
     bool wrote = false;
     while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
         struct vxs_out *o = c->out_head;
-        /* A message that fits the ring goes in whole: a daemon killed mid-message would leave
-         * the guest half a reply, and the restarted one, answering the request again (it is
-         * still in req[]), the whole of it. */
-        if (c->out_off == 0 && o->len <= XENSTORE_RING_SIZE &&
-            vxs_ring_space(&d->ring) < o->len)
-            break;
+        /* What fits goes, even part of a message: a guest like Linux notifies us after
+         * reading only if rsp[] was full, so waiting for room for a whole message could wait
+         * forever. (A daemon killed mid-message leaves the guest half a reply, followed after
+         * the restart by the whole of it, the request being still in req[]: docs.) */
         size_t n = vxs_ring_write(&d->ring, o->data + c->out_off, o->len - c->out_off);
         if (n == 0)
             break;
