@@ -79,7 +79,8 @@ kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
 rm -f "$XENSTORED_PATH"
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(20); print(s.recv(64).decode())' "$D/notify" >"$D/notify.out" &
 NPID=$!
-sleep 0.3
+# The listener must be bound before the daemon starts (a busy machine may take its time).
+for _ in $(seq 200); do [ -S "$D/notify" ] && break; sleep 0.05; done
 if NOTIFY_SOCKET=$D/notify "$BUILD/vxenstored" --socket-only --db "$D/db" -F "$D/pid" 2>>"$D/log"; then
     ok "without -N: the parent exits 0 once the daemon serves"
 else
