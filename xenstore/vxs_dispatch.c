@@ -139,6 +139,7 @@ static void do_special_perms(struct ctx *k, const char *name, const char *perms,
         return send_error(k, -ENOSPC);
     memcpy(vxs.spec_perms[i], perms, (size_t)plen);
     vxs.spec_perms_len[i] = (size_t)plen;
+    k->need = vxs_persist_special(i); /* kept across a restart */
     xs_build_str(&b, "OK");
     send_built(k, &b);
 }
@@ -159,6 +160,15 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
      * domain named exists (with a hypervisor; --socket-only knows no domains). */
     char perms[XENSTORE_PAYLOAD_MAX];
     int plen = 0;
+    /* C counts an unprivileged domain's perms entries (the NULs) before it parses them. */
+    if (type == XS_SET_PERMS && !k->c->priv) {
+        unsigned lim = vxs_quota_limit(k->c->domid, VXS_Q_PERMISSIONS);
+        size_t nul = 0;
+        for (size_t i = 0; i < rest_len; i++)
+            nul += ((const char *)rest)[i] == '\0';
+        if (lim && nul > lim)
+            return send_error(k, -ENOSPC);
+    }
     if (type == XS_SET_PERMS) {
         plen = vxs_perms_normalise(rest, rest_len, perms, sizeof perms);
         if (plen < 0)
@@ -169,12 +179,7 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
                 return send_error(k, -ENOENT);
         }
     }
-    /* Quotas of unprivileged domains (dom0 is exempt): value size and perms entries. */
-    if (!k->c->priv && type == XS_WRITE && vxs.max_node_size && rest_len > vxs.max_node_size)
-        return send_error(k, -ENOSPC);
-    if (!k->c->priv && type == XS_SET_PERMS && vxs.max_perms &&
-        xs_strings_count(perms, (size_t)plen) > vxs.max_perms)
-        return send_error(k, -ENOSPC);
+    /* The node-size quota is on the node's record as C stores it (vxs_quota_node_size). */
     char path[XENSTORE_ABS_PATH_MAX + 1];
     rc = vxs_path_resolve(k->c, arg[0], path, arg[0][0] == '@', NULL);
     if (rc < 0 || (path[0] == '@' && type != XS_GET_PERMS && type != XS_SET_PERMS))

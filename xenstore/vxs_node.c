@@ -199,11 +199,13 @@ int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
                    const char *path, const void *val, size_t len)
 {
     int rc = check(c, x, path, VXS_PERM_WRITE);
-    if (rc == -ENOENT && (rc = vxs_quota_may_create(c, x, path)) == 0)
+    if (rc == -ENOENT && (rc = vxs_quota_may_create(c, x, path, len)) == 0)
         return create_node(c, x, ev, path, val, len);
     if (rc < 0)
         return rc;
     /* As C: changing an existing node accesses that node only, not its parent. */
+    if (rc == 0)
+        rc = vxs_quota_node_size(c, x, path, len, NULL, 0);
     if (rc == 0) {
         vxs_quota_node_changing(x, path, len, NULL, 0);
         rc = vs_txn_set(x, path, val, len, NULL, 0, VS_SET_VALUE);
@@ -223,7 +225,7 @@ int vxs_node_mkdir(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
                    const char *path)
 {
     int rc = check(c, x, path, VXS_PERM_WRITE);
-    if (rc == -ENOENT && (rc = vxs_quota_may_create(c, x, path)) == 0)
+    if (rc == -ENOENT && (rc = vxs_quota_may_create(c, x, path, 0)) == 0)
         return create_node(c, x, ev, path, "", 0);
     return rc;
 }
@@ -277,6 +279,11 @@ int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_ev
     if (c && !c->priv && vxs_perms_owner(perms, len) != vxs_perms_owner(old, olen)) {
         free(old);
         return -EPERM;
+    }
+    rc = vxs_quota_node_size(c, x, path, (size_t)-1, perms, len);
+    if (rc < 0) {
+        free(old);
+        return rc;
     }
     vxs_quota_node_changing(x, path, (size_t)-1, perms, len);
     rc = vs_txn_set(x, path, NULL, 0, perms, len, VS_SET_PERMS);

@@ -229,18 +229,22 @@ uint32_t vxs_quota_features(uint32_t domid)
 
 /* ---- memory ---------------------------------------------------------------------------- */
 
+unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c)
+{
+    unsigned long long m = c->out_bytes;
+    for (const struct vxs_watch *w = c->watches; w; w = w->next)
+        m += strlen(w->given) + strlen(w->token) + 2;
+    return m;
+}
+
 unsigned long long vxs_quota_memory(uint32_t domid)
 {
     const struct vxs_qdom *d = doms[domid & 0xffffu];
-    long long m = d ? d->node_mem : 0;
-    for (const struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        if (c->domid != domid || !c->dom)
-            continue;
-        m += (long long)c->out_bytes;
-        for (const struct vxs_watch *w = c->watches; w; w = w->next)
-            m += (long long)(strlen(w->given) + strlen(w->token) + 2);
-    }
-    return m < 0 ? 0 : (unsigned long long)m;
+    unsigned long long m = d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0;
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (c->domid == domid && c->dom)
+            m += vxs_quota_conn_memory(c);
+    return m;
 }
 
 /* Log crossing the soft and hard values once each way, as C does. true: at the hard one. */
@@ -300,6 +304,7 @@ bool vxs_quota_may_read(const struct vxs_conn *c)
         return true;
     d->blocked = !vxs_wrl_may_read(d) ||
                  vxs_quota_exceeds(c, VXS_Q_OUTSTANDING, d->outstanding) ||
-                 vxs_quota_memory_check(c->domid, vxs_quota_memory(c->domid));
+                 vxs_quota_memory_check(c->domid, (d->node_mem > 0 ? (unsigned long long)
+                                                   d->node_mem : 0) + vxs_quota_conn_memory(c));
     return !d->blocked;
 }

@@ -69,7 +69,10 @@ unsigned vxs_quota_limit(uint32_t domid, enum vxs_quota_id q);
 /* Is val at or over c's quota q? Never for privileged connections. */
 bool vxs_quota_exceeds(const struct vxs_conn *c, enum vxs_quota_id q, unsigned long long val);
 uint32_t vxs_quota_features(uint32_t domid);
+/* What domid makes the daemon hold: its nodes, and its connection's watches and queued
+ * output (that of c alone for vxs_quota_conn_memory). */
 unsigned long long vxs_quota_memory(uint32_t domid);
+unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c);
 /* Note mem as domid's memory (soft/hard warnings); true: at or over the hard value. */
 bool vxs_quota_memory_check(uint32_t domid, unsigned long long mem);
 /* A reply was queued (+1) or taken (-1) on c. */
@@ -88,7 +91,15 @@ int vxs_quota_txn_check(struct vs_txn *x);
 /* Before a single request commits: -ENOMEM if c's memory would reach its hard quota. */
 int vxs_quota_txn_check_memory(struct vs_txn *x);
 /* Hooks of vxs_node.c, inside x. */
-int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path);
+/* Creating path (absent; its nearest existing ancestor allows c to write) with a value of
+ * vlen bytes: -ENOSPC over the nodes or node-size quota. */
+int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                         size_t vlen);
+/* Writing an existing node's value (vlen; (size_t)-1: unchanged) or perms (NULL:
+ * unchanged): -ENOSPC if its record, as C stores it (a 24-byte header, 8 bytes a perms
+ * entry, the value, the children's names), reaches the node-size quota. */
+int vxs_quota_node_size(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                        size_t vlen, const void *perms, size_t plen);
 void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, const void *perms,
                             size_t plen);
 void vxs_quota_node_removing(struct vs_txn *x, const char *path);

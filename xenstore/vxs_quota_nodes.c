@@ -27,6 +27,7 @@ struct delta {
 struct qtx {
     struct qtx *next;
     struct vs_txn *x;
+    const struct vxs_conn *c; /* NULL: the daemon's own */
     uint32_t domid;
     bool priv, xs_tx, created;
     bool failed; /* went over transaction-nodes: its commit fails (ENOMEM, as C) */
@@ -56,6 +57,7 @@ void vxs_quota_txn_track(struct vs_txn *x, const struct vxs_conn *c, bool xs_tra
     if (!q)
         return; /* accounting lost for this one; the next recount repairs it */
     q->x = x;
+    q->c = c;
     q->domid = c ? c->domid : 0;
     q->priv = !c || c->priv;
     q->xs_tx = xs_transaction;
@@ -169,7 +171,10 @@ int vxs_quota_txn_check_memory(struct vs_txn *x)
         if (q->d[i].domid != q->domid || q->d[i].mem <= 0)
             continue;
         vxs_quota_recount();
-        unsigned long long m = vxs_quota_memory(q->domid) + (unsigned long long)q->d[i].mem;
+        const struct vxs_qdom *d = vxs_qdom(q->domid, false);
+        unsigned long long m = (d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0) +
+                               (q->c ? vxs_quota_conn_memory(q->c) : 0) +
+                               (unsigned long long)q->d[i].mem;
         if (vxs_quota_memory_check(q->domid, m))
             return -ENOMEM;
     }
@@ -181,23 +186,62 @@ static long long node_bytes(const char *path, size_t vlen, size_t plen)
     return (long long)(strlen(path) + vlen + plen);
 }
 
-int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path)
+/* The size of the record C xenstored 4.17 writes for a node (write_node_raw): header,
+ * perms entries, value, children's names with their NULs; the "node-size" quota is on it. */
+#define C_RECORD_HDR 24u
+#define C_RECORD_PERM 8u
+
+static size_t children_bytes(struct vs_txn *x, const char *path)
+{
+    char **names;
+    size_t n, total = 0;
+    if (vs_txn_list(x, path, &names, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(names[i]) + 1;
+    vs_names_free(names, n);
+    return total;
+}
+
+static bool record_too_big(unsigned lim, size_t nperms, size_t vlen, size_t childlen)
+{
+    return lim && C_RECORD_HDR + C_RECORD_PERM * nperms + vlen + childlen >= lim;
+}
+
+int vxs_quota_node_size(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                        size_t vlen, const void *perms, size_t plen)
 {
     if (!c || c->priv)
         return 0;
-    unsigned lim = vxs_quota_limit(c->domid, VXS_Q_NODES);
-    if (!lim)
+    unsigned lim = vxs_quota_limit(c->domid, VXS_Q_NODE_SIZE);
+    struct vs_stat st;
+    if (!lim || vs_txn_stat(x, path, &st) < 0)
         return 0;
-    vxs_quota_recount();
-    const struct vxs_qdom *d = vxs_qdom(c->domid, false);
-    long have = d ? d->nodes : 0;
-    struct qtx *q = find(x);
-    if (q && q->xs_tx)
-        /* In a transaction C counts new nodes at commit: here only the committed count. */
-        return have >= (long)lim ? -ENOSPC : 0;
-    /* Outside one, each new node (the path and its missing parents) counts as it is made. */
+    size_t nperms;
+    if (perms) {
+        nperms = xs_strings_count(perms, plen);
+    } else {
+        void *p;
+        if (vs_txn_get_perms(x, path, &p, &plen) < 0)
+            return 0;
+        nperms = xs_strings_count(p, plen);
+        free(p);
+    }
+    if (vlen == (size_t)-1)
+        vlen = st.vlen;
+    size_t childlen = st.nchildren ? children_bytes(x, path) : 0;
+    return record_too_big(lim, nperms, vlen, childlen) ? -ENOSPC : 0;
+}
+
+int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path,
+                         size_t vlen)
+{
+    if (!c || c->priv)
+        return 0;
+    /* The new nodes (path and its missing parents) and the nearest existing ancestor, which
+     * gains a child. */
     long k = 0;
-    char cur[XENSTORE_ABS_PATH_MAX + 1];
+    char cur[XENSTORE_ABS_PATH_MAX + 1], child[XENSTORE_ABS_PATH_MAX + 1] = "";
     snprintf(cur, sizeof cur, "%s", path);
     struct vs_stat st;
     while (strcmp(cur, "/") != 0 && vs_txn_stat(x, cur, &st) == -ENOENT) {
@@ -205,12 +249,46 @@ int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char 
         char *slash = strrchr(cur, '/');
         if (!slash)
             break;
+        snprintf(child, sizeof child, "%s", slash + 1);
         if (slash == cur)
             cur[1] = '\0';
         else
             *slash = '\0';
     }
-    return have + k > (long)lim ? -ENOSPC : 0;
+    unsigned lim = vxs_quota_limit(c->domid, VXS_Q_NODES);
+    if (lim) {
+        vxs_quota_recount();
+        const struct vxs_qdom *d = vxs_qdom(c->domid, false);
+        long have = d ? d->nodes : 0;
+        struct qtx *q = find(x);
+        if (q && q->xs_tx ? have >= (long)lim : have + k > (long)lim)
+            /* In a transaction C counts new nodes at commit, so only the committed count is
+             * checked here; outside one each new node counts as it is made. */
+            return -ENOSPC;
+    }
+    unsigned szlim = vxs_quota_limit(c->domid, VXS_Q_NODE_SIZE);
+    if (!szlim)
+        return 0;
+    void *perms;
+    size_t plen;
+    if (vs_txn_get_perms(x, cur, &perms, &plen) < 0)
+        return 0;
+    size_t np = xs_strings_count(perms, plen); /* the new nodes inherit as many entries */
+    free(perms);
+    if (record_too_big(szlim, np, vlen, 0))
+        return -ENOSPC;
+    /* Each new parent holds one child's name: the components after the first new one. */
+    const char *rest = path + strlen(cur) + (strcmp(cur, "/") != 0);
+    for (const char *comp = strchr(rest, '/'); comp; comp = strchr(comp + 1, '/')) {
+        const char *end = strchr(comp + 1, '/');
+        size_t clen = end ? (size_t)(end - comp - 1) : strlen(comp + 1);
+        if (record_too_big(szlim, np, 0, clen + 1))
+            return -ENOSPC;
+    }
+    if (vs_txn_stat(x, cur, &st) < 0)
+        return 0;
+    size_t childlen = (st.nchildren ? children_bytes(x, cur) : 0) + strlen(child) + 1;
+    return record_too_big(szlim, np, st.vlen, childlen) ? -ENOSPC : 0;
 }
 
 void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, const void *perms,

@@ -362,6 +362,65 @@ static void test_watch_event_expiry(void **state)
     assert_non_null(d0->c->out_head);
 }
 
+/* node-size is on the record C keeps for a node: 24 bytes of header, 8 a perms entry, the
+ * value and the children's names (write_node_raw), so a parent fills up with children. */
+static void test_node_size(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    vh_set_domain_exists(2, true);
+    static char v[2100];
+    memset(v, 'v', 2015);
+    v[2015] = '\0';
+    assert_int_equal(vh_write(d1, 0, "a", v), 0); /* 24 + 8 + 2015 = 2047 */
+    v[2015] = 'v';
+    v[2016] = '\0';
+    assert_int_equal(vh_write(d1, 0, "a", v), -ENOSPC);
+    assert_int_equal(vh_write(d1, 0, "b", v), -ENOSPC);
+    assert_int_equal(vh_read(d1, 0, "b", buf), -ENOENT);
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/a", v), 0); /* dom0 is exempt */
+    v[2015] = '\0';
+    assert_int_equal(vh_write(d1, 0, "a", v), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2"), -ENOSPC); /* + 8 */
+    assert_int_equal(vh_write(d1, 0, "a", "short"), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2"), 0);
+    /* 100-character names: 24 + 8 + 101 * 20 >= 2048 at the 20th child. */
+    char name[128];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "dir/%02d%098d", i, 0);
+        assert_int_equal(vh_write(d1, 0, name, "1"), i < 19 ? 0 : -ENOSPC);
+    }
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/dir/x", "1"), 0);
+    /* Per domain. */
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "node-size", "100", out), 0);
+    memset(v, 'w', 68);
+    v[68] = '\0';
+    assert_int_equal(vh_write(d1, 0, "c", v), -ENOSPC); /* 24 + 8 + 68 = 100 */
+    v[67] = '\0';
+    assert_int_equal(vh_write(d1, 0, "c", v), 0);
+}
+
+/* node-permissions: the entries are counted before they are parsed (C's order). */
+static void test_perms_entries(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    vh_set_domain_exists(2, true);
+    assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2,r2,r2,r2"), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2,r2,r2,r2,r2"), -ENOSPC);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,x,x,x,x,x"), -ENOSPC);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,x"), -EINVAL);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/1/a", "n1,r2,r2,r2,r2,r2"), 0);
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "node-permissions", "2", out), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2,r2"), -ENOSPC);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +434,8 @@ int main(void)
         T(test_memory),
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
+        T(test_node_size),
+        T(test_perms_entries),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
