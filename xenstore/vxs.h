@@ -289,6 +289,9 @@ uint32_t vxs_persist_restart(void);
  * replayed TRANSACTION_END whose commit was made before the restart). */
 void vxs_persist_txn_message(char *buf, size_t cap, const struct vxs_conn *c, uint32_t txid);
 bool vxs_persist_txn_committed(const struct vxs_conn *c, uint32_t txid);
+/* The special nodes' perms (vxs.spec_perms[which]) into the table; at start-up, back. */
+uint64_t vxs_persist_special(int which);
+void vxs_persist_load_special(void);
 
 /* vxs_watch.c */
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth);

@@ -157,6 +157,7 @@ static uint64_t release_nodes_of(uint32_t domid)
         if (n != vxs.spec_perms_len[i]) {
             memcpy(vxs.spec_perms[i], stripped, n);
             vxs.spec_perms_len[i] = n;
+            vxs_persist_special(i);
         }
     }
     if (domid == 0)
@@ -436,6 +437,8 @@ static void restore_watch(uint32_t domid, const char *path, const char *token, i
 void vxs_domain_restore(void)
 {
     restarts = vxs_persist_restart();
+    /* First the special nodes' perms: a domain found gone below loses its entries there. */
+    vxs_persist_load_special();
     vxs_persist_load(restore_domain, restore_watch);
     struct vxs_domain *d0 = find(0);
     if (d0 && d0->conn && restored_dom0) {

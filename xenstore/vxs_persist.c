@@ -9,6 +9,7 @@
  *   /dom/<domid>/w/<id>       "<depth>\0<path>\0<token>"   one of its ring's watches
  *   /restarts                 "<n>"   how many times the table was restored (each run's
  *                                     transaction ids for reconnected rings start apart)
+ *   /special/<0|1>            the perms of @introduceDomain, @releaseDomain (wire bytes)
  *
  * Every change is its own commit, made with the daemon's sync mode; the reply that depends on
  * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. Socket
@@ -280,4 +281,50 @@ bool vxs_persist_txn_committed(const struct vxs_conn *c, uint32_t txid)
         return false;
     struct find_arg a = {msg, 0};
     return vs_log(vxs.st, &head, NULL, find_message, &a) == 1;
+}
+
+/* ---- the special nodes' perms ------------------------------------------------------------ */
+
+static int put_special(struct vs_txn *x, struct vxs_events *ev, void *p)
+{
+    (void)ev;
+    int i = *(int *)p;
+    char path[32];
+    ensure(x, "/special");
+    snprintf(path, sizeof path, "/special/%d", i);
+    return vs_txn_set(x, path, vxs.spec_perms[i], vxs.spec_perms_len[i], perms, sizeof perms,
+                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+}
+
+uint64_t vxs_persist_special(int which)
+{
+    if (which < 0 || which > 1)
+        return vxs.next_seq;
+    return vxs_txn_daemon_commit(BRANCH, which ? "SET_PERMS @releaseDomain"
+                                               : "SET_PERMS @introduceDomain",
+                                 put_special, &which);
+}
+
+void vxs_persist_load_special(void)
+{
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
+        return;
+    for (int i = 0; i < 2; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/special/%d", i);
+        void *val;
+        size_t len;
+        if (vs_txn_read(x, path, &val, &len) < 0)
+            continue;
+        /* Checked as a client's SET_PERMS would be: it is a file on disk. */
+        char norm[sizeof vxs.spec_perms[i]];
+        int n = len <= sizeof norm ? vxs_perms_normalise(val, len, norm, sizeof norm) : -1;
+        if (n > 0) {
+            memcpy(vxs.spec_perms[i], norm, (size_t)n);
+            vxs.spec_perms_len[i] = (size_t)n;
+        }
+        free(val);
+    }
+    vs_txn_abort(x);
 }

@@ -96,8 +96,6 @@ static void test_gone_while_down(void **state)
     vh_set_domain_exists(6, true);
     vxs_domain_restore();
     d0 = vh_dom0();
-    /* The special nodes' perms are not kept across a restart: set them again. */
-    assert_int_equal(vh_set_perms(d0, 0, "@releaseDomain", "n0,r6"), 0);
     check_released(d0);
     vh_stop();
     char cmd[64];
