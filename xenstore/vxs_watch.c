@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 
 static void watch_free(struct vxs_watch *w)
 {
@@ -26,8 +27,9 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
     for (struct vxs_watch *w = c->watches; w; w = w->next, n++)
         if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
-    if (!c->priv && vxs.max_watches && n >= vxs.max_watches)
-        return -E2BIG; /* C xenstored's watch quota */
+    unsigned lim = c->priv ? 0 : vxs_quota_limit(c->domid, VXS_Q_WATCHES);
+    if (lim && n >= lim)
+        return -E2BIG; /* C xenstored's watch quota (-W, or the domain's own: SET_QUOTA) */
     struct vxs_watch *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;

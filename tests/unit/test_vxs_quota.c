@@ -219,6 +219,10 @@ static void test_quota_requests(void **state)
     assert_int_equal(vh_write(d1, 0, "b", "1"), 0);
     assert_int_equal(vh_write(d1, 0, "c", "1"), -ENOSPC);
     assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "transactions", "1", out), 0);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "watches", "2", out), 0);
+    assert_int_equal(vh_watch(d1, "w1", "t"), 0);
+    assert_int_equal(vh_watch(d1, "w2", "t"), 0);
+    assert_int_equal(vh_watch(d1, "w3", "t"), -E2BIG);
     uint32_t tx, tx2;
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_tx_start(d1, &tx2), -ENOSPC);
