@@ -1,7 +1,8 @@
 #!/bin/sh
 # make install / make uninstall into a staging root: `make install DESTDIR=$tmp PREFIX=/usr`
 # puts vxenstored in sbin, vxs and vchan-cat in bin, the man pages in share/man, each
-# installed program runs, the man pages render, and make uninstall takes it all back.
+# installed program runs, the man pages render and name every option --help lists, and make
+# uninstall takes it all back.
 # Usage: tests/xenstored/install.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
@@ -37,6 +38,17 @@ else bad "installed vxenstored --help"; sed 's/^/    /' "$D/help"; fi
 if "$P/bin/vxs" --help >"$D/help" 2>&1 && grep -q 'export-git' "$D/help"
 then ok "installed vxs --help"
 else bad "installed vxs --help"; sed 's/^/    /' "$D/help"; fi
+# Every option --help lists is in the man page (a new option needs its description).
+missing=
+for o in $("$P/sbin/vxenstored" --help 2>&1 | grep -o -- '--[a-z][a-z-]*\|^  -[A-Za-z]\|, -[A-Za-z]' |
+           sed 's/^, //; s/^ *//' | sort -u); do
+    sed 's/\\//g' "$P/share/man/man8/vxenstored.8" | grep -qw -- "$o" || missing="$missing $o"
+done
+for o in $("$P/bin/vxs" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+    sed 's/\\//g' "$P/share/man/man1/vxs.1" | grep -qw -- "$o" || missing="$missing vxs:$o"
+done
+if [ -z "$missing" ]; then ok "every option of --help is in the man pages"
+else bad "options missing from the man pages:$missing"; fi
 # The installed daemon serves: a socket-only instance answers a history query.
 "$P/sbin/vxenstored" -N --socket-only --db "$D/db" --socket "$D/sock" 2>"$D/log" &
 pid=$!
