@@ -115,23 +115,25 @@ void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx)
     }
 }
 
-/* ms until the first domain in debt may be read again (-1: none is). */
-static int wrl_timeout(void)
+/* ms until a ring left unread for a limit may be read again: 0 if one may be now (a reply
+ * left, a debt is paid), the time its write-rate debt takes to pay, -1 if none waits for
+ * time (the others wait for their guest to take replies, which it notifies). */
+static int blocked_timeout(void)
 {
     int best = -1;
-    uint64_t now = now_ms();
     for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        if (c->priv || !c->dom)
+        if (c->priv || !c->dom || c->dead)
             continue;
         struct vxs_qdom *d = vxs_qdom(c->domid, false);
-        if (!d || d->wrl_credit >= 0)
+        if (!d || !d->blocked)
             continue;
-        update(d, now);
-        if (d->wrl_credit >= 0)
+        if (vxs_quota_may_read(c))
             return 0;
-        uint64_t ms = (uint64_t)(-(int64_t)d->wrl_credit) * 1000 * (uint64_t)(ndomains > 0 ? ndomains : 1) /
-                      WRL_RATE;
-        int w = ms > INT_MAX ? INT_MAX : (int)ms + 1;
+        if (d->wrl_credit >= 0)
+            continue;
+        uint64_t ms = (uint64_t)(-(int64_t)d->wrl_credit) * 1000 *
+                      (uint64_t)(ndomains > 0 ? ndomains : 1) / WRL_RATE;
+        int w = ms > INT_MAX - 1 ? INT_MAX : (int)ms + 1;
         if (best < 0 || w < best)
             best = w;
     }
@@ -140,7 +142,7 @@ static int wrl_timeout(void)
 
 int vxs_quota_poll_timeout(int timeout)
 {
-    int w = wrl_timeout();
+    int w = blocked_timeout();
     int e = vxs_conn_event_timeout();
     if (e >= 0 && (w < 0 || e < w))
         w = e;
