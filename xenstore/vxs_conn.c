@@ -178,8 +178,15 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, XENSTORE_RING
             vxs_dispatch(c, &hdr, c->body);
             c->replay = false;
             xs_reader_next(&c->rd);
-            if (c->dom)
+            if (c->dom) {
                 vxs_ring_hold(&c->dom->ring, end, c->out_serial);
+                /* A quota reached (outstanding replies, memory, write rate): as C, which
+                 * checks before each request, the rest stays unread in req[]. */
+                if (off < n && !vxs_quota_may_read(c)) {
+                    c->dom->ring.req_read = end;
+                    break;
+                }
+            }
         }
     }
     return true;

@@ -428,6 +428,44 @@ static void test_perms_entries(void **state)
     assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2"), 0);
 }
 
+/* The limit holds request by request: requests the guest wrote beyond it stay in req[] until
+ * it takes replies (C checks before each request it reads). */
+static void test_outstanding_ring(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "outstanding=3", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct xenstore_domain_interface *intf = NULL;
+    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
+        if (d->domid == 1)
+            intf = d->page;
+    assert_non_null(intf);
+    XENSTORE_RING_IDX prod = intf->req_prod;
+    for (uint32_t i = 0; i < 10; i++) {
+        struct xsd_sockmsg h = {.type = XS_GET_DOMAIN_PATH, .req_id = 100 + i, .len = 2};
+        uint8_t msg[sizeof h + 2];
+        memcpy(msg, &h, sizeof h);
+        memcpy(msg + sizeof h, "1", 2);
+        for (size_t j = 0; j < sizeof msg; j++, prod++)
+            intf->req[MASK_XENSTORE_IDX(prod)] = (char)msg[j];
+    }
+    intf->req_prod = prod;
+    unsigned got = 0;
+    for (int round = 0; round < 10 && got < 10; round++) {
+        vxs_conn_input(d1->c);
+        assert_true(vxs_qdom(1, false)->outstanding <= 3);
+        struct vxs_out *o;
+        while ((o = vxs_conn_take(d1->c)) != NULL) {
+            const struct xsd_sockmsg *h = (const void *)o->data;
+            assert_int_equal(h->req_id, 100 + got);
+            got++;
+            free(o);
+        }
+    }
+    assert_int_equal(got, 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +476,7 @@ int main(void)
         T(test_quota_requests),
         T(test_release),
         T(test_outstanding),
+        T(test_outstanding_ring),
         T(test_memory),
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
