@@ -173,7 +173,8 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, XENSTORE_RING
             struct xsd_sockmsg hdr = c->rd.hdr;
             XENSTORE_RING_IDX end = pos + (XENSTORE_RING_IDX)off;
             c->req_pos = end - (XENSTORE_RING_IDX)(sizeof hdr + hdr.len);
-            c->replay = c->dom && vxs_ring_replayed(&c->dom->ring, c->req_pos);
+            /* Requests a new domain wrote before its INTRODUCE are not replays. */
+            c->replay = c->dom && c->restored && vxs_ring_replayed(&c->dom->ring, c->req_pos);
             vxs_trace(c, "IN ", &hdr, c->body);
             vxs_dispatch(c, &hdr, c->body);
             c->replay = false;
