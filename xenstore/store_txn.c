@@ -57,7 +57,9 @@ struct vs_txn {
     char *branch;
     struct vs_tree *live;   /* the head when last looked at; NULL once a commit used it */
     bool moved;             /* live was reopened after the first access */
-    bool failed;            /* out of memory halfway through a change: commit says ENOMEM */
+    bool failed;            /* out of memory halfway through a change, or over max_recs:
+                             * commit says ENOMEM */
+    size_t max_recs;        /* 0: no limit */
     struct rec **recs;
     size_t nrecs, caprecs;
     uint32_t *slots;        /* open addressing by path: index + 1 into recs, 0 = empty */
@@ -258,6 +260,10 @@ static int access_path(struct vs_txn *x, const char *path, struct rec **out)
         return -EINVAL;
     if (x->live == NULL)
         return -EINVAL; /* a commit is under way */
+    if (x->max_recs && x->nrecs >= x->max_recs) {
+        x->failed = true; /* C's access_node fails the transaction here */
+        return -ENOSPC;
+    }
     int rc = refresh(x);
     bool present;
     uint64_t version;
@@ -420,6 +426,11 @@ bool vs_txn_snapshot(const struct vs_txn *x, struct store_hash *commit)
 size_t vs_txn_accessed(const struct vs_txn *x)
 {
     return x->nrecs;
+}
+
+void vs_txn_set_max_accessed(struct vs_txn *x, size_t max)
+{
+    x->max_recs = max;
 }
 
 /* ---- reads -------------------------------------------------------------------------------- */

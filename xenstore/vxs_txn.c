@@ -1,11 +1,13 @@
 /* vxenstored: xenstore transactions of a connection (ids, limits, end) and the commits of
- * single requests. Conflicts follow C xenstored's rule through the store transaction's read
- * set (vs_txn_commit: -EAGAIN when anything read changed). Watch events fire at commit. */
+ * single requests. Conflicts follow C xenstored's rule through the store transaction
+ * (store_txn.c: untouched nodes read live, EAGAIN at commit when a node the transaction
+ * accessed changed since its first access). Watch events fire at commit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_quota.h"
 
 int vxs_txn_start(struct vxs_conn *c, uint32_t *id)
 {
@@ -19,6 +21,10 @@ int vxs_txn_start(struct vxs_conn *c, uint32_t *id)
         free(t);
         return rc;
     }
+    /* C's transaction-nodes quota counts every node the transaction accesses (parents looked
+     * at, removed subtrees), which the store transaction counts exactly. */
+    if (!c->priv)
+        vs_txn_set_max_accessed(t->x, vxs_quota_limit(c->domid, VXS_Q_TRANSACTION_NODES));
     do {
         t->id = c->next_txid++;
     } while (t->id == 0 || vxs_txn_find(c, t->id));

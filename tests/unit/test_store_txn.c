@@ -410,6 +410,27 @@ static void test_empty_branch(void **state)
     vs_txn_abort(x);
 }
 
+/* C's transaction-nodes quota: one access too many says ENOSPC (nodes accessed before stay
+ * readable) and the commit then says ENOMEM. */
+static void test_max_accessed(void **state)
+{
+    struct fx *f = *state;
+    const char *p[] = {"/a", "/b", "/c"};
+    init(f, p, 3);
+    struct vs_txn *x = begin(f);
+    vs_txn_set_max_accessed(x, 2);
+    expect_txn(x, "/a", "init");
+    expect_txn(x, "/nothere", NULL);
+    assert_int_equal(vs_txn_accessed(x), 2);
+    expect_txn(x, "/a", "init");
+    void *v;
+    size_t n;
+    assert_int_equal(vs_txn_read(x, "/b", &v, &n), -ENOSPC);
+    assert_int_equal(twrite(x, "/a", "w"), 0);
+    assert_int_equal(end(x), -ENOMEM);
+    expect_head(f, "/a", "init");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rm_stale_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_parent_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_branch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_accessed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
