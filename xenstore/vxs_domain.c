@@ -448,7 +448,13 @@ void vxs_domain_restore(void)
     if (!restored_dom0 && d0)
         vxs_persist_domain(d0);
     check_domains();
+    /* What waits in each ring now: requests the old daemon read but did not answer, and
+     * those written while no daemon ran. Their writer notified nobody (or a dead daemon) and
+     * will not do it again, so read them without waiting for an event. */
     for (struct vxs_domain *d = vxs.domains; d; d = d->next)
-        if (d->conn)
+        if (d->conn) {
+            vxs_conn_input(d->conn);
+            vxs_conn_flush(d->conn);
             vxs_xen_notify(d->local_port);
+        }
 }
