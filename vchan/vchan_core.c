@@ -351,24 +351,46 @@ static void copy_in(struct vchan_ring *r, const void *src, size_t n)
         memcpy(r->buf, (const uint8_t *)src + first, n - first);
 }
 
+/* Large transfers are published in steps of this many bytes (copy a step, publish the
+ * index, notify if asked) rather than once at the end: the peer, usually polling on another
+ * CPU, starts copying the first step while we copy the next, so the two copies overlap
+ * instead of taking turns, and the bytes it reads are still in our cache. */
+#ifndef VCHAN_PUBLISH_STEP
+#define VCHAN_PUBLISH_STEP 16384u
+#endif
+
 static long do_read(struct vchan_core *c, void *buf, size_t n)
 {
+    uint8_t *dst = buf;
+    size_t left = n;
     rmb();
-    copy_out(&c->rd, buf, n);
-    mb();       /* the bytes are ours before the peer may reuse them */
-    c->rd.own += (uint32_t)n;
-    c->rd.shr->cons = c->rd.own;
-    send_notify(c, VCHAN_NOTIFY_READ);
+    while (left > 0) {
+        size_t step = left < VCHAN_PUBLISH_STEP ? left : VCHAN_PUBLISH_STEP;
+        copy_out(&c->rd, dst, step);
+        mb();       /* the bytes are ours before the peer may reuse them */
+        c->rd.own += (uint32_t)step;
+        c->rd.shr->cons = c->rd.own;
+        send_notify(c, VCHAN_NOTIFY_READ);
+        dst += step;
+        left -= step;
+    }
     return (long)n;
 }
 
 static long do_write(struct vchan_core *c, const void *buf, size_t n)
 {
-    copy_in(&c->wr, buf, n);
-    wmb();
-    c->wr.own += (uint32_t)n;
-    c->wr.shr->prod = c->wr.own;
-    send_notify(c, VCHAN_NOTIFY_WRITE);
+    const uint8_t *src = buf;
+    size_t left = n;
+    while (left > 0) {
+        size_t step = left < VCHAN_PUBLISH_STEP ? left : VCHAN_PUBLISH_STEP;
+        copy_in(&c->wr, src, step);
+        wmb();
+        c->wr.own += (uint32_t)step;
+        c->wr.shr->prod = c->wr.own;
+        send_notify(c, VCHAN_NOTIFY_WRITE);
+        src += step;
+        left -= step;
+    }
     return (long)n;
 }
 

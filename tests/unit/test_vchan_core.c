@@ -22,9 +22,15 @@ struct pair {
     void *left, *right;
     struct vchan_core srv, cli;
     unsigned srv_kicks, cli_kicks;      /* notifications sent by the server / client */
+    uint32_t srv_kick_prod;             /* right.prod when the server last kicked */
 };
 
-static void srv_notify(void *ctx) { ((struct pair *)ctx)->srv_kicks++; }
+static void srv_notify(void *ctx)
+{
+    struct pair *p = ctx;
+    p->srv_kicks++;
+    p->srv_kick_prod = p->ctrl->right.prod;
+}
 static void cli_notify(void *ctx) { ((struct pair *)ctx)->cli_kicks++; }
 
 static void *ring_mem(unsigned order)
@@ -302,6 +308,38 @@ static void test_notify_rules(void **state)
     pair_free(&p);
 }
 
+/* A large write is published step by step: a reader that asked to be woken is kicked after
+ * the first step (so it can copy while the writer copies the rest), once, and a large read
+ * frees the ring step by step too. */
+static void test_publish_steps(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p, 16, 16);
+    size_t n = 60000;
+    uint8_t *src = malloc(n), *dst = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (uint8_t)(i * 7 + 3);
+    assert_int_equal(vchan_read(&p.cli, dst, n), 0);       /* asks for a write notification */
+    assert_int_equal(p.ctrl->srv_notify, VCHAN_NOTIFY_WRITE);
+    (void)vchan_is_open(&p.srv);                           /* the one connect kick */
+    unsigned kicks = p.srv_kicks;
+    assert_int_equal(vchan_write(&p.srv, src, n), (long)n);
+    assert_int_equal(p.srv_kicks, kicks + 1);
+    assert_true(p.srv_kick_prod > 0 && p.srv_kick_prod < n);
+    assert_int_equal(p.ctrl->right.prod, n);
+    /* The writer waits for room: the reader's first step kicks it. */
+    assert_false(vchan_arm_write(&p.srv, 65536));
+    assert_int_equal(p.ctrl->cli_notify & VCHAN_NOTIFY_READ, VCHAN_NOTIFY_READ);
+    unsigned ck = p.cli_kicks;
+    assert_int_equal(vchan_read(&p.cli, dst, n), (long)n);
+    assert_int_equal(p.cli_kicks, ck + 1);
+    assert_memory_equal(src, dst, n);
+    free(src);
+    free(dst);
+    pair_free(&p);
+}
+
 static void test_hostile(void **state)
 {
     (void)state;
@@ -405,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_packets),
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_notify_rules),
+        cmocka_unit_test(test_publish_steps),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_bad_init),
     };
