@@ -191,8 +191,6 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     rc = ctx_open(k);
     if (rc < 0)
         return send_error(k, rc);
-    if (k->t && (rc = vxs_quota_txn_access(k->c, k->x, path)) < 0)
-        return send_error(k, rc);
     struct xs_builder b;
     begin(k, &b, type);
     bool modifies = false;

@@ -99,6 +99,7 @@ void vxs_quota_defaults(void)
         doms[id] = NULL;
     }
     vxs_wrl_reset();
+    vxs_quota_txn_forget_all();
     vxs_quota_tree_changed();
     static const unsigned hard[VXS_Q_N] = {
         [VXS_Q_NODES] = 1000,         [VXS_Q_WATCHES] = 128,

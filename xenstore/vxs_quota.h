@@ -4,7 +4,8 @@
  *   vxs_quota.c        the quota table (global and per-domain values), memory, outstanding
  *                      requests, whether a domain's ring may be read
  *   vxs_quota_nodes.c  nodes per domain (counted per store transaction, applied at commit),
- *                      nodes accessed per transaction
+ *                      the node-size quota on C's record of a node (transaction-nodes is
+ *                      counted by the store transaction: vs_txn_set_max_accessed)
  *   vxs_quota_wrl.c    the write rate limit while transactions are open (XSA-206)
  *   vxs_quota_req.c    GET/SET_QUOTA, GET/SET_FEATURE, CONTROL quota and quota-soft
  *
@@ -107,11 +108,11 @@ void vxs_quota_node_removing(struct vs_txn *x, const char *path);
  * about to change. */
 void vxs_quota_node_changing(struct vs_txn *x, const char *path, size_t new_vlen,
                              const void *new_perms, size_t new_plen);
-/* Nodes accessed in xenstore transaction x by c: -ENOSPC at the transaction-nodes quota. */
-int vxs_quota_txn_access(const struct vxs_conn *c, struct vs_txn *x, const char *path);
 /* The tree changed behind the accounting's back (the daemon's own commits, a restart): the
  * counts are rebuilt from the tree when next needed. */
 void vxs_quota_tree_changed(void);
+/* A fresh daemon's state: no store transaction tracked. */
+void vxs_quota_txn_forget_all(void);
 /* Rebuild the counts now if stale. */
 void vxs_quota_recount(void);
 

@@ -1,6 +1,7 @@
 /*
- * vxenstored: nodes per domain and nodes per transaction (C xenstored's "nodes" and
- * "transaction-nodes" quotas).
+ * vxenstored: nodes per domain (C xenstored's "nodes" quota) and the size of a node's record
+ * ("node-size"). The transaction-nodes quota is the store transaction's own count of the
+ * nodes it accessed (vs_txn_set_max_accessed, set by vxs_txn.c).
  *
  * Each node counts for its owner. A request or xenstore transaction changes the counts only
  * when its store transaction commits, so every tracked store transaction keeps the changes
@@ -22,6 +23,7 @@ struct delta {
     uint32_t domid;
     long nodes;
     long long mem;
+    bool counted; /* a node of it was created, removed or given away (C's changed_domains) */
 };
 
 struct qtx {
@@ -30,12 +32,8 @@ struct qtx {
     const struct vxs_conn *c; /* NULL: the daemon's own */
     uint32_t domid;
     bool priv, xs_tx, created;
-    bool failed; /* went over transaction-nodes: its commit fails (ENOMEM, as C) */
     struct delta *d;
     size_t nd, capd;
-    /* paths accessed (xenstore transactions of unprivileged connections only) */
-    char **seen;
-    size_t nseen, capseen;
 };
 
 static struct qtx *txs;
@@ -67,9 +65,6 @@ void vxs_quota_txn_track(struct vs_txn *x, const struct vxs_conn *c, bool xs_tra
 
 static void qtx_free(struct qtx *q)
 {
-    for (size_t i = 0; i < q->nseen; i++)
-        free(q->seen[i]);
-    free(q->seen);
     free(q->d);
     free(q);
 }
@@ -92,12 +87,13 @@ void vxs_quota_txn_forget(struct vs_txn *x)
         qtx_free(q);
 }
 
-static void add(struct qtx *q, uint32_t domid, long nodes, long long mem)
+static void add(struct qtx *q, uint32_t domid, long nodes, long long mem, bool counted)
 {
     for (size_t i = 0; i < q->nd; i++)
         if (q->d[i].domid == domid) {
             q->d[i].nodes += nodes;
             q->d[i].mem += mem;
+            q->d[i].counted |= counted;
             return;
         }
     if (q->nd == q->capd) {
@@ -110,7 +106,8 @@ static void add(struct qtx *q, uint32_t domid, long nodes, long long mem)
         q->d = d;
         q->capd = cap;
     }
-    q->d[q->nd++] = (struct delta){.domid = domid, .nodes = nodes, .mem = mem};
+    q->d[q->nd++] = (struct delta){.domid = domid, .nodes = nodes, .mem = mem,
+                                   .counted = counted};
 }
 
 static void count_into(struct vxs_qdom *d, long nodes, long long mem)
@@ -144,14 +141,13 @@ void vxs_quota_txn_apply(struct vs_txn *x)
 int vxs_quota_txn_check(struct vs_txn *x)
 {
     struct qtx *q = find(x);
-    if (q && q->failed)
-        return -ENOMEM;
     if (!q || q->priv || !q->created)
         return 0;
     vxs_quota_recount();
+    /* Every domain whose nodes the transaction counted, as C's transaction_fix_domains. */
     for (size_t i = 0; i < q->nd; i++) {
         uint32_t id = q->d[i].domid;
-        if (id == 0 || q->d[i].nodes <= 0)
+        if (id == 0 || !q->d[i].counted)
             continue;
         const struct vxs_qdom *d = vxs_qdom(id, false);
         long cnt = (d ? d->nodes : 0) + q->d[i].nodes;
@@ -298,7 +294,7 @@ void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, con
     if (!q)
         return;
     q->created = true;
-    add(q, vxs_perms_owner(perms, plen), 1, node_bytes(path, vlen, plen));
+    add(q, vxs_perms_owner(perms, plen), 1, node_bytes(path, vlen, plen), true);
 }
 
 static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap)
@@ -308,7 +304,7 @@ static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap
     size_t plen;
     if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
         return;
-    add(q, vxs_perms_owner(perms, plen), -1, -node_bytes(path, st.vlen, plen));
+    add(q, vxs_perms_owner(perms, plen), -1, -node_bytes(path, st.vlen, plen), true);
     free(perms);
     if (!st.nchildren)
         return;
@@ -361,40 +357,25 @@ void vxs_quota_node_changing(struct vs_txn *x, const char *path, size_t new_vlen
         new_plen = plen;
     if (new_vlen == (size_t)-1)
         new_vlen = st.vlen;
-    add(q, old_owner, -1, -node_bytes(path, st.vlen, plen));
-    add(q, new_owner, 1, node_bytes(path, new_vlen, new_plen));
-}
-
-int vxs_quota_txn_access(const struct vxs_conn *c, struct vs_txn *x, const char *path)
-{
-    struct qtx *q = find(x);
-    if (!q || !q->xs_tx || !c || c->priv)
-        return 0;
-    for (size_t i = 0; i < q->nseen; i++)
-        if (strcmp(q->seen[i], path) == 0)
-            return 0;
-    unsigned lim = vxs_quota_limit(c->domid, VXS_Q_TRANSACTION_NODES);
-    if (lim && q->nseen >= lim) {
-        q->failed = true;
-        return -ENOSPC;
-    }
-    if (q->nseen == q->capseen) {
-        size_t cap = q->capseen ? q->capseen * 2 : 16;
-        char **s = realloc(q->seen, cap * sizeof *s);
-        if (!s)
-            return -ENOMEM;
-        q->seen = s;
-        q->capseen = cap;
-    }
-    if (!(q->seen[q->nseen] = strdup(path)))
-        return -ENOMEM;
-    q->nseen++;
-    return 0;
+    /* A new value is only bytes; new perms take the node from its owner and give it to the
+     * new one (the same one, often), as C's SET_PERMS does. */
+    bool perms_change = new_perms != NULL;
+    add(q, old_owner, -1, -node_bytes(path, st.vlen, plen), perms_change);
+    add(q, new_owner, 1, node_bytes(path, new_vlen, new_plen), perms_change);
 }
 
 void vxs_quota_tree_changed(void)
 {
     stale = true;
+}
+
+void vxs_quota_txn_forget_all(void)
+{
+    while (txs) {
+        struct qtx *q = txs;
+        txs = q->next;
+        qtx_free(q);
+    }
 }
 
 static void count_tree(struct vs_txn *x, char *path, size_t cap)
