@@ -327,8 +327,6 @@ static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
         rc = vxs_domain_introduce(k->c, domid, gfn, v);
     } else if (type == XS_RELEASE) {
         rc = vxs_domain_release(domid);
-        if (rc == 0)
-            vxs_quota_domain_gone(domid); /* its quotas and features start afresh */
     } else if (type == XS_RESUME) {
         rc = vxs_domain_resume(domid);
     } else {

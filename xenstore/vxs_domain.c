@@ -190,6 +190,7 @@ static void destroy(struct vxs_domain *d)
         vxs_xen_unmap_ring(d->page, (enum vxs_map_kind)d->map_kind);
     unlink_domain(d);
     free(d);
+    vxs_quota_domain_gone(domid); /* its quotas and features start afresh, as C's */
     vxs_persist_domain_gone(domid);
     uint64_t need = release_nodes_of(domid);
     vxs_watch_fire_special(1, domid, need);
