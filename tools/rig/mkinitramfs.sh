@@ -103,12 +103,13 @@ make_cpio() {
 declare -A MOD_PATH=() MOD_DONE=() BUILTIN=()
 index_modules() {
     local f n
+    # ${f##*/} rather than basename: thousands of files, a fork each would take seconds.
     while IFS= read -r f; do
-        n=$(basename "$f"); n=${n%%.ko*}; n=${n//-/_}
+        n=${f##*/}; n=${n%%.ko*}; n=${n//-/_}
         MOD_PATH[$n]=${f#"$MODDIR"/}
     done < <(find "$MODDIR/kernel" -name '*.ko*')
     while IFS= read -r f; do
-        n=$(basename "$f"); n=${n%%.ko*}; n=${n//-/_}
+        n=${f##*/}; n=${n%%.ko*}; n=${n//-/_}
         BUILTIN[$n]=1
     done <"$MODDIR/modules.builtin"
 }
@@ -262,6 +263,43 @@ if [ -n "$XENSTORED" ]; then
 else
     XS_BIN=$XENBIN/xenstored
     [ -n "$XENSTORED_ARGS" ] || XENSTORED_ARGS="--pid-file /var/run/xenstored.pid"
+fi
+
+# A Linux domU, only for scenarios whose file says "# rig: linux-domu" (it adds ~9 MB):
+# /xenkit/rig/domu/vmlinuz is dom0's own kernel (Debian's runs as a PVH domU too) and
+# /xenkit/rig/domu/initrd.gz a tiny busybox initramfs with domu-init.sh as /init and the
+# frontend modules (the rest of what a PVH guest needs, hvc0 and xenbus, is built in).
+DOMU_MODULES=(xen-blkfront xen-netfront)
+need_domu=
+for s in "${SCENARIOS[@]}"; do
+    f=$ROOT/tests/e2e/scenarios/$s.sh
+    [ ! -f "$f" ] || ! grep -q '^# rig: linux-domu' "$f" || need_domu=1
+done
+if [ -n "$need_domu" ]; then
+    D=$P/domu-root
+    mkdir -p "$D"/{bin,sbin,proc,sys,dev,tmp,modules} "$X/rig/domu"
+    BB=$(command -v busybox) || die "busybox not found (install busybox-static)"
+    cp "$BB" "$D/bin/busybox"
+    for app in $("$BB" --list); do
+        [ -e "$D/bin/$app" ] || ln -s busybox "$D/bin/$app"
+    done
+    install -m 0755 "$RIG/domu-init.sh" "$D/init"
+    # The kernel runs /sbin/poweroff on the toolstack's shutdown request; with a shell as init,
+    # busybox's poweroff (which signals init) would do nothing. A usermode helper's output goes
+    # nowhere: hence >/dev/console.
+    printf '#!/bin/sh\necho "DOMU shutdown requested" >/dev/console\nsync\nexec /bin/busybox poweroff -f\n' >"$D/sbin/poweroff"
+    chmod 0755 "$D/sbin/poweroff"
+    [ ${#MOD_PATH[@]} -gt 0 ] || index_modules
+    for m in "${DOMU_MODULES[@]}"; do
+        resolve_module "$m"
+    done | while IFS= read -r rel; do
+        cp "$MODDIR/$rel" "$D/modules/"
+        basename "$rel" >>"$D/modules/order"
+    done
+    make_cpio "$D" "$X/rig/domu/initrd.gz"
+    rm -rf "$D"
+    cp "$(readlink -f "$RIG_CACHE/vmlinuz")" "$X/rig/domu/vmlinuz"
+    log "linux domU: initrd $(stat -c %s "$X/rig/domu/initrd.gz") bytes, kernel $(stat -c %s "$X/rig/domu/vmlinuz") bytes"
 fi
 
 # What init does; sourced by /init (values quoted for the shell).

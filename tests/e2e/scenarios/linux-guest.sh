@@ -1,0 +1,145 @@
+#!/bin/bash
+# linux-guest: a stock Linux PVH domU with a disk and a vif. Its xen-blkfront and
+# xen-netfront negotiate with dom0's blkback and netback through xenstore (issue 5 runs this
+# with vxenstored as dom0's xenstored), then the guest (tools/rig/domu-init.sh) reads dom0's
+# marker from /dev/xvda, writes its own pattern, pings dom0 on xenbr0 and prints DOMU PASS.
+# dom0 checks the four devices reached state 4 (Connected), asks for a shutdown (the guest
+# kernel sees control/shutdown), then checks the pattern in the image and that the toolstack
+# removed the backends, the frontends and the domain's nodes from xenstore.
+#
+# When dom0's xenstored writes a trace to /var/log/xen/xenstored.trace (run.sh --xenstored
+# build/vxenstored --xenstored-args "... -T /var/log/xen/xenstored.trace"), the requests from
+# xl create to the end of the cleanup are printed as XSTRACE lines: bench/ makes its replay
+# file from them (bench/xenstored_trace2replay.py).
+# rig: linux-domu   (mkinitramfs.sh adds the domU's kernel and initramfs for this line)
+# rig: not-default   (for now: ~2.5 min under TCG, and it does not pass with vxenstored yet)
+set -u
+. tests/e2e/lib.sh
+
+kernel=/xenkit/rig/domu/vmlinuz
+ramdisk=/xenkit/rig/domu/initrd.gz
+require_file "$kernel" "$ramdisk"
+name=linuxguest
+img=/var/lib/xen/linux-guest.img
+token=$RANDOM$RANDOM
+marker=dom0-wrote-$token
+dom0_ip=10.0.0.1
+domu_ip=10.0.0.2
+info "linux-guest: kernel $(file_size "$kernel") bytes, initramfs $(file_size "$ramdisk") bytes"
+
+# The disk: 8 MiB of zeros with dom0's marker at byte 4096 (the guest reads it).
+dd if=/dev/zero of="$img" bs=1M count=8 2>/dev/null || fail "cannot create $img"
+printf '%s' "$marker" | dd of="$img" bs=4096 seek=1 conv=notrunc 2>/dev/null
+# The network: dom0's address on the bridge /init made; no forwarding delay for new ports.
+ip addr add "$dom0_ip/24" dev xenbr0 2>/dev/null
+brctl setfd xenbr0 0 2>/dev/null
+
+cfg=$E2E_TMP/$name.cfg
+cat >"$cfg" <<EOF
+name="$name"
+type="pvh"
+kernel="$kernel"
+ramdisk="$ramdisk"
+extra="console=hvc0 loglevel=6 rig.ip=$domu_ip rig.peer=$dom0_ip rig.token=$token rig.disk_marker=$marker"
+memory=192
+vcpus=1
+disk=['format=raw,vdev=xvda,access=rw,target=$img']
+vif=['bridge=xenbr0']
+on_crash="destroy"
+EOF
+
+created() { xl domid "$name" >/dev/null 2>&1; }
+gone() { ! created; }
+# xs_is PATH VALUE: the node exists and holds VALUE.
+xs_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
+# The long waits poll once a second: forks are slow in dom0 under TCG, and the hotplug scripts
+# (which libxl gives 40 s) and the guest need dom0's CPU more than this loop does.
+slow_wait() {
+    local secs=$1 end; shift
+    uptime_cs; end=$((NOW_CS + secs * 100))
+    until "$@"; do
+        uptime_cs
+        [ "$NOW_CS" -lt "$end" ] || return 1
+        sleep 1
+    done
+}
+done_marker() { grep -qE 'DOMU (PASS|FAIL)' "$(console_log "$name")" 2>/dev/null; }
+# verdict_or_gone: the guest gave its verdict, or xl create -F has already returned (failed).
+verdict_or_gone() { done_marker || ! kill -0 "$xl_pid" 2>/dev/null; }
+
+XS_TRACE=/var/log/xen/xenstored.trace
+trace_lines() { if [ -f "$XS_TRACE" ]; then wc -l <"$XS_TRACE"; else echo 0; fi; }
+trace0=$(trace_lines)
+
+reset_console "$name"
+t0=$(now)
+# A Linux boot under TCG in nested Xen takes a while: allow 150 s before xl_create_fg gives up.
+E2E_XL_TIMEOUT=240 xl_create_fg "$cfg" >"$E2E_TMP/reason" &
+xl_pid=$!
+slow_wait 120 created || fail "the domain was not created"
+domid=$(xl domid "$name")
+info "linux-guest: domid $domid"
+be=/local/domain/0/backend
+fe=/local/domain/$domid/device
+
+if slow_wait 200 verdict_or_gone && done_marker; then
+    t1=$(now)
+    info "linux-guest: xl create -> guest's verdict $(seconds_between "$t0" "$t1") s"
+else
+    soft_fail "no DOMU PASS/FAIL on the guest's console"
+    for p in "$be/vbd/$domid" "$be/vif/$domid" "/local/domain/$domid"; do xenstore-ls -f "$p" 2>&1; done | head -n 150
+    echo "---- xen-hotplug.log ----"; tail -n 40 /var/log/xen/xen-hotplug.log; echo "----"
+fi
+
+# The split drivers negotiated through xenstore: backend and frontend both Connected (4).
+for p in "$be/vbd/$domid/51712" "$fe/vbd/51712" "$be/vif/$domid/0" "$fe/vif/0"; do
+    if xs_is "$p/state" 4; then
+        echo "xenstore: $p/state = 4"
+    else
+        soft_fail "$p/state is '$(xenstore-read "$p/state" 2>&1)', want 4 (Connected)"
+    fi
+done
+echo "---- xenstore: the vbd and vif nodes ----"
+for p in "$be/vbd/$domid" "$be/vif/$domid" "$fe"; do xenstore-ls -f "$p" 2>&1; done | head -n 80
+echo "----"
+
+# The toolstack's shutdown request: the guest kernel's control/shutdown watch -> /sbin/poweroff.
+t2=$(now)
+xl shutdown "$name" >&2 2>&1 || soft_fail "xl shutdown failed"
+wait "$xl_pid"
+reason=$(cat "$E2E_TMP/reason")
+t3=$(now)
+wait_until 10 gone || soft_fail "the domain still exists after xl shutdown"
+info "linux-guest: xl shutdown -> domain gone in $(seconds_between "$t2" "$t3") s"
+[ "$reason" = 0 ] || soft_fail "shutdown reason '$reason', want 0 (poweroff)"
+wait_console "$name" 'DOMU shutdown requested' 5 ||
+    soft_fail "the guest did not report the shutdown request"
+
+echo "---- console of $name ----"; console_text "$name"; echo "----"
+console_has "$name" 'DOMU PASS' || soft_fail "the guest did not print DOMU PASS"
+
+# What the guest wrote reached the image.
+got=$(head -c 64 "$img" | head -n 1)
+[ "$got" = "domU-wrote-$token" ] || soft_fail "image starts with '$got', want 'domU-wrote-$token'"
+
+# The toolstack cleaned up: backends, the domain's nodes, the backend's devices.
+nodes_gone() {
+    ! xenstore-exists "$be/vbd/$domid" 2>/dev/null && ! xenstore-exists "$be/vif/$domid" 2>/dev/null &&
+        ! xenstore-exists "/local/domain/$domid" 2>/dev/null && ! xenstore-exists "/libxl/$domid" 2>/dev/null
+}
+if wait_until 10 nodes_gone; then
+    echo "xenstore: backend/vbd/$domid, backend/vif/$domid, /local/domain/$domid, /libxl/$domid gone"
+else
+    soft_fail "xenstore nodes left behind after the domain died"
+    xenstore-ls -f "$be" 2>&1 | grep -E "/(vbd|vif)/$domid/" | head -n 20
+    xenstore-ls -f "/local/domain/$domid" 2>&1 | head -n 20
+fi
+ip link show "vif$domid.0" >/dev/null 2>&1 && soft_fail "vif$domid.0 still exists"
+losetup -a 2>/dev/null | grep -q "$img" && soft_fail "$img is still attached to a loop device"
+rm -f "$img"
+if [ -f "$XS_TRACE" ]; then
+    trace1=$(trace_lines)
+    info "linux-guest: xenstored trace of create..cleanup: $((trace1 - trace0)) lines"
+    sed -n "$((trace0 + 1)),${trace1}p" "$XS_TRACE" | sed 's/^/XSTRACE /'
+fi
+finish
