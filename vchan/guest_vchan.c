@@ -50,6 +50,7 @@ struct gvchan {
     void *ring_map[2];
     char path[GVCHAN_XS_PATH_CAP];
     uint64_t next_check;
+    uint64_t wait_mark;     /* st.events when gvchan_wait_any started */
     gvchan_handler_fn fn;
     void *arg;
     struct gvchan_stats st;
@@ -170,23 +171,22 @@ static void check_liveness(struct gvchan *v, bool force)
 
 int gvchan_wait_any(struct gvchan *const *vs, unsigned n, uint64_t deadline_ns)
 {
-    uint64_t before[16];
-    unsigned m = n < 16 ? n : 16;
-    for (unsigned i = 0; i < m; i++)
-        before[i] = vs[i]->st.events;
+    /* Each vchan keeps its own mark, so any number of them can be waited on. */
+    for (unsigned i = 0; i < n; i++)
+        vs[i]->wait_mark = vs[i]->st.events;
     for (;;) {
         uint64_t dl = deadline_ns;
-        for (unsigned i = 0; i < m; i++) {
+        for (unsigned i = 0; i < n; i++) {
             bool gone = vs[i]->peer_gone;
             check_liveness(vs[i], false);
-            if (vs[i]->st.events != before[i] || (!gone && vs[i]->peer_gone))
+            if (vs[i]->st.events != vs[i]->wait_mark || (!gone && vs[i]->peer_gone))
                 return (int)i;
             if (!vs[i]->peer_gone && vs[i]->next_check < dl)
                 dl = vs[i]->next_check;
         }
         if (deadline_ns != WAIT_FOREVER && clock_monotonic_ns() >= deadline_ns)
             return -ETIMEDOUT;
-        for (unsigned i = 0; i < m; i++)
+        for (unsigned i = 0; i < n; i++)
             vs[i]->st.waits++;
         wait_for_events(dl);
     }

@@ -17,6 +17,12 @@
  *                   a whole ring's worth in flight, like a shell pipe loop)
  *   linger=S        server: stay up S seconds after the last peer went (so dom0 can look
  *                   at xenstore)
+ *   limit=N         server: close a vchan once N bytes have been echoed on it (the peer
+ *                   then reads the rest and sees the close: a complete echo for peers
+ *                   that wait for the close, like `vchan-cat client` without -e)
+ *   count=N         server: N vchans per peer, all set up at once before any is served
+ *                   (paths <path>N, default data/vchan/<client domid>/echo0 .. echo<N-1>);
+ *                   at most MAX_SESSIONS in all
  *
  * The client sends messages of varied sizes, each a 16-byte header (magic, sequence number,
  * length, CRC-32 of the payload) and a payload derived from the sequence number, reads the
@@ -41,6 +47,7 @@
 #include "xen/xenbus.h"
 
 #define MAX_PEERS 8
+#define MAX_SESSIONS 64
 #define HDR 16
 #define MAGIC 0x45484356u   /* "VCHE" */
 #define MAX_MSG 65536u
@@ -52,11 +59,13 @@ static struct {
     unsigned npeers;
     char path[200];
     unsigned lo, ro;
+    unsigned count;
+    uint64_t limit;
     uint64_t bytes;
     uint64_t wait_s;
     uint64_t linger_s;
     bool lockstep;
-} cfg = { .lo = 12, .ro = 12, .bytes = 4u << 20, .wait_s = 30 };
+} cfg = { .lo = 12, .ro = 12, .count = 1, .bytes = 4u << 20, .wait_s = 30 };
 
 static uint32_t self;
 
@@ -131,15 +140,31 @@ static int parse(const char *cmdline)
         cfg.lockstep = strcmp(buf, "1") == 0;
     if (value(cmdline, "linger", buf, sizeof(buf)))
         cfg.linger_s = strtoull(buf, NULL, 10);
+    if (value(cmdline, "limit", buf, sizeof(buf)))
+        cfg.limit = strtoull(buf, NULL, 10);
+    if (value(cmdline, "count", buf, sizeof(buf))) {
+        char *end;
+        unsigned long n = strtoul(buf, &end, 10);
+        if (*end != '\0' || n == 0 || n * cfg.npeers > MAX_SESSIONS || !cfg.server)
+            return -EINVAL;
+        cfg.count = (unsigned)n;
+    }
     return 0;
 }
 
-static void path_for(uint16_t client, char *buf, size_t cap)
+/* The path of the client's `index`th vchan: with count=1 exactly path= (or the default). */
+static void path_for(uint16_t client, unsigned index, char *buf, size_t cap)
 {
-    if (cfg.path[0] != '\0')
-        snprintf(buf, cap, "%s", cfg.path);
+    const char *base = cfg.path;
+    char def[64];
+    if (base[0] == '\0') {
+        snprintf(def, sizeof(def), "data/vchan/%u/echo", (unsigned)client);
+        base = def;
+    }
+    if (cfg.count > 1)
+        snprintf(buf, cap, "%s%u", base, index);
     else
-        snprintf(buf, cap, "data/vchan/%u/echo", (unsigned)client);
+        snprintf(buf, cap, "%s", base);
 }
 
 /* ---- server -------------------------------------------------------------------------- */
@@ -148,6 +173,7 @@ struct session {
     struct gvchan *v;
     uint16_t peer;
     bool done;
+    bool limited;           /* closed by us at cfg.limit */
     uint64_t echoed;
 };
 
@@ -157,7 +183,13 @@ static uint8_t echo_buf[MAX_MSG];
 static bool echo_step(struct session *s)
 {
     for (;;) {
+        if (cfg.limit != 0 && s->echoed >= cfg.limit) {
+            s->limited = true;
+            return true;
+        }
         size_t n = gvchan_data_ready(s->v), space = gvchan_buffer_space(s->v);
+        if (cfg.limit != 0 && n > cfg.limit - s->echoed)
+            n = (size_t)(cfg.limit - s->echoed);
         if (n > space)
             n = space;
         if (n > sizeof(echo_buf))
@@ -185,25 +217,28 @@ static bool echo_step(struct session *s)
 
 static int server(void)
 {
-    struct session ss[MAX_PEERS];
-    struct gvchan *vs[MAX_PEERS];
-    unsigned n = cfg.npeers;
+    static struct session ss[MAX_SESSIONS];
+    static struct gvchan *vs[MAX_SESSIONS];
+    unsigned n = cfg.npeers * cfg.count;
+    uint64_t t0 = clock_monotonic_ns();
     for (unsigned i = 0; i < n; i++) {
         char path[256];
-        path_for(cfg.peers[i], path, sizeof(path));
-        ss[i] = (struct session){ .peer = cfg.peers[i] };
-        int rc = gvchan_server_init_orders(&ss[i].v, cfg.peers[i], path, cfg.lo, cfg.ro);
+        uint16_t peer = cfg.peers[i / cfg.count];
+        path_for(peer, i % cfg.count, path, sizeof(path));
+        ss[i] = (struct session){ .peer = peer };
+        int rc = gvchan_server_init_orders(&ss[i].v, peer, path, cfg.lo, cfg.ro);
         if (rc < 0) {
             printf("vchan-echo: server: FAILED: init for peer %u at %s: error %d\n",
-                   cfg.peers[i], path, rc);
+                   peer, path, rc);
             return 1;
         }
         unsigned lo, ro;
         gvchan_orders(ss[i].v, &lo, &ro);
         printf("vchan-echo: server: listening for domain %u at %s (orders %u,%u, port %u)\n",
-               cfg.peers[i], path, lo, ro, gvchan_port(ss[i].v));
+               peer, path, lo, ro, gvchan_port(ss[i].v));
     }
-    printf("vchan-echo: server: ready\n");
+    printf("vchan-echo: server: ready (%u vchans set up in %llu ms)\n", n,
+           (unsigned long long)((clock_monotonic_ns() - t0) / 1000000));
     unsigned open = n, ticks = 0;
     uint64_t next_tick = clock_monotonic_ns() + NSEC_PER_SEC;
     while (open > 0) {
@@ -216,7 +251,8 @@ static int server(void)
                 gvchan_get_stats(ss[i].v, &st);
                 printf("vchan-echo: server: peer %u %s after %llu bytes echoed "
                        "(%llu events, %llu liveness checks)\n",
-                       ss[i].peer, st.peer_died ? "died" : "closed",
+                       ss[i].peer,
+                       ss[i].limited ? "reached the limit" : st.peer_died ? "died" : "closed",
                        (unsigned long long)ss[i].echoed, (unsigned long long)st.events,
                        (unsigned long long)st.liveness_checks);
                 gvchan_close(ss[i].v);
@@ -303,7 +339,7 @@ static uint32_t build(uint32_t seq)
 static int client(void)
 {
     char path[256];
-    path_for((uint16_t)self, path, sizeof(path));
+    path_for((uint16_t)self, 0, path, sizeof(path));
     crc_init();
     struct gvchan *v;
     uint64_t t0 = clock_monotonic_ns();
@@ -414,7 +450,8 @@ int app_main(const char *cmdline)
     }
     if (parse(cmdline) < 0) {
         printf("vchan-echo: FAILED: bad command line '%s' (want role=server|client "
-               "peer=N[,N...] [path=P] [orders=L,R] [bytes=N] [wait=S] [lockstep=1] [linger=S])\n", cmdline);
+               "peer=N[,N...] [path=P] [orders=L,R] [count=N] [limit=N] [bytes=N] [wait=S] [lockstep=1] "
+               "[linger=S])\n", cmdline);
         return 1;
     }
     printf("vchan-echo: domain %u, %s\n", self, cfg.server ? "server" : "client");
