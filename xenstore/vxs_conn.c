@@ -335,7 +335,9 @@ int vxs_conn_event_timeout(void)
     uint64_t first = 0, now = now_ms();
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
         for (const struct vxs_out *o = c->out_head; o; o = o->next)
-            if (o->expires_ms && (!first || o->expires_ms < first))
+            /* (not one partly in the ring: it cannot go, and would keep us awake) */
+            if (o->expires_ms && !(o == c->out_head && c->out_off) &&
+                (!first || o->expires_ms < first))
                 first = o->expires_ms;
     if (!first)
         return -1;

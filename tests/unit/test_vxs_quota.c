@@ -390,6 +390,12 @@ static void test_watch_event_expiry(void **state)
     vxs_conn_expire_events();
     assert_non_null(d1->c->out_head); /* not yet */
     d1->c->out_head->expires_ms = 1;  /* as if 20 s had passed */
+    /* Partly written into the ring already: it stays, and does not keep the loop awake. */
+    d1->c->out_off = 1;
+    assert_int_equal(vxs_conn_event_timeout(), -1);
+    vxs_conn_expire_events();
+    assert_non_null(d1->c->out_head);
+    d1->c->out_off = 0;
     assert_int_equal(vxs_conn_event_timeout(), 0);
     vxs_conn_expire_events();
     assert_null(d1->c->out_head);
