@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 
 #include "xenstore/vxs.h"
@@ -30,20 +29,19 @@
 
 #define Q_OFF UINT_MAX /* a quota without this value (only memory has a soft one) */
 
+/* The names -Q/-q take: C's (Xen 4.21's GET_QUOTA names; 4.17's "permissions" too). */
 static const struct {
-    const char *name, *alias, *descr;
+    const char *name, *alias;
 } names[VXS_Q_N] = {
-    [VXS_Q_NODES] = {"nodes", NULL, "Nodes per domain"},
-    [VXS_Q_WATCHES] = {"watches", NULL, "Watches per domain"},
-    [VXS_Q_OUTSTANDING] = {"outstanding", NULL, "Outstanding requests per domain"},
-    [VXS_Q_MEMORY] = {"memory", NULL, "Total Xenstore memory per domain"},
-    [VXS_Q_TRANSACTIONS] = {"transactions", NULL, "Transactions per domain"},
-    [VXS_Q_TRANSACTION_NODES] = {"transaction-nodes", NULL,
-                                 "Max. number of accessed nodes per transaction"},
-    [VXS_Q_PERMISSIONS] = {"node-permissions", "permissions",
-                           "Max. number of permissions per node"},
-    [VXS_Q_PATH_MAX] = {"path-max", NULL, "Max. length of a node path"},
-    [VXS_Q_NODE_SIZE] = {"node-size", NULL, "Max. size of a node"},
+    [VXS_Q_NODES] = {"nodes", NULL},
+    [VXS_Q_WATCHES] = {"watches", NULL},
+    [VXS_Q_OUTSTANDING] = {"outstanding", NULL},
+    [VXS_Q_MEMORY] = {"memory", NULL},
+    [VXS_Q_TRANSACTIONS] = {"transactions", NULL},
+    [VXS_Q_TRANSACTION_NODES] = {"transaction-nodes", NULL},
+    [VXS_Q_PERMISSIONS] = {"node-permissions", "permissions"},
+    [VXS_Q_PATH_MAX] = {"path-max", NULL},
+    [VXS_Q_NODE_SIZE] = {"node-size", NULL},
 };
 
 /* Global values: [0] hard, [1] soft. Those other files read through vxs.* stay there. */
