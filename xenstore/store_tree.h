@@ -212,6 +212,9 @@ int vs_txn_commit(struct vs_txn *x, const struct vs_commit_info *info, enum stor
 bool vs_txn_snapshot(const struct vs_txn *x, struct store_hash *commit);
 /* How many nodes the transaction has accessed (C's "transaction-nodes" quota counts these). */
 size_t vs_txn_accessed(const struct vs_txn *x);
+/* Whether the transaction accessed path; then *then: it existed at the first access, *now: it
+ * exists in the transaction's view (records nothing). */
+bool vs_txn_was_accessed(const struct vs_txn *x, const char *path, bool *then, bool *now);
 /* At most max accessed nodes (0: no limit): an access to one more says -ENOSPC and fails the
  * transaction (its commit says -ENOMEM), as C's transaction-nodes quota. */
 void vs_txn_set_max_accessed(struct vs_txn *x, size_t max);

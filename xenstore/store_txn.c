@@ -428,6 +428,16 @@ size_t vs_txn_accessed(const struct vs_txn *x)
     return x->nrecs;
 }
 
+bool vs_txn_was_accessed(const struct vs_txn *x, const char *path, bool *then, bool *now)
+{
+    const struct rec *r = rec_find(x, path);
+    if (r == NULL)
+        return false;
+    *then = r->present0;
+    *now = rec_present(r);
+    return true;
+}
+
 void vs_txn_set_max_accessed(struct vs_txn *x, size_t max)
 {
     x->max_recs = max;

@@ -53,9 +53,33 @@ static void unlink_tx(struct vxs_conn *c, struct vxs_tx *t)
         }
 }
 
+/* C fires a transaction's events at commit, checking the watcher's access with the node's
+ * perms at the transaction's first access or, for a node that did not exist then, with the
+ * committed node: a node the transaction created and removed again has neither, so no event
+ * reports it. Drop those. */
+static void drop_transient(struct vs_txn *x, struct vxs_events *ev)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ev->n; i++) {
+        bool then, now;
+        if (vs_txn_was_accessed(x, ev->paths[i], &then, &now) && !then && !now) {
+            free(ev->paths[i]);
+            free(ev->perms[i]);
+            continue;
+        }
+        ev->paths[k] = ev->paths[i];
+        ev->exact[k] = ev->exact[i];
+        ev->perms[k] = ev->perms[i];
+        ev->perms_len[k] = ev->perms_len[i];
+        k++;
+    }
+    ev->n = k;
+}
+
 static int commit(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, bool dirty,
                   const char *what, uint64_t *need)
 {
+    drop_transient(x, ev);
     *need = 0;
     char author[32];
     snprintf(author, sizeof author, "dom%u/conn%u", c->domid, c->id);

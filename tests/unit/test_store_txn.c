@@ -231,6 +231,14 @@ static void test_own_writes_visible(void **state)
     assert_int_equal(vs_txn_read(x, "//d", &pm, &pl), -EINVAL);
     expect_head(f, "/d/n", NULL);
     expect_head(f, "/d/k", "init");
+    bool then, now;
+    assert_true(vs_txn_was_accessed(x, "/d/n", &then, &now));
+    assert_false(then);
+    assert_true(now);
+    assert_true(vs_txn_was_accessed(x, "/d/k", &then, &now));
+    assert_true(then);
+    assert_false(now);
+    assert_false(vs_txn_was_accessed(x, "/elsewhere", &then, &now));
     assert_int_equal(end(x), 0);
     expect_head(f, "/d/n", "two");
     expect_head(f, "/d/k", NULL);
