@@ -231,8 +231,53 @@ int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
     return (int64_t)total;
 }
 
+/* Zeros written ahead of the records. An fdatasync after an append that grows the file must
+ * also write the inode (its size, new blocks: a journal commit on ext4), which costs several
+ * times the data flush itself: measured on this machine's ext4, 1.3 ms per 1.75 KB
+ * append + fdatasync against 0.12 ms for the same write over blocks already written. So the
+ * file grows in steps of PREALLOC_MIN..PREALLOC_MAX bytes of zeros (an eighth of its size),
+ * written (not fallocate'd: unwritten extents need a metadata change at the first write) and
+ * made durable by the next sync with the records before them; records then overwrite them.
+ * Recovery reads an all-zero tail as this space, not as a torn record
+ * (docs/store-format.md, "Preallocated tail"). Best effort: if the zeros cannot be written
+ * (ENOSPC), records are appended as before and that write reports the error. */
+#define PREALLOC_MIN (256u << 10)
+#define PREALLOC_MAX (8u << 20)
+
+static void prealloc(struct pack *p, uint64_t need)
+{
+    static const uint8_t zeros[65536];
+    if (need <= p->alloc_end)
+        return;
+    uint64_t step = p->end / 8;
+    step = step < PREALLOC_MIN ? PREALLOC_MIN : step > PREALLOC_MAX ? PREALLOC_MAX : step;
+    uint64_t from = p->alloc_end > need ? p->alloc_end : need;
+    if (from < written_end(p))
+        from = written_end(p);
+    uint64_t to = need + step;
+    to -= to % 4096;
+    while (from < to) {
+        size_t n = to - from < sizeof(zeros) ? (size_t)(to - from) : sizeof(zeros);
+        if (store_io_write_all(p->io, zeros, n, from) < 0)
+            break;
+        from += n;
+    }
+    /* The records will cover [.., need); the zeros [need, from). A zero write cut short
+     * leaves the file ending at `from` (or earlier on error: appends then extend it). */
+    p->alloc_end = from > need ? from : need;
+}
+
+/* Close: give back the zeros written ahead (best effort; a leftover zero tail is harmless). */
+void pack_trim_prealloc(struct pack *p)
+{
+    if (p->io != NULL && !p->failed && p->wlen == 0 && p->alloc_end > p->end &&
+        p->io->ops->truncate(p->io, p->end) == 0)
+        p->alloc_end = p->end;
+}
+
 static int write_at(struct pack *p, const uint8_t *buf, size_t len, uint64_t off)
 {
+    prealloc(p, off + len);
     int rc = store_io_write_all(p->io, buf, len, off);
     if (rc < 0) {
         p->failed = rc;
@@ -337,6 +382,8 @@ static int append_refs(struct pack *p, unsigned kind, const uint8_t *entries, si
         p->seq++;
         p->ref_records++;
         p->refs_end = p->end;
+        p->ninflight = 0;
+        p->inflight_overflow = false;
     }
     return rc;
 }
@@ -356,6 +403,21 @@ size_t pack_encode_ref_entry(uint8_t *b, unsigned op, const char *name,
 }
 
 /* -- GC bookkeeping of older objects writers touch -- */
+
+void pack_inflight_add(struct pack *p, const struct store_hash *h)
+{
+    if (p->ninflight == p->capinflight) {
+        size_t cap = p->capinflight ? p->capinflight * 2 : 64;
+        struct store_hash *n = realloc(p->inflight, cap * sizeof(*n));
+        if (n == NULL) {
+            p->inflight_overflow = true;
+            return;
+        }
+        p->inflight = n;
+        p->capinflight = cap;
+    }
+    p->inflight[p->ninflight++] = *h;
+}
 
 static void gc_touch(struct pack *p, const struct store_hash *h, uint64_t off)
 {
@@ -392,6 +454,8 @@ static int pack_put(struct objstore *s, enum store_kind kind, const void *data, 
     uint64_t off = ix_find(&p->ix, &h);
     if (off != 0) {
         gc_touch(p, &h, off);
+        if (off < p->refs_end)
+            pack_inflight_add(p, &h); /* the next ref update may name it: GC must keep it */
     } else if (p->failed) {
         rc = p->failed;
     } else {
@@ -769,6 +833,7 @@ void pack_free(struct pack *p)
     free(p->ix.e);
     free(p->refs);
     free(p->waiters);
+    free(p->inflight);
     cache_free(p);
     free(p->scratch);
     free(p->wbuf);
@@ -784,6 +849,9 @@ static void pack_close(struct objstore *s)
     if (p == NULL)
         return;
     pack_flush(s);
+    pthread_mutex_lock(&p->lock);
+    pack_trim_prealloc(p);
+    pthread_mutex_unlock(&p->lock);
     pack_free(p);
 }
 

@@ -110,6 +110,53 @@ static int gc_copy_range(struct gc_ctx *c, uint64_t from, uint64_t to)
     return 0;
 }
 
+/* The objects of a commit in flight at the switch (lock held, everything copied): the object
+ * records after the old file's last refs record, and the older objects it put again (all in
+ * the new index, else -ESTALE). */
+static int gc_inflight(struct gc_ctx *c, struct store_hash **out, size_t *nout)
+{
+    struct pack *p = c->p;
+    size_t n = 0, cap = p->ninflight + 16;
+    struct store_hash *l = malloc(cap * sizeof(*l));
+    if (l == NULL)
+        return -ENOMEM;
+    if (p->ninflight > 0)
+        memcpy(l, p->inflight, p->ninflight * sizeof(*l));
+    n = p->ninflight;
+    c->r.size = p->end;
+    for (uint64_t off = p->refs_end; off < p->end;) {
+        unsigned type, kind;
+        const uint8_t *rec;
+        int64_t len = pack_check_record(&c->r, off, &type, &kind, &rec);
+        if (len <= 0) {
+            free(l);
+            return len < 0 ? (int)len : -EBADMSG;
+        }
+        if (type == REC_OBJ) {
+            if (n == cap) {
+                cap *= 2;
+                struct store_hash *nl = realloc(l, cap * sizeof(*nl));
+                if (nl == NULL) {
+                    free(l);
+                    return -ENOMEM;
+                }
+                l = nl;
+            }
+            memcpy(l[n++].b, rec + REC_HDR, STORE_HASH_LEN);
+        }
+        off += (uint64_t)len;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ix_find(&c->nix, &l[i]) == 0) {
+            pack_log(p, "pack %s: GC aborted: an object in flight was not copied", p->name);
+            free(l);
+            return -ESTALE;
+        }
+    *out = l;
+    *nout = n;
+    return 0;
+}
+
 /* Copy the older objects writers touched meanwhile (lock held by the caller if `locked`). */
 static int gc_copy_touched(struct gc_ctx *c, bool locked)
 {
@@ -139,8 +186,8 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
     struct pack *p = P(s);
     struct store_pack_gc_stats st = {0};
     pthread_mutex_lock(&p->lock);
-    if (p->gc != NULL || p->failed) {
-        int rc = p->gc != NULL ? -EBUSY : p->failed;
+    if (p->gc != NULL || p->failed || p->inflight_overflow) {
+        int rc = p->gc != NULL ? -EBUSY : p->failed ? p->failed : -ENOMEM;
         pthread_mutex_unlock(&p->lock);
         return rc;
     }
@@ -150,6 +197,18 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         return -ENOMEM;
     }
     g->thread = pthread_self();
+    /* Older objects a commit being built put again before the GC began: kept like those
+     * touched during it. */
+    if (p->ninflight > 0) {
+        g->touched = malloc(p->ninflight * sizeof(*g->touched));
+        if (g->touched == NULL) {
+            free(g);
+            pthread_mutex_unlock(&p->lock);
+            return -ENOMEM;
+        }
+        memcpy(g->touched, p->inflight, p->ninflight * sizeof(*g->touched));
+        g->ntouched = g->captouched = p->ninflight;
+    }
     /* Objects put since the last ref update belong to a commit being built: the catch-up
      * copies them with everything appended during the GC. */
     g->start_off = p->refs_end;
@@ -243,6 +302,13 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         }
     }
     free(entries);
+    /* The commit being built (objects after the last refs record, and older ones it put
+     * again) lands below the new file's refs record: remember it as in flight there, or the
+     * next GC would take it for garbage before its ref update arrives. */
+    struct store_hash *inflight = NULL;
+    size_t ninflight = 0;
+    if (rc == 0)
+        rc = gc_inflight(&c, &inflight, &ninflight);
     if (rc == 0)
         rc = gw_flush(&c.w);
     if (rc == 0)
@@ -258,7 +324,11 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         p->io = c.w.io;
         c.w.io = NULL;
         c.old->ops->close(c.old);
-        p->end = p->synced_end = p->refs_end = c.w.off;
+        p->end = p->synced_end = p->refs_end = p->alloc_end = c.w.off;
+        free(p->inflight);
+        p->inflight = inflight;
+        p->ninflight = p->capinflight = ninflight;
+        inflight = NULL;
         p->seq++;
         free(p->ix.e);
         p->ix = c.nix;
@@ -280,6 +350,7 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         c.w.io->ops->close(c.w.io);
         p->dir->ops->unlink(p->dir, p->gcname);
     }
+    free(inflight);
     free(g->touched);
     free(g);
     free(c.nix.e);

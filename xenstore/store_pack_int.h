@@ -134,6 +134,15 @@ struct pack {
     uint64_t synced_end;  /* everything before it is known durable */
     uint64_t seq;         /* the last ref record's sequence number */
     uint64_t refs_end;    /* the end of the last ref record: objects after it are in flight */
+    /* Objects put since the last refs record that sit below refs_end (a put that found the
+     * object already stored, or a commit in flight across a GC switch, which copies it below
+     * the new file's refs record). A GC keeps them as if touched: the ref update that will
+     * name them may come after it. Cleared by every refs record. */
+    struct store_hash *inflight;
+    size_t ninflight, capinflight;
+    bool inflight_overflow; /* out of memory recording them: a GC must wait for a refs record */
+    uint64_t alloc_end;   /* the file's size: [end, alloc_end) holds zeros written ahead, so
+                           * that appends overwrite allocated blocks (store_pack.c, prealloc) */
     int failed;
     struct index ix;
     struct ref *refs;
@@ -191,6 +200,8 @@ int pack_ref_apply(struct pack *p, unsigned op, const char *name, const struct s
 int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
                            const struct store_hash *h, const void *payload, size_t len);
 int pack_wbuf_write(struct pack *p);
+void pack_trim_prealloc(struct pack *p);
+void pack_inflight_add(struct pack *p, const struct store_hash *h);
 size_t pack_encode_ref_entry(uint8_t *b, unsigned op, const char *name,
                              const struct store_hash *h);
 struct waiter *pack_take_waiters(struct pack *p, size_t *n);

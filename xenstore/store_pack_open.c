@@ -189,6 +189,23 @@ static int committed_after(struct reader *r, uint64_t bad, uint64_t last_seq, ui
     return 0;
 }
 
+/* Is everything from off to the end of the file zero? 1 yes, 0 no, or a negative error. */
+static int zero_tail(struct reader *r, uint64_t off)
+{
+    while (off < r->size) {
+        size_t n = r->size - off < 65536 ? (size_t)(r->size - off) : 65536;
+        int err;
+        const uint8_t *b = rd(r, off, n, &err);
+        if (b == NULL)
+            return err < 0 ? err : 0;
+        for (size_t i = 0; i < n; i++)
+            if (b[i] != 0)
+                return 0;
+        off += n;
+    }
+    return 1;
+}
+
 static int scan(struct pack *p, uint64_t size, struct store_pack_report *rep)
 {
     struct reader r = {.io = p->io, .size = size, .cap = 1u << 20};
@@ -251,7 +268,12 @@ static int scan(struct pack *p, uint64_t size, struct store_pack_report *rep)
         rep->objects = p->ix.count;
         rep->valid_size = good;
         rep->bad_offset = off;
-        if (good < size) {
+        /* Nothing but zeros after the last refs record: space written ahead (store_pack.c,
+         * prealloc), not a torn record; the file stays as it is. */
+        int z = off == good && off < size ? zero_tail(&r, off) : 0;
+        if (z < 0)
+            rc = z;
+        else if (z == 0 && good < size) {
             uint64_t where = 0;
             int c = off < size ? committed_after(&r, off, first ? 0 : p->seq, &where) : 0;
             if (c < 0) {
@@ -337,7 +359,7 @@ static int open_pack(struct pack *p, struct store_pack_report *rep)
             (rc = store_io_write_all(p->io, h, HDR_LEN, 0)) < 0 ||
             (rc = p->io->ops->sync(p->io)) < 0 || (rc = p->dir->ops->sync_dir(p->dir)) < 0)
             return rc;
-        p->end = p->synced_end = p->refs_end = HDR_LEN;
+        p->end = p->synced_end = p->refs_end = p->alloc_end = HDR_LEN;
         rep->created = true;
         rep->valid_size = HDR_LEN;
         snprintf(rep->msg, sizeof(rep->msg), "pack %s: created%s", p->name,
@@ -371,6 +393,7 @@ static int open_pack(struct pack *p, struct store_pack_report *rep)
                  (unsigned long long)rep->ref_records);
     }
     p->end = p->synced_end = p->refs_end = rep->valid_size;
+    p->alloc_end = rep->truncated ? rep->valid_size : size;
     return 0;
 }
 

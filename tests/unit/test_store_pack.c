@@ -326,6 +326,69 @@ static void test_torn_tail_every_offset(void **state)
     free(img);
 }
 
+/* The file grows by zeros written ahead of the records (appends then overwrite allocated
+ * blocks, so a sync need not write the inode). A crash leaves that zero tail: reopening
+ * reads it as free space, not as a torn record; uncommitted objects before it are still cut.
+ * A clean close gives the zeros back. */
+static void test_prealloc_zero_tail(void **state)
+{
+    (void)state;
+    unlink(path_of("prealloc"));
+    struct objstore *s = open_ok("prealloc", NULL, NULL);
+    for (uint64_t i = 0; i < 5; i++)
+        assert_int_equal(commit_n(s, i, 7, STORE_SYNC_ALWAYS), 0);
+    struct store_pack_stats st;
+    store_pack_stats(s, &st);
+    size_t len = 0;
+    uint8_t *img = store_test_read_file(path_of("prealloc"), &len); /* as a SIGKILL leaves it */
+    assert_true(len > st.file_size);
+    for (size_t i = st.file_size; i < len; i++)
+        assert_int_equal(img[i], 0);
+
+    /* committed records + zeros: opens as it is */
+    store_test_write_file(path_of("prealloc-kill"), img, len);
+    struct store_pack_report rep;
+    struct objstore *k = open_ok("prealloc-kill", NULL, &rep);
+    assert_false(rep.truncated);
+    assert_int_equal(rep.valid_size, st.file_size);
+    assert_int_equal(check_chain(k, 7), 4);
+    assert_int_equal(commit_n(k, 5, 7, STORE_SYNC_ALWAYS), 0);
+    k->ops->close(k);
+    k = open_ok("prealloc-kill", NULL, &rep);
+    assert_false(rep.truncated);
+    assert_int_equal(check_chain(k, 7), 5);
+    struct store_pack_stats kst;
+    store_pack_stats(k, &kst);
+    k->ops->close(k);
+    size_t klen;
+    free(store_test_read_file(path_of("prealloc-kill"), &klen));
+    assert_int_equal(klen, kst.file_size); /* close trimmed the zeros */
+
+    /* an object record without its refs record, then zeros: the object is cut */
+    assert_int_equal(s->ops->put(s, STORE_KIND_BLOB, "uncommitted", 11, NULL), 0);
+    assert_int_equal(s->ops->flush(s), 0);
+    free(img);
+    img = store_test_read_file(path_of("prealloc"), &len);
+    store_test_write_file(path_of("prealloc-kill"), img, len);
+    k = open_ok("prealloc-kill", NULL, &rep);
+    assert_true(rep.truncated);
+    assert_int_equal(rep.valid_size, st.file_size);
+    assert_int_equal(check_chain(k, 7), 4);
+    k->ops->close(k);
+
+    /* a non-zero byte far into the zeros: not free space; cut like any torn tail */
+    img[len - 1] = 1;
+    store_test_write_file(path_of("prealloc-kill"), img, len);
+    k = open_ok("prealloc-kill", NULL, &rep);
+    assert_true(rep.truncated);
+    assert_int_equal(check_chain(k, 7), 4);
+    k->ops->close(k);
+    free(img);
+    s->ops->close(s);
+    unlink(path_of("prealloc"));
+    unlink(path_of("prealloc-kill"));
+}
+
 static void test_flipped_bits_everywhere(void **state)
 {
     (void)state;
@@ -641,6 +704,50 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* A commit being built while GCs run: its objects are put, then (after one GC or several)
+ * the ref update names them. Neither the objects written since the last ref update (a GC
+ * copies them below the new file's refs record) nor older objects put again (a put that
+ * found them stored) may be taken for garbage by any GC before that ref update. */
+static void test_gc_keeps_commit_in_flight(void **state)
+{
+    (void)state;
+    unlink(path_of("gcflight"));
+    struct objstore *s = open_ok("gcflight", NULL, NULL);
+    for (uint64_t i = 0; i < 7; i++)
+        assert_int_equal(commit_n(s, i, 11, STORE_SYNC_NONE), 0);
+    struct keep k = {s, 1, 11};
+    struct store_hash head, c7;
+    assert_int_equal(s->ops->get_ref(s, "main", &head), 0);
+    assert_int_equal(make_commit(s, 7, 11, &head, &c7), 0); /* new objects, no ref yet */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_pack_gc(s, enum_chain, &k, NULL), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", &head, &c7, STORE_SYNC_NONE, NULL, NULL), 0);
+    check_recent(s, 11, 1, 7);
+
+    /* commit 8, then put commit 7's objects again (they exist, unreachable once only the head
+     * is kept) and move the ref back to them after GCs */
+    assert_int_equal(commit_n(s, 8, 11, STORE_SYNC_NONE), 0);
+    assert_int_equal(s->ops->get_ref(s, "main", &head), 0);
+    struct store_hash again;
+    void *d;
+    size_t len;
+    assert_int_equal(s->ops->get(s, &c7, NULL, &d, &len), 0);
+    struct cobj c;
+    memcpy(&c, d, sizeof(c));
+    free(d);
+    assert_int_equal(make_commit(s, 7, 11, &c.prev, &again), 0);
+    assert_memory_equal(again.b, c7.b, STORE_HASH_LEN);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(store_pack_gc(s, enum_chain, &k, NULL), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", &head, &c7, STORE_SYNC_NONE, NULL, NULL), 0);
+    check_recent(s, 11, 1, 7);
+    s->ops->close(s);
+    s = open_ok("gcflight", NULL, NULL);
+    check_recent(s, 11, 1, 7);
+    s->ops->close(s);
+    unlink(path_of("gcflight"));
+}
+
 static void test_gc_under_load(void **state)
 {
     (void)state;
@@ -717,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_torn_tail_every_offset),
+        cmocka_unit_test(test_prealloc_zero_tail),
         cmocka_unit_test(test_flipped_bits_everywhere),
         cmocka_unit_test(test_damaged_committed_record),
         cmocka_unit_test(test_fault_short_writes),
@@ -724,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_fault_failed_write),
         cmocka_unit_test(test_fault_crash_power_cut),
         cmocka_unit_test(test_gc_basic),
+        cmocka_unit_test(test_gc_keeps_commit_in_flight),
         cmocka_unit_test(test_gc_under_load),
         cmocka_unit_test(test_open_time),
     };
