@@ -151,6 +151,8 @@ struct vxs_server {
     int verbose;
     bool socket_only;           /* no hypervisor: the Unix socket only */
     struct vxs_domain *domains;
+    bool ring_backlog;          /* a ring has requests to read that announced no event
+                                 * (vxs_conn.c flush_ring): poll without waiting */
     /* perms of the special nodes @introduceDomain and @releaseDomain (wire bytes) */
     char spec_perms[2][64];
     size_t spec_perms_len[2];

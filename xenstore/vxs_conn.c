@@ -112,30 +112,55 @@ static void flush_socket(struct vxs_conn *c)
     }
 }
 
+static void input_ring(struct vxs_conn *c);
+
+/* Rounds of "answer, consume, read what came meanwhile" one flush may do for a ring. */
+#define VXS_RING_PASSES 64
+
+/* Write what may leave into rsp[] and consume the requests it answers. A guest like Linux
+ * notifies us of a request only if req[] looked empty to it (req_prod <= req_cons before its
+ * write): while we hold answered-but-unconsumed requests it does not. So we look at req[]
+ * ourselves, handle what came, answer that, and so on; past VXS_RING_PASSES rounds the rest
+ * waits for the next poll round (vxs.ring_backlog makes it come at once). */
 static void flush_ring(struct vxs_conn *c)
 {
     struct vxs_domain *d = c->dom;
-    bool wrote = false;
-    while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
-        struct vxs_out *o = c->out_head;
-        /* What fits goes, even part of a message: a guest like Linux notifies us after
-         * reading only if rsp[] was full, so waiting for room for a whole message could wait
-         * forever. (A daemon killed mid-message leaves the guest half a reply, followed after
-         * the restart by the whole of it, the request being still in req[]: docs.) */
-        size_t n = vxs_ring_write(&d->ring, o->data + c->out_off, o->len - c->out_off);
-        if (n == 0)
+    bool notify = false;
+    for (int pass = 0;; pass++) {
+        bool wrote = false;
+        while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
+            struct vxs_out *o = c->out_head;
+            /* What fits goes, even part of a message: a guest like Linux notifies us after
+             * reading only if rsp[] was full, so waiting for room for a whole message could
+             * wait forever. (A daemon killed mid-message leaves the guest half a reply,
+             * followed after the restart by the whole of it, the request being still in
+             * req[]: see docs/ARCHITECTURE.md.) */
+            size_t n = vxs_ring_write(&d->ring, o->data + c->out_off, o->len - c->out_off);
+            if (n == 0)
+                break;
+            wrote = true;
+            c->out_off += n;
+            if (c->out_off < o->len)
+                break;
+            pop_out(c);
+        }
+        /* Requests whose replies are now in rsp[] are consumed (vxs_ring.h): only now, so
+         * that a restarted daemon finds the unanswered ones still in req[]. */
+        uint64_t left_below = c->out_head ? c->out_head->serial : c->out_serial + 1;
+        bool consumed = vxs_ring_release(&d->ring, left_below, c->rd.have > 0);
+        notify |= wrote || consumed;
+        if (c->dead || c->stalled || d->ring.broken || vxs_ring_avail(&d->ring) == 0)
             break;
-        wrote = true;
-        c->out_off += n;
-        if (c->out_off < o->len)
+        if (pass == VXS_RING_PASSES) {
+            vxs.ring_backlog = true;
             break;
-        pop_out(c);
+        }
+        XENSTORE_RING_IDX before = d->ring.req_read;
+        input_ring(c);
+        if (d->ring.req_read == before)
+            break; /* not read now (a quota): its own wake-up brings us back */
     }
-    /* Requests whose replies are now in rsp[] are consumed (vxs_ring.h): only now, so that
-     * a restarted daemon finds the unanswered ones still in req[]. */
-    uint64_t left_below = c->out_head ? c->out_head->serial : c->out_serial + 1;
-    bool consumed = vxs_ring_release(&d->ring, left_below, c->rd.have > 0);
-    if (wrote || consumed)
+    if (notify)
         vxs_xen_notify(d->local_port);
 }
 

@@ -145,6 +145,9 @@ int main(int argc, char **argv)
         if (vxs.is_pack)
             timeout = store_pack_poll(vxs.os);
         timeout = vxs_quota_poll_timeout(timeout); /* limits that lift, events that expire */
+        if (vxs.ring_backlog) /* requests a ring holds without an event (vxs_conn.c) */
+            timeout = 0;
+        vxs.ring_backlog = false;
         if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
             vxs_log("poll: %s", strerror(errno));
             return 1;

@@ -113,6 +113,10 @@ static void consume(struct vxs_ring *r, XENSTORE_RING_IDX to)
     r->req_cons = to;
     /* Our reads of req[] completed before the guest may overwrite those bytes. */
     store_release(&r->intf->req_cons, r->req_cons);
+    /* And before we look at req_prod again: a guest that read the old req_cons did not
+     * notify us of its new request (Linux notifies only if req_prod <= req_cons), so either
+     * it sees this req_cons or we see its req_prod. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 void vxs_ring_hold(struct vxs_ring *r, XENSTORE_RING_IDX end, uint64_t mark)
