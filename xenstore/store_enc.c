@@ -263,10 +263,19 @@ void vs_store_close(struct vs_store *st)
 {
     if (st == NULL)
         return;
+    struct vs_tree *spare = vs_tree_take_spare(st);
+    if (spare != NULL) {
+        vs_node_free(spare->root);
+        free(spare);
+    }
     while (st->lru_head)
         cache_drop(st, st->lru_head);
     free(st->buckets);
-    free(st);
+    st->buckets = NULL;
+    if (st->trees > 0)
+        st->closed = true; /* a tree still open refers to it: the last vs_tree_close frees it */
+    else
+        free(st);
 }
 
 static struct vs_cobj *cache_find(struct vs_store *st, const struct store_hash *h)

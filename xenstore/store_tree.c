@@ -546,14 +546,54 @@ int vs_tree_open_root(struct vs_store *st, const struct store_hash *root, uint64
         free(t);
         return rc;
     }
+    st->trees++;
     *out = t;
     return 0;
+}
+
+/* Reuse of a working tree. vxenstored opens a tree on the branch head for every request and
+ * closes it after the commit; opening decodes the commit and the root, and every lookup then
+ * decodes the nodes on its path again (with their directories: ~30 entries per part of a
+ * 1,000-domain /local/domain). A tree that is clean (everything written: nothing below its
+ * root is dirty) holds exactly its base commit's content, so vs_tree_close keeps one (the
+ * newest by gen: the head's, not an old one a history query read) and vs_tree_open of the same
+ * commit takes it back with its nodes still loaded. */
+struct vs_tree *vs_tree_take_spare(struct vs_store *st)
+{
+    struct vs_tree *t = st->spare;
+    st->spare = NULL;
+    return t;
+}
+
+static bool keep_spare(struct vs_tree *t)
+{
+    struct vs_store *st = t->st;
+    if (st->closed || !t->has_base || t->root->dirty)
+        return false;
+    if (st->spare != NULL && st->spare->gen > t->gen)
+        return false;
+    st->trees--;
+    if (t->loaded > t->max_loaded)
+        vs_tree_trim(t);
+    t->max_loaded = VS_DEFAULT_MAX_LOADED;
+    struct vs_tree *old = st->spare;
+    st->spare = t;
+    if (old != NULL) {
+        vs_node_free(old->root);
+        free(old);
+    }
+    return true;
 }
 
 int vs_tree_open(struct vs_store *st, const struct store_hash *commit, struct vs_tree **out)
 {
     if (commit == NULL)
         return vs_tree_open_root(st, NULL, 1, out);
+    if (st->spare != NULL && store_hash_equal(&st->spare->base, commit)) {
+        *out = vs_tree_take_spare(st);
+        st->trees++;
+        return 0;
+    }
     struct vs_commit c;
     int rc = vs_commit_read(st, commit, &c);
     if (rc < 0)
@@ -569,8 +609,11 @@ int vs_tree_open(struct vs_store *st, const struct store_hash *commit, struct vs
 
 void vs_tree_close(struct vs_tree *t)
 {
-    if (t == NULL)
+    if (t == NULL || keep_spare(t))
         return;
+    struct vs_store *st = t->st;
+    if (--st->trees == 0 && st->closed)
+        free(st);
     vs_node_free(t->root);
     free(t);
 }

@@ -63,6 +63,9 @@ struct vs_store {
     struct vs_cobj *lru_head, *lru_tail; /* head: most recently used */
     struct store_hash empty_root;
     bool empty_root_known;
+    struct vs_tree *spare; /* a clean tree kept by vs_tree_close for the next vs_tree_open */
+    size_t trees;          /* trees open on it (not counting the spare) */
+    bool closed;           /* vs_store_close came while trees were open: the last one frees */
 };
 
 /* Fetch an object through the cache. The returned bytes are borrowed: valid until the next
@@ -148,6 +151,8 @@ struct vs_node *vs_node_new(void);
 void vs_node_free(struct vs_node *n);
 void vs_inode_clear(struct vs_inode *in);
 int vs_node_load(struct vs_tree *t, const struct store_hash *h, struct vs_node **out);
+/* The tree kept for reuse (NULL if none); the store no longer holds it. */
+struct vs_tree *vs_tree_take_spare(struct vs_store *st);
 int vs_node_value(struct vs_tree *t, struct vs_node *n);          /* load a blob value */
 int vs_inode_slot(struct vs_tree *t, struct vs_inode *in, unsigned i, unsigned depth);
 int vs_entry_node(struct vs_tree *t, struct vs_entry *e, struct vs_node **out);
