@@ -29,7 +29,8 @@ $(BUILD)/vchan-bench: bench/run.sh $(BUILD)/vchan_bench $(BUILD)/tests/shim/xksh
 # short smoke run.
 HOST_PROG_NAMES += xenstored_bench
 HOST_PROG_SRCS_xenstored_bench := bench/xenstored_bench.c bench/xenstored_client.c \
-                                  bench/xenstored_workloads.c bench/xenstored_mix.c
+                                  bench/xenstored_workloads.c bench/xenstored_mix.c \
+                                  bench/xenstored_replay.c
 HOST_PROG_LIBS_xenstored_bench := -pthread -lm
 BENCH_PROGS += $(BUILD)/xenstored-bench
 BENCH_ARGS_xenstored-bench = $(XENSTORED_BENCH_ARGS)

@@ -27,9 +27,14 @@
  *                                 libxl issues them (domain make, build info, a disk, a vif and
  *                                 a console in transactions, backend state watches and the
  *                                 hotplug writes, then the teardown); domains/s
+ *   replay                        the requests of a real xl create + xl destroy of a Linux
+ *                                 guest with a disk and a vif (--replay FILE, recorded in the
+ *                                 Xen rig), replayed for --replay-domains domains by --clients
+ *                                 clients in parallel; domains/s (xenstored_replay.c)
  *
  * Files: xenstored_client.c (the wire protocol), xenstored_workloads.c (the basic tests),
- * xenstored_mix.c (the xl create + destroy mix), this file (options, the table, main).
+ * xenstored_mix.c (the xl create + destroy mix), xenstored_replay.c (the
+ * replay of a recorded one), this file (options, the table, main).
  *
  * The second form execs PROG with setrlimit(RLIMIT_NOFILE) turned into a no-op (a seccomp
  * filter answers 0): oxenstored raises its descriptor limit to 1,048,576 at start and exits
@@ -69,6 +74,8 @@ int opt_clients = 10;
 int opt_idle = 1000;
 int opt_domains = 1000;
 int opt_mix = 100;
+int opt_replay = 100;
+static const char *opt_replay_file = "bench/xl-linux-guest.replay";
 int opt_verbose;
 static const char *opt_only;           /* comma-separated test names, NULL: all */
 
@@ -123,6 +130,8 @@ static const struct {
     [L_DOM_R99] = {"read p99 us, %d domains", 1},
     [L_MIX] = {"xl create+destroy domains/s", 0},
     [L_MIX_REQ] = {"  (mix requests/s)", 0},
+    [L_REPLAY] = {"replay xl create+destroy doms/s", 0},
+    [L_REPLAY_REQ] = {"  (replay requests/s)", 0},
 };
 
 static int line_param(int l)
@@ -263,8 +272,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: xenstored_bench [--secs S] [--ops N] [--lat N] [--clients N] [--idle N]\n"
-            "                       [--domains N] [--mix-domains N] [--quick] [-v]\n"
-            "                       [--only single,clients,txn,idle,domains,mix] NAME=SOCKET...\n"
+            "                       [--domains N] [--mix-domains N] [--replay FILE]\n"
+            "                       [--replay-domains N] [--quick] [-v]\n"
+            "                       [--only single,clients,txn,idle,domains,mix,replay]\n"
+            "                       NAME=SOCKET...\n"
             "       xenstored_bench --exec-nofile-ok PROG [ARGS...]\n"
             "Ratio columns compare daemons named vxs* with those named C and ox.\n");
 }
@@ -290,8 +301,13 @@ int main(int argc, char **argv)
             opt_domains = atoi(v), i++;
         } else if (strcmp(a, "--mix-domains") == 0 && v) {
             opt_mix = atoi(v), i++;
+        } else if (strcmp(a, "--replay") == 0 && v) {
+            opt_replay_file = v, i++;
+        } else if (strcmp(a, "--replay-domains") == 0 && v) {
+            opt_replay = atoi(v), i++;
         } else if (strcmp(a, "--quick") == 0) {
             opt_secs = 0.3, opt_lat = 1000, opt_idle = 200, opt_domains = 200, opt_mix = 20;
+            opt_replay = 20;
         } else if (strcmp(a, "--only") == 0 && v) {
             opt_only = v, i++;
         } else if (strcmp(a, "-v") == 0) {
@@ -313,7 +329,7 @@ int main(int argc, char **argv)
         }
     }
     if (ndaemons == 0 || opt_clients < 1 || opt_ops < 1 || opt_lat < 1 || opt_idle < 0 ||
-        opt_domains < 1 || opt_mix < 1 || opt_secs <= 0) {
+        opt_domains < 1 || opt_mix < 1 || opt_replay < 1 || opt_secs <= 0) {
         usage(stderr);
         return 2;
     }
@@ -327,11 +343,14 @@ int main(int argc, char **argv)
     static const char *const titles[] = {
         "single client: write, read, write+read", "10 clients writing",
         "transactions of 20 writes", "idle connections", "1,000 domains of nodes",
-        "xl create + destroy mix",
+        "xl create + destroy mix", "replay of a recorded xl create + destroy",
     };
-    static const char *const names[] = {"single", "clients", "txn", "idle", "domains", "mix"};
-    for (int test = 0; test < 6; test++) {
+    static const char *const names[] = {"single", "clients", "txn", "idle", "domains", "mix",
+                                        "replay"};
+    for (int test = 0; test < 7; test++) {
         if (opt_only && !in_list(opt_only, names[test]))
+            continue;
+        if (test == 6 && replay_load(opt_replay_file) < 0)
             continue;
         fprintf(stderr, "xenstored bench: %s\n", titles[test]);
         for (int i = 0; i < ndaemons; i++) {
@@ -359,6 +378,9 @@ int main(int argc, char **argv)
                 break;
             case 5:
                 t_mix(d);
+                break;
+            case 6:
+                t_replay(d);
                 break;
             }
             if (opt_verbose)

@@ -11,7 +11,8 @@
 /* The table's lines: each test stores its figures in daemon.v[L_...]. */
 enum {
     L_WRITE, L_READ, L_WR, L_WRITE_N, L_TXN, L_IDLE_W50, L_IDLE_W99, L_IDLE_R50, L_IDLE_R99,
-    L_POP, L_DOM_W50, L_DOM_W99, L_DOM_R50, L_DOM_R99, L_MIX, L_MIX_REQ, L_NLINES
+    L_POP, L_DOM_W50, L_DOM_W99, L_DOM_R50, L_DOM_R99, L_MIX, L_MIX_REQ, L_REPLAY,
+    L_REPLAY_REQ, L_NLINES
 };
 
 #define MAX_DAEMONS 8
@@ -32,6 +33,7 @@ extern int opt_idle;
 extern int opt_domains;
 extern int opt_mix;
 extern int opt_verbose;
+extern int opt_replay;          /* domains the replay test replays */
 
 /* Measurement helpers (xenstored_bench.c). */
 double now(void);
@@ -48,5 +50,8 @@ void t_domains(struct daemon *d);
 void cleanup(struct daemon *d);                  /* removes /bench */
 /* xl create + xl destroy (xenstored_mix.c). */
 void t_mix(struct daemon *d);
+/* The replay of a recorded xl create + destroy (xenstored_replay.c): load the file once. */
+int replay_load(const char *path);
+void t_replay(struct daemon *d);
 
 #endif
