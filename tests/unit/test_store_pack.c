@@ -539,7 +539,7 @@ static void test_fault_failed_write(void **state)
     struct objstore *s = open_fault("fwrite", &f, &fd, NULL);
     for (uint64_t i = 0; i < 10; i++)
         assert_int_equal(commit_n(s, i, 6, STORE_SYNC_ALWAYS), 0);
-    f.fail_write_at = (uint32_t)f.writes + 2; /* the commit object */
+    f.fail_write_at = (uint32_t)f.writes + 1; /* the commit: its objects + refs record */
     assert_int_equal(commit_n(s, 10, 6, STORE_SYNC_ALWAYS), -EIO);
     assert_int_equal(commit_n(s, 10, 6, STORE_SYNC_ALWAYS), -EIO);
     s->ops->close(s);
