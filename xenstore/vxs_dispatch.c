@@ -99,10 +99,8 @@ static int ctx_close(struct ctx *k, int rc, bool modifies, const char *what)
         uint64_t need;
         rc = vxs_txn_commit_one(k->c, k->x, &k->own_ev, true, what, &need);
         k->need = need;
-        if (rc == 0) {
-            vxs_quota_txn_apply(x);
-            vxs_wrl_debit(k->c, false);
-        }
+        if (rc == 0)
+            vxs_wrl_debit(k->c, false, vxs_quota_txn_apply(x));
     } else {
         vs_txn_abort(k->x);
         vxs_events_free(&k->own_ev);
@@ -503,7 +501,7 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         rc = vxs_txn_end(c, t, commit && qrc == 0, what, &need);
         if (commit && qrc == 0 && rc == 0) {
             vxs_quota_txn_apply(x);
-            vxs_wrl_debit(c, true);
+            vxs_wrl_debit(c, true, 1);
         }
         vxs_quota_txn_forget(x);
         vxs_wrl_transactions(-1);

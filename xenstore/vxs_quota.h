@@ -85,7 +85,9 @@ bool vxs_quota_may_read(const struct vxs_conn *c);
  * start (vxs_quota_txn_track) to its end: applied if it committed, forgotten otherwise. */
 void vxs_quota_txn_track(struct vs_txn *x, const struct vxs_conn *c, bool xs_transaction);
 void vxs_quota_txn_forget(struct vs_txn *x);
-void vxs_quota_txn_apply(struct vs_txn *x);
+/* Returns how many node writes and deletions it made (C debits each against the write rate
+ * limit). */
+unsigned vxs_quota_txn_apply(struct vs_txn *x);
 /* At TRANSACTION_END T: -ENOSPC if it would take a domain over its node quota (C checks only
  * when the transaction created nodes and the connection is unprivileged). */
 int vxs_quota_txn_check(struct vs_txn *x);
@@ -123,8 +125,9 @@ void vxs_wrl_domain_gone(struct vxs_qdom *d);
 bool vxs_wrl_may_read(struct vxs_qdom *d);
 /* A transaction opened (+1) or ended (-1) somewhere. */
 void vxs_wrl_transactions(int delta);
-/* c wrote (a single request: `in_tx` false; a transaction's commit: true). */
-void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx);
+/* c wrote: a single request's `writes` node writes and deletions (in_tx false), or a
+ * transaction's commit (in_tx true, one debit). */
+void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx, unsigned writes);
 
 /* The poll loop: how long until a limit lifts or a watch event expires (ms, -1: never;
  * `timeout` is the loop's own), and what to do when it does. */

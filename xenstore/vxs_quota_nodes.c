@@ -32,6 +32,7 @@ struct qtx {
     const struct vxs_conn *c; /* NULL: the daemon's own */
     uint32_t domid;
     bool priv, xs_tx, created;
+    unsigned writes; /* node writes and deletions: C's write-rate debits */
     struct delta *d;
     size_t nd, capd;
 };
@@ -122,11 +123,12 @@ static void count_into(struct vxs_qdom *d, long nodes, long long mem)
         d->max_seen[VXS_Q_NODES] = (unsigned)d->nodes;
 }
 
-void vxs_quota_txn_apply(struct vs_txn *x)
+unsigned vxs_quota_txn_apply(struct vs_txn *x)
 {
     struct qtx *q = unlink_qtx(x);
     if (!q)
-        return;
+        return 0;
+    unsigned writes = q->writes;
     for (size_t i = 0; !stale && i < q->nd; i++) {
         struct vxs_qdom *d = vxs_qdom(q->d[i].domid, true);
         if (!d) {
@@ -136,6 +138,7 @@ void vxs_quota_txn_apply(struct vs_txn *x)
         count_into(d, q->d[i].nodes, q->d[i].mem);
     }
     qtx_free(q);
+    return writes;
 }
 
 int vxs_quota_txn_check(struct vs_txn *x)
@@ -234,6 +237,9 @@ int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char 
 {
     if (!c || c->priv)
         return 0;
+    struct qtx *qw = find(x);
+    if (qw)
+        qw->writes++; /* the existing parent gains a child: C writes it too */
     /* The new nodes (path and its missing parents) and the nearest existing ancestor, which
      * gains a child. */
     long k = 0;
@@ -294,6 +300,7 @@ void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, con
     if (!q)
         return;
     q->created = true;
+    q->writes++;
     add(q, vxs_perms_owner(perms, plen), 1, node_bytes(path, vlen, plen), true);
 }
 
@@ -305,6 +312,7 @@ static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap
     if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
         return;
     add(q, vxs_perms_owner(perms, plen), -1, -node_bytes(path, st.vlen, plen), true);
+    q->writes++;
     free(perms);
     if (!st.nchildren)
         return;
@@ -336,6 +344,7 @@ void vxs_quota_node_removing(struct vs_txn *x, const char *path)
         return;
     char buf[XENSTORE_ABS_PATH_MAX + 1];
     snprintf(buf, sizeof buf, "%s", path);
+    q->writes++; /* the parent loses a child */
     walk_removed(q, x, buf, sizeof buf);
 }
 
@@ -360,6 +369,7 @@ void vxs_quota_node_changing(struct vs_txn *x, const char *path, size_t new_vlen
     /* A new value is only bytes; new perms take the node from its owner and give it to the
      * new one (the same one, often), as C's SET_PERMS does. */
     bool perms_change = new_perms != NULL;
+    q->writes++;
     add(q, old_owner, -1, -node_bytes(path, st.vlen, plen), perms_change);
     add(q, new_owner, 1, node_bytes(path, new_vlen, new_plen), perms_change);
 }

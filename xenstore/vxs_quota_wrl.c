@@ -96,7 +96,7 @@ void vxs_wrl_transactions(int delta)
         ntransactions = 0;
 }
 
-void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx)
+void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx, unsigned writes)
 {
     if (!c || c->priv || !c->dom)
         return;
@@ -108,7 +108,11 @@ void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx)
     if (!d)
         return;
     update(d, now_ms());
-    d->wrl_credit -= WRL_COST;
+    /* C debits each node write as it makes it; the debt is bounded as its is (a request
+     * writes at most a path's nodes, or a removed subtree's). */
+    int64_t debt = (int64_t)(in_tx ? 1 : writes) * WRL_COST;
+    int64_t cr = (int64_t)d->wrl_credit - debt;
+    d->wrl_credit = (int32_t)(cr < -WRL_CREDIT_MAX ? -WRL_CREDIT_MAX : cr);
     if (d->wrl_credit < 0 && !d->wrl_logged) {
         d->wrl_logged = true;
         vxs_log("write rate limit: domain %u is affected", c->domid);

@@ -369,6 +369,12 @@ static void test_write_rate_limit(void **state)
     assert_true(i < 1000);
     assert_true(i > 5);
     assert_true(vxs_quota_poll_timeout(-1) > 0); /* woken when the debt is paid */
+    /* Each node written counts, as in C: one request making 12 nodes and writing their
+     * parent is more than a new domain's burst of 10. */
+    struct vh_client *d3 = domain_with_home(d0, 3);
+    assert_true(vxs_quota_may_read(d3->c));
+    assert_int_equal(vh_write(d3, 0, "a/b/c/d/e/f/g/h/i/j/k/l", "1"), 0);
+    assert_false(vxs_quota_may_read(d3->c));
     assert_int_equal(vh_tx_end(d0, tx, false), 0);
     /* dom0 is never limited. */
     assert_int_equal(vh_tx_start(d1, &tx), 0);
