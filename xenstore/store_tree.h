@@ -218,6 +218,8 @@ bool vs_txn_was_accessed(const struct vs_txn *x, const char *path, bool *then, b
 /* At most max accessed nodes (0: no limit): an access to one more says -ENOSPC and fails the
  * transaction (its commit says -ENOMEM), as C's transaction-nodes quota. */
 void vs_txn_set_max_accessed(struct vs_txn *x, size_t max);
+/* Has the transaction failed (its commit will say -ENOMEM)? */
+bool vs_txn_failed(const struct vs_txn *x);
 
 /* ---- history ---------------------------------------------------------------------------- */
 

@@ -428,6 +428,11 @@ size_t vs_txn_accessed(const struct vs_txn *x)
     return x->nrecs;
 }
 
+bool vs_txn_failed(const struct vs_txn *x)
+{
+    return x->failed;
+}
+
 bool vs_txn_was_accessed(const struct vs_txn *x, const char *path, bool *then, bool *now)
 {
     const struct rec *r = rec_find(x, path);

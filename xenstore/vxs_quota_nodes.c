@@ -143,6 +143,8 @@ unsigned vxs_quota_txn_apply(struct vs_txn *x)
 
 int vxs_quota_txn_check(struct vs_txn *x)
 {
+    if (vs_txn_failed(x))
+        return 0; /* C says ENOMEM first: the commit will */
     struct qtx *q = find(x);
     if (!q || q->priv || !q->created)
         return 0;

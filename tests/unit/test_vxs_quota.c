@@ -211,6 +211,19 @@ static void test_transaction_nodes(void **state)
     assert_int_equal(rc, -ENOSPC);
     assert_true(i <= 3);
     assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM); /* the transaction failed */
+    /* ENOMEM also when its new nodes would be over the nodes quota (C's order). */
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "nodes", "2", out), 0);
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "n1", "1"), 0);
+    rc = 0;
+    for (i = 0; i < 10 && rc != -ENOSPC; i++) {
+        char p[16];
+        snprintf(p, sizeof p, "r%d", i);
+        rc = vh_read(d1, tx, p, buf);
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
     assert_int_equal(vh_read(d1, 0, "a", buf), -ENOENT);
     /* dom0 is exempt. */
     assert_int_equal(vh_tx_start(d0, &tx), 0);
