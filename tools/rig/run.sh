@@ -147,7 +147,9 @@ report() {  # report NAME RC SECS: print verdict + INFO/SHOW lines of the scenar
     # their prefix.
     printf '%s\n' "$section" | sed -n -e 's/^INFO /  INFO /p' -e 's/^SHOW \{0,1\}//p'
 }
-while :; do
+# report_ended: report every scenario whose END marker appeared since the last call.
+report_ended() {
+    local line name rc secs
     while IFS= read -r line; do
         set -- $line
         name=$3 rc=${4#rc=} secs=${5#secs=}
@@ -155,6 +157,9 @@ while :; do
         RC[$name]=$rc
         report "$name" "$rc" "${secs:-?}"
     done < <(clean_log | grep -a '^.*@@E2E END ' | sed 's/^.*@@E2E END/@@E2E END/')
+}
+while :; do
+    report_ended
     if [ -z "$READY_AT" ] && clean_log | grep -aq '@@E2E READY'; then
         READY_AT=$(elapsed)
         echo "e2e: dom0 ready after ${READY_AT} s"
@@ -189,6 +194,8 @@ QPID=
 TOTAL=$(elapsed)
 
 [ -z "$KEEP_LOG" ] || { clean_log >"$KEEP_LOG"; echo "e2e: serial log kept in $KEEP_LOG"; }
+# The last END marker may have been written together with DONE, after the loop's last look.
+report_ended
 
 # Scenarios that never ended: dom0 died, hung or QEMU timed out.
 NOT_RUN=()
