@@ -27,8 +27,11 @@ demo: guests host-progs $(E2E_DEPS)
 	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh $(RIG_ARGS) demo
 
 # xen-init-dom0, xenconsoled, xl create/destroy, guest rings, blkback/netback-free toolstack
-# checks and vchan with vxenstored; vxs-restart last (it kills and restarts the daemon).
-VXS_SCENARIOS ?= hello xsprobe toolstack xlshutdown vchan-dom0 vxs-restart
+# checks and vchan (unikernel pairs, one server with two clients, 50 vchans at once under the
+# transaction quota, dom0 vchan-cat) with vxenstored; vxs-restart last (it kills and restarts
+# the daemon).
+VXS_SCENARIOS ?= hello xsprobe toolstack xlshutdown vchan vchan-big vchan-multi vchan-many vchan-dom0 \
+                 vxs-restart
 test-e2e-vxs: guests host-progs $(E2E_DEPS)
 	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh \
 	    --xenstored $(BUILD)/vxenstored --xenstored-args "--db /var/lib/xenstored -N" \

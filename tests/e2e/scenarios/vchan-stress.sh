@@ -12,7 +12,6 @@ require_file "$VCHAN_ELF" "$VCHAN_SCFG" "$VCHAN_CCFG"
 
 budget=${VCHAN_STRESS_SECS:-480}
 export VCHAN_XL_EXTRA='cpus="0"'
-both_done() { echo_done vs && echo_done vc; }
 pairs=0 bad=0
 t_start=$(now)
 while awk -v a="$t_start" -v b="$(now)" -v t="$budget" 'BEGIN { exit !(b - a < t) }'; do
