@@ -19,6 +19,8 @@
  * kept, in buf). */
 static unsigned strings(const void *body, size_t len, char *buf, const char *v[MAX_ARGS])
 {
+    if (len > XENSTORE_PAYLOAD_MAX)
+        len = XENSTORE_PAYLOAD_MAX; /* (the reader never hands more) */
     memcpy(buf, body, len);
     buf[len] = '\0';
     unsigned n = 0;

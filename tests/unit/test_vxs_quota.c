@@ -519,6 +519,50 @@ static void test_outstanding_ring(void **state)
     assert_int_equal(got, 10);
 }
 
+/* Hostile payloads for the quota and feature requests: any bytes, any length, from dom0 and
+ * from a domain; the daemon answers each (run under ASan+UBSan too). */
+static void test_hostile_payloads(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    static const char *const pieces[] = {"", "0", "1", "7", "65535", "65536", "-1", "x",
+                                         "nodes", "soft-memory", "soft-", "memory", "quota",
+                                         "quota-soft", "set", "4294967295", "99999999999"};
+    static uint8_t body[XENSTORE_PAYLOAD_MAX];
+    unsigned seed = 12345;
+    for (int i = 0; i < 3000; i++) {
+        size_t len = 0;
+        int n = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 5;
+        for (int j = 0; j < n; j++) {
+            const char *p = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % 17];
+            memcpy(body + len, p, strlen(p) + 1);
+            len += strlen(p) + 1;
+        }
+        if (((seed = seed * 1103515245u + 12345u) >> 16) % 4 == 0 && len)
+            len--; /* no final NUL */
+        if (i % 500 == 0) {
+            memset(body, i % 1000 ? 'z' : 0, sizeof body); /* long, or all NULs */
+            len = sizeof body;
+        }
+        uint32_t types[] = {XS_CODEC_GET_FEATURE, XS_CODEC_SET_FEATURE, XS_CODEC_GET_QUOTA,
+                            XS_CODEC_SET_QUOTA, XS_CONTROL};
+        uint32_t type = types[i % 5];
+        struct vh_client *cl = i % 2 ? d0 : d1;
+        if (type == XS_CONTROL && cl == d0 && len) {
+            memcpy(body, i % 3 ? "quota" : "quota-soft", i % 3 ? 6 : 11);
+        }
+        struct vh_msg m;
+        int rc = vh_req(cl, type, 0, body, len, &m);
+        assert_true(rc == 0 || rc == -EINVAL || rc == -ENOENT || rc == -EACCES ||
+                    rc == -EBUSY);
+    }
+    /* Still itself. */
+    assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(req_strs(d0, XS_CODEC_GET_QUOTA, NULL, NULL, NULL, out), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +579,7 @@ int main(void)
         T(test_watch_event_expiry),
         T(test_node_size),
         T(test_perms_entries),
+        T(test_hostile_payloads),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
