@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,9 @@
 struct xkvchan {
     struct vchan_core core;
     bool server, blocking;
-    unsigned spin_us;                /* blocking calls poll the ring this long before sleeping */
+    unsigned spin_us;                /* blocking calls poll the ring up to this long before sleeping */
+    unsigned spin_cur;               /* the current (adaptive) spin budget, <= spin_us */
+    unsigned spin_skips;             /* blocking calls that did not spin since the budget hit 0 */
     xenevtchn_handle *evh;
     evtchn_port_t port;
     xengntshr_handle *gntshr;        /* server */
@@ -217,7 +220,7 @@ struct xkvchan *xkvchan_server_init_orders(int domain, const char *xs_path,
     if (!v)
         return NULL;
     v->server = true;
-    v->spin_us = XKVCHAN_DEFAULT_SPIN_US;
+    v->spin_us = v->spin_cur = XKVCHAN_DEFAULT_SPIN_US;
     int err = EIO;
     v->xs_path = strdup(xs_path);
     v->gntshr = xengntshr_open(NULL, 0);
@@ -323,7 +326,7 @@ struct xkvchan *xkvchan_client_init(int domain, const char *xs_path)
     struct xkvchan *v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
-    v->spin_us = XKVCHAN_DEFAULT_SPIN_US;
+    v->spin_us = v->spin_cur = XKVCHAN_DEFAULT_SPIN_US;
     int err = EIO;
     uint32_t ctrl_ref, remote_port;
     struct xs_handle *xs = xs_open(0);
@@ -411,6 +414,8 @@ void xkvchan_set_blocking(struct xkvchan *v, bool blocking)
 void xkvchan_set_spin(struct xkvchan *v, unsigned usec)
 {
     v->spin_us = usec;
+    v->spin_cur = usec;
+    v->spin_skips = 0;
 }
 
 int xkvchan_fd(struct xkvchan *v)
@@ -427,28 +432,50 @@ int xkvchan_wait(struct xkvchan *v)
 }
 
 /* Blocking calls: before an operation that would find nothing to do (and so ask the peer
- * for a notification, which costs the peer a system call per message), poll the ring for up
- * to spin_us: the peer usually runs on another CPU, and a sleep/wake-up through the event
- * channel costs far more than the copy. */
+ * for a notification, which costs the peer a system call per message), poll the ring for a
+ * while: the peer usually runs on another CPU, and a sleep/wake-up through the event channel
+ * costs far more than the copy. But spinning only pays while the peer really runs at the same
+ * time: on a busy machine (or a peer sharing our CPU) it burns the time the peer needs. So
+ * the budget adapts, like an adaptive mutex: a spin that had to give up halves it (down to
+ * no spinning: straight to sleep, as libxenvchan does), a spin that saw the peer act doubles
+ * it back up to spin_us; with no budget left, every 64th blocking call tries a short spin to
+ * notice that things got better. While spinning we also yield now and then, so that a peer
+ * waiting for our CPU gets it. */
 static void spin(struct xkvchan *v, bool read, size_t want)
 {
     if (!v->blocking || !v->spin_us)
         return;
+    unsigned budget = v->spin_cur;
+    if (budget == 0) {
+        if (++v->spin_skips < 64)
+            return;
+        v->spin_skips = 0;
+        budget = v->spin_us / 8 ? v->spin_us / 8 : 1;
+    }
     long long end = 0;
     for (unsigned i = 0;; i++) {
         size_t have = read ? vchan_data_ready(&v->core) : vchan_buffer_space(&v->core);
-        if (have >= want || v->core.state != VCHAN_ST_OPEN)
+        if (have >= want || v->core.state != VCHAN_ST_OPEN) {
+            if (i > 0) {            /* the peer acted while we watched: spinning paid */
+                unsigned more = budget * 2 > v->spin_us ? v->spin_us : budget * 2;
+                v->spin_cur = more > v->spin_cur ? more : v->spin_cur;
+            }
             return;
+        }
         if ((i & 63) == 0) {
             if (!vchan_is_open(&v->core))
                 return;
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             long long t = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-            if (i == 0)
-                end = t + v->spin_us;
-            else if (t >= end)
+            if (i == 0) {
+                end = t + budget;
+            } else if (t >= end) {
+                v->spin_cur = budget / 2;
                 return;
+            }
+            if (i > 0)
+                sched_yield();
         }
         __builtin_ia32_pause();
     }

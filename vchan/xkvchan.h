@@ -54,7 +54,9 @@ void xkvchan_set_blocking(struct xkvchan *v, bool blocking);
 
 /* Blocking calls first poll the ring for up to `usec` microseconds before sleeping on the
  * event channel (default XKVCHAN_DEFAULT_SPIN_US; 0 = sleep at once, like libxenvchan).
- * Spinning trades CPU time for latency and throughput when the peer runs on another CPU. */
+ * Spinning trades CPU time for latency and throughput when the peer runs on another CPU;
+ * the budget adapts (shrinks while spins end without the peer acting, e.g. on a busy
+ * machine, and grows back when they pay). */
 #define XKVCHAN_DEFAULT_SPIN_US 50
 void xkvchan_set_spin(struct xkvchan *v, unsigned usec);
 
