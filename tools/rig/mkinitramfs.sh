@@ -188,7 +188,9 @@ else
     done
     # glibc dlopen()s libgcc_s for pthread_cancel (xl uses it): ldd cannot see that one.
     # Without it, xl aborts with "libgcc_s.so.1 must be installed for pthread_cancel to work".
-    GCC_S=$(ldconfig -p | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+    # (awk reads to the end: an early exit would kill ldconfig with SIGPIPE, and pipefail
+    # would then end this script without a word.)
+    GCC_S=$(ldconfig -p | awk '/libgcc_s\.so\.1 .*x86-64/ && !f { print $NF; f = 1 }')
     [ -n "$GCC_S" ] || die "libgcc_s.so.1 not found on the host (package libgcc-s1)"
     copy_with_libs "$S" "$GCC_S"
 
