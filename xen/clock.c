@@ -26,13 +26,26 @@ static int use_set_timer_op;
 uint64_t clock_monotonic_ns(void)
 {
     struct vcpu_info *v = xen_vcpu_info();
-    struct pvclock_snapshot s;
-
-    if (v == NULL || pvclock_snapshot(&v->time, &s, 1000) != 0)
+    if (v == NULL)
         return last_ns;
-    uint64_t ns = pvclock_ns_at(&s, rdtsc());
-    if (ns > last_ns)
-        last_ns = ns;
+    for (unsigned tries = 0; tries < 1000; tries++) {
+        struct pvclock_snapshot s;
+        uint32_t ver = __atomic_load_n(&v->time.version, __ATOMIC_ACQUIRE);
+        if ((ver & 1) || pvclock_snapshot(&v->time, &s, 1) != 0)
+            continue;
+        uint64_t tsc = rdtsc();
+        /* The TSC must be read inside the same version window as the fields (pvclock's
+         * rule): if Xen rewrote them in between (the vCPU moved to another physical CPU,
+         * or a recalibration), old fields with a new TSC can be far off, and one value far
+         * ahead would stop this clock, which never goes back, until real time caught up. */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&v->time.version, __ATOMIC_RELAXED) != ver)
+            continue;
+        uint64_t ns = pvclock_ns_at(&s, tsc);
+        if (ns > last_ns)
+            last_ns = ns;
+        return last_ns;
+    }
     return last_ns;
 }
 
