@@ -9,7 +9,7 @@
  *
  * Errors are negative errno values: -ENOENT (no such node / object / ref), -EEXIST (node
  * exists with VS_EXCL; a ref's compare-and-swap lost), -EINVAL (bad path or argument),
- * -EAGAIN (a transaction's read set changed, or a merge conflict the policy refused),
+ * -EAGAIN (a node a transaction accessed changed, or a merge conflict the policy refused),
  * -EBADMSG (an object does not decode), -ENOMEM, -EIO (from the heap).
  *
  * Single-threaded: one vs_store and everything opened from it belong to one thread.
