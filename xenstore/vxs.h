@@ -151,6 +151,7 @@ struct vxs_server {
     int verbose;
     bool socket_only;           /* no hypervisor: the Unix socket only */
     struct vxs_domain *domains;
+    bool keep_orphans;          /* -K: a departed domain's nodes become dom0's (not removed) */
     bool ring_backlog;          /* a ring has requests to read that announced no event
                                  * (vxs_conn.c flush_ring): poll without waiting */
     /* perms of the special nodes @introduceDomain and @releaseDomain (wire bytes) */

@@ -59,20 +59,20 @@ bool vxs_domain_exists(uint32_t domid)
 }
 
 /* perms (wire bytes) without the entries after the first that name domid; an owner entry
- * naming it becomes dom0's. Returns the new length (== len: nothing to change). */
-static size_t perms_without(const char *perms, size_t len, uint32_t domid, char *out,
-                            size_t cap)
+ * naming it becomes dom0's. Returns the new length, or -1 if nothing changes. */
+static int perms_without(const char *perms, size_t len, uint32_t domid, char *out,
+                         size_t cap)
 {
     struct xs_strings it;
     if (xs_strings_init(&it, perms, len) < 0)
-        return len;
+        return -1;
     const char *e;
     size_t elen, n = 0;
     bool first = true, changed = false;
     while ((e = xs_strings_next(&it, &elen)) != NULL) {
         struct xs_perm p;
         if (xs_perm_parse(e, &p) < 0)
-            return len; /* not ours to repair */
+            return -1; /* not ours to repair */
         if (p.domid == domid && !first) {
             changed = true;
             continue;
@@ -80,12 +80,12 @@ static size_t perms_without(const char *perms, size_t len, uint32_t domid, char 
         int k = first && p.domid == domid ? snprintf(out + n, cap - n, "%c0", e[0])
                                            : snprintf(out + n, cap - n, "%s", e);
         if (k < 0 || n + (size_t)k + 1 > cap)
-            return len;
+            return -1;
         changed |= first && p.domid == domid;
         n += (size_t)k + 1;
         first = false;
     }
-    return changed ? n : len;
+    return changed ? (int)n : -1;
 }
 
 struct release_walk {
@@ -95,7 +95,8 @@ struct release_walk {
     unsigned changed;
 };
 
-/* Below path: remove the nodes domid owns, strip its entries from the others' perms. */
+/* Below path: remove the nodes domid owns (with -K they become dom0's, as in C), strip its
+ * entries from the others' perms. */
 static int release_nodes(struct release_walk *w, const char *path)
 {
     void *perms;
@@ -103,7 +104,8 @@ static int release_nodes(struct release_walk *w, const char *path)
     int rc = vs_txn_get_perms(w->x, path, &perms, &plen);
     if (rc < 0)
         return rc == -ENOENT ? 0 : rc;
-    if (vxs_perms_owner(perms, plen) == w->domid && strcmp(path, "/") != 0) {
+    if (vxs_perms_owner(perms, plen) == w->domid && strcmp(path, "/") != 0 &&
+        !vxs.keep_orphans) {
         vxs_watch_note_removal(w->x, w->ev, path);
         rc = vs_txn_rm(w->x, path);
         if (rc == 0) {
@@ -114,11 +116,11 @@ static int release_nodes(struct release_walk *w, const char *path)
         return rc;
     }
     char stripped[XENSTORE_PAYLOAD_MAX];
-    size_t n = perms_without(perms, plen, w->domid, stripped, sizeof stripped);
+    int n = perms_without(perms, plen, w->domid, stripped, sizeof stripped);
     free(perms);
-    if (n != plen) {
+    if (n > 0) {
         /* Silent, as in C: no watch fires for a revoked entry. */
-        rc = vs_txn_set(w->x, path, NULL, 0, stripped, n, VS_SET_PERMS);
+        rc = vs_txn_set(w->x, path, NULL, 0, stripped, (size_t)n, VS_SET_PERMS);
         if (rc < 0)
             return rc;
         w->changed++;
@@ -152,11 +154,11 @@ static uint64_t release_nodes_of(uint32_t domid)
 {
     for (int i = 0; i < 2; i++) {
         char stripped[sizeof vxs.spec_perms[i]];
-        size_t n = perms_without(vxs.spec_perms[i], vxs.spec_perms_len[i], domid, stripped,
-                                 sizeof stripped);
-        if (n != vxs.spec_perms_len[i]) {
-            memcpy(vxs.spec_perms[i], stripped, n);
-            vxs.spec_perms_len[i] = n;
+        int n = perms_without(vxs.spec_perms[i], vxs.spec_perms_len[i], domid, stripped,
+                              sizeof stripped);
+        if (n > 0) {
+            memcpy(vxs.spec_perms[i], stripped, (size_t)n);
+            vxs.spec_perms_len[i] = (size_t)n;
             vxs_persist_special(i);
         }
     }

@@ -23,6 +23,8 @@ void vxs_usage(FILE *f)
             "  -F, --pid-file FILE      write the daemon's pid to FILE\n"
             "  -N, --no-fork            stay in the foreground\n"
             "  -T, --trace-file FILE    log every request and reply to FILE\n"
+            "  -K, --keep-orphans       a departed domain's nodes go to dom0 instead of\n"
+            "                           being removed (C xenstored's -K; a memory risk)\n"
             "  -V, --verbose            log to stderr what happens\n"
             "  -t, --transaction N      open transactions per domain (default 10)\n"
             "  -W, --watch-nb N         watches per domain (default 128)\n"
@@ -81,6 +83,8 @@ int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
             vxs.socket_only = true;
         } else if (OPT("-N", "--no-fork")) {
             o->fork = false;
+        } else if (OPT("-K", "--keep-orphans")) {
+            vxs.keep_orphans = true;
         } else if (OPT("-V", "--verbose")) {
             vxs.verbose = 1;
         } else if (OPT("-F", "--pid-file") && v) {

@@ -103,11 +103,35 @@ static void test_gone_while_down(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* -K (C xenstored's --keep-orphans): the departed domain's nodes stay, owned by dom0. */
+static void test_keep_orphans(void **state)
+{
+    (void)state;
+    static const char *const args[] = {"-K", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0();
+    vh_domain(5);
+    vh_domain(6);
+    prepare(d0);
+    vh_set_domain_exists(5, false);
+    assert_int_equal(vh_release(d0, 5), 0);
+    assert_int_equal(vh_read(d0, 0, "/owned5/child", buf), 0);
+    assert_string_equal(buf, "c");
+    assert_int_equal(vh_get_perms(d0, 0, "/owned5", buf), 0);
+    assert_string_equal(buf, "b0");
+    assert_int_equal(vh_get_perms(d0, 0, "/owned5/child", buf), 0); /* dom0 made it */
+    assert_string_equal(buf, "n0");
+    assert_int_equal(vh_get_perms(d0, 0, "/shared", buf), 0);
+    assert_string_equal(buf, "n0,w6");
+    vh_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_release_revokes_perms),
         cmocka_unit_test(test_gone_while_down),
+        cmocka_unit_test(test_keep_orphans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
