@@ -63,8 +63,16 @@ test-xenstored-history: $(BUILD)/vxenstored $(BUILD)/vxs
 
 # The differential test against Debian's C xenstored 4.17 under the shim (about 10 s) and the
 # hostile-input test (about 10 s); make test-xenstored runs both (as prerequisites).
+.PHONY: test-xenstored-diff test-xenstored-hostile
+test-xenstored: test-xenstored-diff test-xenstored-hostile
+test-xenstored-diff: $(BUILD)/vxenstored $(BUILD)/tests/shim/xkshim.so
+	$(Q)tests/xenstored/diff.sh $(BUILD)
+test-xenstored-hostile: $(BUILD)/vxenstored
+	$(Q)tests/xenstored/hostile.sh $(BUILD)
+
 # The SIGKILL restart test (tests/xenstored/killtest.sh, about 25 s): vxs-killwriter, a
-# libxenstore client, writes under load while vxenstored is killed and restarted 100+ times.
+# libxenstore client, writes under load while vxenstored is killed and restarted 100+ times
+# (the rig's vxs-restart scenario uses it on dom0's ring).
 HOST_PROG_NAMES += vxs-killwriter
 HOST_PROG_SRCS_vxs-killwriter := tests/xenstored/killwriter.c
 HOST_PROG_LIBS_vxs-killwriter := -lxenstore
@@ -72,13 +80,6 @@ HOST_PROG_LIBS_vxs-killwriter := -lxenstore
 test-xenstored: test-xenstored-kill
 test-xenstored-kill: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter
 	$(Q)tests/xenstored/killtest.sh $(BUILD)
-
-.PHONY: test-xenstored-diff test-xenstored-hostile
-test-xenstored: test-xenstored-diff test-xenstored-hostile
-test-xenstored-diff: $(BUILD)/vxenstored $(BUILD)/tests/shim/xkshim.so
-	$(Q)tests/xenstored/diff.sh $(BUILD)
-test-xenstored-hostile: $(BUILD)/vxenstored
-	$(Q)tests/xenstored/hostile.sh $(BUILD)
 
 # Quotas (issue 5, item 3): the options, GET/SET_QUOTA, GET/SET_FEATURE, CONTROL quota and
 # dom0's node count across a restart (about 2 s); the unprivileged side is test_vxs_quota.
