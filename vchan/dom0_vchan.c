@@ -457,7 +457,7 @@ static void spin(struct xkvchan *v, bool read, size_t want)
         size_t have = read ? vchan_data_ready(&v->core) : vchan_buffer_space(&v->core);
         if (have >= want || v->core.state != VCHAN_ST_OPEN) {
             if (i > 0) {            /* the peer acted while we watched: spinning paid */
-                unsigned more = budget * 2 > v->spin_us ? v->spin_us : budget * 2;
+                unsigned more = budget > v->spin_us / 2 ? v->spin_us : budget * 2;
                 v->spin_cur = more > v->spin_cur ? more : v->spin_cur;
             }
             return;
