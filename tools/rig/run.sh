@@ -7,8 +7,10 @@
 #   SCENARIO          names of tests/e2e/scenarios/*.sh without .sh; default: all but `demo`
 #   --xenstored PATH  start this xenstored in dom0 instead of Debian's (copied in with its libs)
 #   --xenstored-args  its arguments (default for Debian's: --pid-file /var/run/xenstored.pid)
-#   --timeout SECS    overall limit for the QEMU run (default 600)
-#   --scenario-timeout SECS  limit for one scenario inside dom0 (default 120)
+#   --timeout SECS    overall limit for the QEMU run (default 600, plus the time of each
+#                     scenario with a line "# rig: timeout SECS")
+#   --scenario-timeout SECS  limit for one scenario inside dom0 (default 120; a scenario
+#                     with a line "# rig: timeout SECS" gets that much if it is more)
 #   --keep-log FILE   copy the whole serial log (Xen + dom0 + (dN) guest lines) to FILE
 #
 # It builds nothing: run `make` first (or use `make test-e2e`). Environment: RIG_CACHE (see
@@ -27,7 +29,7 @@ die() { printf 'e2e: error: %s\n' "$*" >&2; exit 2; }
 
 XENSTORED=
 XENSTORED_ARGS=
-TIMEOUT=600
+TIMEOUT=
 SCENARIO_TIMEOUT=120
 KEEP_LOG=
 SCENARIOS=()
@@ -61,6 +63,15 @@ for s in "${SCENARIOS[@]}"; do
     [ -f "$ROOT/tests/e2e/scenarios/$s.sh" ] || die "no scenario tests/e2e/scenarios/$s.sh"
 done
 [ ${#SCENARIOS[@]} -gt 0 ] || die "no scenarios in tests/e2e/scenarios/"
+# Default QEMU limit: 600 s, plus the time of each scenario that asks for more than the
+# default scenario limit ("# rig: timeout SECS", which dom0's /init honours too).
+if [ -z "$TIMEOUT" ]; then
+    TIMEOUT=600
+    for s in "${SCENARIOS[@]}"; do
+        own=$(awk '/^# rig: timeout [0-9]/ { print $4; exit }' "$ROOT/tests/e2e/scenarios/$s.sh")
+        [ -z "$own" ] || TIMEOUT=$((TIMEOUT + own))
+    done
+fi
 command -v "$QEMU" >/dev/null || die "$QEMU not found (install qemu-system-x86)"
 
 mkdir -p "$RIG_CACHE"
