@@ -145,7 +145,8 @@ static int parse(const char *cmdline)
     if (value(cmdline, "count", buf, sizeof(buf))) {
         char *end;
         unsigned long n = strtoul(buf, &end, 10);
-        if (*end != '\0' || n == 0 || n * cfg.npeers > MAX_SESSIONS || !cfg.server)
+        if (*end != '\0' || n == 0 || n > MAX_SESSIONS || n * cfg.npeers > MAX_SESSIONS ||
+            !cfg.server)
             return -EINVAL;
         cfg.count = (unsigned)n;
     }
