@@ -99,7 +99,7 @@ lines() { wc -l </tmp/ring.log 2>/dev/null || echo 0; }
 grew() { [ "$(lines)" -gt "$1" ]; }
 wait_until 15 grew 0 || { soft_fail "the ring writer never wrote"; cat /tmp/ring.err; }
 kills=0
-while [ $kills -lt 4 ]; do
+while [ $kills -lt 3 ]; do
     sleep "0.$((RANDOM % 9 + 1))"
     kill_restart
     kills=$((kills + 1))
