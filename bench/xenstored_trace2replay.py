@@ -131,6 +131,9 @@ def main():
     ap.add_argument('trace')
     ap.add_argument('--domid', type=int, help="the guest's domid (default: the only domU in the trace)")
     ap.add_argument('--title', default="xl create + xl destroy of one guest")
+    ap.add_argument('--drop', default='', metavar='CONN,...',
+                    help="leave out these connections (as named in the output, e.g. d0c28): "
+                         "requests that were not the toolstack's, like a test's own checks")
     a = ap.parse_args()
     recs = parse(a.trace)
     if not recs:
@@ -168,6 +171,8 @@ def main():
         q['reply'] = r
         out.append(q)
 
+    drop = set(c for c in a.drop.split(',') if c)
+    dropped = 0
     lines = []
     setup = {}
     first_rm = {}
@@ -208,6 +213,9 @@ def main():
             elif typ == 'SET_PERMS':
                 parts[1:] = rn.perms(parts[1:])
         conn = ('gc%d' if guest else 'd0c%d') % q['conn']
+        if conn in drop:
+            dropped += 1
+            continue
         lines.append('%s %s %s %s %s' % (conn, typ, tx, expect, '|'.join(parts)))
         if typ in PATH_TYPES:
             # dom0's relative paths name nodes under /local/domain/0 (the guest's were made
@@ -226,6 +234,8 @@ def main():
     print('# %d requests on %d connections; guest domid %d -> $D, UUID -> $U' % (len(lines), len(conns), domid))
     if skipped:
         print('# left out (need a hypervisor): %s' % ', '.join('%s x%d' % kv for kv in sorted(skipped.items())))
+    if dropped:
+        print('# %d requests of connections %s left out (not the toolstack\'s)' % (dropped, a.drop))
     if truncated:
         print('# %d payloads were cut at 256 bytes by the trace' % truncated)
     print('# CONN TYPE TX EXPECT PAYLOAD (| = NUL); CONN "setup": the state before, made once')
