@@ -66,7 +66,8 @@ slow_wait() {
 }
 done_marker() { grep -qE 'DOMU (PASS|FAIL)' "$(console_log "$name")" 2>/dev/null; }
 # verdict_or_gone: the guest gave its verdict, or xl create -F has already returned (failed).
-verdict_or_gone() { done_marker || ! kill -0 "$xl_pid" 2>/dev/null; }
+# (a guest created once more after a triple fault is not gone: see xl_create_fg)
+verdict_or_gone() { done_marker || { ! kill -0 "$xl_pid" 2>/dev/null && gone; }; }
 
 XS_TRACE=/var/log/xen/xenstored.trace
 trace_lines() { if [ -f "$XS_TRACE" ]; then wc -l <"$XS_TRACE"; else echo 0; fi; }
@@ -93,6 +94,9 @@ else
     echo "---- xen-hotplug.log ----"; tail -n 40 /var/log/xen/xen-hotplug.log; echo "----"
 fi
 
+# xl_create_fg creates the guest once more if it triple-faulted (a rig fault): ask again.
+d=$(xl domid "$name" 2>/dev/null) && domid=$d
+fe=/local/domain/$domid/device
 # The split drivers negotiated through xenstore: backend and frontend both Connected (4).
 connected=0
 for p in "$be/vbd/$domid/51712" "$fe/vbd/51712" "$be/vif/$domid/0" "$fe/vif/0"; do
