@@ -951,6 +951,11 @@ int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t n
         return rc;
     c.gen = t->gen;
     for (size_t i = 0; i < nparents; i++) {
+        c.parents[i] = parents[i];
+        /* A tree on its base has gen = the base's gen + 1 (vs_tree_open, and below): no
+         * need to decode the base again (the usual single parent of a daemon commit). */
+        if (t->has_base && store_hash_equal(&parents[i], &t->base))
+            continue;
         struct vs_commit p;
         rc = vs_commit_read(t->st, &parents[i], &p);
         if (rc < 0)
@@ -958,7 +963,6 @@ int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t n
         if (p.gen + 1 > c.gen)
             c.gen = p.gen + 1;
         vs_commit_free(&p);
-        c.parents[i] = parents[i];
     }
     c.nparents = nparents;
     c.time_ns = info && info->time_ns ? info->time_ns : vs_now_ns();
