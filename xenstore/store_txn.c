@@ -12,8 +12,10 @@
  * no copy: its state is the node in `live`, a tree on the head as of the last look (the
  * invariant: live's node at that path has the recorded existence and version). Only when
  * the transaction changes the node, or `live` moves to a newer head in which the node
- * differs, does the record take its own copy (value, perms, sorted child names). So a
- * transaction that nobody disturbs copies nothing and checks nothing at commit.
+ * differs, does the record take its own copy (value, perms; its sorted child names only
+ * when live moves to a head where the node differs or the transaction lists them: until
+ * then it keeps the names it added and removed). So a transaction that nobody disturbs
+ * copies nothing and checks nothing at commit.
  *
  * The commit validates the records against the head and then replays the write set (the
  * vs_txn_set/vs_txn_rm calls, in order) onto the head's tree. Since every node the calls
@@ -38,8 +40,15 @@ struct rec {
     uint64_t version;
     uint8_t *val, *perms;
     size_t vlen, plen;
-    char **kids;       /* sorted bytewise */
+    char **kids;       /* sorted bytewise; with `lazy`, the names added to live's list */
     size_t nkids, capkids;
+    /* lazy: own and present, but the child list is not copied: it is live's list at path
+     * (the same as at the first access while live's node there has version0), plus `kids`,
+     * minus `gone` (sorted). Copying a 1,000-name /local/domain for every transaction that
+     * creates a domain's node under it cost more than the rest of the transaction. */
+    bool lazy;
+    char **gone;
+    size_t ngone, capgone;
 };
 
 enum { OP_SET, OP_RM };
@@ -111,6 +120,7 @@ static void rec_free(struct rec *r)
     free(r->val);
     free(r->perms);
     vs_names_free(r->kids, r->nkids);
+    vs_names_free(r->gone, r->ngone);
     free(r);
 }
 
@@ -189,13 +199,10 @@ static int materialize(struct rec *r, struct vs_tree *t)
         return 0;
     }
     void *val = NULL, *perms = NULL;
-    size_t vlen, plen, n;
-    char **kids = NULL;
+    size_t vlen, plen;
     int rc = vs_tree_read(t, r->path, &val, &vlen);
     if (rc == 0)
         rc = vs_tree_get_perms(t, r->path, &perms, &plen);
-    if (rc == 0)
-        rc = vs_tree_list(t, r->path, &kids, &n);
     if (rc < 0) {
         free(val);
         free(perms);
@@ -205,10 +212,116 @@ static int materialize(struct rec *r, struct vs_tree *t)
     r->vlen = vlen;
     r->perms = perms;
     r->plen = plen;
-    r->kids = kids;
-    r->nkids = r->capkids = n;
+    r->kids = NULL;
+    r->nkids = r->capkids = 0;
+    r->lazy = true; /* the children stay live's until they must be copied (kids_copy) */
     r->own = true;
     return 0;
+}
+
+/* ---- sorted name arrays ---- */
+
+static size_t names_pos(char *const *v, size_t n, const char *name, bool *found)
+{
+    size_t lo = 0, hi = n;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid], name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Insert name at i (from names_pos). */
+static int names_insert(char ***v, size_t *n, size_t *cap, size_t i, const char *name)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4;
+        char **nv = realloc(*v, c * sizeof(*nv));
+        if (nv == NULL)
+            return -ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    char *s = strdup(name);
+    if (s == NULL)
+        return -ENOMEM;
+    memmove(*v + i + 1, *v + i, (*n - i) * sizeof(**v));
+    (*v)[i] = s;
+    (*n)++;
+    return 0;
+}
+
+static void names_remove(char **v, size_t *n, size_t i)
+{
+    free(v[i]);
+    memmove(v + i, v + i + 1, (*n - i - 1) * sizeof(*v));
+    (*n)--;
+}
+
+/* Give a lazy record its own child list: t's list at its path (t: where the invariant
+ * holds), less `gone`, plus the added names. */
+static int kids_copy(struct rec *r, struct vs_tree *t)
+{
+    if (!r->lazy)
+        return 0;
+    char **base;
+    size_t nb;
+    int rc = vs_tree_list(t, r->path, &base, &nb);
+    if (rc < 0)
+        return rc == -ENOENT ? -EIO : rc;
+    size_t cap = nb + r->nkids;
+    char **v = malloc((cap ? cap : 1) * sizeof(*v));
+    if (v == NULL) {
+        vs_names_free(base, nb);
+        return -ENOMEM;
+    }
+    /* Merge (both sorted, disjoint: an added name is not in the base). */
+    size_t i = 0, j = 0, k = 0;
+    while (i < nb || j < r->nkids) {
+        if (j == r->nkids || (i < nb && strcmp(base[i], r->kids[j]) < 0)) {
+            bool gone;
+            names_pos(r->gone, r->ngone, base[i], &gone);
+            if (gone)
+                free(base[i]);
+            else
+                v[k++] = base[i];
+            i++;
+        } else {
+            v[k++] = r->kids[j++];
+        }
+    }
+    free(base);
+    free(r->kids);
+    vs_names_free(r->gone, r->ngone);
+    r->gone = NULL;
+    r->ngone = r->capgone = 0;
+    r->kids = v;
+    r->nkids = k;
+    r->capkids = cap;
+    r->lazy = false;
+    return 0;
+}
+
+/* Is name in the base list of a lazy record (live's children at its path)? */
+static int in_base(struct vs_txn *x, const struct rec *r, const char *name, bool *has)
+{
+    char *cp = vs_path_join(r->path, name);
+    if (cp == NULL)
+        return -ENOMEM;
+    struct vs_stat st;
+    int rc = vs_tree_stat(x->live, cp, &st);
+    free(cp);
+    *has = rc == 0;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 /* Make live the current head. Records that rely on live and whose node differs in the new
@@ -229,13 +342,15 @@ static int refresh(struct vs_txn *x)
         return rc;
     for (size_t i = 0; i < x->nrecs; i++) {
         struct rec *r = x->recs[i];
-        if (r->own)
+        if (r->own && !r->lazy)
             continue;
         bool present;
         uint64_t version;
         rc = version_at(t, r->path, &present, &version);
         if (rc == 0 && (present != r->present0 || (present && version != r->version0)))
             rc = materialize(r, x->live);
+        if (rc == 0 && r->lazy && (present != r->present0 || version != r->version0))
+            rc = kids_copy(r, x->live); /* the base list is about to go */
         if (rc < 0) {
             vs_tree_close(t);
             return rc;
@@ -292,58 +407,46 @@ static char *parent_of(const char *path)
     return p;
 }
 
-static size_t kid_pos(const struct rec *r, const char *name, bool *found)
-{
-    size_t lo = 0, hi = r->nkids;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(r->kids[mid], name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static int kid_insert(struct rec *r, const char *name)
+/* Add name to an own record's children (nothing if listed already). */
+static int kid_insert(struct vs_txn *x, struct rec *r, const char *name)
 {
     bool found;
-    size_t i = kid_pos(r, name, &found);
+    size_t i = names_pos(r->kids, r->nkids, name, &found);
     if (found)
         return 0;
-    if (r->nkids == r->capkids) {
-        size_t cap = r->capkids ? r->capkids * 2 : 4;
-        char **v = realloc(r->kids, cap * sizeof(*v));
-        if (v == NULL)
-            return -ENOMEM;
-        r->kids = v;
-        r->capkids = cap;
+    if (r->lazy) {
+        bool has, gone;
+        size_t g = names_pos(r->gone, r->ngone, name, &gone);
+        if (gone) {
+            names_remove(r->gone, &r->ngone, g);
+            return 0;
+        }
+        int rc = in_base(x, r, name, &has);
+        if (rc < 0 || has)
+            return rc;
     }
-    char *s = strdup(name);
-    if (s == NULL)
-        return -ENOMEM;
-    memmove(r->kids + i + 1, r->kids + i, (r->nkids - i) * sizeof(*r->kids));
-    r->kids[i] = s;
-    r->nkids++;
-    return 0;
+    return names_insert(&r->kids, &r->nkids, &r->capkids, i, name);
 }
 
-static bool kid_remove(struct rec *r, const char *name)
+/* Remove name from an own record's children; -ENOENT if not listed. */
+static int kid_remove(struct vs_txn *x, struct rec *r, const char *name)
 {
     bool found;
-    size_t i = kid_pos(r, name, &found);
-    if (!found)
-        return false;
-    free(r->kids[i]);
-    memmove(r->kids + i, r->kids + i + 1, (r->nkids - i - 1) * sizeof(*r->kids));
-    r->nkids--;
-    return true;
+    size_t i = names_pos(r->kids, r->nkids, name, &found);
+    if (found) {
+        names_remove(r->kids, &r->nkids, i);
+        return 0;
+    }
+    if (!r->lazy)
+        return -ENOENT;
+    bool has, gone;
+    size_t g = names_pos(r->gone, r->ngone, name, &gone);
+    int rc = gone ? 0 : in_base(x, r, name, &has);
+    if (rc < 0)
+        return rc;
+    if (gone || !has)
+        return -ENOENT;
+    return names_insert(&r->gone, &r->ngone, &r->capgone, g, name);
 }
 
 static int dup_bytes(const void *src, size_t len, uint8_t **out)
@@ -470,6 +573,13 @@ int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
     st->vlen = r->vlen;
     st->plen = r->plen;
     st->nchildren = r->nkids;
+    if (r->lazy) {
+        struct vs_stat b;
+        rc = vs_tree_stat(x->live, path, &b);
+        if (rc < 0)
+            return rc == -ENOENT ? -EIO : rc;
+        st->nchildren += b.nchildren - r->ngone;
+    }
     return 0;
 }
 
@@ -511,6 +621,9 @@ static int list_rec(struct vs_txn *x, struct rec *r, char ***names, size_t *n)
         return vs_tree_list(x->live, r->path, names, n);
     if (!r->present)
         return -ENOENT;
+    int rc = kids_copy(r, x->live);
+    if (rc < 0)
+        return rc;
     char **v = calloc(r->nkids ? r->nkids : 1, sizeof(*v));
     if (v == NULL)
         return -ENOMEM;
@@ -627,7 +740,7 @@ int vs_txn_set(struct vs_txn *x, const char *path, const void *val, size_t vlen,
     if (rc < 0)
         return rc;
     if (create) {
-        rc = kid_insert(pr, strrchr(path, '/') + 1);
+        rc = kid_insert(x, pr, strrchr(path, '/') + 1);
         if (rc == 0) {
             pr->version = stamp(x);
             bool sv = flags & VS_SET_VALUE, sp = flags & VS_SET_PERMS;
@@ -677,6 +790,10 @@ static int rm_walk(struct vs_txn *x, struct rec *r)
     vs_names_free(r->kids, r->nkids);
     r->kids = NULL;
     r->nkids = r->capkids = 0;
+    vs_names_free(r->gone, r->ngone);
+    r->gone = NULL;
+    r->ngone = r->capgone = 0;
+    r->lazy = false;
     return 0;
 }
 
@@ -705,8 +822,11 @@ int vs_txn_rm(struct vs_txn *x, const char *path)
     if (rc < 0)
         return rc;
     rc = rm_walk(x, r);
-    if (rc == 0 && !kid_remove(pr, strrchr(path, '/') + 1))
-        rc = -EIO; /* the parent as seen does not list it: C's delete_child */
+    if (rc == 0) {
+        rc = kid_remove(x, pr, strrchr(path, '/') + 1);
+        if (rc == -ENOENT)
+            rc = -EIO; /* the parent as seen does not list it: C's delete_child */
+    }
     if (rc == 0)
         pr->version = stamp(x);
     else if (rc == -ENOMEM)

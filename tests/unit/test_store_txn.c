@@ -244,6 +244,39 @@ static void test_own_writes_visible(void **state)
     expect_head(f, "/d/k", NULL);
 }
 
+/* A parent the transaction adds children to or removes them from keeps the transaction's
+ * view of its child list when the head moves, whether the parent is unchanged there (its
+ * list is still read from the head) or changed (the view is copied from the old head). */
+static void test_kids_view_survives_moves(void **state)
+{
+    struct fx *f = *state;
+    const char *p[] = {"/d", "/d/a", "/d/b", "/e"};
+    init(f, p, 4);
+    char buf[64];
+    struct vs_txn *x = begin(f);
+    assert_int_equal(twrite(x, "/d/n", "v"), 0);
+    assert_int_equal(vs_txn_rm(x, "/d/a"), 0);
+    other_write(f, "/e/z", "v"); /* /d unchanged */
+    expect_txn(x, "/zz", NULL);   /* a first access: the transaction looks at the new head */
+    struct vs_stat st;
+    assert_int_equal(vs_txn_stat(x, "/d", &st), 0);
+    assert_int_equal(st.nchildren, 2);
+    assert_string_equal(kids(x, "/d", buf, sizeof buf), "b,n");
+    assert_int_equal(twrite(x, "/d/a", "again"), 0);
+    assert_int_equal(twrite(x, "/d/m", "v"), 0);
+    assert_int_equal(vs_txn_rm(x, "/d/m"), 0);
+    other_write(f, "/d/c", "v"); /* /d changed */
+    expect_txn(x, "/zy", NULL);
+    assert_int_equal(vs_txn_stat(x, "/d", &st), 0);
+    assert_int_equal(st.nchildren, 3);
+    assert_string_equal(kids(x, "/d", buf, sizeof buf), "a,b,n");
+    assert_int_equal(vs_txn_rm(x, "/d/b"), 0);
+    assert_string_equal(kids(x, "/d", buf, sizeof buf), "a,n");
+    assert_int_equal(end(x), -EAGAIN);
+    expect_head(f, "/d/a", "init");
+    expect_head(f, "/d/c", "v");
+}
+
 /* ---- conflicts ---------------------------------------------------------------------------- */
 
 /* Two transactions creating device trees of different domains both commit (the second
@@ -454,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_parent_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_branch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_accessed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kids_view_survives_moves, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
