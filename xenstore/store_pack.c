@@ -60,23 +60,36 @@ int pack_ix_init(struct index *ix, size_t cap)
     while (n < cap * 2)
         n *= 2;
     ix->e = calloc(n, sizeof(*ix->e));
-    if (ix->e == NULL)
+    ix->tag = calloc(n, sizeof(*ix->tag));
+    if (ix->e == NULL || ix->tag == NULL) {
+        pack_ix_free(ix);
         return -ENOMEM;
+    }
     ix->mask = n - 1;
     ix->count = 0;
     return 0;
 }
 
+void pack_ix_free(struct index *ix)
+{
+    free(ix->e);
+    free(ix->tag);
+    ix->e = NULL;
+    ix->tag = NULL;
+}
+
 static void ix_put_nogrow(struct index *ix, const struct store_hash *h, uint64_t off)
 {
     size_t i = ix_home(ix, h);
-    while (ix->e[i].off != 0) {
-        if (store_hash_equal(&ix->e[i].h, h))
+    uint16_t t = ix_tag(h);
+    while (ix->tag[i] != 0) {
+        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h))
             return;
         i = (i + 1) & ix->mask;
     }
     ix->e[i].h = *h;
     ix->e[i].off = off;
+    ix->tag[i] = t;
     ix->count++;
 }
 
@@ -89,7 +102,7 @@ int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off)
         for (size_t i = 0; i <= ix->mask; i++)
             if (ix->e[i].off != 0)
                 ix_put_nogrow(&n, &ix->e[i].h, ix->e[i].off);
-        free(ix->e);
+        pack_ix_free(ix);
         *ix = n;
     }
     ix_put_nogrow(ix, h, off);
@@ -840,7 +853,7 @@ void pack_free(struct pack *p)
         p->io->ops->close(p->io);
     if (p->own_dir && p->dir != NULL)
         p->dir->ops->close(p->dir);
-    free(p->ix.e);
+    pack_ix_free(&p->ix);
     free(p->refs);
     free(p->waiters);
     free(p->inflight);

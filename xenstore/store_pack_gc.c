@@ -330,9 +330,10 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         p->ninflight = p->capinflight = ninflight;
         inflight = NULL;
         p->seq++;
-        free(p->ix.e);
+        pack_ix_free(&p->ix);
         p->ix = c.nix;
         c.nix.e = NULL;
+        c.nix.tag = NULL;
         if (drc < 0) {
             p->failed = drc;
             pack_log(p, "pack %s: directory sync after GC failed (%s); updates refused", p->name,
@@ -353,7 +354,7 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
     free(inflight);
     free(g->touched);
     free(g);
-    free(c.nix.e);
+    pack_ix_free(&c.nix);
     free(c.r.buf);
     free(c.w.buf);
     st.live_objects = c.live;

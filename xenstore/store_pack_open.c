@@ -22,13 +22,16 @@ static void ix_del(struct index *ix, const struct store_hash *h)
     if (ix->e[i].off == 0)
         return;
     ix->e[i].off = 0;
+    ix->tag[i] = 0;
     ix->count--;
     for (size_t j = (i + 1) & ix->mask; ix->e[j].off != 0; j = (j + 1) & ix->mask) {
         size_t k = ix_home(ix, &ix->e[j].h);
         bool movable = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
         if (movable) {
             ix->e[i] = ix->e[j];
+            ix->tag[i] = ix->tag[j];
             ix->e[j].off = 0;
+            ix->tag[j] = 0;
             i = j;
         }
     }
@@ -375,7 +378,7 @@ static int open_pack(struct pack *p, struct store_pack_report *rep)
     if (est > p->ix.mask / 2) {
         struct index ix;
         if (pack_ix_init(&ix, est * 5 / 7) == 0) { /* est stays under the 70% growth load */
-            free(p->ix.e);
+            pack_ix_free(&p->ix);
             p->ix = ix;
         }
     }
