@@ -114,6 +114,7 @@ struct vxs_conn {
     bool restored;              /* reconnected after a daemon restart: its old transaction
                                  * ids get EAGAIN */
     struct xs_reader rd;
+    uint64_t partial_since_ms;  /* a ring: since when rd holds part of a request (0: not) */
     uint8_t body[XS_READER_BODY_SIZE];
     struct vxs_out *out_head, *out_tail;
     size_t out_off;
