@@ -27,8 +27,11 @@ probe() {
 
     domid=
     wait_until 30 domid_known || { soft_fail "domain $name never appeared"; wait "$xl_pid"; return; }
+    # The domid is looked up again at each try: xl_create_fg creates the guest once more if
+    # the first one hit the rig's nested-TCG triple fault, and the new one has another id.
+    guest_ready() { domid_known && home=/local/domain/$domid && node_is "$home/data/xsprobe" ready; }
     home=/local/domain/$domid
-    if wait_until 80 node_is "$home/data/xsprobe" ready; then
+    if wait_until 80 guest_ready; then
         xenstore-write "$home/data/counter" 41
         cmd="hello-$domid-$RANDOM"
         t0=$(now)
