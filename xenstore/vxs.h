@@ -188,6 +188,7 @@ int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o);
 int vxs_daemonize(void);
 void vxs_daemon_ready(int ready_fd, const char *pid_file);
 int vxs_trace_open(const char *path);
+void vxs_trace_reopen(void);
 void vxs_trace(const struct vxs_conn *c, const char *dir, const struct xsd_sockmsg *h,
                const void *payload);
 

@@ -81,13 +81,29 @@ void vxs_daemon_ready(int ready_fd, const char *pid_file)
     }
 }
 
+static char *trace_path;
+
 int vxs_trace_open(const char *path)
 {
-    trace = fopen(path, "a");
-    if (!trace)
+    FILE *f = fopen(path, "a");
+    if (!f)
         return -errno;
-    setvbuf(trace, NULL, _IOLBF, 0);
+    setvbuf(f, NULL, _IOLBF, 0);
+    if (trace)
+        fclose(trace);
+    trace = f;
+    if (path != trace_path) {
+        free(trace_path);
+        trace_path = strdup(path);
+    }
     return 0;
+}
+
+/* SIGHUP, as C xenstored: log rotation moved the trace file away, so start a new one. */
+void vxs_trace_reopen(void)
+{
+    if (trace_path && vxs_trace_open(trace_path) < 0)
+        vxs_log("cannot reopen the trace file %s: %s", trace_path, strerror(errno));
 }
 
 void vxs_trace(const struct vxs_conn *c, const char *dir, const struct xsd_sockmsg *h,

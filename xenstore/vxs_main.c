@@ -26,6 +26,14 @@
 #include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_xen.h"
 
+static volatile sig_atomic_t got_sighup;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    got_sighup = 1;
+}
+
 static int open_socket(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -74,6 +82,11 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP reopens the trace file (log rotation), as C xenstored's; no SA_RESTART, so
+     * that poll() returns and the loop sees it. */
+    struct sigaction hup = {.sa_handler = on_sighup};
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     memcpy(vxs.spec_perms[0], "n0", 3);
     memcpy(vxs.spec_perms[1], "n0", 3);
     vxs.spec_perms_len[0] = vxs.spec_perms_len[1] = 3;
@@ -151,7 +164,13 @@ int main(int argc, char **argv)
         if (vxs.ring_backlog) /* requests a ring holds without an event (vxs_conn.c) */
             timeout = 0;
         vxs.ring_backlog = false;
-        if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+        int prc = poll(pfd, n, timeout);
+        if (got_sighup) {
+            got_sighup = 0;
+            vxs_trace_reopen();
+            vxs_log("SIGHUP: trace file reopened");
+        }
+        if (prc < 0 && errno != EINTR) {
             vxs_log("poll: %s", strerror(errno));
             return 1;
         }

@@ -92,5 +92,20 @@ check "the socket answers at once" "v199" "$("$U/xenstore-read" /vt/k/199)"
 wait $NPID
 check "sd_notify" "READY=1" "$(cat "$D/notify.out")"
 
+echo "SIGHUP reopens the -T trace file (log rotation):"
+kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=
+rm -f "$XENSTORED_PATH"
+"$BUILD/vxenstored" -N --socket-only --db "$D/db" -T "$D/trace" 2>>"$D/log" &
+PID=$!
+for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
+"$U/xenstore-write" /vt/hup before
+mv "$D/trace" "$D/trace.1"
+kill -HUP "$PID"
+for _ in $(seq 100); do [ -e "$D/trace" ] && break; sleep 0.05; done
+"$U/xenstore-write" /vt/hup after
+kill -0 "$PID" 2>/dev/null && ok "alive after SIGHUP" || bad "SIGHUP ended the daemon"
+grep -q 'before' "$D/trace.1" && ! grep -q 'after' "$D/trace.1" && grep -q 'after' "$D/trace" &&
+    ok "requests after SIGHUP go to a new trace file" || bad "trace file not reopened"
+
 echo "xenstored: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
