@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/vxs_harness.h"
+#include "xenstore/vxs_quota.h"
 
 static char buf[XENSTORE_PAYLOAD_MAX + 1];
 
@@ -261,12 +262,62 @@ static void test_ring_requests_consumed_when_answered(void **state)
     vh_stop();
 }
 
+/* Linux writes a request in pieces (header, then each string) and notifies only when req[]
+ * looked fully consumed. Once the daemon has read part of a request (held, not consumed), the
+ * rest comes without an event: the poll loop must come back by itself (a short timeout, then
+ * a long one for a guest that stops half-way), and its round's flush reads the rest. */
+static void test_ring_partial_request_read_without_event(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0();
+    vh_domain(6);
+    assert_int_equal(vh_write(d0, 0, "/x", "1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/x", "r6"), 0);
+    struct vxs_domain *d = domain_of(6);
+    struct xenstore_domain_interface *i = d->page;
+    assert_int_equal(vxs_conn_partial_timeout(), -1);
+
+    /* The header, announced by an event; the daemon reads it and waits for the payload. */
+    static const char x[] = "/x";
+    struct xsd_sockmsg h = {.type = XS_READ, .req_id = 7, .len = sizeof x};
+    for (size_t k = 0; k < sizeof h; k++)
+        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = (char)((uint8_t *)&h)[k];
+    i->req_prod += (XENSTORE_RING_IDX)sizeof h;
+    round_trip(d->conn);
+    assert_int_equal(guest_reply(i, buf), 0);
+    assert_int_equal(i->req_cons, 0); /* held: not consumed */
+    assert_int_equal(vxs_conn_partial_timeout(), 1);
+
+    /* The payload, with no event (req_cons did not move): the next round finds it. */
+    for (size_t k = 0; k < sizeof x; k++)
+        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = x[k];
+    i->req_prod += (XENSTORE_RING_IDX)sizeof x;
+    vxs_conn_flush(d->conn); /* the round after the poll timeout: output only, no input */
+    assert_int_equal(guest_reply(i, buf), 7);
+    assert_string_equal(buf, "1");
+    assert_int_equal(i->req_cons, i->req_prod);
+    assert_int_equal(vxs_conn_partial_timeout(), -1);
+
+    /* A guest that stops half-way: looked at seldom after the first 100 ms. */
+    h.req_id = 8;
+    for (size_t k = 0; k < sizeof h; k++)
+        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = (char)((uint8_t *)&h)[k];
+    i->req_prod += (XENSTORE_RING_IDX)sizeof h;
+    round_trip(d->conn);
+    assert_int_equal(vxs_conn_partial_timeout(), 1);
+    d->conn->partial_since_ms -= 200;
+    assert_int_equal(vxs_conn_partial_timeout(), 100);
+    vh_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transaction_end_replayed),
         cmocka_unit_test(test_watch_replayed),
         cmocka_unit_test(test_ring_requests_consumed_when_answered),
+        cmocka_unit_test(test_ring_partial_request_read_without_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
