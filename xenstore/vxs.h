@@ -259,7 +259,6 @@ int vxs_node_get_perms(const struct vxs_conn *c, struct vs_txn *x, const char *p
 int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev,
                        const char *path, const void *perms, size_t len);
 /* Remove every node owned by domid (a released domain: C xenstored's default, no -K). */
-int vxs_node_rm_owned(struct vs_txn *x, struct vxs_events *ev, uint32_t domid);
 /* The initial tree of an empty store ("/", "/tool", "/tool/xenstored"). */
 int vxs_node_init(struct vs_txn *x);
 

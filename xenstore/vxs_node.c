@@ -298,47 +298,6 @@ int vxs_node_set_perms(const struct vxs_conn *c, struct vs_txn *x, struct vxs_ev
     return rc;
 }
 
-/* Depth-first: remove subtrees owned by domid (the owner's subtree goes whole, as with RM). */
-static int rm_owned(struct vs_txn *x, struct vxs_events *ev, const char *path, uint32_t domid)
-{
-    void *perms;
-    size_t plen;
-    int rc = vs_txn_get_perms(x, path, &perms, &plen);
-    if (rc < 0)
-        return rc == -ENOENT ? 0 : rc;
-    uint32_t owner = vxs_perms_owner(perms, plen);
-    if (owner == domid && strcmp(path, "/") != 0) {
-        vxs_watch_note_removal(x, ev, path);
-        rc = vs_txn_rm(x, path);
-        if (rc == 0)
-            vxs_events_add(ev, path, false, perms, plen);
-        free(perms);
-        return rc;
-    }
-    free(perms);
-    char **names;
-    size_t n;
-    rc = vs_txn_list(x, path, &names, &n);
-    if (rc < 0)
-        return rc;
-    char child[XENSTORE_ABS_PATH_MAX + 1];
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        int k = snprintf(child, sizeof child, "%s/%s", strcmp(path, "/") ? path : "", names[i]);
-        if (k > 0 && (size_t)k < sizeof child)
-            rc = rm_owned(x, ev, child, domid);
-    }
-    vs_names_free(names, n);
-    return rc;
-}
-
-int vxs_node_rm_owned(struct vs_txn *x, struct vxs_events *ev, uint32_t domid)
-{
-    if (domid == 0)
-        return 0;
-    vxs_quota_tree_changed(); /* the daemon's own commit: the node counts are rebuilt */
-    return rm_owned(x, ev, "/", domid);
-}
-
 int vxs_node_init(struct vs_txn *x)
 {
     static const char n0[] = "n0";
