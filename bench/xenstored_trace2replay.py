@@ -7,8 +7,8 @@ the xenstored bench's `replay` test (bench/xenstored_replay.c).
 TRACE holds vxenstored's trace lines, either as written by `-T FILE` or prefixed `XSTRACE `
 as the rig's linux-guest scenario prints them on the serial log (other lines are skipped):
 
-    IN  dom0/conn7 WRITE req 0 tx 12 len 25 "/local/domain/1/name|guest"
-    OUT dom0/conn7 WRITE req 0 tx 12 len 3 "OK|"
+    IN  18:20:01.123456 dom0/conn7 WRITE req 0 tx 12 len 25 "/local/domain/1/name|guest"
+    OUT 18:20:01.123789 dom0/conn7 WRITE req 0 tx 12 len 3 "OK|"
 
 (| is a NUL byte, . any other unprintable byte; payloads over 256 bytes end in ...).
 
@@ -30,7 +30,7 @@ import argparse
 import re
 import sys
 
-LINE = re.compile(r'^(IN |OUT) dom(\d+)/conn(\d+) (\S+) req (\d+) tx (\d+) len (\d+) "(.*)"$')
+LINE = re.compile(r'^(IN |OUT) (?:\d\d:\d\d:\d\d\.\d+ )?dom(\d+)/conn(\d+) (\S+) req (\d+) tx (\d+) len (\d+) "(.*)"$')
 UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 # Requests that need a hypervisor (rings, event channels) or act on a real domain: the bench
 # has neither, so they are left out (and counted in the header).

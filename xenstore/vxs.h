@@ -166,6 +166,8 @@ extern struct vxs_server vxs;
 void vxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* From now on the log goes to syslog (a daemon without -V). */
 void vxs_log_to_syslog(void);
+/* Log each domain's ring indexes and queues (SIGUSR1; vxs_diag.c). */
+void vxs_diag_dump(void);
 /* Open the store (":memory:" or the pack DIR/xenstore.pack, created if missing) into
  * vxs.os/vxs.st and give an empty one its initial tree. */
 int vxs_store_open(const char *db);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xenstore/vxs.h"
@@ -111,7 +112,13 @@ void vxs_trace(const struct vxs_conn *c, const char *dir, const struct xsd_sockm
 {
     if (!trace)
         return;
-    fprintf(trace, "%s dom%u/conn%u %s req %u tx %u len %u \"", dir, c->domid, c->id,
+    /* The time of day to the microsecond: to line requests up with a guest's log. */
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    fprintf(trace, "%s %02d:%02d:%02d.%06ld dom%u/conn%u %s req %u tx %u len %u \"", dir,
+            tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, c->domid, c->id,
             xs_type_name(h->type), h->req_id, h->tx_id, h->len);
     const unsigned char *p = payload;
     for (uint32_t i = 0; i < h->len && i < 256; i++)

@@ -26,12 +26,18 @@
 #include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_xen.h"
 
-static volatile sig_atomic_t got_sighup;
+static volatile sig_atomic_t got_sighup, got_sigusr1;
 
 static void on_sighup(int sig)
 {
     (void)sig;
     got_sighup = 1;
+}
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    got_sigusr1 = 1;
 }
 
 static int open_socket(const char *path)
@@ -87,6 +93,10 @@ int main(int argc, char **argv)
     struct sigaction hup = {.sa_handler = on_sighup};
     sigemptyset(&hup.sa_mask);
     sigaction(SIGHUP, &hup, NULL);
+    /* SIGUSR1 logs every ring's indexes and queues (vxs_diag.c): for a guest that hangs. */
+    struct sigaction usr1 = {.sa_handler = on_sigusr1};
+    sigemptyset(&usr1.sa_mask);
+    sigaction(SIGUSR1, &usr1, NULL);
     memcpy(vxs.spec_perms[0], "n0", 3);
     memcpy(vxs.spec_perms[1], "n0", 3);
     vxs.spec_perms_len[0] = vxs.spec_perms_len[1] = 3;
@@ -169,6 +179,10 @@ int main(int argc, char **argv)
             got_sighup = 0;
             vxs_trace_reopen();
             vxs_log("SIGHUP: trace file reopened");
+        }
+        if (got_sigusr1) {
+            got_sigusr1 = 0;
+            vxs_diag_dump();
         }
         if (prc < 0 && errno != EINTR) {
             vxs_log("poll: %s", strerror(errno));

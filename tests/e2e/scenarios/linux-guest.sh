@@ -69,6 +69,14 @@ slow_wait() {
         sleep 1
     done
 }
+# When vxenstored is dom0's xenstored and the guest hangs: its SIGUSR1 report (every ring's
+# indexes and queues, on the serial console) shows who waits for whom.
+xenstored_report() {
+    local p
+    p=$(pidof vxenstored 2>/dev/null) || return 0
+    echo "---- vxenstored's ring report (SIGUSR1) ----"
+    kill -USR1 $p; sleep 1
+}
 done_marker() { grep -qE 'DOMU (PASS|FAIL)' "$(console_log "$name")" 2>/dev/null; }
 # verdict_or_gone: the guest gave its verdict, or xl create -F has already returned (failed).
 # (a guest created once more after a triple fault is not gone: see xl_create_fg)
@@ -95,6 +103,7 @@ if slow_wait 450 verdict_or_gone && done_marker; then
     info "linux-guest: xl create -> guest's verdict $(seconds_between "$t0" "$t1") s"
 else
     soft_fail "no DOMU PASS/FAIL on the guest's console"
+    xenstored_report
     for p in "$be/vbd/$domid" "$be/vif/$domid" "/local/domain/$domid"; do xenstore-ls -f "$p" 2>&1; done | head -n 150
     echo "---- xen-hotplug.log ----"; tail -n 40 /var/log/xen/xen-hotplug.log; echo "----"
 fi
@@ -114,6 +123,7 @@ for p in "$be/vbd/$domid/51712" "$fe/vbd/51712" "$be/vif/$domid/0" "$fe/vif/0"; 
 done
 # (only when something is wrong: these requests would also end up in the trace)
 if [ "$connected" != 4 ]; then
+    xenstored_report
     echo "---- xenstore: the vbd and vif nodes ----"
     for p in "$be/vbd/$domid" "$be/vif/$domid" "$fe"; do xenstore-ls -f "$p" 2>&1; done | head -n 80
     echo "----"
