@@ -115,6 +115,11 @@ struct vxs_conn {
                                  * ids get EAGAIN */
     struct xs_reader rd;
     uint64_t partial_since_ms;  /* a ring: since when rd holds part of a request (0: not) */
+    /* A ring's timers for events that never come (vxs_ring_wake.c): */
+    uint64_t recheck_at_ms;     /* look at req[] again then (a consume may have raced) */
+    uint64_t rsp_wait_since_ms; /* replies unread in rsp[] since then, no progress (0: none) */
+    uint32_t rsp_cons_seen;     /* the guest's rsp_cons then */
+    unsigned renotify_ms;       /* notify again after this long without progress */
     uint8_t body[XS_READER_BODY_SIZE];
     struct vxs_out *out_head, *out_tail;
     size_t out_off;
@@ -168,6 +173,11 @@ void vxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vxs_log_to_syslog(void);
 /* Log each domain's ring indexes and queues (SIGUSR1; vxs_diag.c). */
 void vxs_diag_dump(void);
+/* vxs_ring_wake.c: rings that wait for an event that never comes (part of a request read, a
+ * consume that raced a request, replies left unread): the poll timeout they need (ms, -1:
+ * none), after notifying again where due; and the mark flush_ring leaves after a consume. */
+int vxs_ring_wake_timeout(void);
+void vxs_ring_wake_consumed(struct vxs_conn *c);
 /* Open the store (":memory:" or the pack DIR/xenstore.pack, created if missing) into
  * vxs.os/vxs.st and give an empty one its initial tree. */
 int vxs_store_open(const char *db);

@@ -148,6 +148,8 @@ static void flush_ring(struct vxs_conn *c)
          * that a restarted daemon finds the unanswered ones still in req[]. */
         uint64_t left_below = c->out_head ? c->out_head->serial : c->out_serial + 1;
         bool consumed = vxs_ring_release(&d->ring, left_below, c->rd.have > 0);
+        if (consumed)
+            vxs_ring_wake_consumed(c); /* a request written meanwhile may not notify */
         notify |= wrote || consumed;
         if (c->dead || c->stalled || d->ring.broken || vxs_ring_avail(&d->ring) == 0)
             break;
@@ -350,34 +352,6 @@ struct vxs_out *vxs_conn_take(struct vxs_conn *c)
 size_t vxs_conn_queued(const struct vxs_conn *c)
 {
     return queued(c);
-}
-
-/* How soon to look at rings again that hold part of a request: -1 if none does. A Linux
- * guest writes a request in several pieces (header, then each string) and notifies us of a
- * piece only if req[] looked fully consumed to it (req_prod <= req_cons before its write).
- * We consume a request only once it is answered (flush_ring), so once we have read part of
- * one, the guest's later pieces announce nothing: we must look ourselves. Quickly at first
- * (the rest normally follows within microseconds), then seldom, so that a guest that stops
- * half-way through a request cannot keep us busy. */
-int vxs_conn_partial_timeout(void)
-{
-    int best = -1;
-    uint64_t now = 0;
-    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        if (!c->dom || c->dead || c->rd.have == 0) {
-            if (c->dom)
-                c->partial_since_ms = 0;
-            continue;
-        }
-        if (!now)
-            now = now_ms();
-        if (!c->partial_since_ms)
-            c->partial_since_ms = now;
-        int t = now - c->partial_since_ms < 100 ? 1 : 100;
-        if (best < 0 || t < best)
-            best = t;
-    }
-    return best;
 }
 
 /* Watch events an unprivileged domain left unread for -w watch-event= seconds are dropped,

@@ -168,9 +168,9 @@ int main(int argc, char **argv)
         if (vxs.is_pack)
             timeout = store_pack_poll(vxs.os);
         timeout = vxs_quota_poll_timeout(timeout); /* limits that lift, events that expire */
-        int partial = vxs_conn_partial_timeout(); /* the rest of a request, unannounced */
-        if (partial >= 0 && (timeout < 0 || partial < timeout))
-            timeout = partial;
+        int wake = vxs_ring_wake_timeout(); /* ring bytes no event announces */
+        if (wake >= 0 && (timeout < 0 || wake < timeout))
+            timeout = wake;
         if (vxs.ring_backlog) /* requests a ring holds without an event (vxs_conn.c) */
             timeout = 0;
         vxs.ring_backlog = false;

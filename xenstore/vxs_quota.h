@@ -135,7 +135,6 @@ int vxs_quota_poll_timeout(int timeout);
 void vxs_quota_tick(void);
 /* vxs_conn.c: watch events queued for unprivileged domains expire (-w watch-event=). */
 int vxs_conn_event_timeout(void);
-int vxs_conn_partial_timeout(void); /* rings holding part of a request (vxs_conn.c) */
 void vxs_conn_expire_events(void);
 
 /* vxs_quota_req.c: the requests. Each fills *out (malloc'd payload, *len bytes) or returns

@@ -182,6 +182,9 @@ UNIT_TEST_LIBS_test_vxs_release := $(VXS_HARNESS_LIBS)
 UNIT_TEST_NAMES += test_vxs_replay
 UNIT_TEST_SRCS_test_vxs_replay := tests/unit/test_vxs_replay.c $(VXS_HARNESS_SRCS)
 UNIT_TEST_LIBS_test_vxs_replay := $(VXS_HARNESS_LIBS)
+UNIT_TEST_NAMES += test_vxs_ring_wake
+UNIT_TEST_SRCS_test_vxs_ring_wake := tests/unit/test_vxs_ring_wake.c $(VXS_HARNESS_SRCS)
+UNIT_TEST_LIBS_test_vxs_ring_wake := $(VXS_HARNESS_LIBS)
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,
 # outstanding replies, memory, the write rate limit, watch-event expiry).
 UNIT_TEST_NAMES += test_vxs_quota

@@ -9,7 +9,8 @@
  *   - WATCH of a watch restored from the connection table: OK (not EEXIST);
  *     UNWATCH of one already gone: OK (not ENOENT).
  * The ring positions the connection's reader would set (vxs_conn.replay, req_pos) are set by
- * hand here; the ring side is tested in test_vxs_ring.c.
+ * hand here; the ring side is tested in test_vxs_ring.c, the timers for events that never
+ * come in test_vxs_ring_wake.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -178,53 +179,6 @@ static void test_watch_replayed(void **state)
 
 /* ---- the ring itself: the daemon's connection code on a page the test writes as a guest --- */
 
-static struct vxs_domain *domain_of(uint32_t domid)
-{
-    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
-        if (d->domid == domid)
-            return d;
-    return NULL;
-}
-
-/* Put one request into req[] as a guest would. */
-static void guest_send(struct xenstore_domain_interface *i, uint32_t type, uint32_t id,
-                       const char *body, size_t len)
-{
-    struct xsd_sockmsg h = {.type = type, .req_id = id, .len = (uint32_t)len};
-    uint8_t msg[sizeof h + 256];
-    memcpy(msg, &h, sizeof h);
-    memcpy(msg + sizeof h, body, len);
-    for (size_t k = 0; k < sizeof h + len; k++)
-        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = (char)msg[k];
-    i->req_prod += (XENSTORE_RING_IDX)(sizeof h + len);
-}
-
-/* Take one reply out of rsp[] as a guest would: its req_id, or 0 if none is complete. */
-static uint32_t guest_reply(struct xenstore_domain_interface *i, char *body)
-{
-    struct xsd_sockmsg h;
-    if (i->rsp_prod - i->rsp_cons < sizeof h)
-        return 0;
-    for (size_t k = 0; k < sizeof h; k++)
-        ((uint8_t *)&h)[k] = (uint8_t)i->rsp[MASK_XENSTORE_IDX(i->rsp_cons + k)];
-    if (i->rsp_prod - i->rsp_cons < sizeof h + h.len)
-        return 0;
-    for (size_t k = 0; k < h.len; k++)
-        body[k] = i->rsp[MASK_XENSTORE_IDX(i->rsp_cons + sizeof h + k)];
-    body[h.len] = 0;
-    i->rsp_cons += (XENSTORE_RING_IDX)(sizeof h + h.len);
-    return h.req_id;
-}
-
-/* A poll round of the daemon: the event (input), the group commit, the output. */
-static void round_trip(struct vxs_conn *c)
-{
-    vxs_conn_input(c);
-    if (vxs.durable_upto < vxs.next_seq)
-        assert_int_equal(vxs.os->ops->flush(vxs.os), 0);
-    vxs_conn_flush(c);
-}
-
 static void test_ring_requests_consumed_when_answered(void **state)
 {
     (void)state;
@@ -233,81 +187,32 @@ static void test_ring_requests_consumed_when_answered(void **state)
     vh_domain(5);
     assert_int_equal(vh_write(d0, 0, "/x", "1"), 0);
     assert_int_equal(vh_set_perms(d0, 0, "/x", "r5"), 0);
-    struct vxs_domain *d = domain_of(5);
-    struct xenstore_domain_interface *i = d->page;
+    struct xenstore_domain_interface *i = vh_ring(5);
     static const char x[] = "/x";
-    guest_send(i, XS_READ, 1, x, sizeof x);
-    guest_send(i, XS_WRITE, 2, "/y\0v", 4); /* EACCES: a reply all the same */
-    vxs_conn_input(d->conn);
+    vh_guest_send(5, XS_READ, 1, x, sizeof x);
+    vh_guest_send(5, XS_WRITE, 2, "/y\0v", 4); /* EACCES: a reply all the same */
+    vh_guest_event(5);
     /* Read and handled, not answered yet (the round's output comes last): held. */
     assert_int_equal(i->req_cons, 0);
-    vxs_conn_flush(d->conn);
+    vh_round_output();
     assert_int_equal(i->req_cons, i->req_prod);
-    assert_int_equal(guest_reply(i, buf), 1);
+    assert_int_equal(vh_guest_reply(5, buf), 1);
     assert_string_equal(buf, "1");
-    assert_int_equal(guest_reply(i, buf), 2);
+    assert_int_equal(vh_guest_reply(5, buf), 2);
     assert_string_equal(buf, "EACCES");
 
     /* A request written while an earlier one is held announces nothing (Linux notifies only
      * when req[] looked empty): the flush that answers the first reads it too. */
-    guest_send(i, XS_READ, 3, x, sizeof x);
-    vxs_conn_input(d->conn);
-    guest_send(i, XS_READ, 4, x, sizeof x); /* no event for this one */
-    vxs_conn_flush(d->conn);
-    assert_int_equal(guest_reply(i, buf), 3);
-    assert_int_equal(guest_reply(i, buf), 4);
+    vh_guest_send(5, XS_READ, 3, x, sizeof x);
+    vh_guest_event(5);
+    vh_guest_send(5, XS_READ, 4, x, sizeof x); /* no event for this one */
+    vh_round_output();
+    assert_int_equal(vh_guest_reply(5, buf), 3);
+    assert_int_equal(vh_guest_reply(5, buf), 4);
     assert_int_equal(i->req_cons, i->req_prod);
-    round_trip(d->conn);
-    assert_int_equal(guest_reply(i, buf), 0);
-    vh_stop();
-}
-
-/* Linux writes a request in pieces (header, then each string) and notifies only when req[]
- * looked fully consumed. Once the daemon has read part of a request (held, not consumed), the
- * rest comes without an event: the poll loop must come back by itself (a short timeout, then
- * a long one for a guest that stops half-way), and its round's flush reads the rest. */
-static void test_ring_partial_request_read_without_event(void **state)
-{
-    (void)state;
-    vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0();
-    vh_domain(6);
-    assert_int_equal(vh_write(d0, 0, "/x", "1"), 0);
-    assert_int_equal(vh_set_perms(d0, 0, "/x", "r6"), 0);
-    struct vxs_domain *d = domain_of(6);
-    struct xenstore_domain_interface *i = d->page;
-    assert_int_equal(vxs_conn_partial_timeout(), -1);
-
-    /* The header, announced by an event; the daemon reads it and waits for the payload. */
-    static const char x[] = "/x";
-    struct xsd_sockmsg h = {.type = XS_READ, .req_id = 7, .len = sizeof x};
-    for (size_t k = 0; k < sizeof h; k++)
-        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = (char)((uint8_t *)&h)[k];
-    i->req_prod += (XENSTORE_RING_IDX)sizeof h;
-    round_trip(d->conn);
-    assert_int_equal(guest_reply(i, buf), 0);
-    assert_int_equal(i->req_cons, 0); /* held: not consumed */
-    assert_int_equal(vxs_conn_partial_timeout(), 1);
-
-    /* The payload, with no event (req_cons did not move): the next round finds it. */
-    for (size_t k = 0; k < sizeof x; k++)
-        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = x[k];
-    i->req_prod += (XENSTORE_RING_IDX)sizeof x;
-    vxs_conn_flush(d->conn); /* the round after the poll timeout: output only, no input */
-    assert_int_equal(guest_reply(i, buf), 7);
-    assert_string_equal(buf, "1");
-    assert_int_equal(i->req_cons, i->req_prod);
-    assert_int_equal(vxs_conn_partial_timeout(), -1);
-
-    /* A guest that stops half-way: looked at seldom after the first 100 ms. */
-    h.req_id = 8;
-    for (size_t k = 0; k < sizeof h; k++)
-        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = (char)((uint8_t *)&h)[k];
-    i->req_prod += (XENSTORE_RING_IDX)sizeof h;
-    round_trip(d->conn);
-    assert_int_equal(vxs_conn_partial_timeout(), 1);
-    d->conn->partial_since_ms -= 200;
-    assert_int_equal(vxs_conn_partial_timeout(), 100);
+    vh_guest_event(5);
+    vh_round_output();
+    assert_int_equal(vh_guest_reply(5, buf), 0);
     vh_stop();
 }
 
@@ -317,7 +222,6 @@ int main(void)
         cmocka_unit_test(test_transaction_end_replayed),
         cmocka_unit_test(test_watch_replayed),
         cmocka_unit_test(test_ring_requests_consumed_when_answered),
-        cmocka_unit_test(test_ring_partial_request_read_without_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,9 +54,17 @@ void vxs_xen_unbind(int local_port)
     (void)local_port;
 }
 
+static unsigned long notifies;
+
 void vxs_xen_notify(int local_port)
 {
     (void)local_port;
+    notifies++;
+}
+
+unsigned long vh_notifies(void)
+{
+    return notifies;
 }
 
 int vxs_xen_next_pending(void)
@@ -440,4 +448,68 @@ struct vh_client *vh_domain(uint32_t domid)
         }
     fail_msg("domain %u introduced but has no connection", domid);
     return NULL;
+}
+
+/* ---- a guest's side of its ring, by hand ---------------------------------------------- */
+
+struct xenstore_domain_interface *vh_ring(uint32_t domid)
+{
+    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
+        if (d->domid == domid && d->page)
+            return d->page;
+    fail_msg("domain %u has no ring", domid);
+    return NULL;
+}
+
+void vh_guest_put(uint32_t domid, const void *bytes, size_t len)
+{
+    struct xenstore_domain_interface *i = vh_ring(domid);
+    assert_true(len <= XENSTORE_RING_SIZE - (i->req_prod - i->req_cons));
+    for (size_t k = 0; k < len; k++)
+        i->req[MASK_XENSTORE_IDX(i->req_prod + k)] = ((const char *)bytes)[k];
+    i->req_prod += (XENSTORE_RING_IDX)len;
+}
+
+void vh_guest_send(uint32_t domid, uint32_t type, uint32_t req_id, const void *body,
+                   size_t len)
+{
+    struct xsd_sockmsg h = {.type = type, .req_id = req_id, .len = (uint32_t)len};
+    vh_guest_put(domid, &h, sizeof h);
+    vh_guest_put(domid, body, len);
+}
+
+uint32_t vh_guest_reply(uint32_t domid, char *body)
+{
+    struct xenstore_domain_interface *i = vh_ring(domid);
+    struct xsd_sockmsg h;
+    if (i->rsp_prod - i->rsp_cons < sizeof h)
+        return 0;
+    for (size_t k = 0; k < sizeof h; k++)
+        ((uint8_t *)&h)[k] = (uint8_t)i->rsp[MASK_XENSTORE_IDX(i->rsp_cons + k)];
+    if (i->rsp_prod - i->rsp_cons < sizeof h + h.len)
+        return 0;
+    for (size_t k = 0; k < h.len; k++)
+        body[k] = i->rsp[MASK_XENSTORE_IDX(i->rsp_cons + sizeof h + k)];
+    body[h.len] = 0;
+    i->rsp_cons += (XENSTORE_RING_IDX)(sizeof h + h.len);
+    return h.req_id;
+}
+
+void vh_guest_event(uint32_t domid)
+{
+    for (struct vxs_domain *d = vxs.domains; d; d = d->next)
+        if (d->domid == domid && d->conn) {
+            vxs_conn_input(d->conn);
+            return;
+        }
+    fail_msg("domain %u has no connection", domid);
+}
+
+void vh_round_output(void)
+{
+    if (vxs.durable_upto < vxs.next_seq)
+        assert_int_equal(vxs.os->ops->flush(vxs.os), 0);
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (!c->dead && c->dom)
+            vxs_conn_flush(c);
 }

@@ -101,4 +101,21 @@ size_t vh_events_drop(struct vh_client *cl);
 int vh_set_target(struct vh_client *dom0, uint32_t domid, uint32_t target);
 int vh_release(struct vh_client *dom0, uint32_t domid);
 
+/* A guest's side of its ring, by hand (for tests of the ring's rules): */
+struct xenstore_domain_interface *vh_ring(uint32_t domid);
+/* Put bytes into req[] (no event: call vh_guest_event for one). */
+void vh_guest_put(uint32_t domid, const void *bytes, size_t len);
+/* Put a whole request into req[] (no event). */
+void vh_guest_send(uint32_t domid, uint32_t type, uint32_t req_id, const void *body,
+                   size_t len);
+/* Take one reply or event out of rsp[]: its req_id, or 0 if none is complete. */
+uint32_t vh_guest_reply(uint32_t domid, char *body);
+/* The guest's event reaches the daemon: its connection reads req[]. */
+void vh_guest_event(uint32_t domid);
+/* The rest of a poll round: the group commit, then every ring connection's output (which
+ * also looks at req[] again, as the daemon's round does). */
+void vh_round_output(void);
+/* Events the daemon sent to guests so far (all ports). */
+unsigned long vh_notifies(void);
+
 #endif
