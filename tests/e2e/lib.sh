@@ -142,3 +142,28 @@ xl_create_fg() {
     fi
     return 1
 }
+
+# With vxenstored as dom0's xenstored (run.sh --xenstored build/vxenstored): true.
+xenstored_is_ours() {
+    . /etc/rig/rig.conf
+    case "$RIG_XENSTORED" in /xenkit/*) return 0 ;; *) return 1 ;; esac
+}
+
+xenstored_answers() { xenstore-exists / 2>/dev/null; }
+
+# xenstored_kill_restart: SIGKILL the running xenstored and start it again, with the same
+# arguments, on its database; wait until it answers. Its output goes to /tmp/vxs-restart.log.
+# xenconsoled gives up when its xenstore connection dies: started again if it did.
+xenstored_kill_restart() {
+    . /etc/rig/rig.conf
+    local pid
+    pid=$(pidof xenstored || pgrep -f "$RIG_XENSTORED" | head -n 1)
+    [ -n "$pid" ] || fail "cannot find the running xenstored"
+    kill -KILL $pid
+    while kill -0 $pid 2>/dev/null; do sleep 0.05; done
+    # shellcheck disable=SC2086 # the args are a word list on purpose
+    "$RIG_XENSTORED" $RIG_XENSTORED_ARGS >>/tmp/vxs-restart.log 2>&1 &
+    wait_until 10 xenstored_answers ||
+        { cat /tmp/vxs-restart.log; fail "xenstored did not answer after a restart"; }
+    pidof xenconsoled >/dev/null || xenconsoled --log=guest --log-dir=/var/log/xen/console
+}

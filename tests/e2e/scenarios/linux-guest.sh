@@ -3,9 +3,10 @@
 # xen-netfront negotiate with dom0's blkback and netback through xenstore (issue 5 runs this
 # with vxenstored as dom0's xenstored), then the guest (tools/rig/domu-init.sh) reads dom0's
 # marker from /dev/xvda, writes its own pattern, pings dom0 on xenbr0 and prints DOMU PASS.
-# dom0 checks the four devices reached state 4 (Connected), asks for a shutdown (the guest
-# kernel sees control/shutdown), then checks the pattern in the image and that the toolstack
-# removed the backends, the frontends and the domain's nodes from xenstore.
+# dom0 checks the four devices reached state 4 (Connected); with vxenstored as dom0's
+# xenstored it then SIGKILLs and restarts the daemon with the guest running; it asks for a
+# shutdown (the guest kernel sees control/shutdown), then checks the pattern in the image and
+# that the toolstack removed the backends, the frontends and the domain's nodes from xenstore.
 #
 # When dom0's xenstored writes a trace to /var/log/xen/xenstored.trace (run.sh --xenstored
 # build/vxenstored --xenstored-args "... -T /var/log/xen/xenstored.trace"), the requests from
@@ -129,15 +130,43 @@ if [ "$connected" != 4 ]; then
     echo "----"
 fi
 
+# With vxenstored as dom0's xenstored: SIGKILL it while the guest runs and start it again on
+# its database. The guest's xenbus must carry on: the shutdown below reaches the guest through
+# its control/shutdown watch (restored by the new daemon) and Linux's shutdown handler reads
+# and clears the node in a transaction; blkback/netback (dom0's kernel ring) and xl destroy's
+# cleanup go through the new daemon too. (xl create -F loses its socket with the old daemon,
+# so xl destroy does the cleanup then.)
+restarted=false
+if xenstored_is_ours && [ "$connected" = 4 ]; then
+    t=$(now)
+    xenstored_kill_restart
+    restarted=true
+    info "linux-guest: vxenstored SIGKILLed and restarted, the guest running ($(seconds_between "$t" "$(now)") s)"
+    grep -q "domain $domid: reconnected" /tmp/vxs-restart.log ||
+        soft_fail "the restarted vxenstored did not report reconnecting domain $domid"
+    xs_is "$fe/vbd/51712/state" 4 || soft_fail "the frontend's state is not 4 after the restart"
+fi
+
 # The toolstack's shutdown request: the guest kernel's control/shutdown watch -> /sbin/poweroff.
 t2=$(now)
 xl shutdown "$name" >&2 2>&1 || soft_fail "xl shutdown failed"
-wait "$xl_pid"
-reason=$(cat "$E2E_TMP/reason")
-t3=$(now)
-wait_until 10 gone || soft_fail "the domain still exists after xl shutdown"
-info "linux-guest: xl shutdown -> domain gone in $(seconds_between "$t2" "$t3") s"
-[ "$reason" = 0 ] || soft_fail "shutdown reason '$reason', want 0 (poweroff)"
+if $restarted; then
+    stopped() { gone || xl list "$name" 2>/dev/null | awk 'NR == 2 { exit ($5 ~ /s/) ? 0 : 1 }'; }
+    wait_until 60 stopped || soft_fail "the guest did not shut down after the restart"
+    t3=$(now)
+    info "linux-guest: xl shutdown after the restart -> guest shut down in $(seconds_between "$t2" "$t3") s"
+    # xl create -F: still waiting on its dead socket, or gone (it says which on the log)
+    kill "$xl_pid" 2>/dev/null; pkill -f "xl create -F $cfg" 2>/dev/null; wait "$xl_pid" 2>/dev/null
+    gone || xl destroy "$name" >&2 2>&1 || soft_fail "xl destroy failed"
+    wait_until 10 gone || soft_fail "the domain still exists after xl destroy"
+else
+    wait "$xl_pid"
+    reason=$(cat "$E2E_TMP/reason")
+    t3=$(now)
+    wait_until 10 gone || soft_fail "the domain still exists after xl shutdown"
+    info "linux-guest: xl shutdown -> domain gone in $(seconds_between "$t2" "$t3") s"
+    [ "$reason" = 0 ] || soft_fail "shutdown reason '$reason', want 0 (poweroff)"
+fi
 wait_console "$name" 'DOMU shutdown requested' 5 ||
     soft_fail "the guest did not report the shutdown request"
 

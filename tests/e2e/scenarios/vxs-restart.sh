@@ -27,7 +27,6 @@ esac
 name=vxsrestart
 node_is() { [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; }
 domid_known() { domid=$(xl domid "$name" 2>/dev/null) && [ -n "$domid" ]; }
-answers() { xenstore-exists / 2>/dev/null; }
 domain_gone() { ! xl list "$name" >/dev/null 2>&1; }
 
 reset_console "$name"
@@ -44,23 +43,11 @@ xenstore-write /vxsr/shared s /vxsr/owned o
 xenstore-chmod /vxsr/shared n0 "r$domid" w0
 xenstore-chmod /vxsr/owned "b$domid"
 
-kill_restart() { # kill -9 the running daemon and start it again on its database
-    local pid
-    pid=$(pidof xenstored || pgrep -f "$RIG_XENSTORED" | head -n 1)
-    [ -n "$pid" ] || fail "cannot find the running xenstored"
-    kill -KILL $pid
-    while kill -0 $pid 2>/dev/null; do sleep 0.05; done
-    # shellcheck disable=SC2086 # the args are a word list on purpose
-    "$RIG_XENSTORED" $RIG_XENSTORED_ARGS >>/tmp/vxs-restart.log 2>&1 &
-    wait_until 10 answers || { cat /tmp/vxs-restart.log; fail "xenstored did not answer after a restart"; }
-}
 t0=$(now)
-kill_restart
+xenstored_kill_restart
 info "vxs-restart: SIGKILL -> answering again after $(seconds_between "$t0" "$(now)") s"
 grep -q "domain $domid: reconnected" /tmp/vxs-restart.log ||
     soft_fail "the restarted daemon did not report reconnecting domain $domid"
-# xenconsoled lost its connection with the old daemon: start it again.
-pidof xenconsoled >/dev/null || xenconsoled --log=guest --log-dir=/var/log/xen/console
 
 node_is "$home/data/counter" 41 || soft_fail "an acknowledged write was lost across the restart"
 cmd="after-restart-$RANDOM"
@@ -101,7 +88,7 @@ wait_until 15 grew 0 || { soft_fail "the ring writer never wrote"; cat /tmp/ring
 kills=0
 while [ $kills -lt 3 ]; do
     sleep "0.$((RANDOM % 9 + 1))"
-    kill_restart
+    xenstored_kill_restart
     kills=$((kills + 1))
     n=$(lines)
     wait_until 15 grew "$n" ||
