@@ -173,6 +173,8 @@ void vxs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vxs_log_to_syslog(void);
 /* Log each domain's ring indexes and queues (SIGUSR1; vxs_diag.c). */
 void vxs_diag_dump(void);
+/* The monotonic clock in ms (timers of the poll loop: quotas, rings, events). */
+uint64_t vxs_now_ms(void);
 /* vxs_ring_wake.c: rings that wait for an event that never comes (part of a request read, a
  * consume that raced a request, replies left unread): the poll timeout they need (ms, -1:
  * none), after notifying again where due; and the mark flush_ring leaves after a consume. */

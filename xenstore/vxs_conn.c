@@ -23,13 +23,6 @@
 #define VXS_OUT_HIGH (256u * 1024)
 #define VXS_OUT_MAX (2560u * 1024)
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static size_t queued(const struct vxs_conn *c)
 {
     size_t n = 0;
@@ -70,7 +63,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
     if (((const struct xsd_sockmsg *)msg)->type != XS_WATCH_EVENT)
         vxs_quota_outstanding(c, 1);
     else if (!c->priv && c->dom && vxs_quota_watch_event_ms())
-        o->expires_ms = now_ms() + vxs_quota_watch_event_ms();
+        o->expires_ms = vxs_now_ms() + vxs_quota_watch_event_ms();
     if (!c->priv && c->out_bytes > VXS_OUT_HIGH)
         c->stalled = true;
 }
@@ -359,7 +352,7 @@ size_t vxs_conn_queued(const struct vxs_conn *c)
  * messages go: not one the ring has taken part of. */
 int vxs_conn_event_timeout(void)
 {
-    uint64_t first = 0, now = now_ms();
+    uint64_t first = 0, now = vxs_now_ms();
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
         for (const struct vxs_out *o = c->out_head; o; o = o->next)
             /* (not one partly in the ring: it cannot go, and would keep us awake) */
@@ -373,7 +366,7 @@ int vxs_conn_event_timeout(void)
 
 void vxs_conn_expire_events(void)
 {
-    uint64_t now = now_ms();
+    uint64_t now = vxs_now_ms();
     for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
         struct vxs_out **po = &c->out_head, *prev = NULL;
         while (*po) {

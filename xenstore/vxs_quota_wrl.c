@@ -9,7 +9,6 @@
  */
 #include <limits.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
@@ -25,13 +24,6 @@
 static long ndomains;
 static long ntransactions;
 static int32_t reserve;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Move as much as possible from *from to *to, keeping *from >= floor and *to <= ceil. */
 static void xfer(int32_t *from, int32_t floor, int32_t *to, int32_t ceil)
@@ -54,7 +46,7 @@ void vxs_wrl_reset(void)
 void vxs_wrl_domain_new(struct vxs_qdom *d)
 {
     d->wrl_credit = 0;
-    d->wrl_ms = now_ms();
+    d->wrl_ms = vxs_now_ms();
     ndomains++;
     xfer(&reserve, -WRL_NEWDOMS, &d->wrl_credit, WRL_DBURST);
 }
@@ -85,7 +77,7 @@ bool vxs_wrl_may_read(struct vxs_qdom *d)
 {
     if (d->wrl_credit >= 0)
         return true;
-    update(d, now_ms());
+    update(d, vxs_now_ms());
     return d->wrl_credit >= 0;
 }
 
@@ -107,7 +99,7 @@ void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx, unsigned writes)
     struct vxs_qdom *d = vxs_qdom(c->domid, true);
     if (!d)
         return;
-    update(d, now_ms());
+    update(d, vxs_now_ms());
     /* C debits each node write as it makes it; the debt is bounded as its is (a request
      * writes at most a path's nodes, or a removed subtree's). */
     int64_t debt = (int64_t)(in_tx ? 1 : writes) * WRL_COST;

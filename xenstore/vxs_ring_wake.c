@@ -27,7 +27,6 @@
  *    one event per 10 s). Spurious events are harmless to every xenbus implementation.
  */
 #include <stdint.h>
-#include <time.h>
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
@@ -39,16 +38,9 @@
 #define RENOTIFY_FIRST_MS 100
 #define RENOTIFY_MAX_MS 10000
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void vxs_ring_wake_consumed(struct vxs_conn *c)
 {
-    c->recheck_at_ms = now_ms() + RECHECK_MS;
+    c->recheck_at_ms = vxs_now_ms() + RECHECK_MS;
 }
 
 static void shorter(int *best, uint64_t due, uint64_t now)
@@ -93,7 +85,7 @@ int vxs_ring_wake_timeout(void)
             continue;
         }
         if (!now)
-            now = now_ms();
+            now = vxs_now_ms();
         /* 1: part of a request read */
         if (c->rd.have == 0) {
             c->partial_since_ms = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "xenstore/store_pack.h"
 #include "xenstore/vxs.h"
@@ -125,4 +126,11 @@ int vxs_store_open(const char *db)
         rc = vs_txn_commit(x, &info, STORE_SYNC_ALWAYS, NULL, NULL, NULL);
     }
     return rc;
+}
+
+uint64_t vxs_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
