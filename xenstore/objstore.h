@@ -88,6 +88,11 @@ struct objstore_ops {
     /* Make every pending BATCH update durable now and call their callbacks. */
     int (*flush)(struct objstore *s);
     void (*close)(struct objstore *s);
+    /* Optional (NULL: callers use put): put, and say whether the object was added (*added
+     * false: it was there already). A cache in front of the heap then need not look for a
+     * new object, which it cannot hold. */
+    int (*put_added)(struct objstore *s, enum store_kind kind, const void *data, size_t len,
+                     struct store_hash *out, bool *added);
 };
 
 #define STORE_REF_NAME_MAX 255

@@ -91,10 +91,11 @@ static bool valid_kind(enum store_kind kind)
     return kind == STORE_KIND_BLOB || kind == STORE_KIND_NODE || kind == STORE_KIND_COMMIT;
 }
 
-static int mem_put(struct objstore *s, enum store_kind kind, const void *data, size_t len,
-                   struct store_hash *out)
+static int mem_put_added(struct objstore *s, enum store_kind kind, const void *data,
+                         size_t len, struct store_hash *out, bool *added)
 {
     struct memobj *m = M(s);
+    *added = false;
     if (!valid_kind(kind) || (data == NULL && len > 0))
         return -EINVAL;
     struct store_hash h;
@@ -114,10 +115,18 @@ static int mem_put(struct objstore *s, enum store_kind kind, const void *data, s
         o->next = m->buckets[b];
         m->buckets[b] = o;
         m->count++;
+        *added = true;
     }
     if (out != NULL)
         *out = h;
     return 0;
+}
+
+static int mem_put(struct objstore *s, enum store_kind kind, const void *data, size_t len,
+                   struct store_hash *out)
+{
+    bool added;
+    return mem_put_added(s, kind, data, len, out, &added);
 }
 
 static int mem_get(struct objstore *s, const struct store_hash *h, enum store_kind *kind,
@@ -271,6 +280,7 @@ static const struct objstore_ops memobj_ops = {
     .list_refs = mem_list_refs,
     .flush = mem_flush,
     .close = mem_close,
+    .put_added = mem_put_added,
 };
 
 struct objstore *store_memobj_open(void)

@@ -128,20 +128,43 @@ static void ix_put_nogrow(struct index *ix, const struct store_hash *h, uint64_t
     ix->count++;
 }
 
+/* Make room for one more entry (at most 70% full). */
+static int ix_reserve(struct index *ix)
+{
+    if ((ix->count + 1) * 10 <= (ix->mask + 1) * 7)
+        return 0;
+    struct index n;
+    if (pack_ix_init(&n, ix->mask + 1) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i <= ix->mask; i++)
+        if (ix->e[i].off != 0)
+            ix_put_nogrow(&n, &ix->e[i].h, ix->e[i].off);
+    pack_ix_free(ix);
+    *ix = n;
+    return 0;
+}
+
 int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off)
 {
-    if ((ix->count + 1) * 10 > (ix->mask + 1) * 7) {
-        struct index n;
-        if (pack_ix_init(&n, ix->mask + 1) < 0)
-            return -ENOMEM;
-        for (size_t i = 0; i <= ix->mask; i++)
-            if (ix->e[i].off != 0)
-                ix_put_nogrow(&n, &ix->e[i].h, ix->e[i].off);
-        pack_ix_free(ix);
-        *ix = n;
-    }
+    if (ix_reserve(ix) < 0)
+        return -ENOMEM;
     ix_put_nogrow(ix, h, off);
     return 0;
+}
+
+/* The slot of h: where it is (*found) or where it would go. */
+static size_t ix_slot(const struct index *ix, const struct store_hash *h, bool *found)
+{
+    uint16_t t = ix_tag(h);
+    size_t i = ix_home(ix, h);
+    for (; ix->tag[i] != 0; i = (i + 1) & ix->mask) {
+        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h)) {
+            *found = true;
+            return i;
+        }
+    }
+    *found = false;
+    return i;
 }
 
 #define WBUF_MAX (1u << 20) /* write out before the buffer would grow past this */
@@ -497,10 +520,11 @@ static void gc_touch(struct pack *p, const struct store_hash *h, uint64_t off)
 
 /* ---- objstore ops ---------------------------------------------------------------------------- */
 
-static int pack_put(struct objstore *s, enum store_kind kind, const void *data, size_t len,
-                    struct store_hash *out)
+static int pack_put_added(struct objstore *s, enum store_kind kind, const void *data,
+                          size_t len, struct store_hash *out, bool *added)
 {
     struct pack *p = P(s);
+    *added = false;
     if (!valid_kind(kind) || (data == NULL && len > 0))
         return -EINVAL;
     if (len > OBJ_MAX)
@@ -508,19 +532,31 @@ static int pack_put(struct objstore *s, enum store_kind kind, const void *data, 
     struct store_hash h;
     store_hash_object(kind, data, len, &h);
     pthread_mutex_lock(&p->lock);
-    int rc = 0;
-    uint64_t off = ix_find(&p->ix, &h);
-    if (off != 0) {
+    /* One probe: room is made first, so the slot a miss ends on is where the new entry goes
+     * (a miss is the usual case, and the probe's cache misses are most of the index's cost). */
+    int rc = ix_reserve(&p->ix);
+    bool found = false;
+    size_t slot = rc == 0 ? ix_slot(&p->ix, &h, &found) : 0;
+    if (rc < 0) {
+        /* no memory to index a new object */
+    } else if (found) {
+        uint64_t off = p->ix.e[slot].off;
         gc_touch(p, &h, off);
         if (off < p->refs_end)
             pack_inflight_add(p, &h); /* the next ref update may name it: GC must keep it */
     } else if (p->failed) {
         rc = p->failed;
     } else {
+        uint64_t off;
         int64_t total = pack_encode_record(p, REC_OBJ, kind, &h, data, len);
         rc = total < 0 ? (int)total : append(p, p->scratch, (size_t)total, &off, false);
-        if (rc == 0)
-            rc = pack_ix_put(&p->ix, &h, off);
+        if (rc == 0) {
+            p->ix.e[slot].h = h;
+            p->ix.e[slot].off = off;
+            p->ix.tag[slot] = ix_tag(&h);
+            p->ix.count++;
+            *added = true;
+        }
         /* Not cached here: the tree layer's cache keeps what it puts, and until written out
          * the record is served from the write buffer. */
     }
@@ -528,6 +564,13 @@ static int pack_put(struct objstore *s, enum store_kind kind, const void *data, 
     if (rc == 0 && out != NULL)
         *out = h;
     return rc;
+}
+
+static int pack_put(struct objstore *s, enum store_kind kind, const void *data, size_t len,
+                    struct store_hash *out)
+{
+    bool added;
+    return pack_put_added(s, kind, data, len, out, &added);
 }
 
 /* Read and check the object record at off (lock held). */
@@ -923,4 +966,5 @@ const struct objstore_ops pack_ops = {
     .list_refs = pack_list_refs,
     .flush = pack_flush,
     .close = pack_close,
+    .put_added = pack_put_added,
 };
