@@ -12,48 +12,21 @@
 
 /* ---- buffers ------------------------------------------------------------------------------ */
 
-void vs_buf_put(struct vs_buf *b, const void *d, size_t n)
+bool vs_buf_grow(struct vs_buf *b, size_t n)
 {
     if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+        return false;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = true;
+        return false;
     }
-    if (n)
-        memcpy(b->p + b->len, d, n);
-    b->len += n;
-}
-
-void vs_buf_u8(struct vs_buf *b, uint8_t v)
-{
-    vs_buf_put(b, &v, 1);
-}
-
-void vs_buf_varint(struct vs_buf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        tmp[n++] = c | (v ? 0x80 : 0);
-    } while (v);
-    vs_buf_put(b, tmp, n);
-}
-
-void vs_buf_bytes(struct vs_buf *b, const void *d, size_t n)
-{
-    vs_buf_varint(b, n);
-    vs_buf_put(b, d, n);
+    b->p = p;
+    b->cap = cap;
+    return true;
 }
 
 uint8_t vs_rd_u8(struct vs_rd *r)
@@ -272,6 +245,8 @@ void vs_store_close(struct vs_store *st)
         cache_drop(st, st->lru_head);
     free(st->buckets);
     st->buckets = NULL;
+    free(st->enc.p);
+    memset(&st->enc, 0, sizeof(st->enc));
     if (st->trees > 0)
         st->closed = true; /* a tree still open refers to it: the last vs_tree_close frees it */
     else
@@ -352,13 +327,39 @@ int vs_load(struct vs_store *st, const struct store_hash *h, enum store_kind kin
 int vs_put(struct vs_store *st, enum store_kind kind, const void *data, size_t len,
            struct store_hash *out)
 {
-    int rc = st->os->ops->put(st->os, kind, data, len, out);
+    /* Nearly every put is of a new object (a commit rewrites the nodes on its paths with the
+     * new gen), which cannot be in the cache: a heap that says so spares the cache a lookup
+     * that misses (a bucket and a chain entry out of the CPU's caches, ~5% of a write). */
+    bool added = false;
+    int rc = st->os->ops->put_added
+                 ? st->os->ops->put_added(st->os, kind, data, len, out, &added)
+                 : st->os->ops->put(st->os, kind, data, len, out);
     if (rc < 0)
         return rc;
     /* Freshly written objects are likely read again soon (the next transaction). */
-    if (cache_find(st, out) == NULL && len + 64 < st->cache_budget / 4)
+    if (len + 64 < st->cache_budget / 4 && (added || cache_find(st, out) == NULL))
         cache_insert(st, out, kind, data, len);
     return 0;
+}
+
+struct vs_buf *vs_enc_buf(struct vs_store *st)
+{
+    st->enc.len = 0;
+    st->enc.oom = false;
+    return &st->enc;
+}
+
+#define VS_ENC_KEEP (256u << 10) /* a bigger encoding buffer is not kept for the next one */
+
+int vs_put_enc(struct vs_store *st, enum store_kind kind, struct store_hash *out)
+{
+    struct vs_buf *b = &st->enc;
+    int rc = b->oom ? -ENOMEM : vs_put(st, kind, b->p, b->len, out);
+    if (b->cap > VS_ENC_KEEP) {
+        free(b->p);
+        memset(b, 0, sizeof(*b));
+    }
+    return rc;
 }
 
 uint64_t vs_now_ns(void)
@@ -380,9 +381,31 @@ static bool name_ok(const uint8_t *p, size_t n)
     return true;
 }
 
+/* The last name hashed, per thread. One request looks the same path up several times (the
+ * permission check, the transaction's first access, the replay's walks), and a path usually
+ * crosses one split directory (/local/domain, a backend's list), so the same name comes back
+ * again and again: without the memo, SHA-256 of a name was a fifth of the CPU of a write
+ * outside the objects' own hashing. */
+#define NAME_MEMO_MAX 64
+static _Thread_local struct {
+    size_t len; /* 0: empty (names are never empty) */
+    char name[NAME_MEMO_MAX];
+    struct store_hash h;
+} name_memo;
+
 void vs_name_hash(const char *name, struct store_hash *h)
 {
-    store_hash_object(STORE_KIND_BLOB, name, strlen(name), h);
+    size_t len = strlen(name);
+    if (len != 0 && len == name_memo.len && memcmp(name, name_memo.name, len) == 0) {
+        *h = name_memo.h;
+        return;
+    }
+    store_hash_object(STORE_KIND_BLOB, name, len, h);
+    if (len <= NAME_MEMO_MAX) {
+        memcpy(name_memo.name, name, len);
+        name_memo.len = len;
+        name_memo.h = *h;
+    }
 }
 
 /* 5-bit chunk `depth` (most significant bits first) of a name's hash. */

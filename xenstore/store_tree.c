@@ -612,8 +612,10 @@ void vs_tree_close(struct vs_tree *t)
     if (t == NULL || keep_spare(t))
         return;
     struct vs_store *st = t->st;
-    if (--st->trees == 0 && st->closed)
+    if (--st->trees == 0 && st->closed) {
+        free(st->enc.p);
         free(st);
+    }
     vs_node_free(t->root);
     free(t);
 }
@@ -681,11 +683,14 @@ int vs_tree_list(struct vs_tree *t, const char *path, char ***names, size_t *n)
 {
     struct vs_node *node;
     int rc = vs_lookup(t, path, &node);
-    if (rc < 0)
-        return rc;
+    return rc < 0 ? rc : vs_node_list(t, node, names, n);
+}
+
+int vs_node_list(struct vs_tree *t, struct vs_node *node, char ***names, size_t *n)
+{
     struct vs_entry **arr;
     size_t k;
-    rc = vs_dir_entries(t, &node->dir, 0, &arr, &k);
+    int rc = vs_dir_entries(t, &node->dir, 0, &arr, &k);
     if (rc < 0)
         return rc;
     char **v = calloc(k ? k : 1, sizeof(char *));
@@ -883,14 +888,8 @@ static int write_part(struct vs_tree *t, struct vs_inode *in, unsigned depth,
     int rc = write_children(t, in, depth);
     if (rc < 0)
         return rc;
-    struct vs_buf b = {0};
-    vs_inode_encode(in, depth, &b);
-    if (b.oom) {
-        free(b.p);
-        return -ENOMEM;
-    }
-    rc = vs_put(t->st, STORE_KIND_NODE, b.p, b.len, out);
-    free(b.p);
+    vs_inode_encode(in, depth, vs_enc_buf(t->st));
+    rc = vs_put_enc(t->st, STORE_KIND_NODE, out);
     if (rc == 0)
         in->dirty = false;
     return rc;
@@ -916,14 +915,8 @@ int vs_node_write(struct vs_tree *t, struct vs_node *n)
         }
         n->val_dirty = false;
     }
-    struct vs_buf b = {0};
-    vs_node_encode(n, &b);
-    if (b.oom) {
-        free(b.p);
-        return -ENOMEM;
-    }
-    rc = vs_put(t->st, STORE_KIND_NODE, b.p, b.len, &n->h);
-    free(b.p);
+    vs_node_encode(n, vs_enc_buf(t->st));
+    rc = vs_put_enc(t->st, STORE_KIND_NODE, &n->h);
     if (rc == 0) {
         n->dirty = false;
         n->dir.dirty = false;
@@ -968,15 +961,9 @@ int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t n
     c.time_ns = info && info->time_ns ? info->time_ns : vs_now_ns();
     c.author = (char *)(info && info->author ? info->author : "");
     c.message = (char *)(info && info->message ? info->message : "");
-    struct vs_buf b = {0};
-    vs_commit_encode(&c, &b);
-    if (b.oom) {
-        free(b.p);
-        return -ENOMEM;
-    }
+    vs_commit_encode(&c, vs_enc_buf(t->st));
     struct store_hash h;
-    rc = vs_put(t->st, STORE_KIND_COMMIT, b.p, b.len, &h);
-    free(b.p);
+    rc = vs_put_enc(t->st, STORE_KIND_COMMIT, &h);
     if (rc < 0)
         return rc;
     t->has_base = true;

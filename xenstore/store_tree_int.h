@@ -6,6 +6,8 @@
 #ifndef XENKIT_XENSTORE_STORE_TREE_INT_H
 #define XENKIT_XENSTORE_STORE_TREE_INT_H
 
+#include <string.h>
+
 #include "xenstore/store_tree.h"
 
 /* Encoding constants (docs/store-format.md, "Objects"). */
@@ -24,10 +26,39 @@ struct vs_buf {
     size_t len, cap;
     bool oom;
 };
-void vs_buf_put(struct vs_buf *b, const void *d, size_t n);
-void vs_buf_u8(struct vs_buf *b, uint8_t v);
-void vs_buf_varint(struct vs_buf *b, uint64_t v);
-void vs_buf_bytes(struct vs_buf *b, const void *d, size_t n); /* varint length + bytes */
+/* Room for n more bytes (false, and b->oom set, if out of memory). */
+bool vs_buf_grow(struct vs_buf *b, size_t n);
+/* Inline: an encoding is mostly one-byte tags, varints and 32-byte hashes, and a call per
+ * piece cost more than the copying. */
+static inline void vs_buf_put(struct vs_buf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap && !vs_buf_grow(b, n))
+        return;
+    if (n)
+        memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+static inline void vs_buf_u8(struct vs_buf *b, uint8_t v)
+{
+    if (b->len + 1 > b->cap && !vs_buf_grow(b, 1))
+        return;
+    b->p[b->len++] = v;
+}
+static inline void vs_buf_varint(struct vs_buf *b, uint64_t v)
+{
+    if (b->len + 10 > b->cap && !vs_buf_grow(b, 10))
+        return;
+    do {
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        b->p[b->len++] = c | (v ? 0x80 : 0);
+    } while (v);
+}
+static inline void vs_buf_bytes(struct vs_buf *b, const void *d, size_t n) /* varint len + bytes */
+{
+    vs_buf_varint(b, n);
+    vs_buf_put(b, d, n);
+}
 
 struct vs_rd {
     const uint8_t *p, *end;
@@ -66,6 +97,7 @@ struct vs_store {
     struct vs_tree *spare; /* a clean tree kept by vs_tree_close for the next vs_tree_open */
     size_t trees;          /* trees open on it (not counting the spare) */
     bool closed;           /* vs_store_close came while trees were open: the last one frees */
+    struct vs_buf enc;     /* where objects are encoded before vs_put_enc (reused) */
 };
 
 /* Fetch an object through the cache. The returned bytes are borrowed: valid until the next
@@ -74,6 +106,12 @@ int vs_load(struct vs_store *st, const struct store_hash *h, enum store_kind kin
             const uint8_t **data, size_t *len);
 int vs_put(struct vs_store *st, enum store_kind kind, const void *data, size_t len,
            struct store_hash *out);
+/* The store's encoding buffer, emptied: encode an object into it, then vs_put_enc puts it
+ * (-ENOMEM if the encoding ran out of memory). One object at a time: a tree's children are
+ * written before its own encoding starts. Saves a malloc and the buffer's regrowth per
+ * object. */
+struct vs_buf *vs_enc_buf(struct vs_store *st);
+int vs_put_enc(struct vs_store *st, enum store_kind kind, struct store_hash *out);
 
 /* ---- in-memory tree ---------------------------------------------------------------------- */
 struct vs_node;
@@ -157,6 +195,8 @@ int vs_node_value(struct vs_tree *t, struct vs_node *n);          /* load a blob
 int vs_inode_slot(struct vs_tree *t, struct vs_inode *in, unsigned i, unsigned depth);
 int vs_entry_node(struct vs_tree *t, struct vs_entry *e, struct vs_node **out);
 int vs_lookup(struct vs_tree *t, const char *path, struct vs_node **out);
+/* vs_tree_list of a node already found. */
+int vs_node_list(struct vs_tree *t, struct vs_node *node, char ***names, size_t *n);
 int vs_lookup_entry(struct vs_tree *t, const char *path, struct vs_entry **out);
 /* All entries of a directory (borrowed pointers, in no particular order). */
 int vs_dir_entries(struct vs_tree *t, struct vs_inode *in, unsigned depth,

@@ -49,6 +49,11 @@ struct rec {
     bool lazy;
     char **gone;
     size_t ngone, capgone;
+    /* live's node at path (NULL: absent, or not looked up since live last moved). Nothing
+     * frees a node of live while live stays: reads only load more. A request reads its node
+     * several times (the permission check, the quota accounting, the copy a change makes);
+     * each look-up used to walk the path again. */
+    struct vs_node *node;
 };
 
 enum { OP_SET, OP_RM };
@@ -173,24 +178,52 @@ static bool valid_path(const char *p)
     return true;
 }
 
-/* Existence and own version of path in t (absent also when an ancestor is missing). */
-static int version_at(struct vs_tree *t, const char *path, bool *present, uint64_t *version)
+/* Existence and own version of path in t (absent also when an ancestor is missing); *node:
+ * the node, NULL if absent. */
+static int version_at(struct vs_tree *t, const char *path, bool *present, uint64_t *version,
+                      struct vs_node **node)
 {
     struct vs_node *n;
     int rc = vs_lookup(t, path, &n);
     *present = false;
     *version = 0;
+    *node = NULL;
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)
         return rc;
     *present = true;
     *version = n->version;
+    *node = n;
     return 0;
 }
 
-/* Give r its own copy of its state, taken from t (the tree the invariant refers to). */
-static int materialize(struct rec *r, struct vs_tree *t)
+/* live's node at r's path (-ENOENT if absent there). */
+static int live_node(struct vs_txn *x, struct rec *r, struct vs_node **out)
+{
+    if (r->node == NULL) {
+        int rc = vs_lookup(x->live, r->path, &r->node);
+        if (rc < 0)
+            return rc;
+    }
+    *out = r->node;
+    return 0;
+}
+
+static int dup_bytes(const void *src, size_t len, uint8_t **out)
+{
+    uint8_t *p = malloc(len + 1);
+    if (p == NULL)
+        return -ENOMEM;
+    if (len)
+        memcpy(p, src, len);
+    p[len] = 0;
+    *out = p;
+    return 0;
+}
+
+/* Give r its own copy of its state, taken from live (the tree the invariant refers to). */
+static int materialize(struct vs_txn *x, struct rec *r)
 {
     if (r->own)
         return 0;
@@ -198,11 +231,19 @@ static int materialize(struct rec *r, struct vs_tree *t)
         r->own = true;
         return 0;
     }
-    void *val = NULL, *perms = NULL;
-    size_t vlen, plen;
-    int rc = vs_tree_read(t, r->path, &val, &vlen);
+    uint8_t *val = NULL, *perms = NULL;
+    size_t vlen = 0, plen = 0;
+    struct vs_node *n;
+    int rc = live_node(x, r, &n);
     if (rc == 0)
-        rc = vs_tree_get_perms(t, r->path, &perms, &plen);
+        rc = vs_node_value(x->live, n);
+    if (rc == 0) {
+        vlen = n->vlen;
+        plen = n->plen;
+        rc = dup_bytes(n->val, vlen, &val);
+    }
+    if (rc == 0)
+        rc = dup_bytes(n->perms, plen, &perms);
     if (rc < 0) {
         free(val);
         free(perms);
@@ -267,15 +308,18 @@ static void names_remove(char **v, size_t *n, size_t i)
     (*n)--;
 }
 
-/* Give a lazy record its own child list: t's list at its path (t: where the invariant
+/* Give a lazy record its own child list: live's list at its path (live: where the invariant
  * holds), less `gone`, plus the added names. */
-static int kids_copy(struct rec *r, struct vs_tree *t)
+static int kids_copy(struct vs_txn *x, struct rec *r)
 {
     if (!r->lazy)
         return 0;
     char **base;
     size_t nb;
-    int rc = vs_tree_list(t, r->path, &base, &nb);
+    struct vs_node *n;
+    int rc = live_node(x, r, &n);
+    if (rc == 0)
+        rc = vs_node_list(x->live, n, &base, &nb);
     if (rc < 0)
         return rc == -ENOENT ? -EIO : rc;
     size_t cap = nb + r->nkids;
@@ -312,14 +356,13 @@ static int kids_copy(struct rec *r, struct vs_tree *t)
 }
 
 /* Is name in the base list of a lazy record (live's children at its path)? */
-static int in_base(struct vs_txn *x, const struct rec *r, const char *name, bool *has)
+static int in_base(struct vs_txn *x, struct rec *r, const char *name, bool *has)
 {
-    char *cp = vs_path_join(r->path, name);
-    if (cp == NULL)
-        return -ENOMEM;
-    struct vs_stat st;
-    int rc = vs_tree_stat(x->live, cp, &st);
-    free(cp);
+    struct vs_node *n;
+    struct vs_entry *e;
+    int rc = live_node(x, r, &n);
+    if (rc == 0)
+        rc = vs_dir_find(x->live, &n->dir, 0, name, false, &e);
     *has = rc == 0;
     return rc == -ENOENT ? 0 : rc;
 }
@@ -346,16 +389,21 @@ static int refresh(struct vs_txn *x)
             continue;
         bool present;
         uint64_t version;
-        rc = version_at(t, r->path, &present, &version);
+        struct vs_node *node;
+        rc = version_at(t, r->path, &present, &version, &node);
+        (void)node;
         if (rc == 0 && (present != r->present0 || (present && version != r->version0)))
-            rc = materialize(r, x->live);
+            rc = materialize(x, r);
         if (rc == 0 && r->lazy && (present != r->present0 || version != r->version0))
-            rc = kids_copy(r, x->live); /* the base list is about to go */
+            rc = kids_copy(x, r); /* the base list is about to go */
         if (rc < 0) {
             vs_tree_close(t);
             return rc;
         }
     }
+    /* Every node pointer into the old live goes with it (looked up again in t when needed). */
+    for (size_t i = 0; i < x->nrecs; i++)
+        x->recs[i]->node = NULL;
     vs_tree_close(x->live);
     x->live = t;
     if (x->nrecs)
@@ -382,10 +430,13 @@ static int access_path(struct vs_txn *x, const char *path, struct rec **out)
     int rc = refresh(x);
     bool present;
     uint64_t version;
+    struct vs_node *node;
     if (rc == 0)
-        rc = version_at(x->live, path, &present, &version);
+        rc = version_at(x->live, path, &present, &version, &node);
     if (rc == 0)
         rc = rec_add(x, path, present, version, out);
+    if (rc == 0)
+        (*out)->node = node;
     return rc;
 }
 
@@ -447,18 +498,6 @@ static int kid_remove(struct vs_txn *x, struct rec *r, const char *name)
     if (gone || !has)
         return -ENOENT;
     return names_insert(&r->gone, &r->ngone, &r->capgone, g, name);
-}
-
-static int dup_bytes(const void *src, size_t len, uint8_t **out)
-{
-    uint8_t *p = malloc(len + 1);
-    if (p == NULL)
-        return -ENOMEM;
-    if (len)
-        memcpy(p, src, len);
-    p[len] = 0;
-    *out = p;
-    return 0;
 }
 
 /* The own version a change in this transaction gets (what a commit on live would stamp). */
@@ -559,14 +598,28 @@ int vs_txn_note_read(struct vs_txn *x, const char *path)
     return access_path(x, path, &r);
 }
 
+/* The node of a record that relies on live (-ENOENT if it is absent there). */
+static int unowned_node(struct vs_txn *x, struct rec *r, struct vs_node **n)
+{
+    return r->present0 ? live_node(x, r, n) : -ENOENT;
+}
+
 int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
 {
     struct rec *r;
+    struct vs_node *n;
     int rc = access_path(x, path, &r);
     if (rc < 0)
         return rc;
-    if (!r->own)
-        return vs_tree_stat(x->live, path, st);
+    if (!r->own) {
+        if ((rc = unowned_node(x, r, &n)) < 0)
+            return rc;
+        st->version = n->version;
+        st->vlen = n->vlen;
+        st->plen = n->plen;
+        st->nchildren = (size_t)n->dir.count;
+        return 0;
+    }
     if (!r->present)
         return -ENOENT;
     st->version = r->version;
@@ -574,11 +627,10 @@ int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
     st->plen = r->plen;
     st->nchildren = r->nkids;
     if (r->lazy) {
-        struct vs_stat b;
-        rc = vs_tree_stat(x->live, path, &b);
+        rc = live_node(x, r, &n);
         if (rc < 0)
             return rc == -ENOENT ? -EIO : rc;
-        st->nchildren += b.nchildren - r->ngone;
+        st->nchildren += (size_t)n->dir.count - r->ngone;
     }
     return 0;
 }
@@ -593,35 +645,46 @@ static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
     return 0;
 }
 
-int vs_txn_read(struct vs_txn *x, const char *path, void **val, size_t *len)
+/* The value (perms false) or the perms of path as the transaction sees it. */
+static int read_field(struct vs_txn *x, const char *path, bool perms, void **out, size_t *len)
 {
     struct rec *r;
+    struct vs_node *n;
     int rc = access_path(x, path, &r);
     if (rc < 0)
         return rc;
-    if (!r->own)
-        return vs_tree_read(x->live, path, val, len);
-    return r->present ? copy_out(r->val, r->vlen, val, len) : -ENOENT;
+    if (r->own) {
+        if (!r->present)
+            return -ENOENT;
+        return perms ? copy_out(r->perms, r->plen, out, len) : copy_out(r->val, r->vlen, out, len);
+    }
+    if ((rc = unowned_node(x, r, &n)) < 0)
+        return rc;
+    if (perms)
+        return copy_out(n->perms, n->plen, out, len);
+    rc = vs_node_value(x->live, n);
+    return rc < 0 ? rc : copy_out(n->val, n->vlen, out, len);
+}
+
+int vs_txn_read(struct vs_txn *x, const char *path, void **val, size_t *len)
+{
+    return read_field(x, path, false, val, len);
 }
 
 int vs_txn_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *len)
 {
-    struct rec *r;
-    int rc = access_path(x, path, &r);
-    if (rc < 0)
-        return rc;
-    if (!r->own)
-        return vs_tree_get_perms(x->live, path, perms, len);
-    return r->present ? copy_out(r->perms, r->plen, perms, len) : -ENOENT;
+    return read_field(x, path, true, perms, len);
 }
 
 static int list_rec(struct vs_txn *x, struct rec *r, char ***names, size_t *n)
 {
+    struct vs_node *node;
+    int rc;
     if (!r->own)
-        return vs_tree_list(x->live, r->path, names, n);
+        return (rc = unowned_node(x, r, &node)) < 0 ? rc : vs_node_list(x->live, node, names, n);
     if (!r->present)
         return -ENOENT;
-    int rc = kids_copy(r, x->live);
+    rc = kids_copy(x, r);
     if (rc < 0)
         return rc;
     char **v = calloc(r->nkids ? r->nkids : 1, sizeof(*v));
@@ -730,11 +793,11 @@ int vs_txn_set(struct vs_txn *x, const char *path, const void *val, size_t vlen,
             return rc;
         if (!rec_present(pr))
             return -ENOENT;
-        rc = materialize(pr, x->live);
+        rc = materialize(x, pr);
         if (rc < 0)
             return rc;
     }
-    rc = materialize(r, x->live);
+    rc = materialize(x, r);
     if (rc == 0)
         rc = add_op(x, OP_SET, path, val, vlen, perms, plen, flags);
     if (rc < 0)
@@ -779,7 +842,7 @@ static int rm_walk(struct vs_txn *x, struct rec *r)
     }
     vs_names_free(kids, n);
     if (rc == 0)
-        rc = materialize(r, x->live);
+        rc = materialize(x, r);
     if (rc < 0)
         return rc;
     r->present = false;
@@ -816,7 +879,7 @@ int vs_txn_rm(struct vs_txn *x, const char *path)
         return rc;
     if (!rec_present(pr))
         return -EINVAL; /* C's rm_node when the parent cannot be read */
-    rc = materialize(pr, x->live);
+    rc = materialize(x, pr);
     if (rc == 0)
         rc = add_op(x, OP_RM, path, NULL, 0, NULL, 0, 0);
     if (rc < 0)
@@ -848,7 +911,8 @@ static int validate(struct vs_txn *x, struct vs_tree *t, bool all)
             continue;
         bool present;
         uint64_t version;
-        int rc = version_at(t, r->path, &present, &version);
+        struct vs_node *node;
+        int rc = version_at(t, r->path, &present, &version, &node);
         if (rc < 0)
             return rc;
         if (present != r->present0 || (present && version != r->version0))
