@@ -3,10 +3,10 @@
  *
  * Memory ordering follows the protocol's (Xen's io/libxenvchan.h users): a writer copies the
  * data, then a release barrier, then publishes prod; a reader loads prod, an acquire barrier,
- * copies, then a full barrier before publishing cons (the peer may overwrite the bytes as
- * soon as it sees cons move). Notification requests are Dekker-style: the requester sets the
- * bit, full barrier, re-reads the index; the other side publishes the index, full barrier,
- * reads (and clears) the bit.
+ * copies, then a release barrier (earlier loads before later stores) before publishing cons
+ * (the peer may overwrite the bytes as soon as it sees cons move). Notification requests are
+ * Dekker-style: the requester sets the bit, full barrier, re-reads the index; the other side
+ * publishes the index, full barrier, reads (and clears) the bit.
  */
 #include "vchan/vchan_core.h"
 
@@ -367,7 +367,10 @@ static long do_read(struct vchan_core *c, void *buf, size_t n)
     while (left > 0) {
         size_t step = left < VCHAN_PUBLISH_STEP ? left : VCHAN_PUBLISH_STEP;
         copy_out(&c->rd, dst, step);
-        mb();       /* the bytes are ours before the peer may reuse them */
+        /* Our loads of the bytes are done before the peer may see cons move and reuse
+         * them: a release fence orders earlier loads before later stores (no full barrier
+         * needed; send_notify's comes after the store, where the Dekker check needs it). */
+        wmb();
         c->rd.own += (uint32_t)step;
         c->rd.shr->cons = c->rd.own;
         send_notify(c, VCHAN_NOTIFY_READ);
