@@ -3,10 +3,10 @@
  * docs/store-format.md is the reference for the layout and the recovery rules; the comments
  * here point at it rather than repeating it.
  *
- * This file: CRC-32C, the index, objects and refs (put/get/has, the write buffer, the sync
- * modes and BATCH group commit), stats and close. Opening (header, scan, recovery, index
- * rebuild) is in store_pack_open.c, garbage collection in store_pack_gc.c; what they share is
- * in store_pack_int.h.
+ * This file: objects and refs (put/get/has, the write buffer, the sync modes and BATCH group
+ * commit), stats and close. CRC-32C and the index are in store_pack_index.c, opening
+ * (header, scan, recovery, index rebuild) in store_pack_open.c, garbage collection in
+ * store_pack_gc.c; what they share is in store_pack_int.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,156 +16,6 @@
 #include <string.h>
 
 #include "xenstore/store_pack_int.h"
-
-/* ---- CRC-32C (Castagnoli), slice-by-8 ------------------------------------------------------ */
-
-static uint32_t crc_tab[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-static bool crc_hw; /* use crc32c_hw (SSE4.2) */
-#endif
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        crc_tab[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++)
-        for (int t = 1; t < 8; t++)
-            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    crc_hw = __builtin_cpu_supports("sse4.2");
-#endif
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-/* SSE4.2's crc32 instruction computes the same CRC-32C, 8 bytes a step, with no table: the
- * slice-by-8 tables (8 KiB) are cold at every commit on a busy machine (pack_crc32c was ~6%
- * of the daemon's user time for writes). Chosen at run time (sse4.2 is not in the baseline
- * x86-64 target). */
-#define PACK_CRC_HW 1
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
-                                                             size_t len)
-{
-    uint64_t c = crc;
-    while (len >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        c = __builtin_ia32_crc32di(c, v);
-        p += 8;
-        len -= 8;
-    }
-    uint32_t c32 = (uint32_t)c;
-    while (len-- > 0)
-        c32 = __builtin_ia32_crc32qi(c32, *p++);
-    return c32;
-}
-#endif
-
-uint32_t pack_crc32c(uint32_t crc, const void *data, size_t len)
-{
-    pthread_once(&crc_once, crc_init);
-    const uint8_t *p = data;
-    crc = ~crc;
-#ifdef PACK_CRC_HW
-    if (crc_hw)
-        return ~crc32c_hw(crc, p, len);
-#endif
-    while (len >= 8) {
-        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                             (uint32_t)p[3] << 24);
-        crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
-              crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^
-              crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^ crc_tab[0][p[7]];
-        p += 8;
-        len -= 8;
-    }
-    while (len-- > 0)
-        crc = (crc >> 8) ^ crc_tab[0][(crc ^ *p++) & 0xff];
-    return ~crc;
-}
-
-int pack_ix_init(struct index *ix, size_t cap)
-{
-    size_t n = 1024;
-    while (n < cap * 2)
-        n *= 2;
-    ix->e = calloc(n, sizeof(*ix->e));
-    ix->tag = calloc(n, sizeof(*ix->tag));
-    if (ix->e == NULL || ix->tag == NULL) {
-        pack_ix_free(ix);
-        return -ENOMEM;
-    }
-    ix->mask = n - 1;
-    ix->count = 0;
-    return 0;
-}
-
-void pack_ix_free(struct index *ix)
-{
-    free(ix->e);
-    free(ix->tag);
-    ix->e = NULL;
-    ix->tag = NULL;
-}
-
-static void ix_put_nogrow(struct index *ix, const struct store_hash *h, uint64_t off)
-{
-    size_t i = ix_home(ix, h);
-    uint16_t t = ix_tag(h);
-    while (ix->tag[i] != 0) {
-        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h))
-            return;
-        i = (i + 1) & ix->mask;
-    }
-    ix->e[i].h = *h;
-    ix->e[i].off = off;
-    ix->tag[i] = t;
-    ix->count++;
-}
-
-/* Make room for one more entry (at most 70% full). */
-static int ix_reserve(struct index *ix)
-{
-    if ((ix->count + 1) * 10 <= (ix->mask + 1) * 7)
-        return 0;
-    struct index n;
-    if (pack_ix_init(&n, ix->mask + 1) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i <= ix->mask; i++)
-        if (ix->e[i].off != 0)
-            ix_put_nogrow(&n, &ix->e[i].h, ix->e[i].off);
-    pack_ix_free(ix);
-    *ix = n;
-    return 0;
-}
-
-int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off)
-{
-    if (ix_reserve(ix) < 0)
-        return -ENOMEM;
-    ix_put_nogrow(ix, h, off);
-    return 0;
-}
-
-/* The slot of h: where it is (*found) or where it would go. */
-static size_t ix_slot(const struct index *ix, const struct store_hash *h, bool *found)
-{
-    uint16_t t = ix_tag(h);
-    size_t i = ix_home(ix, h);
-    for (; ix->tag[i] != 0; i = (i + 1) & ix->mask) {
-        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h)) {
-            *found = true;
-            return i;
-        }
-    }
-    *found = false;
-    return i;
-}
 
 #define WBUF_MAX (1u << 20) /* write out before the buffer would grow past this */
 
@@ -536,7 +386,7 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
      * A miss is the usual case (a commit puts new nodes), and the probe's cache misses (the
      * index of a big pack is tens of MB) were most of a put's time: the probe's first lines
      * are fetched while the record is encoded (wasted only when the object is there). */
-    int rc = ix_reserve(&p->ix);
+    int rc = pack_ix_reserve(&p->ix);
     size_t home = ix_home(&p->ix, &h);
     __builtin_prefetch(&p->ix.tag[home]);
     __builtin_prefetch(&p->ix.e[home], 1);
@@ -544,7 +394,7 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
                     : p->failed  ? p->failed
                                  : pack_encode_record(p, REC_OBJ, kind, &h, data, len);
     bool found = false;
-    size_t slot = rc == 0 ? ix_slot(&p->ix, &h, &found) : 0;
+    size_t slot = rc == 0 ? pack_ix_slot(&p->ix, &h, &found) : 0;
     if (rc < 0) {
         /* no memory to index a new object */
     } else if (found) {

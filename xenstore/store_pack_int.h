@@ -1,8 +1,8 @@
 /*
- * Private to the pack file's implementation (store_pack.c, store_pack_open.c,
- * store_pack_gc.c): the record layout, the in-memory state and the helpers more than one of
- * them uses. The public interface is store_pack.h; docs/store-format.md is the reference for
- * the layout and the recovery rules.
+ * Private to the pack file's implementation (store_pack.c, store_pack_index.c,
+ * store_pack_open.c, store_pack_gc.c): the record layout, the in-memory state and the helpers
+ * more than one of them uses. The public interface is store_pack.h; docs/store-format.md is
+ * the reference for the layout and the recovery rules.
  *
  *   file   := header record*
  *   header := "XKSTPAK1" u32 version(1) u32 header_len(32) u64 created_ns u32 0 u32 crc32c
@@ -203,12 +203,18 @@ struct reader {
 
 /* ---- shared helpers ---------------------------------------------------------------------- */
 
-/* store_pack.c: CRC-32C, the index, refs, records, the write buffer, BATCH waiters, the ops. */
+/* store_pack_index.c: CRC-32C and the index. */
 uint32_t pack_crc32c(uint32_t crc, const void *data, size_t len);
-void pack_log(struct pack *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pack_ix_init(struct index *ix, size_t cap);
 void pack_ix_free(struct index *ix);
 int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off);
+/* Make room for one more entry (at most 70% full); -ENOMEM. */
+int pack_ix_reserve(struct index *ix);
+/* The slot of h: where it is (*found) or where it would go. */
+size_t pack_ix_slot(const struct index *ix, const struct store_hash *h, bool *found);
+
+/* store_pack.c: refs, records, the write buffer, BATCH waiters, the ops. */
+void pack_log(struct pack *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pack_ref_apply(struct pack *p, unsigned op, const char *name, const struct store_hash *h);
 int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
                            const struct store_hash *h, const void *payload, size_t len);

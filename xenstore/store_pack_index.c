@@ -1,0 +1,160 @@
+/*
+ * The pack file's CRC-32C (records' checksums; SSE4.2's crc32 instruction when the CPU has
+ * it, slice-by-8 otherwise) and its index from object hash to record offset (open
+ * addressing, see struct index in store_pack_int.h). Split out of store_pack.c: both are
+ * self-contained, and the open scan and the GC use them too.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/store_pack_int.h"
+
+/* ---- CRC-32C (Castagnoli), slice-by-8 ------------------------------------------------------ */
+
+static uint32_t crc_tab[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+static bool crc_hw; /* use crc32c_hw (SSE4.2) */
+#endif
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_tab[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE4.2's crc32 instruction computes the same CRC-32C, 8 bytes a step, with no table: the
+ * slice-by-8 tables (8 KiB) are cold at every commit on a busy machine (pack_crc32c was ~6%
+ * of the daemon's user time for writes). Chosen at run time (sse4.2 is not in the baseline
+ * x86-64 target). */
+#define PACK_CRC_HW 1
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
+                                                             size_t len)
+{
+    uint64_t c = crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len-- > 0)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
+uint32_t pack_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&crc_once, crc_init);
+    const uint8_t *p = data;
+    crc = ~crc;
+#ifdef PACK_CRC_HW
+    if (crc_hw)
+        return ~crc32c_hw(crc, p, len);
+#endif
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                             (uint32_t)p[3] << 24);
+        crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
+              crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^
+              crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^ crc_tab[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
+    while (len-- > 0)
+        crc = (crc >> 8) ^ crc_tab[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+int pack_ix_init(struct index *ix, size_t cap)
+{
+    size_t n = 1024;
+    while (n < cap * 2)
+        n *= 2;
+    ix->e = calloc(n, sizeof(*ix->e));
+    ix->tag = calloc(n, sizeof(*ix->tag));
+    if (ix->e == NULL || ix->tag == NULL) {
+        pack_ix_free(ix);
+        return -ENOMEM;
+    }
+    ix->mask = n - 1;
+    ix->count = 0;
+    return 0;
+}
+
+void pack_ix_free(struct index *ix)
+{
+    free(ix->e);
+    free(ix->tag);
+    ix->e = NULL;
+    ix->tag = NULL;
+}
+
+static void ix_put_nogrow(struct index *ix, const struct store_hash *h, uint64_t off)
+{
+    size_t i = ix_home(ix, h);
+    uint16_t t = ix_tag(h);
+    while (ix->tag[i] != 0) {
+        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h))
+            return;
+        i = (i + 1) & ix->mask;
+    }
+    ix->e[i].h = *h;
+    ix->e[i].off = off;
+    ix->tag[i] = t;
+    ix->count++;
+}
+
+int pack_ix_reserve(struct index *ix)
+{
+    if ((ix->count + 1) * 10 <= (ix->mask + 1) * 7)
+        return 0;
+    struct index n;
+    if (pack_ix_init(&n, ix->mask + 1) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i <= ix->mask; i++)
+        if (ix->e[i].off != 0)
+            ix_put_nogrow(&n, &ix->e[i].h, ix->e[i].off);
+    pack_ix_free(ix);
+    *ix = n;
+    return 0;
+}
+
+int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off)
+{
+    if (pack_ix_reserve(ix) < 0)
+        return -ENOMEM;
+    ix_put_nogrow(ix, h, off);
+    return 0;
+}
+
+size_t pack_ix_slot(const struct index *ix, const struct store_hash *h, bool *found)
+{
+    uint16_t t = ix_tag(h);
+    size_t i = ix_home(ix, h);
+    for (; ix->tag[i] != 0; i = (i + 1) & ix->mask) {
+        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h)) {
+            *found = true;
+            return i;
+        }
+    }
+    *found = false;
+    return i;
+}
