@@ -1,6 +1,6 @@
 /*
- * Private to the tree/commit layer (store_enc.c, store_tree.c, store_commit.c, store_txn.c,
- * store_history.c, store_git.c): the object encodings, the object cache and the in-memory
+ * Private to the tree/commit layer (store_enc.c, store_tree.c, store_tree_dir.c,
+ * store_commit.c, store_txn*.c, store_history.c, store_git.c): the object encodings, the object cache and the in-memory
  * shape of a working tree. Not for the daemon: it uses store_tree.h.
  */
 #ifndef XENKIT_XENSTORE_STORE_TREE_INT_H
@@ -184,7 +184,7 @@ struct vs_hashes {
 int vs_hashes_push(struct vs_hashes *l, const struct store_hash *h);
 unsigned vs_bucket_of(const struct store_hash *h, unsigned depth);
 
-/* Tree internals (store_tree.c). */
+/* Tree internals (store_tree.c; the vs_dir_* and comparisons: store_tree_dir.c). */
 struct vs_node *vs_node_new(void);
 void vs_node_free(struct vs_node *n);
 void vs_inode_clear(struct vs_inode *in);
