@@ -22,65 +22,16 @@
  * changed was accessed first (a set touches the node and, when creating it, its parent; an
  * rm touches its whole subtree and its parent, as C's delete walk reads them), a valid
  * transaction's replay does exactly what it did to its view.
+ *
+ * The records' child lists (sorted names, and the lazy ones relying on live) are kept by
+ * store_txn_kids.c; the shapes both files use are in store_txn_int.h.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "xenstore/store_tree_int.h"
-
-/* One touched path. */
-struct rec {
-    char *path;
-    bool present0;     /* at the first access */
-    uint64_t version0;
-    bool own;          /* the state below is ours; otherwise it is live's node at path */
-    bool present;
-    uint64_t version;
-    uint8_t *val, *perms;
-    size_t vlen, plen;
-    char **kids;       /* sorted bytewise; with `lazy`, the names added to live's list */
-    size_t nkids, capkids;
-    /* lazy: own and present, but the child list is not copied: it is live's list at path
-     * (the same as at the first access while live's node there has version0), plus `kids`,
-     * minus `gone` (sorted). Copying a 1,000-name /local/domain for every transaction that
-     * creates a domain's node under it cost more than the rest of the transaction. */
-    bool lazy;
-    char **gone;
-    size_t ngone, capgone;
-    /* live's node at path (NULL: absent, or not looked up since live last moved). Nothing
-     * frees a node of live while live stays: reads only load more. A request reads its node
-     * several times (the permission check, the quota accounting, the copy a change makes);
-     * each look-up used to walk the path again. */
-    struct vs_node *node;
-};
-
-enum { OP_SET, OP_RM };
-
-struct vs_op {
-    int kind;
-    char *path;
-    void *val, *perms;
-    size_t vlen, plen;
-    unsigned flags;
-};
-
-struct vs_txn {
-    struct vs_store *st;
-    char *branch;
-    struct vs_tree *live;   /* the head when last looked at; NULL once a commit used it */
-    bool moved;             /* live was reopened after the first access */
-    bool failed;            /* out of memory halfway through a change, or over max_recs:
-                             * commit says ENOMEM */
-    size_t max_recs;        /* 0: no limit */
-    struct rec **recs;
-    size_t nrecs, caprecs;
-    uint32_t *slots;        /* open addressing by path: index + 1 into recs, 0 = empty */
-    size_t nslots;
-    struct vs_op *ops;
-    size_t nops, capops;
-};
+#include "xenstore/store_txn_int.h"
 
 /* ---- records ----------------------------------------------------------------------------- */
 
@@ -198,8 +149,7 @@ static int version_at(struct vs_tree *t, const char *path, bool *present, uint64
     return 0;
 }
 
-/* live's node at r's path (-ENOENT if absent there). */
-static int live_node(struct vs_txn *x, struct rec *r, struct vs_node **out)
+int txn_live_node(struct vs_txn *x, struct rec *r, struct vs_node **out)
 {
     if (r->node == NULL) {
         int rc = vs_lookup(x->live, r->path, &r->node);
@@ -234,7 +184,7 @@ static int materialize(struct vs_txn *x, struct rec *r)
     uint8_t *val = NULL, *perms = NULL;
     size_t vlen = 0, plen = 0;
     struct vs_node *n;
-    int rc = live_node(x, r, &n);
+    int rc = txn_live_node(x, r, &n);
     if (rc == 0)
         rc = vs_node_value(x->live, n);
     if (rc == 0) {
@@ -255,116 +205,9 @@ static int materialize(struct vs_txn *x, struct rec *r)
     r->plen = plen;
     r->kids = NULL;
     r->nkids = r->capkids = 0;
-    r->lazy = true; /* the children stay live's until they must be copied (kids_copy) */
+    r->lazy = true; /* the children stay live's until they must be copied (txn_kids_copy) */
     r->own = true;
     return 0;
-}
-
-/* ---- sorted name arrays ---- */
-
-static size_t names_pos(char *const *v, size_t n, const char *name, bool *found)
-{
-    size_t lo = 0, hi = n;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(v[mid], name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Insert name at i (from names_pos). */
-static int names_insert(char ***v, size_t *n, size_t *cap, size_t i, const char *name)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 4;
-        char **nv = realloc(*v, c * sizeof(*nv));
-        if (nv == NULL)
-            return -ENOMEM;
-        *v = nv;
-        *cap = c;
-    }
-    char *s = strdup(name);
-    if (s == NULL)
-        return -ENOMEM;
-    memmove(*v + i + 1, *v + i, (*n - i) * sizeof(**v));
-    (*v)[i] = s;
-    (*n)++;
-    return 0;
-}
-
-static void names_remove(char **v, size_t *n, size_t i)
-{
-    free(v[i]);
-    memmove(v + i, v + i + 1, (*n - i - 1) * sizeof(*v));
-    (*n)--;
-}
-
-/* Give a lazy record its own child list: live's list at its path (live: where the invariant
- * holds), less `gone`, plus the added names. */
-static int kids_copy(struct vs_txn *x, struct rec *r)
-{
-    if (!r->lazy)
-        return 0;
-    char **base;
-    size_t nb;
-    struct vs_node *n;
-    int rc = live_node(x, r, &n);
-    if (rc == 0)
-        rc = vs_node_list(x->live, n, &base, &nb);
-    if (rc < 0)
-        return rc == -ENOENT ? -EIO : rc;
-    size_t cap = nb + r->nkids;
-    char **v = malloc((cap ? cap : 1) * sizeof(*v));
-    if (v == NULL) {
-        vs_names_free(base, nb);
-        return -ENOMEM;
-    }
-    /* Merge (both sorted, disjoint: an added name is not in the base). */
-    size_t i = 0, j = 0, k = 0;
-    while (i < nb || j < r->nkids) {
-        if (j == r->nkids || (i < nb && strcmp(base[i], r->kids[j]) < 0)) {
-            bool gone;
-            names_pos(r->gone, r->ngone, base[i], &gone);
-            if (gone)
-                free(base[i]);
-            else
-                v[k++] = base[i];
-            i++;
-        } else {
-            v[k++] = r->kids[j++];
-        }
-    }
-    free(base);
-    free(r->kids);
-    vs_names_free(r->gone, r->ngone);
-    r->gone = NULL;
-    r->ngone = r->capgone = 0;
-    r->kids = v;
-    r->nkids = k;
-    r->capkids = cap;
-    r->lazy = false;
-    return 0;
-}
-
-/* Is name in the base list of a lazy record (live's children at its path)? */
-static int in_base(struct vs_txn *x, struct rec *r, const char *name, bool *has)
-{
-    struct vs_node *n;
-    struct vs_entry *e;
-    int rc = live_node(x, r, &n);
-    if (rc == 0)
-        rc = vs_dir_find(x->live, &n->dir, 0, name, false, &e);
-    *has = rc == 0;
-    return rc == -ENOENT ? 0 : rc;
 }
 
 /* Make live the current head. Records that rely on live and whose node differs in the new
@@ -395,7 +238,7 @@ static int refresh(struct vs_txn *x)
         if (rc == 0 && (present != r->present0 || (present && version != r->version0)))
             rc = materialize(x, r);
         if (rc == 0 && r->lazy && (present != r->present0 || version != r->version0))
-            rc = kids_copy(x, r); /* the base list is about to go */
+            rc = txn_kids_copy(x, r); /* the base list is about to go */
         if (rc < 0) {
             vs_tree_close(t);
             return rc;
@@ -456,48 +299,6 @@ static char *parent_of(const char *path)
         p[n] = 0;
     }
     return p;
-}
-
-/* Add name to an own record's children (nothing if listed already). */
-static int kid_insert(struct vs_txn *x, struct rec *r, const char *name)
-{
-    bool found;
-    size_t i = names_pos(r->kids, r->nkids, name, &found);
-    if (found)
-        return 0;
-    if (r->lazy) {
-        bool has, gone;
-        size_t g = names_pos(r->gone, r->ngone, name, &gone);
-        if (gone) {
-            names_remove(r->gone, &r->ngone, g);
-            return 0;
-        }
-        int rc = in_base(x, r, name, &has);
-        if (rc < 0 || has)
-            return rc;
-    }
-    return names_insert(&r->kids, &r->nkids, &r->capkids, i, name);
-}
-
-/* Remove name from an own record's children; -ENOENT if not listed. */
-static int kid_remove(struct vs_txn *x, struct rec *r, const char *name)
-{
-    bool found;
-    size_t i = names_pos(r->kids, r->nkids, name, &found);
-    if (found) {
-        names_remove(r->kids, &r->nkids, i);
-        return 0;
-    }
-    if (!r->lazy)
-        return -ENOENT;
-    bool has, gone;
-    size_t g = names_pos(r->gone, r->ngone, name, &gone);
-    int rc = gone ? 0 : in_base(x, r, name, &has);
-    if (rc < 0)
-        return rc;
-    if (gone || !has)
-        return -ENOENT;
-    return names_insert(&r->gone, &r->ngone, &r->capgone, g, name);
 }
 
 /* The own version a change in this transaction gets (what a commit on live would stamp). */
@@ -601,7 +402,7 @@ int vs_txn_note_read(struct vs_txn *x, const char *path)
 /* The node of a record that relies on live (-ENOENT if it is absent there). */
 static int unowned_node(struct vs_txn *x, struct rec *r, struct vs_node **n)
 {
-    return r->present0 ? live_node(x, r, n) : -ENOENT;
+    return r->present0 ? txn_live_node(x, r, n) : -ENOENT;
 }
 
 int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
@@ -627,7 +428,7 @@ int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
     st->plen = r->plen;
     st->nchildren = r->nkids;
     if (r->lazy) {
-        rc = live_node(x, r, &n);
+        rc = txn_live_node(x, r, &n);
         if (rc < 0)
             return rc == -ENOENT ? -EIO : rc;
         st->nchildren += (size_t)n->dir.count - r->ngone;
@@ -684,7 +485,7 @@ static int list_rec(struct vs_txn *x, struct rec *r, char ***names, size_t *n)
         return (rc = unowned_node(x, r, &node)) < 0 ? rc : vs_node_list(x->live, node, names, n);
     if (!r->present)
         return -ENOENT;
-    rc = kids_copy(x, r);
+    rc = txn_kids_copy(x, r);
     if (rc < 0)
         return rc;
     char **v = calloc(r->nkids ? r->nkids : 1, sizeof(*v));
@@ -803,7 +604,7 @@ int vs_txn_set(struct vs_txn *x, const char *path, const void *val, size_t vlen,
     if (rc < 0)
         return rc;
     if (create) {
-        rc = kid_insert(x, pr, strrchr(path, '/') + 1);
+        rc = txn_kid_insert(x, pr, strrchr(path, '/') + 1);
         if (rc == 0) {
             pr->version = stamp(x);
             bool sv = flags & VS_SET_VALUE, sp = flags & VS_SET_PERMS;
@@ -886,7 +687,7 @@ int vs_txn_rm(struct vs_txn *x, const char *path)
         return rc;
     rc = rm_walk(x, r);
     if (rc == 0) {
-        rc = kid_remove(x, pr, strrchr(path, '/') + 1);
+        rc = txn_kid_remove(x, pr, strrchr(path, '/') + 1);
         if (rc == -ENOENT)
             rc = -EIO; /* the parent as seen does not list it: C's delete_child */
     }
