@@ -49,6 +49,9 @@ enum store_sync {
     STORE_SYNC_NONE,   /* no sync at all (tests, tmpfs) */
     STORE_SYNC_BATCH,  /* group commit: durable at the next flush; the callback says when */
     STORE_SYNC_ALWAYS, /* durable when set_ref returns */
+    STORE_SYNC_WRITE,  /* group write: in the file (not through the device's flush) at the
+                        * next flush, like BATCH without the sync; the callback says when. A
+                        * process killed after it loses nothing; a power cut may lose it. */
 };
 
 /* Called (from set_ref or from flush) once the ref update it was given with is durable;
@@ -74,7 +77,7 @@ struct objstore_ops {
      * so far and the new ref value become durable together (objects first, then the ref:
      * after a crash a ref never names a missing object). `done` (may be NULL) is called
      * when durable — before set_ref returns for ALWAYS and NONE, at a later flush for
-     * BATCH. */
+     * BATCH and WRITE (WRITE: when written to the file; a heap with no file, at once). */
     int (*get_ref)(struct objstore *s, const char *name, struct store_hash *out);
     int (*set_ref)(struct objstore *s, const char *name, const struct store_hash *expect,
                    const struct store_hash *value, enum store_sync sync, store_durable_fn done,

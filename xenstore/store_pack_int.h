@@ -161,6 +161,7 @@ struct pack {
     size_t nrefs, caprefs;
     struct waiter *waiters;
     size_t nwaiters, capwaiters;
+    size_t nsyncwait;     /* of the waiters, BATCH ones (the others, WRITE, need no sync) */
     uint64_t batch_since_ns;
     struct store_pack_opts opts;
     struct cache_slot *cache;

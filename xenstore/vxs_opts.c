@@ -76,7 +76,7 @@ int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
             else if (strcmp(v, "batch") == 0)
                 vxs.sync = STORE_SYNC_BATCH;
             else if (strcmp(v, "none") == 0)
-                vxs.sync = STORE_SYNC_NONE;
+                vxs.sync = STORE_SYNC_WRITE; /* no sync; one write per round, before replies */
             else
                 return -1;
         } else if (strcmp(a, "--socket-only") == 0) {
