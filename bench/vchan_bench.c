@@ -305,8 +305,10 @@ static double plain_ring(unsigned order, size_t msg, size_t total)
 /* VCHAN_BENCH_ONLY: 0 libxenvchan, 1 ours, 2 the plain ring; -1 all */
 static int side_only = -1;
 
-/* Median of three runs of libxenvchan (who 0), xkvchan (1) or the plain ring (2, kind 0
- * only); 0 when this one is left out. */
+/* Median of three runs of libxenvchan (who 0) or xkvchan (1); for the plain ring (2, kind 0
+ * only) the best of three, since it is a ceiling: it only spins, so a run that had to share
+ * a CPU with another job measures the scheduler (and the ratio to it errs on the low side).
+ * 0 when this one is left out. */
 static double median3(int who, unsigned order, int kind, size_t msg, size_t total)
 {
     if (side_only >= 0 && side_only != who)
@@ -317,7 +319,7 @@ static double median3(int who, unsigned order, int kind, size_t msg, size_t tota
     if (v[0] > v[1]) { double t = v[0]; v[0] = v[1]; v[1] = t; }
     if (v[1] > v[2]) { double t = v[1]; v[1] = v[2]; v[2] = t; }
     if (v[0] > v[1]) { double t = v[0]; v[0] = v[1]; v[1] = t; }
-    return v[1];
+    return who == 2 ? v[2] : v[1];
 }
 
 /* Whether `word` is in the space/comma separated list `list` (NULL: everything). */
@@ -415,6 +417,6 @@ int main(void)
     }
     printf("\nratio = xkvchan / libxenvchan (throughput), libxenvchan / xkvchan (latency): "
            ">1 means xkvchan is faster; %%memcpy and %%ring: xkvchan's throughput as a share "
-           "of the two references; medians of 3 runs\n");
+           "of the two references; medians of 3 runs (the plain ring: best of 3)\n");
     return 0;
 }
