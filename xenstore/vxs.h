@@ -59,6 +59,8 @@ struct vxs_watch {
     char *token;
     int depth;      /* -1: unlimited */
     bool relative;
+    uint64_t since; /* a ring's watch: the xenstore branch's gen when it was added (its
+                     * events are those of later commits; 0: unknown) */
 };
 
 struct vxs_tx {
@@ -96,6 +98,8 @@ struct vxs_out {
     uint64_t serial; /* the connection's count of queued messages, this one included */
     uint64_t expires_ms; /* a watch event for an unprivileged domain: dropped if still
                           * queued then (-w watch-event=); 0: never */
+    uint64_t gen;   /* a watch event: the xenstore branch's gen of the commit that caused it
+                     * (0: none, e.g. a new watch's first event); see vxs_events_replay.c */
     size_t len;
     uint8_t data[];
 };
@@ -134,6 +138,8 @@ struct vxs_conn {
     uint32_t next_txid;
     uint32_t first_txid;        /* restored: the ids this run gives start here; another
                                  * unknown id is a transaction of an earlier run (EAGAIN) */
+    uint64_t ev_saved;          /* a ring: the events-delivered mark last put in the
+                                 * connection table (vxs_persist_marks) */
 };
 
 struct vxs_server {
@@ -299,7 +305,16 @@ uint64_t vxs_persist_watches_clear(const struct vxs_conn *c);
 void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port,
                                      uint64_t incarnation),
                       void (*watch)(uint32_t domid, const char *path, const char *token,
-                                    int depth));
+                                    int depth, uint64_t since));
+/* The gen of the xenstore branch's head (0: empty or unreadable). */
+uint64_t vxs_head_gen(void);
+/* Each ring's "watch events delivered up to gen X" mark into the connection table, in one
+ * commit, if one changed and (unless force) a second has passed since the last look: called
+ * after each ring's flush, so it costs no store write per request. A stale mark only means
+ * duplicate events after a restart. */
+void vxs_persist_marks(bool force);
+/* A domain's saved mark (false: none, e.g. a table of an older version). */
+bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen);
 /* At start-up: count this restart of the connection table; returns the count (>= 1). */
 uint32_t vxs_persist_restart(void);
 /* The commit message of a TRANSACTION_END of c (a ring's names the domain, its incarnation
@@ -310,6 +325,11 @@ bool vxs_persist_txn_committed(const struct vxs_conn *c, uint32_t txid);
 /* The special nodes' perms (vxs.spec_perms[which]) into the table; at start-up, back. */
 uint64_t vxs_persist_special(int which);
 void vxs_persist_load_special(void);
+
+/* vxs_events_replay.c: after the restored rings' watches are back, queue the events of the
+ * commits since each ring's mark (those it may not have received before the daemon died),
+ * in commit order; watches whose history is gone, and the special ones, fire once. */
+void vxs_events_replay(void);
 
 /* vxs_watch.c */
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth);
@@ -325,6 +345,12 @@ void vxs_watch_fire_special(int which, uint32_t domid, uint64_t need);
 void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path);
 /* One WATCH_EVENT message to c. */
 void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need);
+/* Does w see an event for p (not a special watch; depth counted)? */
+bool vxs_watch_matches(const struct vxs_watch *w, const char *p, bool exact);
+/* The event for absolute path abs to w of c (relative watches get a relative path), caused
+ * by the commit of xenstore-branch gen `gen`. */
+void vxs_watch_report(struct vxs_conn *c, const struct vxs_watch *w, const char *abs,
+                      uint64_t gen, uint64_t need);
 
 /* vxs_txn.c */
 int vxs_txn_start(struct vxs_conn *c, uint32_t *id);

@@ -52,6 +52,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
     o->need = need;
     o->serial = ++c->out_serial;
     o->expires_ms = 0;
+    o->gen = 0;
     o->len = len;
     memcpy(o->data, msg, len);
     if (c->out_tail)
@@ -161,8 +162,10 @@ static void flush_ring(struct vxs_conn *c)
 
 void vxs_conn_flush(struct vxs_conn *c)
 {
-    if (c->dom)
+    if (c->dom) {
         flush_ring(c);
+        vxs_persist_marks(false); /* what the rings now have, lazily (vxs_persist.c) */
+    }
     else if (c->fd >= 0)
         flush_socket(c);
     if (c->stalled && c->out_bytes <= VXS_OUT_HIGH / 2) {

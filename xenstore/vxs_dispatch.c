@@ -352,8 +352,12 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
         if (n == 3 && xs_parse_u32(arg[2], &depth) < 0)
             return send_error(k, -EINVAL);
         rc = vxs_watch_add(k->c, arg[0], arg[1], n == 3 ? (int)(depth > 1000 ? 1000 : depth) : -1);
-        if (rc == -EEXIST && k->c->replay)
-            return send_str(k, "OK"); /* added before a restart, restored since (vxs_ring.h) */
+        if (rc == -EEXIST && k->c->replay) {
+            /* Added before a restart, restored since (vxs_ring.h); its first event may have
+             * died with the reply, so it goes again. */
+            send_str(k, "OK");
+            return vxs_watch_send(k->c, arg[0], arg[1], k->need);
+        }
         if (rc < 0)
             return send_error(k, rc);
         k->need = vxs_persist_watch(k->c, k->c->watches, true);

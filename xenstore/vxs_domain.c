@@ -427,14 +427,14 @@ static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port, uint64_t
     vxs_log("domain %u: reconnected after restart", domid);
 }
 
-static void restore_watch(uint32_t domid, const char *path, const char *token, int depth)
+static void restore_watch(uint32_t domid, const char *path, const char *token, int depth,
+                          uint64_t since)
 {
     struct vxs_domain *d = find(domid);
     if (!d || !d->conn || vxs_watch_add(d->conn, path, token, depth) < 0)
         return;
-    /* It may have missed a change while we were down: one event now (a duplicate at
-     * worst, which every xenstore client must accept). */
-    vxs_watch_send(d->conn, path, token, vxs.next_seq);
+    /* The events it may have missed come from vxs_events_replay. */
+    d->conn->watches->since = since;
 }
 
 void vxs_domain_restore(void)
@@ -450,6 +450,7 @@ void vxs_domain_restore(void)
     }
     if (!restored_dom0 && d0)
         vxs_persist_domain(d0);
+    vxs_events_replay(); /* older than what check_domains fires */
     check_domains();
     /* What waits in each ring now: requests the old daemon read but did not answer, and
      * those written while no daemon ran. Their writer notified nobody (or a dead daemon) and

@@ -6,13 +6,20 @@
  *   /dom/<domid>              "<gfn> <remote port> <incarnation>"   an introduced domain
  *                             (dom0 included); the incarnation tells a later domain with
  *                             the same domid apart (the wall clock at INTRODUCE, in ns)
- *   /dom/<domid>/w/<id>       "<depth>\0<path>\0<token>"   one of its ring's watches
+ *   /dom/<domid>/ev           "<gen>"   its ring has had every watch event of the xenstore
+ *                             branch's commits up to this gen (or they were dropped, as
+ *                             live); older than the truth at worst (vxs_persist_marks)
+ *   /dom/<domid>/w/<id>       "<depth> <since>\0<path>\0<token>"   one of its ring's watches,
+ *                             added when the xenstore branch's head had gen <since>
  *   /restarts                 "<n>"   how many times the table was restored (each run's
  *                                     transaction ids for reconnected rings start apart)
  *   /special/<0|1>            the perms of @introduceDomain, @releaseDomain (wire bytes)
  *
  * Every change is its own commit, made with the daemon's sync mode; the reply that depends on
- * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. Socket
+ * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. The marks
+ * are the exception: they move with every event a ring takes, so they are saved lazily (at
+ * most once a second, all rings in one commit); a stale mark only replays events the ring
+ * already had (vxs_events_replay.c). Socket
  * connections are not recorded: their processes see the socket close when the daemon dies.
  * Open transactions are not recorded: after a restart a ring's unknown transaction ids get
  * EAGAIN (the client retries), and the ring's own indexes live in the shared page.
@@ -50,7 +57,17 @@ struct dom_arg {
     uint64_t gfn;
     uint32_t port;
     uint64_t incarnation;
+    uint64_t mark;
 };
+
+static int set_mark(struct vs_txn *x, uint32_t domid, uint64_t gen)
+{
+    char path[64], val[24];
+    snprintf(path, sizeof path, "/dom/%u/ev", domid);
+    int n = snprintf(val, sizeof val, "%llu", (unsigned long long)gen);
+    return vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
+                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+}
 
 static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
@@ -63,13 +80,17 @@ static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
                      (unsigned long long)a->incarnation);
     /* A fresh introduction starts with no watches. */
     vs_txn_rm(x, path);
-    return vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
-                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    int rc = vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
+                        VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    /* Nothing is owed to a ring from before its introduction. */
+    return rc < 0 ? rc : set_mark(x, a->domid, a->mark);
 }
 
 uint64_t vxs_persist_domain(const struct vxs_domain *d)
 {
-    struct dom_arg a = {d->domid, d->gfn, d->remote_port, d->incarnation};
+    struct dom_arg a = {d->domid, d->gfn, d->remote_port, d->incarnation, vxs_head_gen()};
+    if (d->conn)
+        d->conn->ev_saved = a.mark;
     char what[64];
     snprintf(what, sizeof what, "INTRODUCE %u", d->domid);
     return vxs_txn_daemon_commit(BRANCH, what, put_domain, &a);
@@ -122,8 +143,9 @@ static int put_watch(struct vs_txn *x, struct vxs_events *ev, void *p)
     snprintf(wdir, sizeof wdir, "%s/w", dom);
     ensure(x, wdir);
     watch_path(path, sizeof path, a->domid, a->w);
-    char val[XENSTORE_PAYLOAD_MAX + 32];
-    int n = snprintf(val, sizeof val, "%d", a->w->depth);
+    char val[XENSTORE_PAYLOAD_MAX + 48];
+    int n = snprintf(val, sizeof val, "%d %llu", a->w->depth,
+                     (unsigned long long)a->w->since);
     size_t gl = strlen(a->w->given) + 1, tl = strlen(a->w->token) + 1;
     if ((size_t)n + 1 + gl + tl > sizeof val)
         return -E2BIG;
@@ -140,6 +162,8 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
     char what[64];
     snprintf(what, sizeof what, "%s dom%u", add ? "WATCH" : "UNWATCH", c->domid);
     if (add) {
+        /* Its events are those of commits after this one (the first event goes at once). */
+        ((struct vxs_watch *)w)->since = vxs_head_gen();
         struct watch_arg a = {c->domid, w};
         return vxs_txn_daemon_commit(BRANCH, what, put_watch, &a);
     }
@@ -161,7 +185,7 @@ uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
 void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port,
                                      uint64_t incarnation),
                       void (*watch)(uint32_t domid, const char *path, const char *token,
-                                    int depth))
+                                    int depth, uint64_t since))
 {
     struct vs_txn *x;
     if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
@@ -201,13 +225,16 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
             snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
             if (vs_txn_read(x, wp, &val, &len) < 0)
                 continue;
-            /* "<depth>\0<path>\0<token>\0": checked, it is a file on disk */
+            /* "<depth> <since>\0<path>\0<token>\0" (no since: an older version's table):
+             * checked, it is a file on disk */
             const char *p = val, *end = p + len;
             const char *p1 = memchr(p, 0, len);
             const char *p2 = p1 ? memchr(p1 + 1, 0, (size_t)(end - p1 - 1)) : NULL;
             const char *p3 = p2 ? memchr(p2 + 1, 0, (size_t)(end - p2 - 1)) : NULL;
-            if (p3)
-                watch(domid, p1 + 1, p2 + 1, atoi(p));
+            int depth = 0;
+            unsigned long long since = 0;
+            if (p3 && sscanf(p, "%d %llu", &depth, &since) >= 1)
+                watch(domid, p1 + 1, p2 + 1, depth, since);
             free(val);
         }
         vs_names_free(ws, nw);
@@ -327,4 +354,114 @@ void vxs_persist_load_special(void)
         free(val);
     }
     vs_txn_abort(x);
+}
+
+/* ---- the events-delivered marks --------------------------------------------------------- */
+
+uint64_t vxs_head_gen(void)
+{
+    struct store_hash head;
+    struct vs_commit c;
+    if (vs_branch_head(vxs.st, VXS_BRANCH, &head) < 0 || vs_commit_read(vxs.st, &head, &c) < 0)
+        return 0;
+    uint64_t gen = c.gen;
+    vs_commit_free(&c);
+    return gen;
+}
+
+/* A ring's mark now: below its oldest queued event (one partly in rsp[] included: the rest
+ * of it dies with the daemon), else the head (every commit's events were queued when it was
+ * made, and are all gone into the ring, or dropped as live events are). */
+static uint64_t mark_of(const struct vxs_conn *c, uint64_t head)
+{
+    for (const struct vxs_out *o = c->out_head; o; o = o->next)
+        if (o->gen)
+            return o->gen - 1;
+    return head;
+}
+
+struct marks_arg {
+    size_t n;
+    uint32_t *domid;
+    uint64_t *gen;
+};
+
+static int put_marks(struct vs_txn *x, struct vxs_events *ev, void *p)
+{
+    (void)ev;
+    struct marks_arg *a = p;
+    int done = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        char dom[32];
+        struct vs_stat st;
+        snprintf(dom, sizeof dom, "/dom/%u", a->domid[i]);
+        if (vs_txn_stat(x, dom, &st) < 0)
+            continue; /* released meanwhile */
+        int rc = set_mark(x, a->domid[i], a->gen[i]);
+        if (rc < 0)
+            return rc;
+        done++;
+    }
+    return done ? 0 : 1;
+}
+
+void vxs_persist_marks(bool force)
+{
+    static uint64_t last_ms;
+    uint64_t now = vxs_now_ms();
+    if (!force && now - last_ms < 1000)
+        return;
+    last_ms = now;
+    uint64_t head = vxs_head_gen();
+    if (!head)
+        return;
+    size_t rings = 0;
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
+        rings += c->dom != NULL;
+    struct marks_arg a = {0, calloc(rings + 1, sizeof *a.domid), calloc(rings + 1, sizeof *a.gen)};
+    if (a.domid && a.gen) {
+        for (const struct vxs_conn *c = vxs.conns; c; c = c->next) {
+            if (!c->dom || c->dead)
+                continue;
+            uint64_t m = mark_of(c, head);
+            if (m != c->ev_saved && a.n < rings) {
+                a.domid[a.n] = c->domid;
+                a.gen[a.n++] = m;
+            }
+        }
+        if (a.n) {
+            vxs_txn_daemon_commit(BRANCH, "marks", put_marks, &a);
+            for (size_t i = 0; i < a.n; i++)
+                for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+                    if (c->dom && c->domid == a.domid[i])
+                        c->ev_saved = a.gen[i];
+        }
+    }
+    free(a.domid);
+    free(a.gen);
+}
+
+bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen)
+{
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/dom/%u/ev", domid);
+    void *val;
+    size_t len;
+    bool ok = false;
+    if (vs_txn_read(x, path, &val, &len) == 0) {
+        char buf[24] = "";
+        memcpy(buf, val, len < sizeof buf - 1 ? len : sizeof buf - 1);
+        free(val);
+        char *end;
+        unsigned long long g = strtoull(buf, &end, 10);
+        if (end != buf && !*end) {
+            *gen = g;
+            ok = true;
+        }
+    }
+    vs_txn_abort(x);
+    return ok;
 }

@@ -73,7 +73,10 @@ void vxs_watch_clear(struct vxs_conn *c)
     }
 }
 
-void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need)
+/* One event; gen (the commit that caused it) is kept with a ring's queued copy, so that its
+ * events-delivered mark (vxs_persist_marks) stays below what has not reached the ring. */
+static void send_event(struct vxs_conn *c, const char *path, const char *token, uint64_t need,
+                       uint64_t gen)
 {
     uint8_t buf[XS_MSG_MAX];
     struct xs_builder b;
@@ -91,7 +94,15 @@ void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uin
                 memcmp(o->data, buf, (size_t)n) == 0)
                 return;
     }
+    uint64_t before = c->out_serial;
     vxs_send(c, buf, (size_t)n, need);
+    if (c->out_serial != before)
+        c->out_tail->gen = gen;
+}
+
+void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need)
+{
+    send_event(c, path, token, need, 0);
 }
 
 
@@ -151,7 +162,8 @@ void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char 
     }
 }
 
-static void report(struct vxs_conn *c, struct vxs_watch *w, const char *abs, uint64_t need)
+void vxs_watch_report(struct vxs_conn *c, const struct vxs_watch *w, const char *abs,
+                      uint64_t gen, uint64_t need)
 {
     const char *path = abs;
     if (w->relative) {
@@ -160,7 +172,7 @@ static void report(struct vxs_conn *c, struct vxs_watch *w, const char *abs, uin
         if (strncmp(abs, prefix, (size_t)k) == 0)
             path = abs + k;
     }
-    vxs_watch_send(c, path, w->token, need);
+    send_event(c, path, w->token, need, gen);
 }
 
 /* The perms of path's parent in the committed tree (it has just been committed), into
@@ -186,8 +198,7 @@ static void parent_perms(const char *path, void **perms, size_t *len)
     vs_txn_abort(x);
 }
 
-/* Does watch w see an event for p? */
-static bool matches(const struct vxs_watch *w, const char *p, bool exact)
+bool vxs_watch_matches(const struct vxs_watch *w, const char *p, bool exact)
 {
     int levels;
     if (w->path[0] == '@')
@@ -199,6 +210,9 @@ static bool matches(const struct vxs_watch *w, const char *p, bool exact)
 
 void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
 {
+    /* The gen of the commit just made (the branch's head), read once and only if a ring
+     * gets an event: sockets die with the daemon, rings' events outlive it. */
+    uint64_t gen = 0;
     for (size_t i = 0; i < ev->n; i++) {
         const char *p = ev->paths[i];
         void *pperms = NULL;
@@ -209,7 +223,7 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
                 continue;
             bool any = false;
             for (struct vxs_watch *w = c->watches; w && !any; w = w->next)
-                any = matches(w, p, ev->exact[i]);
+                any = vxs_watch_matches(w, p, ev->exact[i]);
             if (!any)
                 continue;
             /* XSA-115: no events about nodes the watcher may not read. C xenstored
@@ -223,9 +237,11 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
                 if (!pperms || !(vxs_perms_for(pperms, pplen, c) & VXS_PERM_READ))
                     continue;
             }
+            if (c->dom && !gen)
+                gen = vxs_head_gen();
             for (struct vxs_watch *w = c->watches; w; w = w->next)
-                if (matches(w, p, ev->exact[i]))
-                    report(c, w, p, need);
+                if (vxs_watch_matches(w, p, ev->exact[i]))
+                    vxs_watch_report(c, w, p, c->dom ? gen : 0, need);
         }
         free(pperms);
     }
