@@ -91,6 +91,12 @@ UNIT_TEST_LIBS_test_store_tree := -lcmocka $(STORE_TREE_LIBS)
 UNIT_TEST_NAMES += test_store_txn
 UNIT_TEST_SRCS_test_store_txn := tests/unit/test_store_txn.c $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_txn := -lcmocka $(STORE_TREE_LIBS)
+# The store's fast paths: WRITE/BATCH updates answered at the flush, put_added, the name-hash
+# memo, a transaction's found nodes after live moved (on a pack and on the in-memory heap).
+UNIT_TEST_NAMES += test_store_speed_paths
+UNIT_TEST_SRCS_test_store_speed_paths := tests/unit/test_store_speed_paths.c $(STORE_HEAP_SRCS) \
+    $(STORE_TREE_SRCS)
+UNIT_TEST_LIBS_test_store_speed_paths := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
 # The pack file's crash test: a child committing in ALWAYS mode, SIGKILLed 250 times.
 UNIT_TEST_NAMES += test_store_crash
 UNIT_TEST_SRCS_test_store_crash := tests/unit/test_store_crash.c $(STORE_HEAP_SRCS)

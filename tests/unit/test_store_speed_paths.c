@@ -1,0 +1,303 @@
+/*
+ * The store's fast paths keep their promises:
+ *   - the pack's WRITE mode (vxenstored --sync none) answers an update only at the flush that
+ *     writes it to the file, and never syncs; BATCH updates wait in the write buffer and one
+ *     flush writes and syncs them together;
+ *   - put_added says whether a put added the object (pack and in-memory heap);
+ *   - vs_name_hash's memo gives every name its own hash;
+ *   - a transaction's records keep the node they found in `live`: reads after live moved to a
+ *     newer head (where those pointers are gone) still see the first access, and the
+ *     untouched nodes the new head.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/store_testutil.h"
+#include "xenstore/store_pack.h"
+#include "xenstore/store_tree_int.h"
+
+static char *tdir;
+
+static int setup(void **state)
+{
+    (void)state;
+    tdir = store_test_mkdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_test_rmdir(tdir);
+    return 0;
+}
+
+static char *path_of(const char *name)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf), "%s/%s", tdir, name);
+    return buf;
+}
+
+static struct objstore *open_pack(const char *name)
+{
+    struct store_pack_opts o = {.create = true};
+    struct objstore *s = NULL;
+    struct store_pack_report rep;
+    int rc = store_pack_open_path(path_of(name), &o, &s, &rep);
+    if (rc != 0)
+        fail_msg("open %s: %d (%s)", name, rc, rep.msg);
+    return s;
+}
+
+static int calls, oks;
+
+static void on_done(void *arg, bool ok)
+{
+    (void)arg;
+    calls++;
+    oks += ok;
+}
+
+static uint64_t syncs_of(struct objstore *s)
+{
+    struct store_pack_stats st;
+    store_pack_stats(s, &st);
+    return st.syncs;
+}
+
+/* ---- sync modes ------------------------------------------------------------------------- */
+
+static void test_write_mode_answers_at_flush_without_sync(void **state)
+{
+    (void)state;
+    struct objstore *s = open_pack("write");
+    struct store_hash a, b, out;
+    assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, "first", 5, &a), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", NULL, &a, STORE_SYNC_ALWAYS, NULL, NULL), 0);
+    uint64_t syncs = syncs_of(s);
+    calls = oks = 0;
+    for (int i = 0; i < 3; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "next %d", i);
+        assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, v, strlen(v), &b), 0);
+        assert_int_equal(s->ops->set_ref(s, "main", &a, &b, STORE_SYNC_WRITE, on_done, NULL), 0);
+        a = b;
+    }
+    assert_int_equal(calls, 0); /* not written yet: not answered */
+    assert_int_equal(s->ops->get_ref(s, "main", &out), 0);
+    assert_true(store_hash_equal(&out, &b)); /* but readers see it */
+    assert_int_equal(s->ops->flush(s), 0);
+    assert_int_equal(calls, 3);
+    assert_int_equal(oks, 3);
+    assert_int_equal(syncs_of(s), syncs); /* WRITE never syncs */
+    s->ops->close(s);
+    s = open_pack("write");
+    assert_int_equal(s->ops->get_ref(s, "main", &out), 0);
+    assert_true(store_hash_equal(&out, &b));
+    s->ops->close(s);
+}
+
+static void test_batch_mode_one_sync_per_flush(void **state)
+{
+    (void)state;
+    struct objstore *s = open_pack("batch");
+    struct store_hash a, b, out;
+    assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, "first", 5, &a), 0);
+    assert_int_equal(s->ops->set_ref(s, "main", NULL, &a, STORE_SYNC_ALWAYS, NULL, NULL), 0);
+    uint64_t syncs = syncs_of(s);
+    calls = oks = 0;
+    for (int i = 0; i < 5; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "batch %d", i);
+        assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, v, strlen(v), &b), 0);
+        /* mixed with a WRITE update: the flush must still sync for the BATCH ones */
+        enum store_sync m = i == 2 ? STORE_SYNC_WRITE : STORE_SYNC_BATCH;
+        assert_int_equal(s->ops->set_ref(s, "main", &a, &b, m, on_done, NULL), 0);
+        a = b;
+    }
+    assert_int_equal(calls, 0);
+    assert_int_equal(s->ops->flush(s), 0);
+    assert_int_equal(calls, 5);
+    assert_int_equal(oks, 5);
+    assert_int_equal(syncs_of(s), syncs + 1);
+    s->ops->close(s);
+    s = open_pack("batch");
+    assert_int_equal(s->ops->get_ref(s, "main", &out), 0);
+    assert_true(store_hash_equal(&out, &b));
+    s->ops->close(s);
+}
+
+/* A NONE update is written (and answered) at once, as before. */
+static void test_none_mode_answers_at_once(void **state)
+{
+    (void)state;
+    struct objstore *s = open_pack("none");
+    struct store_hash a;
+    assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, "only", 4, &a), 0);
+    calls = oks = 0;
+    assert_int_equal(s->ops->set_ref(s, "main", NULL, &a, STORE_SYNC_NONE, on_done, NULL), 0);
+    assert_int_equal(calls, 1);
+    s->ops->close(s);
+}
+
+/* ---- put_added ----------------------------------------------------------------------------- */
+
+static void check_put_added(struct objstore *s)
+{
+    struct store_hash h1, h2, ref;
+    bool added = false;
+    assert_non_null(s->ops->put_added);
+    assert_int_equal(s->ops->put_added(s, STORE_KIND_BLOB, "value", 5, &h1, &added), 0);
+    assert_true(added);
+    assert_int_equal(s->ops->put_added(s, STORE_KIND_BLOB, "value", 5, &h2, &added), 0);
+    assert_false(added);
+    assert_true(store_hash_equal(&h1, &h2));
+    store_hash_object(STORE_KIND_BLOB, "value", 5, &ref);
+    assert_true(store_hash_equal(&h1, &ref));
+    /* the same bytes as another kind are another object */
+    assert_int_equal(s->ops->put_added(s, STORE_KIND_NODE, "value", 5, &h2, &added), 0);
+    assert_true(added);
+    assert_int_equal(s->ops->put_added(s, (enum store_kind)9, "x", 1, &h2, &added), -EINVAL);
+    assert_false(added);
+    s->ops->close(s);
+}
+
+static void test_put_added_pack(void **state)
+{
+    (void)state;
+    check_put_added(open_pack("added"));
+}
+
+static void test_put_added_memobj(void **state)
+{
+    (void)state;
+    check_put_added(store_memobj_open());
+}
+
+/* ---- name hashes -------------------------------------------------------------------------- */
+
+static void test_name_hash_memo(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"a", "bb", "a", "a", "bb", "", "a", "", "bb"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct store_hash h, ref;
+        vs_name_hash(names[i], &h);
+        store_hash_object(STORE_KIND_BLOB, names[i], strlen(names[i]), &ref);
+        assert_true(store_hash_equal(&h, &ref));
+    }
+    /* longer than the memo holds */
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    for (int i = 0; i < 2; i++) {
+        struct store_hash h, ref;
+        vs_name_hash(big, &h);
+        store_hash_object(STORE_KIND_BLOB, big, strlen(big), &ref);
+        assert_true(store_hash_equal(&h, &ref));
+        big[0] = 'y';
+    }
+}
+
+/* ---- a transaction's found nodes ----------------------------------------------------------- */
+
+static void outside_write(struct vs_store *st, const char *path, const char *v)
+{
+    struct vs_txn *x;
+    assert_int_equal(vs_txn_begin(st, "main", &x), 0);
+    assert_int_equal(vs_txn_set(x, path, v, strlen(v), NULL, 0, VS_SET_VALUE | VS_CREATE), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+}
+
+static void expect_read(struct vs_txn *x, const char *path, const char *want)
+{
+    void *v;
+    size_t n;
+    assert_int_equal(vs_txn_read(x, path, &v, &n), 0);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(v, want, n);
+    free(v);
+}
+
+static void test_txn_found_nodes_survive_live_moving(void **state)
+{
+    (void)state;
+    struct objstore *os = store_memobj_open();
+    struct vs_store *st = vs_store_open(os, 0);
+    outside_write(st, "/a", "a0");
+    outside_write(st, "/b", "b0");
+    /* many children under /d, so the directory is split (its lookups hash names) */
+    outside_write(st, "/d", "");
+    for (int i = 0; i < 100; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/d/k%d", i);
+        outside_write(st, p, "d0");
+    }
+    struct vs_txn *x;
+    assert_int_equal(vs_txn_begin(st, "main", &x), 0);
+    expect_read(x, "/a", "a0");
+    expect_read(x, "/d/k7", "d0");
+    expect_read(x, "/d/k9", "d0"); /* nobody changes it: it keeps relying on live */
+    struct vs_stat s1;
+    assert_int_equal(vs_txn_stat(x, "/d", &s1), 0);
+    assert_int_equal(s1.nchildren, 100);
+    /* others change what the transaction touched and what it did not */
+    outside_write(st, "/a", "a1");
+    outside_write(st, "/b", "b1");
+    outside_write(st, "/d/k7", "d1");
+    outside_write(st, "/d/new", "x");
+    /* an untouched node: live moves to the new head; the old tree becomes the store's
+     * spare, and the next commit's tree replaces (frees) it */
+    expect_read(x, "/b", "b1");
+    outside_write(st, "/e", "e");
+    /* the touched ones: as at their first access, again and again */
+    for (int i = 0; i < 2; i++) {
+        expect_read(x, "/d/k9", "d0");
+        expect_read(x, "/a", "a0");
+        expect_read(x, "/d/k7", "d0");
+        void *perms;
+        size_t plen;
+        assert_int_equal(vs_txn_get_perms(x, "/a", &perms, &plen), 0);
+        free(perms);
+        struct vs_stat s2;
+        assert_int_equal(vs_txn_stat(x, "/d", &s2), 0);
+        assert_int_equal(s2.nchildren, 100);
+    }
+    /* a change to a touched node after live moved: commit sees the conflict */
+    assert_int_equal(vs_txn_set(x, "/d/k8", "y", 1, NULL, 0, VS_SET_VALUE), 0);
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), -EAGAIN);
+    /* and one undisturbed does commit, reading through the same paths */
+    assert_int_equal(vs_txn_begin(st, "main", &x), 0);
+    expect_read(x, "/d/k7", "d1");
+    assert_int_equal(vs_txn_set(x, "/d/k7", "d2", 2, NULL, 0, VS_SET_VALUE), 0);
+    expect_read(x, "/d/k7", "d2");
+    assert_int_equal(vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL), 0);
+    assert_int_equal(vs_txn_begin(st, "main", &x), 0);
+    expect_read(x, "/d/k7", "d2");
+    vs_txn_abort(x);
+    vs_store_close(st);
+    os->ops->close(os);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_write_mode_answers_at_flush_without_sync),
+        cmocka_unit_test(test_batch_mode_one_sync_per_flush),
+        cmocka_unit_test(test_none_mode_answers_at_once),
+        cmocka_unit_test(test_put_added_pack),
+        cmocka_unit_test(test_put_added_memobj),
+        cmocka_unit_test(test_name_hash_memo),
+        cmocka_unit_test(test_txn_found_nodes_survive_live_moving),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
