@@ -245,9 +245,9 @@ bool vxs_domain_introduced(uint32_t domid);
 int vxs_domain_init_dom0(void);
 /* The event channel fd fired: handle pending ports (rings, VIRQ_DOM_EXC). */
 void vxs_domain_events(void);
-/* After a restart: reconnect the domains of the connection table with their watches (each
- * fires once, so nothing that changed meanwhile goes unnoticed); domains that died while we
- * were down are released (@releaseDomain, their nodes removed). */
+/* After a restart: reconnect the domains of the connection table with their watches and the
+ * events they may have missed (vxs_events_replay); domains that died while we were down are
+ * released (@releaseDomain, their nodes removed). */
 void vxs_domain_restore(void);
 /* Does domain `domid` exist at all (for SET_TARGET etc.)? */
 bool vxs_domain_exists(uint32_t domid);
@@ -296,6 +296,9 @@ uint32_t vxs_perms_owner(const void *perms, size_t len);
 /* Validate a perms payload ("b0\0r5\0", at least one entry) and normalise it into buf
  * (entries re-formatted, each NUL-terminated). Returns the length or -EINVAL. */
 int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap);
+/* SET_PERMS with a hypervisor: a normalised list without its entries for domains that do not
+ * exist (C 4.17 keeps those, ignored); -ENOENT if the owner's domain does not exist. */
+int vxs_perms_drop_unknown(char *perms, int len, bool (*exists)(uint32_t domid));
 
 /* vxs_persist.c: each returns the seq of its commit (the reply waits for it). */
 uint64_t vxs_persist_domain(const struct vxs_domain *d);

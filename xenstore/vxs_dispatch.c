@@ -171,11 +171,9 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
         plen = vxs_perms_normalise(rest, rest_len, perms, sizeof perms);
         if (plen < 0)
             return send_error(k, plen);
-        for (const char *e = perms; !vxs.socket_only && e < perms + plen; e += strlen(e) + 1) {
-            uint32_t id = (uint32_t)strtoul(e + 1, NULL, 10);
-            if (id != 0 && id != VXS_DOMID_ANY && !vxs_domain_exists(id))
-                return send_error(k, -ENOENT);
-        }
+        if (!vxs.socket_only && (plen = vxs_perms_drop_unknown(perms, plen,
+                                                               vxs_domain_exists)) < 0)
+            return send_error(k, plen);
     }
     /* The node-size quota is on the node's record as C stores it (vxs_quota_node_size). */
     char path[XENSTORE_ABS_PATH_MAX + 1];

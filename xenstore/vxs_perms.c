@@ -103,3 +103,29 @@ uint32_t vxs_perms_owner(const void *perms, size_t len)
         return 0;
     return p.domid;
 }
+
+/* C xenstored 4.17 (domain_alloc_permrefs) marks an entry naming a domain that neither it
+ * knows nor the hypervisor has as "ignored": for the owner (the first entry) SET_PERMS says
+ * ENOENT; another such entry is kept but never matches, even for a domain that gets that id
+ * later. Ours drops those entries instead (the same access; GET_PERMS does not list them, as
+ * for a departed domain's entries, see vxs_domain.c), so no later domain inherits them.
+ * Dom0 and DOMID_ANY always exist; exists(domid) asks for the others. */
+int vxs_perms_drop_unknown(char *perms, int len, bool (*exists)(uint32_t domid))
+{
+    int out = 0;
+    bool first = true;
+    for (int i = 0; i < len;) {
+        size_t l = strlen(perms + i) + 1;
+        uint32_t id = (uint32_t)strtoul(perms + i + 1, NULL, 10);
+        bool known = id == 0 || id == VXS_DOMID_ANY || exists(id);
+        if (first && !known)
+            return -ENOENT;
+        if (known) {
+            memmove(perms + out, perms + i, l);
+            out += (int)l;
+        }
+        first = false;
+        i += (int)l;
+    }
+    return out;
+}
