@@ -348,6 +348,8 @@ void vxs_watch_fire_special(int which, uint32_t domid, uint64_t need);
 void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path);
 /* One WATCH_EVENT message to c. */
 void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need);
+/* A new watch's first event (its own path). */
+void vxs_watch_first_event(struct vxs_conn *c, const struct vxs_watch *w, uint64_t need);
 /* Does w see an event for p (not a special watch; depth counted)? */
 bool vxs_watch_matches(const struct vxs_watch *w, const char *p, bool exact);
 /* The event for absolute path abs to w of c (relative watches get a relative path), caused

@@ -360,7 +360,7 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
             return send_error(k, rc);
         k->need = vxs_persist_watch(k->c, k->c->watches, true);
         send_str(k, "OK");
-        vxs_watch_send(k->c, arg[0], arg[1], k->need);
+        vxs_watch_first_event(k->c, k->c->watches, k->need);
     } else {
         rc = vxs_watch_del(k->c, arg[0], arg[1]);
         if (rc == -ENOENT && k->c->replay)

@@ -25,8 +25,11 @@
  *   - a watch whose start is unknown (a table written by an older version) or older than the
  *     history kept (GC, or more than REPLAY_MAX commits back): the commits that are left are
  *     replayed too.
+ *   - a watch whose first event may not have reached the ring: that event is tagged one past
+ *     the watch's start (vxs_watch_first_event), so the mark stays at or below the start
+ *     until it has left (a lazily saved mark gives a duplicate at worst).
  * A WATCH whose reply died with the daemon is handled again and sends its first event again
- * (vxs_dispatch.c), so a watch's first event needs no mark.
+ * (vxs_dispatch.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -244,7 +247,9 @@ void vxs_events_replay(void)
         size_t ri = k++;
         for (struct vxs_watch *w = c->watches; w; w = w->next) {
             bool known = w->since || have_mark[ri];
-            if (w->path[0] == '@' || !known ||
+            /* A mark not past the watch's start: its first event may not have left. */
+            bool first = have_mark[ri] && w->since && mark[ri] <= w->since;
+            if (w->path[0] == '@' || !known || first ||
                 start_of(w, have_mark[ri], mark[ri]) < complete_from)
                 vxs_watch_send(c, w->given, w->token, vxs.next_seq);
         }

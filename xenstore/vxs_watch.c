@@ -105,6 +105,14 @@ void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uin
     send_event(c, path, token, need, 0);
 }
 
+/* Tagged one past the gen the watch was added at (vxs_persist_watch set w->since): while it
+ * waits, the ring's mark stays at or below w->since, which tells a restart to send it again
+ * (vxs_events_replay.c). */
+void vxs_watch_first_event(struct vxs_conn *c, const struct vxs_watch *w, uint64_t need)
+{
+    send_event(c, w->given, w->token, need, c->dom && w->since ? w->since + 1 : 0);
+}
+
 
 /* Is p equal to w or below it? Sets *levels to the number of components below. */
 static bool under(const char *p, const char *w, int *levels)

@@ -174,10 +174,16 @@ static void test_queued_events_survive_kill(void **state)
     assert_true(got(n, "backend/vbd/2/768/state|be"));
     assert_true(got(n, "backend/vbd/2|be"));
     assert_false(got(n, "backend/vbd/1/51712/q/deep|be"));
-    for (size_t i = 0; i < n; i++) /* nothing outside the watch, no "fire once" at its path */
-        assert_int_equal(strncmp(seen[i], "backend/vbd/", 12), 0);
-    /* XSA-115 holds for replayed events too: domain 6 may read none of those nodes. */
-    assert_int_equal(guest_events(6), 0);
+    /* Nothing outside the watch. (Its own path may come again too: the mark saved at
+     * INTRODUCE is older than the watch, so its first event may not have left.) */
+    for (size_t i = 0; i < n; i++)
+        assert_true(strncmp(seen[i], "backend/vbd/", 12) == 0 ||
+                    strcmp(seen[i], "backend/vbd|be") == 0);
+    /* XSA-115 holds for replayed events too: domain 6 may read none of those nodes (it may
+     * get its watch's first event again, for the same reason as above). */
+    n = guest_events(6);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(seen[i], "/local/domain/5/backend|spy");
 
     /* Killed again at once: the events are in the ring now, and the marks (saved lazily,
      * here forced) say so: nothing is owed, so nothing comes again. */
@@ -234,12 +240,41 @@ static void test_watch_added_after_change_gets_no_old_events(void **state)
     finish();
 }
 
+/* The WATCH's reply reached the ring, its first event had not: it comes after the restart
+ * (the WATCH itself is consumed, so it is not handled again). */
+static void test_first_event_not_lost(void **state)
+{
+    (void)state;
+    start_run1();
+    struct vh_client *d0 = vh_dom0();
+    vh_domain(5);
+    setup_backend(d0);
+    struct vxs_conn *c5 = conn_of(5);
+    static uint8_t body[] = "/local/domain/5/backend\0fe";
+    struct xsd_sockmsg hdr = {.type = XS_WATCH, .req_id = 3, .len = sizeof body};
+    vxs_dispatch(c5, &hdr, body);
+    if (vxs.durable_upto < vxs.next_seq)
+        assert_int_equal(vxs.os->ops->flush(vxs.os), 0);
+    struct vxs_out *o = vxs_conn_take(c5); /* the reply only */
+    assert_non_null(o);
+    assert_int_equal(((const struct xsd_sockmsg *)o->data)->type, XS_WATCH);
+    free(o);
+    assert_int_equal(queued_events(c5), 1);
+    assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/0/other", "1"), 0);
+    vxs_persist_marks(true); /* even a fresh mark says: the first event is owed */
+    restart();
+    size_t n = guest_events(5);
+    assert_true(got(n, "/local/domain/5/backend|fe"));
+    finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queued_events_survive_kill),
         cmocka_unit_test(test_stale_mark_gives_duplicates_only),
         cmocka_unit_test(test_watch_added_after_change_gets_no_old_events),
+        cmocka_unit_test(test_first_event_not_lost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
