@@ -82,6 +82,7 @@ struct index {
     struct ix_entry *e;
     uint16_t *tag;
     size_t mask, count;
+    size_t e_mapped, tag_mapped; /* bytes mmap'ed (store_pack_index.c), 0: malloc'ed */
 };
 
 static inline uint16_t ix_tag(const struct store_hash *h)
