@@ -49,6 +49,10 @@ static struct rec *rec_find(const struct vs_txn *x, const char *path)
 {
     if (x->nslots == 0)
         return NULL;
+    /* A request asks about the same path several times in a row (permission check, quota,
+     * the change, the watch event's perms): the last record found first. */
+    if (x->last != NULL && strcmp(x->last->path, path) == 0)
+        return x->last;
     size_t mask = x->nslots - 1;
     for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask) {
         uint32_t s = x->slots[i];
@@ -72,7 +76,6 @@ static void rec_free(struct rec *r)
 {
     if (r == NULL)
         return;
-    free(r->path);
     free(r->val);
     free(r->perms);
     vs_names_free(r->kids, r->nkids);
@@ -103,14 +106,16 @@ static int rec_add(struct vs_txn *x, const char *path, bool present, uint64_t ve
         x->slots = s;
         x->nslots = n;
     }
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->path = strdup(path)) == NULL) {
-        free(r);
+    size_t plen = strlen(path) + 1;
+    struct rec *r = calloc(1, sizeof(*r) + plen); /* the path lives after the record */
+    if (r == NULL)
         return -ENOMEM;
-    }
+    r->path = (char *)(r + 1);
+    memcpy(r->path, path, plen);
     r->present0 = r->present = present;
     r->version0 = r->version = version;
     x->recs[x->nrecs++] = r;
+    x->last = r;
     slot_put(x->slots, x->nslots, path, (uint32_t)x->nrecs);
     *out = r;
     return 0;
@@ -259,7 +264,7 @@ static int access_path(struct vs_txn *x, const char *path, struct rec **out)
 {
     struct rec *r = rec_find(x, path);
     if (r != NULL) {
-        *out = r;
+        *out = x->last = r;
         return 0;
     }
     if (!valid_path(path))

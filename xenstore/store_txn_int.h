@@ -9,7 +9,7 @@
 
 /* One touched path. */
 struct rec {
-    char *path;
+    char *path;        /* allocated with the record */
     bool present0;     /* at the first access */
     uint64_t version0;
     bool own;          /* the state below is ours; otherwise it is live's node at path */
@@ -54,6 +54,7 @@ struct vs_txn {
     struct rec **recs;
     size_t nrecs, caprecs;
     uint32_t *slots;        /* open addressing by path: index + 1 into recs, 0 = empty */
+    struct rec *last;       /* the record found or added last (rec_find looks there first) */
     size_t nslots;
     struct vs_op *ops;
     size_t nops, capops;
