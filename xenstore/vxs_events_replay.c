@@ -249,9 +249,11 @@ void vxs_events_replay(void)
             bool known = w->since || have_mark[ri];
             /* A mark not past the watch's start: its first event may not have left. */
             bool first = have_mark[ri] && w->since && mark[ri] <= w->since;
+            /* (Tagged as a first event: until it leaves, the mark stays where a restart
+             * sends it again.) */
             if (w->path[0] == '@' || !known || first ||
                 start_of(w, have_mark[ri], mark[ri]) < complete_from)
-                vxs_watch_send(c, w->given, w->token, vxs.next_seq);
+                vxs_watch_first_event(c, w, vxs.next_seq);
         }
     }
     for (size_t i = col.n; i-- > 0;)

@@ -369,15 +369,17 @@ uint64_t vxs_head_gen(void)
     return gen;
 }
 
-/* A ring's mark now: below its oldest queued event (one partly in rsp[] included: the rest
+/* A ring's mark now: below every queued event's gen (one partly in rsp[] included: the rest
  * of it dies with the daemon), else the head (every commit's events were queued when it was
- * made, and are all gone into the ring, or dropped as live events are). */
+ * made, and are all gone into the ring, or dropped as live events are). The minimum, not the
+ * first: a restart's first events are tagged by their watch's start, in no order. */
 static uint64_t mark_of(const struct vxs_conn *c, uint64_t head)
 {
+    uint64_t m = head;
     for (const struct vxs_out *o = c->out_head; o; o = o->next)
-        if (o->gen)
-            return o->gen - 1;
-    return head;
+        if (o->gen && o->gen - 1 < m)
+            m = o->gen - 1;
+    return m;
 }
 
 struct marks_arg {

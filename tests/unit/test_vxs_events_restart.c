@@ -269,6 +269,47 @@ static void test_first_event_not_lost(void **state)
     finish();
 }
 
+/* Killed again while the replayed events still wait (more than the ring holds), with the
+ * mark saved meanwhile: those still queued come again after the second restart. */
+static void test_killed_again_during_replay(void **state)
+{
+    (void)state;
+    start_run1();
+    struct vh_client *d0 = vh_dom0();
+    struct vh_client *d5 = vh_domain(5);
+    setup_backend(d0);
+    assert_int_equal(vh_watch(d5, "/local/domain/5/backend", "be"), 0);
+    vh_events_drop(d5);
+    for (int i = 0; i < 60; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/local/domain/5/backend/n%02d", i);
+        assert_int_equal(d0_req(d0, XS_WRITE, p, "1"), 0);
+    }
+    restart();
+    vh_round_output(); /* 60 events of ~40 bytes: the 1 KiB ring takes part, the rest waits */
+    struct vxs_conn *c5 = conn_of(5);
+    assert_true(vh_ring(5)->rsp_prod > 0);
+    size_t waiting = 0;
+    static char owed[64][64];
+    for (const struct vxs_out *o = c5->out_head; o; o = o->next) {
+        const struct xsd_sockmsg *h = (const void *)o->data;
+        if (h->type != XS_WATCH_EVENT || (o == c5->out_head && c5->out_off))
+            continue;
+        assert_true(waiting < 64);
+        snprintf(owed[waiting++], sizeof owed[0], "%s|be", (const char *)(h + 1));
+    }
+    assert_true(waiting > 10);
+    vxs_persist_marks(true);
+    uint64_t mark;
+    assert_true(vxs_persist_mark_get(5, &mark));
+    assert_true(mark > 10); /* past what the ring took: those are not owed again */
+    restart();
+    size_t n = guest_events(5);
+    for (size_t i = 0; i < waiting; i++)
+        assert_true(got(n, owed[i]));
+    finish();
+}
+
 static int count_commit(void *p, const struct store_hash *h, const struct vs_commit *c)
 {
     (void)h;
@@ -324,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_stale_mark_gives_duplicates_only),
         cmocka_unit_test(test_watch_added_after_change_gets_no_old_events),
         cmocka_unit_test(test_first_event_not_lost),
+        cmocka_unit_test(test_killed_again_during_replay),
         cmocka_unit_test(test_marks_are_lazy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
