@@ -28,13 +28,12 @@ demo: guests host-progs $(E2E_DEPS)
 
 # xen-init-dom0, xenconsoled, xl create/destroy, guest rings, blkback/netback-free toolstack
 # checks and vchan (unikernel pairs, one server with two clients, 50 vchans at once under the
-# transaction quota, dom0 vchan-cat) with vxenstored; vxs-restart last (it kills and
-# restarts the daemon). linux-guest (a stock Linux PVH guest whose xen-blkfront and
-# xen-netfront negotiate with blkback/netback) passes with vxenstored in most runs but its
-# xenwatch still stalls now and then (issue 5 note): run it by hand until that is fixed,
-#   make test-e2e-vxs VXS_SCENARIOS=linux-guest
+# transaction quota, dom0 vchan-cat), a stock Linux PVH guest whose xen-blkfront and
+# xen-netfront negotiate with dom0's blkback and netback, then survive a SIGKILL + restart of
+# the daemon (linux-guest), with vxenstored; vxs-restart last (it kills and restarts the
+# daemon under a dom0 ring writer too).
 VXS_SCENARIOS ?= hello xsprobe toolstack xlshutdown vchan vchan-big vchan-multi vchan-many vchan-dom0 \
-                 vxs-restart
+                 linux-guest vxs-restart
 test-e2e-vxs: guests host-progs $(E2E_DEPS)
 	$(Q)BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh \
 	    --xenstored $(BUILD)/vxenstored --xenstored-args "--db /var/lib/xenstored -N" \

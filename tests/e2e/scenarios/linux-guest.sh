@@ -13,7 +13,7 @@
 # xl create to the end of the cleanup are printed as XSTRACE lines: bench/ makes its replay
 # file from them (bench/xenstored_trace2replay.py).
 # rig: linux-domu   (mkinitramfs.sh adds the domU's kernel and initramfs for this line)
-# rig: not-default   (~2.5 min under TCG on a quiet machine: run by make test-e2e-vxs only)
+# rig: not-default   (~40 s under TCG on a quiet machine, minutes when loaded: in make test-e2e-vxs)
 # rig: timeout 600   (a loaded machine can make the guest's boot alone take minutes)
 set -u
 . tests/e2e/lib.sh
