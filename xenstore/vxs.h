@@ -311,6 +311,9 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
                                     int depth, uint64_t since));
 /* The gen of the xenstore branch's head (0: empty or unreadable). */
 uint64_t vxs_head_gen(void);
+/* No mark is saved while held: vxs_persist_load holds them until vxs_events_replay has read
+ * them. */
+void vxs_persist_marks_hold(bool hold);
 /* Each ring's "watch events delivered up to gen X" mark into the connection table, in one
  * commit, if one changed and (unless force) a second has passed since the last look: called
  * after each ring's flush, so it costs no store write per request. A stale mark only means

@@ -205,12 +205,16 @@ void vxs_events_replay(void)
     size_t nrings = 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
         nrings += c->dom && c->restored;
-    if (!nrings)
+    if (!nrings) {
+        vxs_persist_marks_hold(false);
         return;
+    }
     bool *have_mark = calloc(nrings, sizeof *have_mark);
     uint64_t *mark = calloc(nrings, sizeof *mark);
-    if (!have_mark || !mark)
+    if (!have_mark || !mark) {
+        vxs_persist_marks_hold(false);
         goto out;
+    }
     /* Each ring's mark, and the oldest start of a watch that wants a replay. */
     uint64_t head = vxs_head_gen(), oldest = UINT64_MAX;
     size_t k = 0;
@@ -228,6 +232,7 @@ void vxs_events_replay(void)
                     oldest = s;
             }
     }
+    vxs_persist_marks_hold(false); /* read: from here on the queues say what is owed */
     struct collect col = {0};
     col.stop_at = oldest;
     if (oldest < head) {

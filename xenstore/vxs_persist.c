@@ -182,11 +182,21 @@ uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
     return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
+/* Between vxs_persist_load and vxs_events_replay the saved marks are still the only record
+ * of what the restored rings had: none may be overwritten then. */
+static bool marks_held;
+
+void vxs_persist_marks_hold(bool hold)
+{
+    marks_held = hold;
+}
+
 void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port,
                                      uint64_t incarnation),
                       void (*watch)(uint32_t domid, const char *path, const char *token,
                                     int depth, uint64_t since))
 {
+    marks_held = true;
     struct vs_txn *x;
     if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
         return;
@@ -411,7 +421,7 @@ void vxs_persist_marks(bool force)
 {
     static uint64_t last_ms;
     uint64_t now = vxs_now_ms();
-    if (!force && now - last_ms < 1000)
+    if (marks_held || (!force && now - last_ms < 1000))
         return;
     last_ms = now;
     uint64_t head = vxs_head_gen();
