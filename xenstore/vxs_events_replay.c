@@ -20,8 +20,11 @@
  * Not seen by a diff, so not replayed: a write that changed neither value nor perms.
  *
  * Still fired once at their own path, as before (a duplicate at worst):
- *   - the special watches (@introduceDomain, @releaseDomain): their events are not commits
- *     of the xenstore branch; a domain found gone at start-up fires @releaseDomain anyway;
+ *   - the special watches (@introduceDomain, @releaseDomain, @releaseDomain/<domid>): their
+ *     events are not commits of the xenstore branch, but their event is their own name, so
+ *     this is the event itself; only a watch on @releaseDomain with a depth, which is told
+ *     the domid live ("@releaseDomain/5"), gets the plain name (and a domain found gone or
+ *     shut down at start-up fires @releaseDomain again anyway);
  *   - a watch whose start is unknown (a table written by an older version) or older than the
  *     history kept (GC, or more than REPLAY_MAX commits back): the commits that are left are
  *     replayed too.
