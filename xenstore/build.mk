@@ -9,7 +9,8 @@ GUEST_KERNEL_SRCS += $(XS_CODEC_SRCS)
 # (SHA-256 via libcrypto), the in-memory heap, the I/O backends and the pack file. Its tests
 # are declared in tests/unit/build.mk.
 STORE_HEAP_SRCS := xenstore/store_hash.c xenstore/store_memobj.c xenstore/store_io.c \
-                   xenstore/store_pack.c xenstore/store_pack_index.c \
+                   xenstore/store_pack.c xenstore/store_pack_refs.c \
+                   xenstore/store_pack_index.c \
                    xenstore/store_pack_open.c xenstore/store_pack_gc.c
 STORE_HEAP_LIBS := -lcrypto -pthread
 

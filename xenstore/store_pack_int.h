@@ -1,6 +1,6 @@
 /*
- * Private to the pack file's implementation (store_pack.c, store_pack_index.c,
- * store_pack_open.c, store_pack_gc.c): the record layout, the in-memory state and the helpers
+ * Private to the pack file's implementation (store_pack.c, store_pack_refs.c,
+ * store_pack_index.c, store_pack_open.c, store_pack_gc.c): the record layout, the in-memory state and the helpers
  * more than one of them uses. The public interface is store_pack.h; docs/store-format.md is
  * the reference for the layout and the recovery rules.
  *
@@ -215,8 +215,26 @@ int pack_ix_reserve(struct index *ix);
 /* The slot of h: where it is (*found) or where it would go. */
 size_t pack_ix_slot(const struct index *ix, const struct store_hash *h, bool *found);
 
-/* store_pack.c: refs, records, the write buffer, BATCH waiters, the ops. */
+/* store_pack.c: records, the write buffer, objects, the ops. */
 void pack_log(struct pack *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool pack_valid_name(const char *name);
+/* Append a record (lock held); `now`: write the buffer out with it. */
+int pack_append(struct pack *p, const uint8_t *rec, size_t total, uint64_t *at, bool now);
+/* Write out the buffer and sync the file (lock held). */
+int pack_do_sync(struct pack *p);
+/* Note an older object a writer used while a GC runs (lock held). */
+void pack_gc_touch(struct pack *p, const struct store_hash *h, uint64_t off);
+
+/* store_pack_refs.c: refs, their records, sync modes and waiters (the objstore ops). */
+int pack_get_ref(struct objstore *s, const char *name, struct store_hash *out);
+int pack_set_ref(struct objstore *s, const char *name, const struct store_hash *expect,
+                 const struct store_hash *value, enum store_sync sync, store_durable_fn done,
+                 void *done_arg);
+int pack_del_ref(struct objstore *s, const char *name, const struct store_hash *expect,
+                 enum store_sync sync);
+int pack_list_refs(struct objstore *s,
+                   int (*fn)(void *arg, const char *name, const struct store_hash *h), void *arg);
+int pack_flush(struct objstore *s);
 int pack_ref_apply(struct pack *p, unsigned op, const char *name, const struct store_hash *h);
 int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
                            const struct store_hash *h, const void *payload, size_t len);
