@@ -153,7 +153,10 @@ xenstored_answers() { xenstore-exists / 2>/dev/null; }
 
 # xenstored_kill_restart: SIGKILL the running xenstored and start it again, with the same
 # arguments, on its database; wait until it answers. Its output goes to /tmp/vxs-restart.log.
-# xenconsoled gives up when its xenstore connection dies: started again if it did.
+# xenconsoled's xenstore connection dies with the daemon (libxenstore does not reconnect):
+# it may exit or go on without xenstore, and then never sees a new domain (xl create's wait
+# for the console tty times out). So a new one is started either way; it takes over the
+# running domains' consoles and appends to their logs.
 xenstored_kill_restart() {
     . /etc/rig/rig.conf
     local pid
@@ -165,5 +168,7 @@ xenstored_kill_restart() {
     "$RIG_XENSTORED" $RIG_XENSTORED_ARGS >>/tmp/vxs-restart.log 2>&1 &
     wait_until 10 xenstored_answers ||
         { cat /tmp/vxs-restart.log; fail "xenstored did not answer after a restart"; }
-    pidof xenconsoled >/dev/null || xenconsoled --log=guest --log-dir=/var/log/xen/console
+    pkill -x xenconsoled 2>/dev/null
+    wait_until 5 sh -c '! pidof xenconsoled >/dev/null' || pkill -KILL -x xenconsoled
+    xenconsoled --log=guest --log-dir=/var/log/xen/console
 }
