@@ -87,6 +87,9 @@ STORE_TREE_TEST_SRCS := xenstore/store_hash.c xenstore/store_memobj.c $(STORE_TR
 UNIT_TEST_NAMES += test_store_tree
 UNIT_TEST_SRCS_test_store_tree := tests/unit/test_store_tree.c $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_tree := -lcmocka $(STORE_TREE_LIBS)
+UNIT_TEST_NAMES += test_store_tree_history
+UNIT_TEST_SRCS_test_store_tree_history := tests/unit/test_store_tree_history.c $(STORE_TREE_TEST_SRCS)
+UNIT_TEST_LIBS_test_store_tree_history := -lcmocka $(STORE_TREE_LIBS)
 # Transactions with C xenstored 4.17's rule (live reads, first-access versions, EAGAIN).
 UNIT_TEST_NAMES += test_store_txn
 UNIT_TEST_SRCS_test_store_txn := tests/unit/test_store_txn.c $(STORE_TREE_TEST_SRCS)

@@ -14,31 +14,8 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/store_tree_testlib.h"
+#include "tests/unit/store_tree_fixture.h"
 #include "xenstore/store_tree_int.h"
-
-struct fx {
-    struct counting_os *os;
-    struct vs_store *st;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    f->os = counting_open();
-    f->st = vs_store_open(&f->os->base, 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    vs_store_close(f->st);
-    f->os->base.ops->close(&f->os->base);
-    free(f);
-    return 0;
-}
 
 static struct vs_txn *begin(struct fx *f)
 {
@@ -50,11 +27,6 @@ static struct vs_txn *begin(struct fx *f)
 static int end(struct vs_txn *x)
 {
     return vs_txn_commit(x, NULL, STORE_SYNC_NONE, NULL, NULL, NULL);
-}
-
-static int twrite(struct vs_txn *x, const char *path, const char *v)
-{
-    return vs_txn_set(x, path, v, strlen(v), NULL, 0, VS_SET_VALUE | VS_CREATE);
 }
 
 /* Another connection's write or removal outside any transaction. */
@@ -94,27 +66,6 @@ static void expect_txn(struct vs_txn *x, const char *path, const char *want)
     assert_int_equal(n, strlen(want));
     assert_memory_equal(v, want, n);
     free(v);
-}
-
-/* The value of path at the branch head (NULL: absent). */
-static void expect_head(struct fx *f, const char *path, const char *want)
-{
-    struct store_hash head;
-    struct vs_tree *t;
-    assert_int_equal(vs_branch_head(f->st, "main", &head), 0);
-    assert_int_equal(vs_tree_open(f->st, &head, &t), 0);
-    void *v;
-    size_t n;
-    int rc = vs_tree_read(t, path, &v, &n);
-    if (want == NULL) {
-        assert_int_equal(rc, -ENOENT);
-    } else {
-        assert_int_equal(rc, 0);
-        assert_int_equal(n, strlen(want));
-        assert_memory_equal(v, want, n);
-        free(v);
-    }
-    vs_tree_close(t);
 }
 
 /* The children of path in the transaction's view, joined by ',' into buf. */
