@@ -140,6 +140,11 @@ struct vxs_conn {
                                  * unknown id is a transaction of an earlier run (EAGAIN) */
     uint64_t ev_saved;          /* a ring: the events-delivered mark last put in the
                                  * connection table (vxs_persist_marks) */
+    /* A ring's request larger than req[]: its head up to ring index head_end is saved in the
+     * connection table by commit head_need before it is consumed (vxs_persist_head). */
+    bool head_saved;
+    uint32_t head_end;
+    uint64_t head_need;
 };
 
 struct vxs_server {
@@ -331,6 +336,13 @@ bool vxs_persist_txn_committed(const struct vxs_conn *c, uint32_t txid);
 /* The special nodes' perms (vxs.spec_perms[which]) into the table; at start-up, back. */
 uint64_t vxs_persist_special(int which);
 void vxs_persist_load_special(void);
+/* The head of a ring's unfinished request larger than req[] (its bytes from the request's
+ * ring index `start` on), saved before it is consumed; at start-up, the saved one (false:
+ * none; *bytes is malloc'd). vxs_conn_restore_head gives it to a restored ring's reader if
+ * it ends where req[] now starts. */
+uint64_t vxs_persist_head(uint32_t domid, uint32_t start, const void *bytes, size_t len);
+bool vxs_persist_head_get(uint32_t domid, uint32_t *start, void **bytes, size_t *len);
+void vxs_conn_restore_head(struct vxs_conn *c);
 
 /* vxs_events_replay.c: after the restored rings' watches are back, queue the events of the
  * commits since each ring's mark (those it may not have received before the daemon died),

@@ -108,6 +108,36 @@ static void flush_socket(struct vxs_conn *c)
 
 static void input_ring(struct vxs_conn *c);
 
+/* The bytes of the unfinished request c's reader holds (header first): its head. */
+static size_t head_bytes(const struct vxs_conn *c, uint8_t *out)
+{
+    size_t hdr = sizeof c->rd.hdr, n = c->rd.have;
+    memcpy(out, &c->rd.hdr, n < hdr ? n : hdr);
+    if (n > hdr)
+        memcpy(out + hdr, c->body, n - hdr);
+    return n;
+}
+
+/* A request larger than req[] has its head consumed while it arrives (vxs_ring_release's
+ * `partial`): a daemon killed then would find req[] starting in its middle. So that head
+ * (from the request's start to the read index) is first saved in the connection table, and
+ * consumed once that commit is durable (the round's group flush, as for a reply). Only such
+ * requests pay a store write. */
+static bool head_durable(struct vxs_conn *c)
+{
+    struct vxs_ring *r = &c->dom->ring;
+    if (!vxs_ring_head_due(r))
+        return false;
+    if (!c->head_saved || c->head_end != r->req_read) {
+        static uint8_t head[sizeof(struct xsd_sockmsg) + XS_READER_BODY_SIZE];
+        size_t n = head_bytes(c, head);
+        c->head_saved = true;
+        c->head_end = r->req_read;
+        c->head_need = vxs_persist_head(c->domid, r->req_read - (XENSTORE_RING_IDX)n, head, n);
+    }
+    return c->head_need <= vxs.durable_upto;
+}
+
 /* Rounds of "answer, consume, read what came meanwhile" one flush may do for a ring. */
 #define VXS_RING_PASSES 64
 
@@ -141,7 +171,9 @@ static void flush_ring(struct vxs_conn *c)
         /* Requests whose replies are now in rsp[] are consumed (vxs_ring.h): only now, so
          * that a restarted daemon finds the unanswered ones still in req[]. */
         uint64_t left_below = c->out_head ? c->out_head->serial : c->out_serial + 1;
-        bool consumed = vxs_ring_release(&d->ring, left_below, c->rd.have > 0);
+        bool consumed = vxs_ring_release(&d->ring, left_below, false);
+        if (c->rd.have > 0 && head_durable(c))
+            consumed |= vxs_ring_release(&d->ring, left_below, true);
         if (consumed)
             vxs_ring_wake_consumed(c); /* a request written meanwhile may not notify */
         notify |= wrote || consumed;
@@ -214,6 +246,32 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, XENSTORE_RING
         }
     }
     return true;
+}
+
+void vxs_conn_restore_head(struct vxs_conn *c)
+{
+    struct vxs_ring *r = &c->dom->ring;
+    uint32_t start;
+    void *bytes;
+    size_t len;
+    if (r->broken || !vxs_persist_head_get(c->domid, &start, &bytes, &len))
+        return;
+    if (start + (XENSTORE_RING_IDX)len != r->req_cons) {
+        /* Stale: the request was answered since (req_cons went past it). */
+        free(bytes);
+        vxs_persist_head(c->domid, 0, NULL, 0);
+        return;
+    }
+    /* req[] starts inside that request: its head first, then req[] completes it. */
+    vxs_ring_replay_head(r, start);
+    c->head_saved = true;
+    c->head_end = r->req_cons;
+    c->head_need = 0;
+    if (!feed(c, bytes, len, start)) {
+        vxs_log("domain %u: saved request head unreadable, ignored", c->domid);
+        xs_reader_init(&c->rd, c->body, sizeof c->body);
+    }
+    free(bytes);
 }
 
 static void input_socket(struct vxs_conn *c)
@@ -311,6 +369,7 @@ void vxs_conn_reset(struct vxs_conn *c)
         pop_out(c);
     xs_reader_init(&c->rd, c->body, sizeof c->body);
     c->stalled = false;
+    c->head_saved = false;
 }
 
 void vxs_conn_free(struct vxs_conn *c)

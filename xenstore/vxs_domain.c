@@ -424,6 +424,7 @@ static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port, uint64_t
         return;
     }
     mark_restored(d->conn);
+    vxs_conn_restore_head(d->conn); /* a request larger than the ring, cut by the kill */
     vxs_log("domain %u: reconnected after restart", domid);
 }
 
@@ -447,6 +448,7 @@ void vxs_domain_restore(void)
     if (d0 && d0->conn && restored_dom0) {
         d0->incarnation = dom0_incarnation;
         mark_restored(d0->conn);
+        vxs_conn_restore_head(d0->conn);
     }
     if (!restored_dom0 && d0)
         vxs_persist_domain(d0);

@@ -11,6 +11,10 @@
  *                             live); older than the truth at worst (vxs_persist_marks)
  *   /dom/<domid>/w/<id>       "<depth> <since>\0<path>\0<token>"   one of its ring's watches,
  *                             added when the xenstore branch's head had gen <since>
+ *   /dom/<domid>/head         "<start> <bytes>"   the head of its ring's unfinished request
+ *                             larger than req[], from ring index <start> on, saved before
+ *                             those bytes are consumed (vxs_persist_head); stale (ignored)
+ *                             once req_cons is past its end
  *   /restarts                 "<n>"   how many times the table was restored (each run's
  *                                     transaction ids for reconnected rings start apart)
  *   /special/<0|1>            the perms of @introduceDomain, @releaseDomain (wire bytes)
@@ -172,14 +176,103 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
     return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
+/* A reconnected ring (its indexes back to 0) has no watches and no unfinished request: a
+ * head saved before could otherwise end where the new req_cons happens to be. */
+static int rm_watches_and_head(struct vs_txn *x, struct vxs_events *ev, void *p)
+{
+    uint32_t domid = *(const uint32_t *)p;
+    char path[64];
+    snprintf(path, sizeof path, "/dom/%u/w", domid);
+    int rc = rm_path(x, ev, path);
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof path, "/dom/%u/head", domid);
+    int rc2 = rm_path(x, ev, path);
+    return rc2 < 0 ? rc2 : rc == 1 && rc2 == 1 ? 1 : 0;
+}
+
 uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
 {
     if (!c->dom)
         return vxs.next_seq;
-    char path[64], what[64];
-    snprintf(path, sizeof path, "/dom/%u/w", c->domid);
+    char what[64];
     snprintf(what, sizeof what, "RESET_WATCHES dom%u", c->domid);
-    return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
+    uint32_t domid = c->domid;
+    return vxs_txn_daemon_commit(BRANCH, what, rm_watches_and_head, &domid);
+}
+
+/* ---- the head of a request larger than the ring ------------------------------------------ */
+
+struct head_arg {
+    uint32_t domid, start;
+    const void *bytes;
+    size_t len;
+};
+
+static int put_head(struct vs_txn *x, struct vxs_events *ev, void *p)
+{
+    struct head_arg *a = p;
+    char path[64];
+    snprintf(path, sizeof path, "/dom/%u", a->domid);
+    struct vs_stat st;
+    if (vs_txn_stat(x, path, &st) < 0)
+        return 1; /* not in the table (released): nothing to keep */
+    snprintf(path, sizeof path, "/dom/%u/head", a->domid);
+    if (a->len == 0)
+        return rm_path(x, ev, path);
+    /* A header and at most a whole payload: "<start> " and 4112 bytes. */
+    char val[16 + sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+    int n = snprintf(val, sizeof val, "%" PRIu32 " ", a->start);
+    if (a->len > sizeof val - (size_t)n)
+        return -E2BIG;
+    memcpy(val + n, a->bytes, a->len);
+    return vs_txn_set(x, path, val, (size_t)n + a->len, perms, sizeof perms,
+                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+}
+
+uint64_t vxs_persist_head(uint32_t domid, uint32_t start, const void *bytes, size_t len)
+{
+    char what[64];
+    snprintf(what, sizeof what, "HEAD dom%" PRIu32 " @%" PRIu32 "+%zu", domid, start, len);
+    struct head_arg a = {domid, start, bytes, len};
+    return vxs_txn_daemon_commit(BRANCH, what, put_head, &a);
+}
+
+bool vxs_persist_head_get(uint32_t domid, uint32_t *start, void **bytes, size_t *len)
+{
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/dom/%u/head", domid);
+    void *val;
+    size_t vlen;
+    bool ok = false;
+    if (vs_txn_read(x, path, &val, &vlen) == 0) {
+        /* Checked: it is a file on disk. */
+        const char *sp = memchr(val, ' ', vlen < 12 ? vlen : 12);
+        size_t off = sp ? (size_t)(sp - (const char *)val) + 1 : 0;
+        if (sp && off > 1 && vlen > off &&
+            vlen - off <= sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX) {
+            char num[12] = "";
+            memcpy(num, val, off - 1);
+            char *end;
+            unsigned long v = strtoul(num, &end, 10);
+            void *b = malloc(vlen - off);
+            if (!*end && v <= UINT32_MAX && b) {
+                memcpy(b, (const char *)val + off, vlen - off);
+                *start = (uint32_t)v;
+                *bytes = b;
+                *len = vlen - off;
+                ok = true;
+            } else {
+                free(b);
+            }
+        }
+        free(val);
+    }
+    vs_txn_abort(x);
+    return ok;
 }
 
 /* Between vxs_persist_load and vxs_events_replay the saved marks are still the only record

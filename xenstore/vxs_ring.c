@@ -148,9 +148,20 @@ bool vxs_ring_release(struct vxs_ring *r, uint64_t left_below, bool partial)
         r->nheld -= k;
     }
     /* A request larger than req[]: its head must go, or the guest cannot write its tail. */
-    if (partial && r->nheld == 0 && r->req_read - r->req_cons == RING)
+    if (partial && vxs_ring_head_due(r))
         consume(r, r->req_read);
     return r->req_cons != before;
+}
+
+bool vxs_ring_head_due(const struct vxs_ring *r)
+{
+    return !r->broken && r->nheld == 0 && r->req_read - r->req_cons == RING;
+}
+
+void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start)
+{
+    r->replay_len += r->replay_from - start;
+    r->replay_from = start;
 }
 
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start)

@@ -61,6 +61,12 @@ void vxs_ring_hold(struct vxs_ring *r, XENSTORE_RING_IDX end, uint64_t mark);
  * req[] is full, it is consumed too (it is larger than the ring). Returns true if req_cons
  * moved (the guest may wait for room: notify it). */
 bool vxs_ring_release(struct vxs_ring *r, uint64_t left_below, bool partial);
+/* Would vxs_ring_release(partial) consume the head of an unfinished request now (nothing
+ * held, req[] full of it)? The caller first makes that head durable (vxs_persist_head). */
+bool vxs_ring_head_due(const struct vxs_ring *r);
+/* A restored ring whose req[] starts inside a request whose head (from `start` on) the caller
+ * feeds its reader from the connection table: requests from `start` on may be replays. */
+void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start);
 /* Might a request starting at ring index `start` have been handled before a restart? */
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start);
 /* Copy up to len bytes into rsp[]; returns how many fit (0 if broken). Publishes them with
