@@ -129,7 +129,8 @@ fuzz: $(BUILD)/fuzz/fuzz_pack_open
 	FUZZ_PACK_SEED_DIR=$(BUILD)/fuzz/corpus $< -max_total_time=$(FUZZ_TIME) \
 	    -max_len=4096 -timeout=10 $(BUILD)/fuzz/corpus
 UNIT_TEST_NAMES += test_store_prop
-UNIT_TEST_SRCS_test_store_prop := tests/unit/test_store_prop.c $(STORE_TREE_TEST_SRCS)
+UNIT_TEST_SRCS_test_store_prop := tests/unit/test_store_prop.c tests/unit/store_model.c \
+    $(STORE_TREE_TEST_SRCS)
 UNIT_TEST_LIBS_test_store_prop := -lcmocka $(STORE_TREE_LIBS)
 UNIT_TEST_NAMES += test_store_git
 UNIT_TEST_SRCS_test_store_git := tests/unit/test_store_git.c $(STORE_TREE_TEST_SRCS)
