@@ -183,6 +183,9 @@ VXS_HARNESS_LIBS := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
 UNIT_TEST_NAMES += test_vxs_dispatch
 UNIT_TEST_SRCS_test_vxs_dispatch := tests/unit/test_vxs_dispatch.c $(VXS_HARNESS_SRCS)
 UNIT_TEST_LIBS_test_vxs_dispatch := $(VXS_HARNESS_LIBS)
+UNIT_TEST_NAMES += test_vxs_watch
+UNIT_TEST_SRCS_test_vxs_watch := tests/unit/test_vxs_watch.c $(VXS_HARNESS_SRCS)
+UNIT_TEST_LIBS_test_vxs_watch := $(VXS_HARNESS_LIBS)
 # A departed domain: its nodes removed, its perms entries revoked (XSA-322), at RELEASE and
 # at start-up for a domain gone while the daemon was down.
 UNIT_TEST_NAMES += test_vxs_release
