@@ -81,6 +81,10 @@ UNIT_TEST_NAMES += test_store_pack
 UNIT_TEST_SRCS_test_store_pack := tests/unit/test_store_pack.c tests/unit/store_checks.c \
     $(STORE_HEAP_SRCS)
 UNIT_TEST_LIBS_test_store_pack := -lcmocka $(STORE_HEAP_LIBS)
+UNIT_TEST_NAMES += test_store_pack_gc
+UNIT_TEST_SRCS_test_store_pack_gc := tests/unit/test_store_pack_gc.c tests/unit/store_checks.c \
+    $(STORE_HEAP_SRCS)
+UNIT_TEST_LIBS_test_store_pack_gc := -lcmocka $(STORE_HEAP_LIBS)
 # The versioned store's tree/commit layer (STORE_TREE_SRCS in xenstore/build.mk) on the
 # in-memory heap: unit tests, property tests against a model, and the git export.
 STORE_TREE_TEST_SRCS := xenstore/store_hash.c xenstore/store_memobj.c $(STORE_TREE_SRCS)
@@ -195,6 +199,11 @@ UNIT_TEST_LIBS_test_vxs_release := $(VXS_HARNESS_LIBS)
 UNIT_TEST_NAMES += test_vxs_replay
 UNIT_TEST_SRCS_test_vxs_replay := tests/unit/test_vxs_replay.c $(VXS_HARNESS_SRCS)
 UNIT_TEST_LIBS_test_vxs_replay := $(VXS_HARNESS_LIBS)
+# A ring request larger than the ring, cut by a restart: its saved head (vxs_persist_head).
+UNIT_TEST_NAMES += test_vxs_big_request_restart
+UNIT_TEST_SRCS_test_vxs_big_request_restart := tests/unit/test_vxs_big_request_restart.c \
+    $(VXS_HARNESS_SRCS)
+UNIT_TEST_LIBS_test_vxs_big_request_restart := $(VXS_HARNESS_LIBS)
 UNIT_TEST_NAMES += test_vxs_events_restart
 UNIT_TEST_SRCS_test_vxs_events_restart := tests/unit/test_vxs_events_restart.c $(VXS_HARNESS_SRCS)
 UNIT_TEST_LIBS_test_vxs_events_restart := $(VXS_HARNESS_LIBS)

@@ -3,11 +3,10 @@
  * objstore.h contract, reopen, BATCH group commit, recovery from a torn tail cut at every byte
  * of the last record, bit flips anywhere (recovered or refused, never a crash, never a state
  * that was not committed), injected faults (short writes, failed syncs and writes, crashes
- * after N bytes followed by power cuts of four kinds), GC (alone and under a concurrent
- * writer, size bounded, nothing reachable lost), and an open-time figure.
+ * after N bytes followed by power cuts of four kinds), and an open-time figure. GC is in
+ * test_store_pack_gc.c.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,115 +19,14 @@
 #include <cmocka.h>
 
 #include "tests/unit/store_checks.h"
-#include "tests/unit/store_testutil.h"
+#include "tests/unit/store_pack_fixture.h"
 #include "xenstore/store_io.h"
-#include "xenstore/store_pack.h"
-
-static char *tdir;
-
-static int setup(void **state)
-{
-    (void)state;
-    tdir = store_test_mkdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    store_test_rmdir(tdir);
-    return 0;
-}
-
-static char *path_of(const char *name)
-{
-    static char buf[4096];
-    snprintf(buf, sizeof(buf), "%s/%s", tdir, name);
-    return buf;
-}
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct objstore *open_ok(const char *name, const struct store_pack_opts *o,
-                                struct store_pack_report *rep)
-{
-    struct store_pack_opts def = {.create = true};
-    struct objstore *s = NULL;
-    int rc = store_pack_open_path(path_of(name), o ? o : &def, &s, rep);
-    if (rc != 0)
-        fail_msg("open %s: %d (%s)", name, rc, rep ? rep->msg : "");
-    return s;
-}
-
-/* ---- the commit model: commit i = blob + commit object {i, prev, blob} ---------------------- */
-
-struct cobj {
-    uint64_t n;
-    struct store_hash prev, blob;
-};
-
-static int make_commit(struct objstore *s, uint64_t n, uint64_t seed, const struct store_hash *prev,
-                       struct store_hash *out)
-{
-    char val[128];
-    int len = snprintf(val, sizeof(val), "value %llu of run %llu %*s",
-                       (unsigned long long)n, (unsigned long long)seed, (int)(n % 40), "");
-    struct cobj c = {.n = n};
-    if (prev != NULL)
-        c.prev = *prev;
-    int rc = s->ops->put(s, STORE_KIND_BLOB, val, (size_t)len, &c.blob);
-    if (rc == 0)
-        rc = s->ops->put(s, STORE_KIND_COMMIT, &c, sizeof(c), out);
-    return rc;
-}
-
-/* Check the chain from ref "main": returns the head's number, -1 if no ref; fails the
- * test if any object is missing or wrong. */
-static int64_t check_chain(struct objstore *s, uint64_t seed)
-{
-    struct store_hash h;
-    if (s->ops->get_ref(s, "main", &h) != 0)
-        return -1;
-    int64_t head = -1;
-    for (;;) {
-        enum store_kind k;
-        void *d;
-        size_t len;
-        assert_int_equal(s->ops->get(s, &h, &k, &d, &len), 0);
-        assert_int_equal(k, STORE_KIND_COMMIT);
-        assert_int_equal(len, sizeof(struct cobj));
-        struct cobj c;
-        memcpy(&c, d, sizeof(c));
-        free(d);
-        if (head < 0)
-            head = (int64_t)c.n;
-        char val[128];
-        int vl = snprintf(val, sizeof(val), "value %llu of run %llu %*s",
-                          (unsigned long long)c.n, (unsigned long long)seed, (int)(c.n % 40), "");
-        assert_int_equal(s->ops->get(s, &c.blob, &k, &d, &len), 0);
-        assert_int_equal(len, (size_t)vl);
-        assert_memory_equal(d, val, len);
-        free(d);
-        if (c.n == 0)
-            break;
-        h = c.prev;
-    }
-    return head;
-}
-
-static int commit_n(struct objstore *s, uint64_t n, uint64_t seed, enum store_sync sync)
-{
-    struct store_hash prev, c;
-    bool have = s->ops->get_ref(s, "main", &prev) == 0;
-    int rc = make_commit(s, n, seed, have ? &prev : NULL, &c);
-    if (rc == 0)
-        rc = s->ops->set_ref(s, "main", have ? &prev : NULL, &c, sync, NULL, NULL);
-    return rc;
 }
 
 /* ---- basics ------------------------------------------------------------------------------- */
@@ -593,200 +491,6 @@ static void test_fault_crash_power_cut(void **state)
     printf("crash after N bytes + power cut: %d cycles\n", cycles);
 }
 
-/* ---- GC ----------------------------------------------------------------------------------- */
-
-struct keep {
-    struct objstore *s;
-    uint64_t keep; /* commits to keep from the head */
-    uint64_t seed;
-};
-
-static int enum_chain(void *arg, store_live_fn live, void *larg)
-{
-    struct keep *k = arg;
-    struct objstore *s = k->s;
-    struct store_hash h;
-    if (s->ops->get_ref(s, "main", &h) != 0)
-        return 0;
-    for (uint64_t i = 0; i < k->keep; i++) {
-        void *d;
-        size_t len;
-        enum store_kind kind;
-        int rc = s->ops->get(s, &h, &kind, &d, &len);
-        if (rc != 0)
-            return rc;
-        struct cobj c;
-        memcpy(&c, d, sizeof(c));
-        free(d);
-        if ((rc = live(larg, &h)) != 0 || (rc = live(larg, &c.blob)) != 0)
-            return rc;
-        if (c.n == 0)
-            break;
-        h = c.prev;
-    }
-    return 0;
-}
-
-/* check_chain, but only the last `n` commits are required */
-static void check_recent(struct objstore *s, uint64_t seed, uint64_t n, int64_t expect_head)
-{
-    struct store_hash h;
-    assert_int_equal(s->ops->get_ref(s, "main", &h), 0);
-    for (uint64_t i = 0; i < n; i++) {
-        void *d;
-        size_t len;
-        enum store_kind k;
-        assert_int_equal(s->ops->get(s, &h, &k, &d, &len), 0);
-        struct cobj c;
-        memcpy(&c, d, sizeof(c));
-        free(d);
-        if (i == 0 && expect_head >= 0)
-            assert_int_equal(c.n, expect_head);
-        char val[128];
-        int vl = snprintf(val, sizeof(val), "value %llu of run %llu %*s",
-                          (unsigned long long)c.n, (unsigned long long)seed, (int)(c.n % 40), "");
-        assert_int_equal(s->ops->get(s, &c.blob, &k, &d, &len), 0);
-        assert_int_equal(len, (size_t)vl);
-        assert_memory_equal(d, val, len);
-        free(d);
-        if (c.n == 0)
-            break;
-        h = c.prev;
-    }
-}
-
-static void test_gc_basic(void **state)
-{
-    (void)state;
-    struct objstore *s = open_ok("gc", NULL, NULL);
-    for (uint64_t i = 0; i < 500; i++)
-        assert_int_equal(commit_n(s, i, 8, STORE_SYNC_NONE), 0);
-    struct store_hash other;
-    assert_int_equal(s->ops->put(s, STORE_KIND_COMMIT, "other", 5, &other), 0);
-    assert_int_equal(s->ops->set_ref(s, "other", NULL, &other, STORE_SYNC_NONE, NULL, NULL), 0);
-    struct keep k = {s, 1000, 8};
-    struct store_pack_gc_stats gs;
-    /* "other" is not in the live set: the GC refuses to lose it */
-    assert_int_equal(store_pack_gc(s, enum_chain, &k, &gs), -ESTALE);
-    assert_int_equal(s->ops->del_ref(s, "other", NULL, STORE_SYNC_NONE), 0);
-    k.keep = 10;
-    assert_int_equal(store_pack_gc(s, enum_chain, &k, &gs), 0);
-    assert_int_equal(gs.copied_objects, 20);
-    assert_true(gs.bytes_after < gs.bytes_before / 20);
-    check_recent(s, 8, 10, 499);
-    assert_int_equal(commit_n(s, 500, 8, STORE_SYNC_ALWAYS), 0);
-    s->ops->close(s);
-    struct store_pack_report rep;
-    s = open_ok("gc", NULL, &rep);
-    assert_false(rep.truncated);
-    assert_int_equal(rep.objects, 22);
-    check_recent(s, 8, 11, 500);
-    s->ops->close(s);
-}
-
-struct writer {
-    struct objstore *s;
-    volatile bool stop;
-    uint64_t next;
-};
-
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    while (!w->stop) {
-        int rc = commit_n(w->s, w->next, 9, STORE_SYNC_NONE);
-        if (rc != 0) {
-            fprintf(stderr, "writer: commit %llu: %d\n", (unsigned long long)w->next, rc);
-            abort();
-        }
-        w->next++;
-    }
-    return NULL;
-}
-
-/* A commit being built while GCs run: its objects are put, then (after one GC or several)
- * the ref update names them. Neither the objects written since the last ref update (a GC
- * copies them below the new file's refs record) nor older objects put again (a put that
- * found them stored) may be taken for garbage by any GC before that ref update. */
-static void test_gc_keeps_commit_in_flight(void **state)
-{
-    (void)state;
-    unlink(path_of("gcflight"));
-    struct objstore *s = open_ok("gcflight", NULL, NULL);
-    for (uint64_t i = 0; i < 7; i++)
-        assert_int_equal(commit_n(s, i, 11, STORE_SYNC_NONE), 0);
-    struct keep k = {s, 1, 11};
-    struct store_hash head, c7;
-    assert_int_equal(s->ops->get_ref(s, "main", &head), 0);
-    assert_int_equal(make_commit(s, 7, 11, &head, &c7), 0); /* new objects, no ref yet */
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(store_pack_gc(s, enum_chain, &k, NULL), 0);
-    assert_int_equal(s->ops->set_ref(s, "main", &head, &c7, STORE_SYNC_NONE, NULL, NULL), 0);
-    check_recent(s, 11, 1, 7);
-
-    /* commit 8, then put commit 7's objects again (they exist, unreachable once only the head
-     * is kept) and move the ref back to them after GCs */
-    assert_int_equal(commit_n(s, 8, 11, STORE_SYNC_NONE), 0);
-    assert_int_equal(s->ops->get_ref(s, "main", &head), 0);
-    struct store_hash again;
-    void *d;
-    size_t len;
-    assert_int_equal(s->ops->get(s, &c7, NULL, &d, &len), 0);
-    struct cobj c;
-    memcpy(&c, d, sizeof(c));
-    free(d);
-    assert_int_equal(make_commit(s, 7, 11, &c.prev, &again), 0);
-    assert_memory_equal(again.b, c7.b, STORE_HASH_LEN);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(store_pack_gc(s, enum_chain, &k, NULL), 0);
-    assert_int_equal(s->ops->set_ref(s, "main", &head, &c7, STORE_SYNC_NONE, NULL, NULL), 0);
-    check_recent(s, 11, 1, 7);
-    s->ops->close(s);
-    s = open_ok("gcflight", NULL, NULL);
-    check_recent(s, 11, 1, 7);
-    s->ops->close(s);
-    unlink(path_of("gcflight"));
-}
-
-static void test_gc_under_load(void **state)
-{
-    (void)state;
-    struct objstore *s = open_ok("gcload", NULL, NULL);
-    struct writer w = {.s = s};
-    assert_int_equal(commit_n(s, 0, 9, STORE_SYNC_NONE), 0);
-    w.next = 1;
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
-    uint64_t max_after = 0, max_switch = 0;
-    struct keep k = {s, 200, 9};
-    for (int round = 0; round < 30; round++) {
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-        struct store_pack_gc_stats gs;
-        assert_int_equal(store_pack_gc(s, enum_chain, &k, &gs), 0);
-        if (round >= 5 && gs.bytes_after > max_after)
-            max_after = gs.bytes_after;
-        if (gs.switch_us > max_switch)
-            max_switch = gs.switch_us;
-    }
-    w.stop = true;
-    pthread_join(t, NULL);
-    struct store_pack_stats st;
-    store_pack_stats(s, &st);
-    printf("GC under load: %llu commits written, pack after GC at most %llu bytes, writers "
-           "stopped at most %llu us\n",
-           (unsigned long long)w.next, (unsigned long long)max_after,
-           (unsigned long long)max_switch);
-    /* bounded: whatever the number of commits, the pack after a GC holds the live 200 plus
-     * what was written during one GC (10 ms of writes at most a few thousand commits) */
-    assert_true(max_after < 4u << 20);
-    check_recent(s, 9, 200, (int64_t)w.next - 1);
-    s->ops->close(s);
-    s = open_ok("gcload", NULL, NULL);
-    check_recent(s, 9, 200, (int64_t)w.next - 1);
-    s->ops->close(s);
-}
-
 /* ---- a figure: open time ---------------------------------------------------------------- */
 
 static void test_open_time(void **state)
@@ -831,9 +535,6 @@ int main(void)
         cmocka_unit_test(test_fault_failed_sync),
         cmocka_unit_test(test_fault_failed_write),
         cmocka_unit_test(test_fault_crash_power_cut),
-        cmocka_unit_test(test_gc_basic),
-        cmocka_unit_test(test_gc_keeps_commit_in_flight),
-        cmocka_unit_test(test_gc_under_load),
         cmocka_unit_test(test_open_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
