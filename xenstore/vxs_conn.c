@@ -256,8 +256,12 @@ void vxs_conn_restore_head(struct vxs_conn *c)
     size_t len;
     if (r->broken || !vxs_persist_head_get(c->domid, &start, &bytes, &len))
         return;
-    if (start + (XENSTORE_RING_IDX)len != r->req_cons) {
-        /* Stale: the request was answered since (req_cons went past it). */
+    /* The head saved last may reach beyond req_cons (killed before consuming it): what req[]
+     * still has is read from there. */
+    XENSTORE_RING_IDX consumed = r->req_cons - start;
+    if (consumed == 0 || consumed > len) {
+        /* Stale: the request was answered since (req_cons went past it), or nothing of it
+         * was consumed (req[] has it all). */
         free(bytes);
         vxs_persist_head(c->domid, 0, NULL, 0);
         return;
@@ -267,7 +271,7 @@ void vxs_conn_restore_head(struct vxs_conn *c)
     c->head_saved = true;
     c->head_end = r->req_cons;
     c->head_need = 0;
-    if (!feed(c, bytes, len, start)) {
+    if (!feed(c, bytes, consumed, start)) {
         vxs_log("domain %u: saved request head unreadable, ignored", c->domid);
         xs_reader_init(&c->rd, c->body, sizeof c->body);
     }

@@ -77,13 +77,24 @@ int vxs_xen_bind_dom_exc(void)
     return next_port++;
 }
 
+/* Ring pages kept by vh_stop (vh_keep_rings): a guest's page outlives a killed daemon. */
+static void *kept_page[VH_MAX_DOMID];
+static bool keep_rings;
+
+void vh_keep_rings(bool keep)
+{
+    keep_rings = keep;
+}
+
 void *vxs_xen_map_ring(uint32_t domid, uint64_t gfn, enum vxs_map_kind *kind)
 {
     (void)gfn;
     if (domid >= VH_MAX_DOMID || !dom_exists[domid])
         return NULL;
     *kind = VXS_MAP_GRANT;
-    return calloc(1, 4096);
+    void *kept = kept_page[domid];
+    kept_page[domid] = NULL;
+    return kept ? kept : calloc(1, 4096);
 }
 
 void vxs_xen_unmap_ring(void *page, enum vxs_map_kind kind)
@@ -136,10 +147,17 @@ void vh_stop(void)
 {
     while (vxs.conns)
         vxs_conn_free(vxs.conns);
+    for (uint32_t i = 0; i < VH_MAX_DOMID; i++) {
+        free(kept_page[i]);
+        kept_page[i] = NULL;
+    }
     while (vxs.domains) {
         struct vxs_domain *d = vxs.domains;
         vxs.domains = d->next;
-        free(d->page);
+        if (keep_rings && d->domid < VH_MAX_DOMID)
+            kept_page[d->domid] = d->page;
+        else
+            free(d->page);
         free(d);
     }
     while (clients) {

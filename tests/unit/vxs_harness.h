@@ -115,6 +115,9 @@ void vh_guest_event(uint32_t domid);
 /* The rest of a poll round: the group commit, then every ring connection's output (which
  * also looks at req[] again, as the daemon's round does). */
 void vh_round_output(void);
+/* keep: vh_stop keeps the domains' ring pages, and the next run's daemon maps the same
+ * bytes again (a restart: the guest's page outlives the killed daemon). Off by default. */
+void vh_keep_rings(bool keep);
 /* Events the daemon sent to guests so far (all ports). */
 unsigned long vh_notifies(void);
 
