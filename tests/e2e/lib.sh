@@ -168,7 +168,7 @@ xenstored_kill_restart() {
     "$RIG_XENSTORED" $RIG_XENSTORED_ARGS >>/tmp/vxs-restart.log 2>&1 &
     wait_until 10 xenstored_answers ||
         { cat /tmp/vxs-restart.log; fail "xenstored did not answer after a restart"; }
-    pkill -x xenconsoled 2>/dev/null
-    wait_until 5 sh -c '! pidof xenconsoled >/dev/null' || pkill -KILL -x xenconsoled
+    killall -KILL xenconsoled 2>/dev/null
+    wait_until 5 sh -c '! pidof xenconsoled >/dev/null'
     xenconsoled --log=guest --log-dir=/var/log/xen/console
 }
