@@ -26,7 +26,9 @@
  * daemon killed at any moment finds every unanswered request still in req[] when it attaches
  * again, and handles it (again). Two exceptions: a request larger than what req[] can hold is
  * consumed as it arrives once req[] is full of it (the guest could not write the rest
- * otherwise), and if more requests are held than VXS_RING_HELD the oldest is consumed.
+ * otherwise; vxenstored saves that head first and gives it back to the reader after a
+ * restart, vxs_persist_head), and if more requests are held than VXS_RING_HELD the oldest
+ * is consumed.
  */
 #define VXS_RING_HELD 64 /* XENSTORE_RING_SIZE / a bare header: more cannot be in req[] */
 
