@@ -39,11 +39,12 @@ void conn_close(struct conn *c)
     c->fd = -1;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+/* All of len bytes written (write) or read (!write), despite EINTR and short transfers. */
+static int transfer_all(int fd, void *buf, size_t len, bool write_)
 {
-    const char *p = buf;
+    char *p = buf;
     while (len) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = write_ ? write(fd, p, len) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -54,19 +55,14 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+static int write_all(int fd, const void *buf, size_t len)
+{
+    return transfer_all(fd, (void *)buf, len, true);
+}
+
 static int read_all(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return transfer_all(fd, buf, len, false);
 }
 
 /* One request, one reply (watch events in between are counted and dropped). */
@@ -232,4 +228,29 @@ int run_txn(struct conn *c, txn_fn fn, const void *arg, uint64_t *retries)
             (*retries)++;
     }
     return XR_AGAIN;
+}
+
+void workers_start(struct workers *w, void *args, size_t size, void *(*fn)(void *), int first,
+                   int total)
+{
+    w->th = calloc((size_t)w->n, sizeof(*w->th));
+    pthread_barrier_init(&w->bar, NULL, (unsigned)w->n + 1);
+    int next = 0;
+    for (int i = 0; i < w->n; i++) {
+        struct worker_span *sp = (struct worker_span *)((char *)args + (size_t)i * size);
+        sp->first = first + next;
+        sp->count = total / w->n + (i < total % w->n);
+        sp->bar = &w->bar;
+        next += sp->count;
+        pthread_create(&w->th[i], NULL, fn, sp);
+    }
+    pthread_barrier_wait(&w->bar);
+}
+
+void workers_join(struct workers *w)
+{
+    for (int i = 0; i < w->n; i++)
+        pthread_join(w->th[i], NULL);
+    pthread_barrier_destroy(&w->bar);
+    free(w->th);
 }

@@ -6,6 +6,7 @@
 #ifndef XENSTORED_CLIENT_H
 #define XENSTORED_CLIENT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,5 +55,27 @@ int xs_txn_end(struct conn *c, uint32_t tx, bool commit);
 /* A transaction whose body is `fn`; retried on EAGAIN (counted in *retries). */
 typedef int (*txn_fn)(struct conn *c, uint32_t tx, const void *arg);
 int run_txn(struct conn *c, txn_fn fn, const void *arg, uint64_t *retries);
+
+/* Workers that share out a run of domains and start together. Each worker's arguments (an
+ * element of an array) begin with a struct worker_span, which workers_start fills in; the
+ * worker waits on span.bar before it starts its domains span.first .. first + count - 1. */
+struct worker_span {
+    int first, count;
+    pthread_barrier_t *bar;
+};
+struct workers {
+    int n; /* threads: workers_count() */
+    pthread_t *th;
+    pthread_barrier_t bar;
+};
+static inline int workers_count(int threads, int total)
+{
+    return threads < total ? threads : total;
+}
+/* Shares domains first .. first + total - 1 out over w->n workers running fn on the w->n
+ * elements of args (size bytes each) and returns once they all start. */
+void workers_start(struct workers *w, void *args, size_t size, void *(*fn)(void *), int first,
+                   int total);
+void workers_join(struct workers *w);
 
 #endif

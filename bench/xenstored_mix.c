@@ -303,12 +303,11 @@ static int xl_create_destroy(struct conn *c, int dom, uint64_t *retries)
 }
 
 struct mixthread {
+    struct worker_span span; /* first: see workers_start */
     const struct daemon *d;
-    int first, count;
     uint64_t requests, events, retries;
     int fail;
     char err[160];
-    pthread_barrier_t *bar;
 };
 
 static void *mix_thread(void *arg)
@@ -316,17 +315,17 @@ static void *mix_thread(void *arg)
     struct mixthread *t = arg;
     struct conn c;
     bool ok = conn_open(&c, t->d->sock) == 0;
-    pthread_barrier_wait(t->bar);
+    pthread_barrier_wait(t->span.bar);
     if (!ok) {
         t->fail = 1;
         snprintf(t->err, sizeof(t->err), "connect");
         return NULL;
     }
-    for (int i = 0; i < t->count; i++) {
-        int rc = xl_create_destroy(&c, t->first + i, &t->retries);
+    for (int i = 0; i < t->span.count; i++) {
+        int rc = xl_create_destroy(&c, t->span.first + i, &t->retries);
         if (rc != XR_OK) {
             t->fail = 1;
-            snprintf(t->err, sizeof(t->err), "domain %d: %s after %s", t->first + i,
+            snprintf(t->err, sizeof(t->err), "domain %d: %s after %s", t->span.first + i,
                      rc == XR_IO ? "connection" : c.err, c.last);
             break;
         }
@@ -339,24 +338,17 @@ static void *mix_thread(void *arg)
 
 void t_mix(struct daemon *d)
 {
-    int n = opt_clients < opt_mix ? opt_clients : opt_mix;
-    struct mixthread *t = calloc((size_t)n, sizeof(*t));
-    pthread_t *th = calloc((size_t)n, sizeof(*th));
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, (unsigned)n + 1);
-    int next = 0;
-    for (int i = 0; i < n; i++) {
-        int cnt = opt_mix / n + (i < opt_mix % n);
-        t[i] = (struct mixthread){.d = d, .first = 10001 + next, .count = cnt, .bar = &bar};
-        next += cnt;
-        pthread_create(&th[i], NULL, mix_thread, &t[i]);
-    }
-    pthread_barrier_wait(&bar);
+    struct workers w = {.n = workers_count(opt_clients, opt_mix)};
+    struct mixthread *t = calloc((size_t)w.n, sizeof(*t));
+    for (int i = 0; i < w.n; i++)
+        t[i].d = d;
+    workers_start(&w, t, sizeof(*t), mix_thread, 10001, opt_mix);
     double t0 = now();
+    workers_join(&w);
+    double dt = now() - t0;
     uint64_t req = 0, ev = 0, retries = 0;
     int fail = 0;
-    for (int i = 0; i < n; i++) {
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < w.n; i++) {
         req += t[i].requests;
         ev += t[i].events;
         retries += t[i].retries;
@@ -365,10 +357,7 @@ void t_mix(struct daemon *d)
             note(d->name, "xl mix failed: %s", t[i].err);
         }
     }
-    double dt = now() - t0;
-    pthread_barrier_destroy(&bar);
     free(t);
-    free(th);
     if (fail)
         return;
     d->v[L_MIX] = opt_mix / dt;

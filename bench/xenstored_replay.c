@@ -245,12 +245,11 @@ static int send_rec(struct conn *conns, uint32_t *txid, int i, int dom, struct r
 }
 
 struct rthread {
+    struct worker_span span; /* first: see workers_start */
     const struct daemon *d;
-    int first, count;
     struct rstats st;
     int fail;
     char err[160];
-    pthread_barrier_t *bar;
 };
 
 /* One domain's create + destroy: every record in order. */
@@ -301,9 +300,9 @@ static int replay_domain(const struct daemon *d, int dom, struct rstats *st, cha
 static void *replay_thread(void *arg)
 {
     struct rthread *t = arg;
-    pthread_barrier_wait(t->bar);
-    for (int i = 0; i < t->count; i++)
-        if (replay_domain(t->d, t->first + i, &t->st, t->err, sizeof(t->err)) != XR_OK) {
+    pthread_barrier_wait(t->span.bar);
+    for (int i = 0; i < t->span.count; i++)
+        if (replay_domain(t->d, t->span.first + i, &t->st, t->err, sizeof(t->err)) != XR_OK) {
             t->fail = 1;
             break;
         }
@@ -326,24 +325,17 @@ void t_replay(struct daemon *d)
     }
     conn_close(&sc);
 
-    int n = opt_clients < opt_replay ? opt_clients : opt_replay;
-    struct rthread *t = calloc((size_t)n, sizeof(*t));
-    pthread_t *th = calloc((size_t)n, sizeof(*th));
-    pthread_barrier_t bar;
-    pthread_barrier_init(&bar, NULL, (unsigned)n + 1);
-    int next = 0;
-    for (int i = 0; i < n; i++) {
-        int cnt = opt_replay / n + (i < opt_replay % n);
-        t[i] = (struct rthread){.d = d, .first = 20001 + next, .count = cnt, .bar = &bar};
-        next += cnt;
-        pthread_create(&th[i], NULL, replay_thread, &t[i]);
-    }
-    pthread_barrier_wait(&bar);
+    struct workers w = {.n = workers_count(opt_clients, opt_replay)};
+    struct rthread *t = calloc((size_t)w.n, sizeof(*t));
+    for (int i = 0; i < w.n; i++)
+        t[i].d = d;
+    workers_start(&w, t, sizeof(*t), replay_thread, 20001, opt_replay);
     double t0 = now();
+    workers_join(&w);
+    double dt = now() - t0;
     struct rstats sum = {0};
     int fail = 0;
-    for (int i = 0; i < n; i++) {
-        pthread_join(th[i], NULL);
+    for (int i = 0; i < w.n; i++) {
         sum.requests += t[i].st.requests;
         sum.events += t[i].st.events;
         sum.retries += t[i].st.retries;
@@ -355,10 +347,7 @@ void t_replay(struct daemon *d)
             note(d->name, "replay failed: %s", t[i].err);
         }
     }
-    double dt = now() - t0;
-    pthread_barrier_destroy(&bar);
     free(t);
-    free(th);
     if (fail)
         return;
     if (sum.gave_up)
