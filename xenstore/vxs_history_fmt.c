@@ -97,14 +97,14 @@ static size_t utf8_seq(const uint8_t *s, size_t n)
     return len;
 }
 
-void vxh_json_str(struct vxh_buf *b, const void *s, size_t n)
+/* The bytes of a value, escaped: backslash (and '"' if esc_quote), \n and \t always; other
+ * control bytes and invalid UTF-8 as JSON's \u00XX (json) or as \xXX; valid UTF-8 as is. */
+static void escaped(struct vxh_buf *b, const uint8_t *p, size_t n, bool esc_quote, bool json)
 {
-    const uint8_t *p = s;
-    vxh_buf_add(b, "\"", 1);
     for (size_t i = 0; i < n;) {
         uint8_t c = p[i];
         size_t u;
-        if (c == '"' || c == '\\') {
+        if (c == '\\' || (esc_quote && c == '"')) {
             char e[2] = {'\\', (char)c};
             vxh_buf_add(b, e, 2);
         } else if (c == '\n') {
@@ -117,40 +117,27 @@ void vxh_json_str(struct vxh_buf *b, const void *s, size_t n)
             vxh_buf_add(b, p + i, u);
             i += u;
             continue;
-        } else {
+        } else if (json) {
             vxh_buf_printf(b, "\\u%04x", c);
-        }
-        i++;
-    }
-    vxh_buf_add(b, "\"", 1);
-}
-
-void vxh_text_value(struct vxh_buf *b, const void *s, size_t n, bool quote)
-{
-    const uint8_t *p = s;
-    if (quote)
-        vxh_buf_add(b, "\"", 1);
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        size_t u;
-        if (c == '\\' || (quote && c == '"')) {
-            char e[2] = {'\\', (char)c};
-            vxh_buf_add(b, e, 2);
-        } else if (c == '\n') {
-            vxh_buf_add(b, "\\n", 2);
-        } else if (c == '\t') {
-            vxh_buf_add(b, "\\t", 2);
-        } else if (c >= 0x20 && c < 0x7f) {
-            vxh_buf_add(b, &p[i], 1);
-        } else if (c >= 0x80 && (u = utf8_seq(p + i, n - i)) > 0) {
-            vxh_buf_add(b, p + i, u);
-            i += u;
-            continue;
         } else {
             vxh_buf_printf(b, "\\x%02x", c);
         }
         i++;
     }
+}
+
+void vxh_json_str(struct vxh_buf *b, const void *s, size_t n)
+{
+    vxh_buf_add(b, "\"", 1);
+    escaped(b, s, n, true, true);
+    vxh_buf_add(b, "\"", 1);
+}
+
+void vxh_text_value(struct vxh_buf *b, const void *s, size_t n, bool quote)
+{
+    if (quote)
+        vxh_buf_add(b, "\"", 1);
+    escaped(b, s, n, quote, false);
     if (quote)
         vxh_buf_add(b, "\"", 1);
 }
