@@ -6,7 +6,8 @@
 # commits. Its files go to a temporary directory under build/ (a real disk; STORE_BENCH_ARGS
 # may say --dir DIR, or --quick for a short smoke run).
 HOST_PROG_NAMES += store_bench
-HOST_PROG_SRCS_store_bench := bench/store_bench.c $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
+HOST_PROG_SRCS_store_bench := bench/store_bench.c bench/store_bench_util.c \
+    bench/store_bench_engines.c $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
 HOST_PROG_LIBS_store_bench := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS) -lsqlite3
 BENCH_PROGS += $(BUILD)/store_bench
 BENCH_ARGS_store_bench = --dir $(BUILD) $(STORE_BENCH_ARGS)
