@@ -90,26 +90,9 @@ static double rate(const struct tally *t)
     return t->secs > 0 ? (double)t->n / t->secs : 0;
 }
 
-/* Run body until the round's time is up (checked every `every` runs) and add the count,
- * the time and the bytes written to the tally. */
-#define TIMEBOX(tally, every, body)                                                        \
-    do {                                                                                   \
-        uint64_t n_ = 0, w0_ = wchar();                                                    \
-        double t0_ = now_s(), t1_;                                                         \
-        for (;;) {                                                                         \
-            for (unsigned i_ = 0; i_ < (every); i_++) {                                    \
-                body;                                                                      \
-            }                                                                              \
-            n_ += (every);                                                                 \
-            t1_ = now_s();                                                                 \
-            if (t1_ - t0_ >= opt_round)                                                    \
-                break;                                                                     \
-        }                                                                                  \
-        tally_add(&(tally), n_, t1_ - t0_);                                                \
-        (tally).written += wchar() - w0_;                                                  \
-    } while (0)
-
-/* The last step of a BATCH round: make everything durable, counted in the round's time. */
+/* Run body until the round's time is up (checked every `every` runs), then flush (the last
+ * step of a BATCH round: make everything durable, counted in the round's time), and add the
+ * count, the time and the bytes written to the tally. */
 #define TIMEBOX_FLUSH(tally, every, body, flush)                                           \
     do {                                                                                   \
         uint64_t n_ = 0, w0_ = wchar();                                                    \
@@ -127,6 +110,8 @@ static double rate(const struct tally *t)
         tally_add(&(tally), n_, t1_ - t0_);                                                \
         (tally).written += wchar() - w0_;                                                  \
     } while (0)
+
+#define TIMEBOX(tally, every, body) TIMEBOX_FLUSH(tally, every, body, (void)0)
 
 /* ---- commits/s ------------------------------------------------------------------------------ */
 
