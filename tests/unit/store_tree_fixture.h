@@ -1,6 +1,7 @@
-/* The fixture of the tree layer's cmocka tests (test_store_tree*.c, test_store_txn.c): a store
- * over a counting in-memory objstore, and assertion helpers over its trees and branch "main".
- * Include <cmocka.h> first. Helpers are static inline so a test may leave some unused. */
+/* The fixture of the tree layer's cmocka tests (test_store_tree*.c, test_store_txn.c,
+ * test_store_git.c): a store over a counting in-memory objstore, and assertion helpers over
+ * its trees and branch "main". Include <cmocka.h> first. Helpers are static inline so a test
+ * may leave some unused. */
 #ifndef XENKIT_TESTS_STORE_TREE_FIXTURE_H
 #define XENKIT_TESTS_STORE_TREE_FIXTURE_H
 
@@ -35,20 +36,26 @@ static inline void set(struct vs_tree *t, const char *path, const char *val)
                      0);
 }
 
-/* The value of path in t (val NULL: the node must be absent). */
-static inline void expect_val(struct vs_tree *t, const char *path, const char *val)
+/* A read's result (rc, and the value v of n bytes) is want (NULL: -ENOENT); frees v. */
+static inline void expect_read(int rc, void *v, size_t n, const char *want)
 {
-    void *v;
-    size_t n;
-    int rc = vs_tree_read(t, path, &v, &n);
-    if (val == NULL) {
+    if (want == NULL) {
         assert_int_equal(rc, -ENOENT);
         return;
     }
     assert_int_equal(rc, 0);
-    assert_int_equal(n, strlen(val));
-    assert_memory_equal(v, val, n);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(v, want, n);
     free(v);
+}
+
+/* The value of path in t (val NULL: the node must be absent). */
+static inline void expect_val(struct vs_tree *t, const char *path, const char *val)
+{
+    void *v = NULL;
+    size_t n = 0;
+    int rc = vs_tree_read(t, path, &v, &n);
+    expect_read(rc, v, n, val);
 }
 
 /* The value of path at the head of branch "main" (want NULL: absent). */

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "tests/unit/store_tree_testlib.h"
+#include "tests/unit/store_tree_fixture.h"
 
 static char dir[64];
 
@@ -41,12 +41,6 @@ static char *out(const char *fmt, ...)
     buf[n] = 0;
     pclose(f);
     return buf;
-}
-
-static void set(struct vs_tree *t, const char *path, const char *val)
-{
-    assert_int_equal(vs_tree_set(t, path, val, strlen(val), NULL, 0, VS_SET_VALUE | VS_CREATE),
-                     0);
 }
 
 static void test_export(void **state)

@@ -55,17 +55,10 @@ static void init(struct fx *f, const char **paths, size_t n)
 /* The value of path in the transaction's view (NULL: -ENOENT). */
 static void expect_txn(struct vs_txn *x, const char *path, const char *want)
 {
-    void *v;
-    size_t n;
+    void *v = NULL;
+    size_t n = 0;
     int rc = vs_txn_read(x, path, &v, &n);
-    if (want == NULL) {
-        assert_int_equal(rc, -ENOENT);
-        return;
-    }
-    assert_int_equal(rc, 0);
-    assert_int_equal(n, strlen(want));
-    assert_memory_equal(v, want, n);
-    free(v);
+    expect_read(rc, v, n, want);
 }
 
 /* The children of path in the transaction's view, joined by ',' into buf. */
