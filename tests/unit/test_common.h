@@ -30,4 +30,19 @@ static inline uint64_t rng_next(uint64_t *state)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* stmt must panic (kernel_crash, caught by longjmp) with a message containing msg. */
+#define EXPECT_PANIC(stmt, msg)                                           \
+    do {                                                                  \
+        jmp_buf jb_;                                                      \
+        fake_kernel_reset();                                              \
+        fake_crash_jmp = &jb_;                                            \
+        if (setjmp(jb_) == 0) {                                           \
+            stmt;                                                         \
+            fail_msg("%s returned instead of panicking", #stmt);          \
+        }                                                                 \
+        fake_crash_jmp = NULL;                                            \
+        if (strstr(fake_console, msg) == NULL)                            \
+            fail_msg("panic message '%s' lacks '%s'", fake_console, msg); \
+    } while (0)
+
 #endif

@@ -31,20 +31,6 @@ static double now_s(void)
 static uint8_t *arena;
 static struct page_alloc pa;
 
-#define EXPECT_PANIC(stmt, msg)                                           \
-    do {                                                                  \
-        jmp_buf jb_;                                                      \
-        fake_kernel_reset();                                              \
-        fake_crash_jmp = &jb_;                                            \
-        if (setjmp(jb_) == 0) {                                           \
-            stmt;                                                         \
-            fail_msg("%s returned instead of panicking", #stmt);          \
-        }                                                                 \
-        fake_crash_jmp = NULL;                                            \
-        if (strstr(fake_console, msg) == NULL)                            \
-            fail_msg("panic message '%s' lacks '%s'", fake_console, msg); \
-    } while (0)
-
 static void *src_alloc(void *ctx, size_t n)
 {
     return page_alloc(ctx, n);
