@@ -22,15 +22,17 @@
 
 #define DOM 5
 #define VALUE_LEN 3000
+#define VALUE_MAX (XENSTORE_PAYLOAD_MAX - 4) /* the largest payload: "big\0" and this */
 
 static char buf[XENSTORE_PAYLOAD_MAX + 1];
 static char dir[64];
-/* A node's value may be as large as a payload (the default quota is 2048 bytes). */
-static const char *const args[] = {"-S", "4096", NULL};
+/* A node may be as large as a payload (the default quota is 2048 bytes, counting more than
+ * the value). */
+static const char *const args[] = {"-S", "8192", NULL};
 
-/* The guest's whole request: header, "big\0", VALUE_LEN bytes of value. */
-static uint8_t req[sizeof(struct xsd_sockmsg) + 4 + VALUE_LEN];
-static size_t req_sent;
+/* The guest's whole request: header, "big\0", value_len bytes of value. */
+static uint8_t req[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+static size_t req_len, req_sent, value_len;
 
 static struct vxs_conn *conn_of(uint32_t domid)
 {
@@ -40,13 +42,15 @@ static struct vxs_conn *conn_of(uint32_t domid)
     return NULL;
 }
 
-static void make_request(void)
+static void make_request(size_t vlen)
 {
-    struct xsd_sockmsg h = {.type = XS_WRITE, .req_id = 7, .len = 4 + VALUE_LEN};
+    struct xsd_sockmsg h = {.type = XS_WRITE, .req_id = 7, .len = (uint32_t)(4 + vlen)};
     memcpy(req, &h, sizeof h);
     memcpy(req + sizeof h, "big", 4);
-    for (size_t k = 0; k < VALUE_LEN; k++)
+    for (size_t k = 0; k < vlen; k++)
         req[sizeof h + 4 + k] = (uint8_t)('a' + k % 26);
+    value_len = vlen;
+    req_len = sizeof h + 4 + vlen;
     req_sent = 0;
 }
 
@@ -55,7 +59,7 @@ static size_t guest_put_more(void)
 {
     struct xenstore_domain_interface *i = vh_ring(DOM);
     size_t room = XENSTORE_RING_SIZE - (i->req_prod - i->req_cons);
-    size_t n = sizeof req - req_sent < room ? sizeof req - req_sent : room;
+    size_t n = req_len - req_sent < room ? req_len - req_sent : room;
     vh_guest_put(DOM, req + req_sent, n);
     req_sent += n;
     return n;
@@ -70,7 +74,7 @@ static void start(void)
     vh_domain(DOM);
     assert_int_equal(vh_mkdir(d0, 0, "/local/domain/5"), 0);
     assert_int_equal(vh_set_perms(d0, 0, "/local/domain/5", "n5"), 0);
-    make_request();
+    make_request(VALUE_LEN);
 }
 
 /* SIGKILL and start again on the same pack and the same ring page. */
@@ -95,7 +99,7 @@ static void finish(void)
 /* The rest of the request arrives, is handled and answered OK; the node holds the value. */
 static void tail_completes_request(void)
 {
-    while (req_sent < sizeof req) {
+    while (req_sent < req_len) {
         /* Two rounds: the head's commit, then its flush and the consume. */
         vh_round_output();
         vh_round_output();
@@ -110,8 +114,8 @@ static void tail_completes_request(void)
     assert_int_equal(i->req_cons, i->req_prod);
     struct vh_client *d0 = vh_dom0();
     assert_int_equal(vh_read(d0, 0, "/local/domain/5/big", buf), 0);
-    assert_int_equal(strlen(buf), VALUE_LEN);
-    assert_memory_equal(buf, req + sizeof(struct xsd_sockmsg) + 4, VALUE_LEN);
+    assert_int_equal(strlen(buf), value_len);
+    assert_memory_equal(buf, req + sizeof(struct xsd_sockmsg) + 4, value_len);
 }
 
 /* The ring still works: a small request is answered. */
@@ -206,8 +210,31 @@ static void test_stale_head_ignored(void **state)
     assert_false(vxs_persist_head_get(DOM, &start_idx, &bytes, &len));
     ring_still_works(8);
     /* And another large request after the restart goes through too. */
-    make_request();
+    make_request(VALUE_LEN);
     tail_completes_request();
+    finish();
+}
+
+/* The largest request: four ring-fulls consumed before the kill, its last 16 bytes after. */
+static void test_largest_request(void **state)
+{
+    (void)state;
+    start();
+    make_request(VALUE_MAX);
+    struct xenstore_domain_interface *i = vh_ring(DOM);
+    for (int piece = 1; piece <= 4; piece++) {
+        assert_int_equal(guest_put_more(), XENSTORE_RING_SIZE);
+        vh_guest_event(DOM);
+        vh_round_output();
+        vh_round_output();
+        assert_int_equal(i->req_cons, piece * XENSTORE_RING_SIZE);
+    }
+    restart();
+    struct vxs_conn *c = conn_of(DOM);
+    assert_non_null(c);
+    assert_int_equal(c->rd.have, 4 * XENSTORE_RING_SIZE);
+    tail_completes_request();
+    ring_still_works(8);
     finish();
 }
 
@@ -217,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_head_consumed_then_killed),
         cmocka_unit_test(test_head_saved_not_consumed),
         cmocka_unit_test(test_stale_head_ignored),
+        cmocka_unit_test(test_largest_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
