@@ -17,15 +17,7 @@ V=$BUILD/vxs
 D=$(mktemp -d /tmp/vxs-hist.XXXXXX)
 export XENSTORED_PATH=$D/socket
 PID=
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); echo "  ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "  FAIL $1"; }
-check() { # NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (expected '$2', got '$3')"; fi
-}
-has() { # NAME NEEDLE HAYSTACK
-    case $3 in *"$2"*) ok "$1" ;; *) bad "$1 (no '$2' in: $3)" ;; esac
-}
+. "$ROOT/tests/xenstored/checks.sh"
 json() { # NAME COMMAND...: the command succeeds and prints valid JSON
     name=$1; shift
     if "$@" >"$D/j.out" 2>"$D/j.err" && python3 -m json.tool "$D/j.out" >/dev/null 2>&1; then

@@ -10,9 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 D=$(mktemp -d /tmp/vxs-install.XXXXXX)
 trap 'rm -rf "$D"' EXIT INT TERM
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "  ok   $1"; }
-bad() { fail=$((fail + 1)); echo "  FAIL $1"; }
+. "$ROOT/tests/xenstored/checks.sh"
 
 echo "make install / uninstall:"
 if make -s -C "$ROOT" BUILD="$BUILD" install DESTDIR="$D/root" PREFIX=/usr >"$D/make.log" 2>&1

@@ -15,12 +15,7 @@ fi
 D=$(mktemp -d /tmp/vxs-test.XXXXXX)
 export XENSTORED_PATH=$D/socket
 PID=
-pass=0 fail=0
-ok()   { pass=$((pass + 1)); echo "  ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "  FAIL $1"; }
-check() { # NAME EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then ok "$1"; else bad "$1 (expected '$2', got '$3')"; fi
-}
+. "$ROOT/tests/xenstored/checks.sh"
 start() {
     rm -f "$XENSTORED_PATH"
     "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
