@@ -17,7 +17,7 @@ V=$BUILD/vxs
 D=$(mktemp -d /tmp/vxs-hist.XXXXXX)
 export XENSTORED_PATH=$D/socket
 PID=
-. "$ROOT/tests/xenstored/checks.sh"
+. "$ROOT/tests/xenstored/lib.sh"
 json() { # NAME COMMAND...: the command succeeds and prints valid JSON
     name=$1; shift
     if "$@" >"$D/j.out" 2>"$D/j.err" && python3 -m json.tool "$D/j.out" >/dev/null 2>&1; then
@@ -25,13 +25,6 @@ json() { # NAME COMMAND...: the command succeeds and prints valid JSON
     else
         bad "$name: $(head -c 300 "$D/j.err" "$D/j.out")"
     fi
-}
-start() {
-    rm -f "$XENSTORED_PATH"
-    "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
-    PID=$!
-    for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && return 0; sleep 0.05; done
-    echo "vxenstored did not start"; cat "$D/log"; return 1
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null; PID=; }
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }

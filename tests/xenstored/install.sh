@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 D=$(mktemp -d /tmp/vxs-install.XXXXXX)
 trap 'rm -rf "$D"' EXIT INT TERM
-. "$ROOT/tests/xenstored/checks.sh"
+. "$ROOT/tests/xenstored/lib.sh"
 
 echo "make install / uninstall:"
 if make -s -C "$ROOT" BUILD="$BUILD" install DESTDIR="$D/root" PREFIX=/usr >"$D/make.log" 2>&1

@@ -15,14 +15,7 @@ fi
 D=$(mktemp -d /tmp/vxs-test.XXXXXX)
 export XENSTORED_PATH=$D/socket
 PID=
-. "$ROOT/tests/xenstored/checks.sh"
-start() {
-    rm -f "$XENSTORED_PATH"
-    "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync batch 2>>"$D/log" &
-    PID=$!
-    for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && return 0; sleep 0.05; done
-    echo "vxenstored did not start"; cat "$D/log"; return 1
-}
+. "$ROOT/tests/xenstored/lib.sh"
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
 trap cleanup EXIT INT TERM
 
