@@ -184,37 +184,24 @@ VXS_HARNESS_SRCS := tests/unit/vxs_harness.c \
     $(filter-out xenstore/vxs_main.c xenstore/vxs_xen.c,$(VXS_SRCS)) $(VXS_HISTORY_SRCS) \
     $(XS_CODEC_SRCS) $(STORE_HEAP_SRCS) $(STORE_TREE_SRCS)
 VXS_HARNESS_LIBS := -lcmocka $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
-UNIT_TEST_NAMES += test_vxs_dispatch
-UNIT_TEST_SRCS_test_vxs_dispatch := tests/unit/test_vxs_dispatch.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_dispatch := $(VXS_HARNESS_LIBS)
-UNIT_TEST_NAMES += test_vxs_watch
-UNIT_TEST_SRCS_test_vxs_watch := tests/unit/test_vxs_watch.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_watch := $(VXS_HARNESS_LIBS)
+# $(eval $(call vxs_harness_test,NAME)): registers tests/unit/NAME.c, built on the harness.
+define vxs_harness_test
+UNIT_TEST_NAMES += $(1)
+UNIT_TEST_SRCS_$(1) := tests/unit/$(1).c $$(VXS_HARNESS_SRCS)
+UNIT_TEST_LIBS_$(1) := $$(VXS_HARNESS_LIBS)
+endef
+$(eval $(call vxs_harness_test,test_vxs_dispatch))
+$(eval $(call vxs_harness_test,test_vxs_watch))
 # A departed domain: its nodes removed, its perms entries revoked (XSA-322), at RELEASE and
 # at start-up for a domain gone while the daemon was down.
-UNIT_TEST_NAMES += test_vxs_release
-UNIT_TEST_SRCS_test_vxs_release := tests/unit/test_vxs_release.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_release := $(VXS_HARNESS_LIBS)
+$(eval $(call vxs_harness_test,test_vxs_release))
 # Ring requests handled again after a restart: TRANSACTION_END, old transaction ids, WATCH.
-UNIT_TEST_NAMES += test_vxs_replay
-UNIT_TEST_SRCS_test_vxs_replay := tests/unit/test_vxs_replay.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_replay := $(VXS_HARNESS_LIBS)
+$(eval $(call vxs_harness_test,test_vxs_replay))
 # A ring request larger than the ring, cut by a restart: its saved head (vxs_persist_head).
-UNIT_TEST_NAMES += test_vxs_big_request_restart
-UNIT_TEST_SRCS_test_vxs_big_request_restart := tests/unit/test_vxs_big_request_restart.c \
-    $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_big_request_restart := $(VXS_HARNESS_LIBS)
-UNIT_TEST_NAMES += test_vxs_events_restart
-UNIT_TEST_SRCS_test_vxs_events_restart := tests/unit/test_vxs_events_restart.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_events_restart := $(VXS_HARNESS_LIBS)
-UNIT_TEST_NAMES += test_vxs_perms_unknown
-UNIT_TEST_SRCS_test_vxs_perms_unknown := tests/unit/test_vxs_perms_unknown.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_perms_unknown := $(VXS_HARNESS_LIBS)
-UNIT_TEST_NAMES += test_vxs_ring_wake
-UNIT_TEST_SRCS_test_vxs_ring_wake := tests/unit/test_vxs_ring_wake.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_ring_wake := $(VXS_HARNESS_LIBS)
+$(eval $(call vxs_harness_test,test_vxs_big_request_restart))
+$(eval $(call vxs_harness_test,test_vxs_events_restart))
+$(eval $(call vxs_harness_test,test_vxs_perms_unknown))
+$(eval $(call vxs_harness_test,test_vxs_ring_wake))
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,
 # outstanding replies, memory, the write rate limit, watch-event expiry).
-UNIT_TEST_NAMES += test_vxs_quota
-UNIT_TEST_SRCS_test_vxs_quota := tests/unit/test_vxs_quota.c $(VXS_HARNESS_SRCS)
-UNIT_TEST_LIBS_test_vxs_quota := $(VXS_HARNESS_LIBS)
+$(eval $(call vxs_harness_test,test_vxs_quota))
