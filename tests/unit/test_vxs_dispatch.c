@@ -461,9 +461,8 @@ static void test_release_cleans_up(void **state)
     vh_events_drop(d1);
 }
 
-/* SET_PERMS: the owner must exist (C 4.17: ENOENT); DOMID_ANY always does. (C accepts other
- * entries naming a missing domain and ignores them; vxenstored says ENOENT for those too,
- * which this test leaves alone.) */
+/* SET_PERMS: the owner must exist (C 4.17: ENOENT); DOMID_ANY always does. (Other entries
+ * naming a missing domain are accepted and dropped: test_vxs_perms_unknown.c.) */
 static void test_setperms_owner_exists(void **state)
 {
     (void)state;
