@@ -25,7 +25,6 @@
 #define VALUE_MAX (XENSTORE_PAYLOAD_MAX - 4) /* the largest payload: "big\0" and this */
 
 static char buf[XENSTORE_PAYLOAD_MAX + 1];
-static char dir[64];
 /* A node may be as large as a payload (the default quota is 2048 bytes, counting more than
  * the value). */
 static const char *const args[] = {"-S", "8192", NULL};
@@ -67,9 +66,7 @@ static size_t guest_put_more(void)
 
 static void start(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/vxs-bigreq.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    vh_start(dir, args);
+    vh_start_disk("vxs-bigreq", args);
     struct vh_client *d0 = vh_dom0();
     vh_domain(DOM);
     assert_int_equal(vh_mkdir(d0, 0, "/local/domain/5"), 0);
@@ -77,24 +74,6 @@ static void start(void)
     make_request(VALUE_LEN);
 }
 
-/* SIGKILL and start again on the same pack and the same ring page. */
-static void restart(void)
-{
-    vh_keep_rings(true);
-    vh_stop();
-    vh_start(dir, args);
-    vh_set_domain_exists(DOM, true);
-    vxs_domain_restore();
-}
-
-static void finish(void)
-{
-    vh_keep_rings(false);
-    vh_stop();
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 /* The rest of the request arrives, is handled and answered OK; the node holds the value. */
 static void tail_completes_request(void)
@@ -152,7 +131,8 @@ static void test_head_consumed_then_killed(void **state)
     assert_memory_equal(bytes, req, len);
     free(bytes);
 
-    restart(); /* req[] now starts in the middle of the request */
+    vh_keep_rings(true); /* the guest's page outlives the killed daemon */
+    vh_restart(); /* req[] now starts in the middle of the request */
     /* The saved head went to the reader: it waits for the tail, no protocol error. */
     struct vxs_conn *c = conn_of(DOM);
     assert_non_null(c);
@@ -162,10 +142,11 @@ static void test_head_consumed_then_killed(void **state)
     ring_still_works(8);
 
     /* The saved head is stale now (the request was answered): ignored and cleared. */
-    restart();
+    vh_keep_rings(true); /* the guest's page outlives the killed daemon */
+    vh_restart();
     assert_false(vxs_persist_head_get(DOM, &start_idx, &bytes, &len));
     ring_still_works(9);
-    finish();
+    vh_finish_disk();
 }
 
 /* Killed after the head was saved but before it was consumed: req[] still holds it, the
@@ -187,13 +168,14 @@ static void test_head_saved_not_consumed(void **state)
 
     /* The table has the first head, or the second one if its commit reached the disk (it
      * reaches beyond req_cons: only its bytes up to req_cons are taken from it). */
-    restart();
+    vh_keep_rings(true); /* the guest's page outlives the killed daemon */
+    vh_restart();
     struct vxs_conn *c = conn_of(DOM);
     assert_non_null(c);
     assert_int_equal(c->rd.have, 2 * XENSTORE_RING_SIZE);
     tail_completes_request();
     ring_still_works(8);
-    finish();
+    vh_finish_disk();
 }
 
 /* A request larger than the ring answered with no kill, then a restart: the head saved on
@@ -203,7 +185,8 @@ static void test_stale_head_ignored(void **state)
     (void)state;
     start();
     tail_completes_request();
-    restart();
+    vh_keep_rings(true); /* the guest's page outlives the killed daemon */
+    vh_restart();
     uint32_t start_idx;
     void *bytes;
     size_t len;
@@ -212,7 +195,7 @@ static void test_stale_head_ignored(void **state)
     /* And another large request after the restart goes through too. */
     make_request(VALUE_LEN);
     tail_completes_request();
-    finish();
+    vh_finish_disk();
 }
 
 /* The largest request: four ring-fulls consumed before the kill, its last 16 bytes after. */
@@ -229,13 +212,14 @@ static void test_largest_request(void **state)
         vh_round_output();
         assert_int_equal(i->req_cons, piece * XENSTORE_RING_SIZE);
     }
-    restart();
+    vh_keep_rings(true); /* the guest's page outlives the killed daemon */
+    vh_restart();
     struct vxs_conn *c = conn_of(DOM);
     assert_non_null(c);
     assert_int_equal(c->rd.have, 4 * XENSTORE_RING_SIZE);
     tail_completes_request();
     ring_still_works(8);
-    finish();
+    vh_finish_disk();
 }
 
 int main(void)

@@ -20,31 +20,6 @@
 
 #include "tests/unit/vxs_harness.h"
 
-static char dir[64];
-
-static void start_run1(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/vxs-evrestart.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    vh_start(dir, NULL);
-}
-
-static void restart(void)
-{
-    vh_stop();
-    vh_start(dir, NULL);
-    vh_set_domain_exists(5, true);
-    vh_set_domain_exists(6, true);
-    vxs_domain_restore();
-}
-
-static void finish(void)
-{
-    vh_stop();
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 static struct vxs_conn *conn_of(uint32_t domid)
 {
@@ -144,7 +119,7 @@ static void setup_backend(struct vh_client *d0)
 static void test_queued_events_survive_kill(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-evrestart", NULL);
     struct vh_client *d0 = vh_dom0();
     struct vh_client *d5 = vh_domain(5);
     struct vh_client *d6 = vh_domain(6);
@@ -168,7 +143,7 @@ static void test_queued_events_survive_kill(void **state)
     assert_true(queued_events(conn_of(5)) >= 4);
     assert_int_equal(vh_ring(5)->rsp_prod, 0); /* nothing reached the ring */
 
-    restart();
+    vh_restart();
     size_t n = guest_events(5);
     assert_true(got(n, "backend/vbd/1/51712/state|be"));
     assert_true(got(n, "backend/vbd/1/51712/params|be"));
@@ -190,15 +165,15 @@ static void test_queued_events_survive_kill(void **state)
      * here forced) say so: nothing is owed, so nothing comes again. */
     vxs_persist_marks(true);
     assert_int_equal(vh_ring(5)->rsp_prod, vh_ring(5)->rsp_cons);
-    restart();
+    vh_restart();
     assert_int_equal(guest_events(5), 0);
-    finish();
+    vh_finish_disk();
 }
 
 static void test_stale_mark_gives_duplicates_only(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-evrestart", NULL);
     struct vh_client *d0 = vh_dom0();
     struct vh_client *d5 = vh_domain(5);
     setup_backend(d0);
@@ -215,17 +190,17 @@ static void test_stale_mark_gives_duplicates_only(void **state)
     struct xenstore_domain_interface *i = vh_ring(5);
     i->rsp_cons = i->rsp_prod;
     assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/backend/c", "1"), 0);
-    restart();
+    vh_restart();
     size_t n = guest_events(5);
     assert_false(got(n, "/local/domain/5/backend/a|be"));
     assert_true(got(n, "/local/domain/5/backend/c|be"));
-    finish();
+    vh_finish_disk();
 }
 
 static void test_watch_added_after_change_gets_no_old_events(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-evrestart", NULL);
     struct vh_client *d0 = vh_dom0();
     struct vh_client *d5 = vh_domain(5);
     setup_backend(d0);
@@ -234,11 +209,11 @@ static void test_watch_added_after_change_gets_no_old_events(void **state)
     assert_int_equal(vh_watch(d5, "/local/domain/5/backend", "be"), 0);
     vh_events_drop(d5);
     assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/backend/new", "1"), 0);
-    restart();
+    vh_restart();
     size_t n = guest_events(5);
     assert_true(got(n, "/local/domain/5/backend/new|be"));
     assert_false(got(n, "/local/domain/5/backend/old|be"));
-    finish();
+    vh_finish_disk();
 }
 
 /* The WATCH's reply reached the ring, its first event had not: it comes after the restart
@@ -246,7 +221,7 @@ static void test_watch_added_after_change_gets_no_old_events(void **state)
 static void test_first_event_not_lost(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-evrestart", NULL);
     struct vh_client *d0 = vh_dom0();
     vh_domain(5);
     setup_backend(d0);
@@ -263,10 +238,10 @@ static void test_first_event_not_lost(void **state)
     assert_int_equal(queued_events(c5), 1);
     assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/0/other", "1"), 0);
     vxs_persist_marks(true); /* even a fresh mark says: the first event is owed */
-    restart();
+    vh_restart();
     size_t n = guest_events(5);
     assert_true(got(n, "/local/domain/5/backend|fe"));
-    finish();
+    vh_finish_disk();
 }
 
 /* Killed again while the replayed events still wait (more than the ring holds), with the
@@ -274,7 +249,7 @@ static void test_first_event_not_lost(void **state)
 static void test_killed_again_during_replay(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-evrestart", NULL);
     struct vh_client *d0 = vh_dom0();
     struct vh_client *d5 = vh_domain(5);
     setup_backend(d0);
@@ -285,7 +260,7 @@ static void test_killed_again_during_replay(void **state)
         snprintf(p, sizeof p, "/local/domain/5/backend/n%02d", i);
         assert_int_equal(d0_req(d0, XS_WRITE, p, "1"), 0);
     }
-    restart();
+    vh_restart();
     vh_round_output(); /* 60 events of ~40 bytes: the 1 KiB ring takes part, the rest waits */
     struct vxs_conn *c5 = conn_of(5);
     assert_true(vh_ring(5)->rsp_prod > 0);
@@ -303,11 +278,11 @@ static void test_killed_again_during_replay(void **state)
     uint64_t mark;
     assert_true(vxs_persist_mark_get(5, &mark));
     assert_true(mark > 10); /* past what the ring took: those are not owed again */
-    restart();
+    vh_restart();
     size_t n = guest_events(5);
     for (size_t i = 0; i < waiting; i++)
         assert_true(got(n, owed[i]));
-    finish();
+    vh_finish_disk();
 }
 
 static int count_commit(void *p, const struct store_hash *h, const struct vs_commit *c)
@@ -333,7 +308,7 @@ static unsigned table_commits(void)
 static void test_marks_are_lazy(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-evrestart", NULL);
     struct vh_client *d0 = vh_dom0();
     vh_domain(5);
     setup_backend(d0);
@@ -355,7 +330,7 @@ static void test_marks_are_lazy(void **state)
     print_message("300 watched writes in %llu ms: %u connection-table commits\n",
                   (unsigned long long)ms, added);
     assert_true(added <= 1 + ms / 1000);
-    finish();
+    vh_finish_disk();
 }
 
 int main(void)

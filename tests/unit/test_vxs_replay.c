@@ -67,35 +67,11 @@ static int replayed(struct vxs_conn *c, uint32_t pos, uint32_t type, uint32_t tx
     return rc;
 }
 
-static char dir[64];
-
-static void start_run1(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/vxs-replay.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    vh_start(dir, NULL);
-}
-
-static void restart(void)
-{
-    vh_stop();
-    vh_start(dir, NULL);
-    vh_set_domain_exists(5, true);
-    vxs_domain_restore();
-}
-
-static void finish(void)
-{
-    vh_stop();
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 static void test_transaction_end_replayed(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-replay", NULL);
     struct vh_client *d0 = vh_dom0();
     struct vh_client *d5 = vh_domain(5);
     assert_int_equal(vh_mkdir(d0, 0, "/local/domain/5"), 0);
@@ -109,7 +85,7 @@ static void test_transaction_end_replayed(void **state)
     assert_int_equal(vh_tx_start(d5, &t2), 0);
     assert_int_equal(vh_write(d5, t2, "count", "2"), 0);
 
-    restart(); /* the reply to t1's TRANSACTION_END never reached the ring */
+    vh_restart(); /* the reply to t1's TRANSACTION_END never reached the ring */
     struct vxs_conn *c5 = conn_of(5);
     assert_non_null(c5);
     assert_true(c5->restored);
@@ -135,23 +111,23 @@ static void test_transaction_end_replayed(void **state)
 
     /* A second restart: this run's ids are now old ones (EAGAIN, not ENOENT), and the next
      * run's start elsewhere. */
-    restart();
+    vh_restart();
     c5 = conn_of(5);
     assert_int_equal(replayed(c5, 660, XS_TRANSACTION_END, t3, "T", 2), -EAGAIN);
     assert_int_equal(replayed(c5, 680, XS_TRANSACTION_START, 0, "", 1), 0);
     assert_int_not_equal((uint32_t)strtoul(buf, NULL, 10), t3);
-    finish();
+    vh_finish_disk();
 }
 
 static void test_watch_replayed(void **state)
 {
     (void)state;
-    start_run1();
+    vh_start_disk("vxs-replay", NULL);
     struct vh_client *d5 = vh_domain(5);
     assert_int_equal(vh_watch(d5, "data", "tok"), 0);
     assert_int_equal(vh_watch(d5, "gone", "tok"), 0);
     assert_int_equal(vh_unwatch(d5, "gone", "tok"), 0);
-    restart();
+    vh_restart();
     struct vxs_conn *c5 = conn_of(5);
     static const char w[] = "data\0tok";
     static const char g[] = "gone\0tok";
@@ -174,7 +150,7 @@ static void test_watch_replayed(void **state)
         free(o);
     }
     assert_true(eexist);
-    finish();
+    vh_finish_disk();
 }
 
 /* ---- the ring itself: the daemon's connection code on a page the test writes as a guest --- */

@@ -531,3 +531,35 @@ void vh_round_output(void)
         if (!c->dead && c->dom)
             vxs_conn_flush(c);
 }
+
+/* ---- a daemon on disk, killed and started again --------------------------------------- */
+
+static char disk_dir[64];
+static const char *const *disk_args;
+
+void vh_start_disk(const char *prefix, const char *const *args)
+{
+    snprintf(disk_dir, sizeof disk_dir, "/tmp/%s.XXXXXX", prefix);
+    assert_non_null(mkdtemp(disk_dir));
+    disk_args = args;
+    vh_start(disk_dir, args);
+}
+
+void vh_restart(void)
+{
+    bool exists[VH_MAX_DOMID];
+    memcpy(exists, dom_exists, sizeof exists);
+    vh_stop();
+    vh_start(disk_dir, disk_args);
+    memcpy(dom_exists, exists, sizeof exists);
+    vxs_domain_restore();
+}
+
+void vh_finish_disk(void)
+{
+    vh_keep_rings(false);
+    vh_stop();
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", disk_dir);
+    assert_int_equal(system(cmd), 0);
+}

@@ -118,6 +118,13 @@ void vh_round_output(void);
 /* keep: vh_stop keeps the domains' ring pages, and the next run's daemon maps the same
  * bytes again (a restart: the guest's page outlives the killed daemon). Off by default. */
 void vh_keep_rings(bool keep);
+/* A daemon whose store is a pack in a new directory /tmp/PREFIX.XXXXXX (args as vh_start),
+ * for restart tests; vh_restart: a SIGKILL and a start on the same pack with the same args,
+ * the domains that existed still existing, the rings restored (vxs_domain_restore);
+ * vh_finish_disk: stop and remove the directory (and vh_keep_rings(false)). */
+void vh_start_disk(const char *prefix, const char *const *args);
+void vh_restart(void);
+void vh_finish_disk(void);
 /* Events the daemon sent to guests so far (all ports). */
 unsigned long vh_notifies(void);
 
