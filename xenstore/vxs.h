@@ -186,6 +186,8 @@ void vxs_log_to_syslog(void);
 void vxs_diag_dump(void);
 /* The monotonic clock in ms (timers of the poll loop: quotas, rings, events). */
 uint64_t vxs_now_ms(void);
+/* v in decimal at p (no NUL); returns the end. At most 10 bytes. */
+char *vxs_fmt_u32(char *p, uint32_t v);
 /* vxs_ring_wake.c: rings that wait for an event that never comes (part of a request read, a
  * consume that raced a request, replies left unread): the poll timeout they need (ms, -1:
  * none), after notifying again where due; and the mark flush_ring leaves after a consume. */
