@@ -367,13 +367,24 @@ int vs_tree_stat(struct vs_tree *t, const char *path, struct vs_stat *st)
     return 0;
 }
 
-static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
+int vs_dup_bytes(const void *src, size_t len, uint8_t **out)
 {
     uint8_t *p = malloc(len + 1);
     if (p == NULL)
         return -ENOMEM;
-    memcpy(p, src, len);
+    if (len)
+        memcpy(p, src, len);
     p[len] = 0;
+    *out = p;
+    return 0;
+}
+
+static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
+{
+    uint8_t *p;
+    int rc = vs_dup_bytes(src, len, &p);
+    if (rc < 0)
+        return rc;
     *dst = p;
     *dlen = len;
     return 0;
@@ -470,24 +481,18 @@ int vs_node_set_fields(struct vs_tree *t, struct vs_node *n, const void *val, si
                       const void *perms, size_t plen, unsigned flags)
 {
     if (flags & VS_SET_VALUE) {
-        uint8_t *v = malloc(vlen + 1);
-        if (v == NULL)
+        uint8_t *v;
+        if (vs_dup_bytes(val, vlen, &v) < 0)
             return -ENOMEM;
-        if (vlen)
-            memcpy(v, val, vlen);
-        v[vlen] = 0;
         free(n->val);
         n->val = v;
         n->vlen = vlen;
         n->val_dirty = true;
     }
     if (flags & VS_SET_PERMS) {
-        uint8_t *p = malloc(plen + 1);
-        if (p == NULL)
+        uint8_t *p;
+        if (vs_dup_bytes(perms, plen, &p) < 0)
             return -ENOMEM;
-        if (plen)
-            memcpy(p, perms, plen);
-        p[plen] = 0;
         free(n->perms);
         n->perms = p;
         n->plen = plen;

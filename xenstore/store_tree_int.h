@@ -28,6 +28,8 @@ struct vs_buf {
 };
 /* Room for n more bytes (false, and b->oom set, if out of memory). */
 bool vs_buf_grow(struct vs_buf *b, size_t n);
+/* A copy of len bytes with a NUL after them (values and perms are kept so): 0 or -ENOMEM. */
+int vs_dup_bytes(const void *src, size_t len, uint8_t **out);
 /* Inline: an encoding is mostly one-byte tags, varints and 32-byte hashes, and a call per
  * piece cost more than the copying. */
 static inline void vs_buf_put(struct vs_buf *b, const void *d, size_t n)

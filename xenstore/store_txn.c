@@ -165,18 +165,6 @@ int txn_live_node(struct vs_txn *x, struct rec *r, struct vs_node **out)
     return 0;
 }
 
-static int dup_bytes(const void *src, size_t len, uint8_t **out)
-{
-    uint8_t *p = malloc(len + 1);
-    if (p == NULL)
-        return -ENOMEM;
-    if (len)
-        memcpy(p, src, len);
-    p[len] = 0;
-    *out = p;
-    return 0;
-}
-
 /* Give r its own copy of its state, taken from live (the tree the invariant refers to). */
 static int materialize(struct vs_txn *x, struct rec *r)
 {
@@ -195,10 +183,10 @@ static int materialize(struct vs_txn *x, struct rec *r)
     if (rc == 0) {
         vlen = n->vlen;
         plen = n->plen;
-        rc = dup_bytes(n->val, vlen, &val);
+        rc = vs_dup_bytes(n->val, vlen, &val);
     }
     if (rc == 0)
-        rc = dup_bytes(n->perms, plen, &perms);
+        rc = vs_dup_bytes(n->perms, plen, &perms);
     if (rc < 0) {
         free(val);
         free(perms);
@@ -444,7 +432,7 @@ int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st)
 static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
 {
     uint8_t *p;
-    if (dup_bytes(src, len, &p) < 0)
+    if (vs_dup_bytes(src, len, &p) < 0)
         return -ENOMEM;
     *dst = p;
     *dlen = len;
@@ -535,8 +523,8 @@ static int add_op(struct vs_txn *x, int kind, const char *path, const void *val,
     op->plen = (flags & VS_SET_PERMS) ? plen : 0;
     uint8_t *v = NULL, *p = NULL;
     op->path = strdup(path);
-    if (op->path == NULL || dup_bytes(val, op->vlen, &v) < 0 ||
-        dup_bytes(perms, op->plen, &p) < 0) {
+    if (op->path == NULL || vs_dup_bytes(val, op->vlen, &v) < 0 ||
+        vs_dup_bytes(perms, op->plen, &p) < 0) {
         free(op->path);
         free(v);
         return -ENOMEM;
@@ -557,9 +545,9 @@ static int set_fields(struct vs_txn *x, struct rec *r, const void *val, size_t v
                       const void *perms, size_t plen, unsigned flags)
 {
     uint8_t *v = NULL, *p = NULL;
-    if ((flags & VS_SET_VALUE) && dup_bytes(val, vlen, &v) < 0)
+    if ((flags & VS_SET_VALUE) && vs_dup_bytes(val, vlen, &v) < 0)
         return -ENOMEM;
-    if ((flags & VS_SET_PERMS) && dup_bytes(perms, plen, &p) < 0) {
+    if ((flags & VS_SET_PERMS) && vs_dup_bytes(perms, plen, &p) < 0) {
         free(v);
         return -ENOMEM;
     }
