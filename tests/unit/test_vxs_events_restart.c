@@ -116,14 +116,31 @@ static void setup_backend(struct vh_client *d0)
     assert_int_equal(vh_set_perms(d0, 0, "/local/domain/5/backend/vbd", "n5"), 0);
 }
 
+/* A daemon on disk with dom0 and domain 5, whose backend subtree domain 5 owns; returns
+ * dom0's client and (d5 may be NULL) domain 5's. */
+static struct vh_client *start(struct vh_client **d5)
+{
+    vh_start_disk("vxs-evrestart", NULL);
+    struct vh_client *d0 = vh_dom0();
+    struct vh_client *g = vh_domain(5);
+    if (d5)
+        *d5 = g;
+    setup_backend(d0);
+    return d0;
+}
+
+/* Domain 5 watches its backend subtree (token "be"); the watch's first event is dropped. */
+static void watch_backend(struct vh_client *d5)
+{
+    assert_int_equal(vh_watch(d5, "/local/domain/5/backend", "be"), 0);
+    vh_events_drop(d5);
+}
+
 static void test_queued_events_survive_kill(void **state)
 {
     (void)state;
-    vh_start_disk("vxs-evrestart", NULL);
-    struct vh_client *d0 = vh_dom0();
-    struct vh_client *d5 = vh_domain(5);
+    struct vh_client *d5, *d0 = start(&d5);
     struct vh_client *d6 = vh_domain(6);
-    setup_backend(d0);
     /* A backend in domain 5 watches its subtree three levels deep (relative path); domain
      * 6, which may read nothing there, watches it too. */
     const char *w5[3] = {"backend/vbd", "be", "3"};
@@ -173,12 +190,8 @@ static void test_queued_events_survive_kill(void **state)
 static void test_stale_mark_gives_duplicates_only(void **state)
 {
     (void)state;
-    vh_start_disk("vxs-evrestart", NULL);
-    struct vh_client *d0 = vh_dom0();
-    struct vh_client *d5 = vh_domain(5);
-    setup_backend(d0);
-    assert_int_equal(vh_watch(d5, "/local/domain/5/backend", "be"), 0);
-    vh_events_drop(d5);
+    struct vh_client *d5, *d0 = start(&d5);
+    watch_backend(d5);
     /* A: delivered to the ring and read, mark saved. B: delivered and read, its mark
      * perhaps not saved (it is lazy: B may come again). C: still queued when the daemon
      * dies. */
@@ -200,14 +213,10 @@ static void test_stale_mark_gives_duplicates_only(void **state)
 static void test_watch_added_after_change_gets_no_old_events(void **state)
 {
     (void)state;
-    vh_start_disk("vxs-evrestart", NULL);
-    struct vh_client *d0 = vh_dom0();
-    struct vh_client *d5 = vh_domain(5);
-    setup_backend(d0);
+    struct vh_client *d5, *d0 = start(&d5);
     assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/backend/old", "1"), 0);
     /* Registered after that write (the mark saved at INTRODUCE is older). */
-    assert_int_equal(vh_watch(d5, "/local/domain/5/backend", "be"), 0);
-    vh_events_drop(d5);
+    watch_backend(d5);
     assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/backend/new", "1"), 0);
     vh_restart();
     size_t n = guest_events(5);
@@ -221,10 +230,7 @@ static void test_watch_added_after_change_gets_no_old_events(void **state)
 static void test_first_event_not_lost(void **state)
 {
     (void)state;
-    vh_start_disk("vxs-evrestart", NULL);
-    struct vh_client *d0 = vh_dom0();
-    vh_domain(5);
-    setup_backend(d0);
+    struct vh_client *d0 = start(NULL);
     struct vxs_conn *c5 = conn_of(5);
     static uint8_t body[] = "/local/domain/5/backend\0fe";
     struct xsd_sockmsg hdr = {.type = XS_WATCH, .req_id = 3, .len = sizeof body};
@@ -249,12 +255,8 @@ static void test_first_event_not_lost(void **state)
 static void test_killed_again_during_replay(void **state)
 {
     (void)state;
-    vh_start_disk("vxs-evrestart", NULL);
-    struct vh_client *d0 = vh_dom0();
-    struct vh_client *d5 = vh_domain(5);
-    setup_backend(d0);
-    assert_int_equal(vh_watch(d5, "/local/domain/5/backend", "be"), 0);
-    vh_events_drop(d5);
+    struct vh_client *d5, *d0 = start(&d5);
+    watch_backend(d5);
     for (int i = 0; i < 60; i++) {
         char p[64];
         snprintf(p, sizeof p, "/local/domain/5/backend/n%02d", i);
@@ -308,10 +310,7 @@ static unsigned table_commits(void)
 static void test_marks_are_lazy(void **state)
 {
     (void)state;
-    vh_start_disk("vxs-evrestart", NULL);
-    struct vh_client *d0 = vh_dom0();
-    vh_domain(5);
-    setup_backend(d0);
+    struct vh_client *d0 = start(NULL);
     assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/backend/x", "0"), 0);
     vh_guest_send(5, XS_WATCH, 1, "/local/domain/5/backend\0w", 26);
     vh_guest_event(5);
