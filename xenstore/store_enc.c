@@ -487,20 +487,23 @@ static int inode_body_decode(struct vs_rd *r, unsigned depth, struct vs_inode *i
     }
     if (form != 1 || depth >= VS_MAX_DEPTH)
         return -EBADMSG;
+    in->slot = calloc(VS_FANOUT, sizeof(*in->slot));
+    if (in->slot == NULL)
+        return -ENOMEM;
     in->tree = true;
     in->count = vs_rd_varint(r);
     const uint8_t *m = vs_rd_raw(r, 4);
     if (r->bad || in->count <= VS_LEAF_MAX)
-        return -EBADMSG;
+        goto bad;
     uint32_t map = m[0] | m[1] << 8 | m[2] << 16 | (uint32_t)m[3] << 24;
     if (map == 0)
-        return -EBADMSG;
+        goto bad;
     for (unsigned i = 0; i < VS_FANOUT; i++) {
         if (!(map & (1u << i)))
             continue;
         const uint8_t *h = vs_rd_raw(r, STORE_HASH_LEN);
         if (r->bad)
-            return -EBADMSG;
+            goto bad;
         in->slot[i].present = true;
         memcpy(in->slot[i].h.b, h, STORE_HASH_LEN);
     }

@@ -38,12 +38,13 @@ void vs_inode_clear(struct vs_inode *in)
         vs_node_free(in->ents[i].n);
     }
     free(in->ents);
-    for (unsigned i = 0; i < VS_FANOUT; i++) {
+    for (unsigned i = 0; in->slot != NULL && i < VS_FANOUT; i++) {
         if (in->slot[i].in) {
             vs_inode_clear(in->slot[i].in);
             free(in->slot[i].in);
         }
     }
+    free(in->slot);
     memset(in, 0, sizeof(*in));
 }
 

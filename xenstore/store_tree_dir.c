@@ -120,6 +120,9 @@ static int leaf_reserve(struct vs_inode *in, size_t want)
 static int split(struct vs_inode *in, unsigned depth)
 {
     struct vs_inode *subs[VS_FANOUT] = {0};
+    struct vs_slot *slot = calloc(VS_FANOUT, sizeof(*slot));
+    if (slot == NULL)
+        return -ENOMEM;
     for (unsigned i = 0; i < VS_FANOUT; i++) {
         subs[i] = calloc(1, sizeof(struct vs_inode));
         if (subs[i] == NULL)
@@ -136,6 +139,7 @@ static int split(struct vs_inode *in, unsigned depth)
     in->ents = NULL;
     in->n = in->cap = 0;
     in->tree = true;
+    in->slot = slot;
     in->dirty = true;
     for (unsigned i = 0; i < VS_FANOUT; i++) {
         if (subs[i]->n == 0) {
@@ -159,6 +163,7 @@ nomem:
             free(subs[i]);
         }
     }
+    free(slot);
     return -ENOMEM;
 }
 
@@ -229,7 +234,8 @@ static int collapse(struct vs_tree *t, struct vs_inode *in, unsigned depth)
             free(s);
         }
     }
-    memset(in->slot, 0, sizeof(in->slot));
+    free(in->slot);
+    in->slot = NULL;
     in->tree = false;
     in->ents = ents;
     in->n = n;
