@@ -39,7 +39,8 @@ VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_server.c xenstore/vxs_dispatch.c \
             xenstore/vxs_events_replay.c \
             xenstore/vxs_opts.c xenstore/vxs_daemon.c xenstore/vxs_quota.c \
             xenstore/vxs_quota_nodes.c xenstore/vxs_quota_wrl.c xenstore/vxs_quota_req.c \
-            xenstore/vxs_diag.c xenstore/vxs_ring_wake.c
+            xenstore/vxs_diag.c xenstore/vxs_ring_wake.c xenstore/vxs_fdstore.c \
+            xenstore/vxs_sock.c
 # xenctrl.h needs GNU C (anonymous unions): only the file that includes it gets gnu11.
 CFLAGS_xenstore/vxs_xen.c := -std=gnu11
 HOST_PROG_NAMES += vxenstored
@@ -50,6 +51,11 @@ HOST_PROG_LIBS_vxenstored := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS) -lxenctrl -lx
 .PHONY: test-xenstored
 test-xenstored: $(BUILD)/vxenstored
 	$(Q)tests/xenstored/run.sh $(BUILD)
+
+# vxs-fdstore: keeps vxenstored's sockets across its restarts where systemd does not (its
+# file-descriptor store, FDSTORE=1 / LISTEN_FDS): vxs-fdstore -- vxenstored -N ARGS.
+HOST_PROG_NAMES += vxs-fdstore
+HOST_PROG_SRCS_vxs-fdstore := xenstore/vxs_fdstore_holder.c
 
 # The history queries shared by vxenstored's XS_CONTROL "history"/"gc" and the vxs CLI
 # (issue 5, item 6), and `vxs` itself: log/show/diff/blame/at/export-git/gc, online through

@@ -145,6 +145,8 @@ struct vxs_conn {
     bool head_saved;
     uint32_t head_end;
     uint64_t head_need;
+    char name[32];              /* a socket held by the fd store: its name there (vxs_sock.c;
+                                 * "": not held) */
 };
 
 struct vxs_server {
@@ -260,6 +262,28 @@ void vxs_domain_restore(void);
 bool vxs_domain_exists(uint32_t domid);
 /* Is txid (unknown to c) a transaction c had opened before a daemon restart? */
 bool vxs_domain_old_txid(const struct vxs_conn *c, uint32_t txid);
+
+/* vxs_fdstore.c: systemd's fd store (sd_notify FDSTORE=1, LISTEN_FDS) without libsystemd.
+ * init reads the fds handed back (LISTEN_PID must be ours) and whether the store is active
+ * ($NOTIFY_SOCKET and $FDSTORE > 0); take/next hand a restored fd over once (-1: none);
+ * put stores a copy of fd under name, remove drops the copies of name. */
+#define VXS_FDNAME_MAX 255
+void vxs_fdstore_init(void);
+bool vxs_fdstore_active(void);
+int vxs_fdstore_take(const char *name);
+int vxs_fdstore_next(char *name); /* name: VXS_FDNAME_MAX + 1 bytes */
+int vxs_fdstore_put(int fd, const char *name);
+void vxs_fdstore_remove(const char *name);
+
+/* vxs_sock.c: socket connections across restarts. listen: the listening socket (taken back
+ * from the fd store, else bound and stored); name: a new connection's name in the store;
+ * restore: re-create the stored connections (after the store and the rings are back). */
+int vxs_sock_listen(const char *path);
+void vxs_sock_name(struct vxs_conn *c);
+void vxs_sock_restore(void);
+struct vxs_conn *vxs_conn_new_socket_named(int fd, const char *name);
+/* Reconnected after a restart: its old transaction ids get EAGAIN (vxs_domain.c). */
+void vxs_conn_mark_restored(struct vxs_conn *c);
 
 /* vxs_dispatch.c */
 void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body);

@@ -10,6 +10,7 @@
  * make the daemon grow without bound.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -342,7 +343,7 @@ static struct vxs_conn *conn_alloc(void)
     return c;
 }
 
-struct vxs_conn *vxs_conn_new_socket(int fd)
+struct vxs_conn *vxs_conn_new_socket_named(int fd, const char *name)
 {
     struct vxs_conn *c = conn_alloc();
     if (!c) {
@@ -352,6 +353,20 @@ struct vxs_conn *vxs_conn_new_socket(int fd)
     c->fd = fd;
     c->domid = 0;
     c->priv = true;
+    if (name)
+        snprintf(c->name, sizeof c->name, "%s", name);
+    return c;
+}
+
+struct vxs_conn *vxs_conn_new_socket(int fd)
+{
+    struct vxs_conn *c = vxs_conn_new_socket_named(fd, NULL);
+    if (c && vxs_fdstore_active()) {
+        /* The keeper holds it too, so that it outlives us (vxs_sock.c). */
+        vxs_sock_name(c);
+        if (vxs_fdstore_put(fd, c->name) < 0)
+            c->name[0] = 0;
+    }
     return c;
 }
 
@@ -386,6 +401,11 @@ void vxs_conn_free(struct vxs_conn *c)
     vxs_conn_reset(c);
     if (c->dom)
         c->dom->conn = NULL;
+    if (c->fd >= 0 && c->name[0]) {
+        /* The keeper's copy keeps the socket open: the client sees the end now. */
+        shutdown(c->fd, SHUT_RDWR);
+        vxs_fdstore_remove(c->name);
+    }
     if (c->fd >= 0)
         close(c->fd);
     free(c);

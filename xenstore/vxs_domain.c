@@ -381,11 +381,14 @@ static bool restored_dom0;
 static uint64_t dom0_incarnation;
 static uint32_t restarts;
 
-/* A ring reconnected after a restart: the transaction ids it had are unknown now (EAGAIN),
- * and the ids this run gives it start in a range of their own (by the count of restarts), so
- * that an id of an earlier run is never mistaken for one of this run. */
-static void mark_restored(struct vxs_conn *c)
+/* A ring (or a socket, vxs_sock.c) reconnected after a restart: the transaction ids it had
+ * are unknown now (EAGAIN), and the ids this run gives it start in a range of their own (by
+ * the count of restarts), so that an id of an earlier run is never mistaken for one of this
+ * run. */
+void vxs_conn_mark_restored(struct vxs_conn *c)
 {
+    if (!restarts)
+        restarts = vxs_persist_restart();
     c->restored = true;
     c->first_txid = c->next_txid = 0x40000000u + (restarts % 48) * 0x01000000u;
 }
@@ -423,7 +426,7 @@ static void restore_domain(uint32_t domid, uint64_t gfn, uint32_t port, uint64_t
         destroy(d);
         return;
     }
-    mark_restored(d->conn);
+    vxs_conn_mark_restored(d->conn);
     vxs_conn_restore_head(d->conn); /* a request larger than the ring, cut by the kill */
     vxs_log("domain %u: reconnected after restart", domid);
 }
@@ -447,7 +450,7 @@ void vxs_domain_restore(void)
     struct vxs_domain *d0 = find(0);
     if (d0 && d0->conn && restored_dom0) {
         d0->incarnation = dom0_incarnation;
-        mark_restored(d0->conn);
+        vxs_conn_mark_restored(d0->conn);
         vxs_conn_restore_head(d0->conn);
     }
     if (!restored_dom0 && d0)

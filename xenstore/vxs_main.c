@@ -40,27 +40,6 @@ static void on_sigusr1(int sig)
     got_sigusr1 = 1;
 }
 
-static int open_socket(const char *path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
-        close(fd);
-        return -ENAMETOOLONG;
-    }
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    chmod(path, 0600);
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
     struct vxs_opts o;
@@ -73,6 +52,7 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *db = o.db, *sock = o.socket;
+    vxs_fdstore_init(); /* before anything opens an fd: the handed-back ones are 3, 4, ... */
     if (o.trace_file && vxs_trace_open(o.trace_file) < 0) {
         vxs_log("%s: %s", o.trace_file, strerror(errno));
         return 1;
@@ -117,11 +97,12 @@ int main(int argc, char **argv)
         }
         vxs_domain_restore();
     }
-    int lfd = open_socket(sock);
+    int lfd = vxs_sock_listen(sock); /* the old one if the fd store kept it (vxs_sock.c) */
     if (lfd < 0) {
         vxs_log("%s: %s", sock, strerror(-lfd));
         return 1;
     }
+    vxs_sock_restore(); /* the socket connections the fd store kept */
     if (vxs.verbose)
         vxs_log("serving %s, database %s", sock, db);
     /* Fork only now: the store, the socket and the rings are ready, so the parent's exit
