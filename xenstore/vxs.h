@@ -147,6 +147,7 @@ struct vxs_conn {
     uint64_t head_need;
     char name[32];              /* a socket held by the fd store: its name there (vxs_sock.c;
                                  * "": not held) */
+    struct vxs_sock_rx *rx;     /* such a socket's requests kept until answered (vxs_sock.c) */
 };
 
 struct vxs_server {
@@ -282,6 +283,22 @@ int vxs_sock_listen(const char *path);
 void vxs_sock_name(struct vxs_conn *c);
 void vxs_sock_restore(void);
 struct vxs_conn *vxs_conn_new_socket_named(int fd, const char *name);
+/* With the fd store, a socket's requests are read with MSG_PEEK and discarded once
+ * answered, journalled so that a restart neither loses nor answers twice (vxs_sock.c):
+ * rx_init (after the name; restored: the requests answered before are skipped), recv (pos:
+ * the stream offset of buf[0]), replayed (may the request at that offset have been handled
+ * before the restart?), hold (a request ending at `end` is answered once the message of
+ * `serial` has left), sending (before a send of the message `serial`, taken to complete it;
+ * again with whole=false if it did not), release (messages before `left_below` have left:
+ * discard what they answer). */
+struct vxs_sock_rx;
+void vxs_sock_rx_init(struct vxs_conn *c, bool restored);
+void vxs_sock_rx_free(struct vxs_conn *c);
+long vxs_sock_recv(struct vxs_conn *c, void *buf, size_t cap, uint64_t *pos);
+bool vxs_sock_replayed(const struct vxs_conn *c, uint64_t start);
+void vxs_sock_hold(struct vxs_conn *c, uint64_t end, uint64_t serial);
+void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole);
+void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);
 /* Reconnected after a restart: its old transaction ids get EAGAIN (vxs_domain.c). */
 void vxs_conn_mark_restored(struct vxs_conn *c);
 

@@ -93,18 +93,24 @@ static void flush_socket(struct vxs_conn *c)
 {
     while (!c->dead && c->out_head && c->out_head->need <= vxs.durable_upto) {
         struct vxs_out *o = c->out_head;
+        vxs_sock_sending(c, o->serial, true); /* journalled before it goes (vxs_sock.c) */
         ssize_t n = send(c->fd, o->data + c->out_off, o->len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 || c->out_off + (size_t)n < o->len)
+            vxs_sock_sending(c, o->serial, false);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return;
+                break;
             c->dead = true;
             return;
         }
         c->out_off += (size_t)n;
         if (c->out_off < o->len)
-            return;
+            break;
         pop_out(c);
     }
+    /* The requests whose replies have all left are discarded from the socket now (with the
+     * fd store; vxs_sock.c). */
+    vxs_sock_release(c, c->out_head ? c->out_head->serial : c->out_serial + 1);
 }
 
 static void input_ring(struct vxs_conn *c);
@@ -216,7 +222,7 @@ bool vxs_conn_wants_pollout(const struct vxs_conn *c)
 /* Feed bytes to the request reader and handle complete requests. false: protocol error.
  * A ring's bytes were read from ring index `pos` on: each request handled is held there
  * until its reply has left (vxs_ring_hold). */
-static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, XENSTORE_RING_IDX pos)
+static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, uint64_t pos)
 {
     size_t off = 0;
     while (off < n && !c->dead) {
@@ -227,20 +233,23 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, XENSTORE_RING
             return false;
         if (rc == 1) {
             struct xsd_sockmsg hdr = c->rd.hdr;
-            XENSTORE_RING_IDX end = pos + (XENSTORE_RING_IDX)off;
-            c->req_pos = end - (XENSTORE_RING_IDX)(sizeof hdr + hdr.len);
+            uint64_t end = pos + off, start = end - (sizeof hdr + hdr.len);
+            c->req_pos = (XENSTORE_RING_IDX)start;
             /* Requests a new domain wrote before its INTRODUCE are not replays. */
-            c->replay = c->dom && c->restored && vxs_ring_replayed(&c->dom->ring, c->req_pos);
+            c->replay = c->dom ? c->restored && vxs_ring_replayed(&c->dom->ring, c->req_pos)
+                               : vxs_sock_replayed(c, start);
             vxs_trace(c, "IN ", &hdr, c->body);
             vxs_dispatch(c, &hdr, c->body);
             c->replay = false;
             xs_reader_next(&c->rd);
+            if (!c->dom)
+                vxs_sock_hold(c, end, c->out_serial); /* kept until answered (vxs_sock.c) */
             if (c->dom) {
-                vxs_ring_hold(&c->dom->ring, end, c->out_serial);
+                vxs_ring_hold(&c->dom->ring, (XENSTORE_RING_IDX)end, c->out_serial);
                 /* A quota reached (outstanding replies, memory, write rate): as C, which
                  * checks before each request, the rest stays unread in req[]. */
                 if (off < n && !vxs_quota_may_read(c)) {
-                    c->dom->ring.req_read = end;
+                    c->dom->ring.req_read = (XENSTORE_RING_IDX)end;
                     break;
                 }
             }
@@ -282,12 +291,13 @@ void vxs_conn_restore_head(struct vxs_conn *c)
 static void input_socket(struct vxs_conn *c)
 {
     uint8_t buf[8192];
-    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    uint64_t pos;
+    ssize_t n = vxs_sock_recv(c, buf, sizeof buf, &pos);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         c->dead = true;
         return;
     }
-    if (n > 0 && !feed(c, buf, (size_t)n, 0))
+    if (n > 0 && !feed(c, buf, (size_t)n, pos))
         c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
 }
 
@@ -366,6 +376,7 @@ struct vxs_conn *vxs_conn_new_socket(int fd)
         vxs_sock_name(c);
         if (vxs_fdstore_put(fd, c->name) < 0)
             c->name[0] = 0;
+        vxs_sock_rx_init(c, false);
     }
     return c;
 }
@@ -401,6 +412,7 @@ void vxs_conn_free(struct vxs_conn *c)
     vxs_conn_reset(c);
     if (c->dom)
         c->dom->conn = NULL;
+    vxs_sock_rx_free(c);
     if (c->fd >= 0 && c->name[0]) {
         /* The keeper's copy keeps the socket open: the client sees the end now. */
         shutdown(c->fd, SHUT_RDWR);

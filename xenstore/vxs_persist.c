@@ -380,6 +380,8 @@ void vxs_persist_txn_message(char *buf, size_t cap, const struct vxs_conn *c, ui
     if (c->dom)
         snprintf(buf, cap, "TRANSACTION_END %" PRIu32 " ring %" PRIu32 ".%" PRIu64 "@%" PRIu32,
                  txid, c->domid, c->dom->incarnation, (uint32_t)c->req_pos);
+    else if (c->name[0]) /* a socket the fd store keeps: its name tells it apart */
+        snprintf(buf, cap, "TRANSACTION_END %" PRIu32 " sock %s", txid, c->name);
     else
         snprintf(buf, cap, "TRANSACTION_END %" PRIu32, txid);
 }

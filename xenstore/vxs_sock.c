@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -116,8 +117,271 @@ void vxs_sock_restore(void)
             continue;
         }
         vxs_conn_mark_restored(c);
+        vxs_sock_rx_init(c, true);
         n++;
     }
     if (n)
         vxs_log("restart: %u socket connections taken back", n);
+}
+
+/* ---- requests in flight: read with MSG_PEEK, discarded once answered -------------------- *
+ *
+ * A request read from a socket and not yet answered would die with the daemon (the client
+ * then waits for ever). With the fd store active, a connection's bytes are read with MSG_PEEK
+ * (SO_PEEK_OFF: each peek goes on where the last one ended) and discarded from the socket
+ * only once the replies to them have left: a restarted daemon reads them again and handles
+ * them again (a replayed WRITE is applied again, a replayed TRANSACTION_END finds its commit,
+ * vxs_persist_txn_committed). Cost: one more recv (the discard) per poll round that answered
+ * something on the connection.
+ *
+ * That alone would send a reply twice when the daemon dies between sending it and discarding
+ * its request, and libxenstore takes a reply of the wrong type as a broken connection. So each
+ * connection has a slot in a journal, a memfd kept in the fd store as "journal" (mapped
+ * shared: its stores outlive the process): `answered` is the stream offset up to which
+ * replies have left, written just *before* the send() that completes them (a kill inside the
+ * send() ends the process only once the send is done; the window left is the few
+ * instructions between that store and the system call, plus a send cut short by a full
+ * socket); `head` is how far the socket has been discarded, with `pend_head`/`pend_peek` to
+ * tell, after a kill in the middle of a discard, whether it happened (the socket's peek offset
+ * is then smaller by the bytes discarded). At restart the requests up to `answered` are
+ * discarded unhandled; those after are replays. Offsets count bytes since the connection
+ * began. */
+
+#define JOURNAL_SLOTS 4096
+#define HOLDS 64
+
+struct jslot {
+    char name[32];
+    uint64_t head, answered, pend_head;
+    int64_t pend_peek;
+};
+_Static_assert(sizeof(struct jslot) == 64, "journal slot layout");
+
+static struct jslot *journal;
+
+struct vxs_sock_rx {
+    uint64_t head;      /* offset of the socket's first byte (discarded before it) */
+    uint64_t peeked;    /* offset of the next byte to peek */
+    uint64_t replay_end; /* restored: requests that start before it may have been handled */
+    struct jslot *slot; /* NULL: no journal (a reply may then go twice after a restart) */
+    size_t nholds;
+    struct {
+        uint64_t end, serial;
+    } hold[HOLDS];      /* requests handled, not discarded: end offset, last message serial */
+};
+
+static void journal_open(void)
+{
+    if (journal || !vxs_fdstore_active())
+        return;
+    size_t size = JOURNAL_SLOTS * sizeof(struct jslot);
+    int fd = vxs_fdstore_take("journal");
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || (size_t)st.st_size != size)) {
+        close(fd);
+        vxs_fdstore_remove("journal");
+        fd = -1;
+    }
+    bool fresh = fd < 0;
+    if (fresh) {
+        fd = memfd_create("vxs-journal", MFD_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+            vxs_log("fd store: no journal (%s): a reply may go twice after a restart",
+                    strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return;
+        }
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED || (fresh && vxs_fdstore_put(fd, "journal") < 0)) {
+        if (p != MAP_FAILED)
+            munmap(p, size);
+        close(fd);
+        return;
+    }
+    close(fd);
+    journal = p;
+}
+
+static struct jslot *slot_find(const char *name)
+{
+    for (size_t i = 0; journal && i < JOURNAL_SLOTS; i++)
+        if (strncmp(journal[i].name, name, sizeof journal[i].name) == 0)
+            return &journal[i];
+    return NULL;
+}
+
+void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
+{
+    if (!vxs_fdstore_active() || !c->name[0])
+        return;
+    journal_open();
+    struct vxs_sock_rx *rx = calloc(1, sizeof *rx);
+    if (!rx)
+        return;
+    int peek = -1;
+    socklen_t pl = sizeof peek;
+    if (restored && getsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &peek, &pl) < 0)
+        peek = -1;
+    int zero = 0;
+    if (setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) < 0) {
+        free(rx); /* no peek offsets here: plain reads, nothing kept for a restart */
+        return;
+    }
+    struct jslot *s = restored ? slot_find(c->name) : NULL;
+    if (s) {
+        /* A discard cut by the kill: done if the peek offset moved back by its size. */
+        if (s->pend_head > s->head && peek >= 0 &&
+            (int64_t)peek == s->pend_peek - (int64_t)(s->pend_head - s->head))
+            s->head = s->pend_head;
+        s->pend_head = s->head;
+        rx->head = s->head;
+        /* Requests answered before the kill (their reply has left): gone unhandled. */
+        if (s->answered > rx->head) {
+            uint64_t skip = s->answered - rx->head;
+            uint8_t scratch[4096];
+            while (skip > 0) {
+                ssize_t n = recv(c->fd, scratch, skip < sizeof scratch ? skip : sizeof scratch,
+                                 MSG_DONTWAIT);
+                if (n <= 0)
+                    break;
+                skip -= (uint64_t)n;
+                rx->head += (uint64_t)n;
+            }
+            s->head = s->pend_head = rx->head;
+            setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+        }
+        s->answered = rx->head;
+    } else if (!restored) {
+        s = slot_find("");
+        if (s) {
+            memset(s, 0, sizeof *s);
+            snprintf(s->name, sizeof s->name, "%s", c->name);
+        }
+    }
+    rx->slot = s;
+    rx->peeked = rx->head;
+    if (restored) {
+        int inq = 0;
+        ioctl(c->fd, FIONREAD, &inq);
+        rx->replay_end = rx->head + (uint64_t)(inq > 0 ? inq : 0);
+        if (!s) /* unknown: everything queued may have been handled */
+            rx->replay_end = UINT64_MAX;
+    }
+    c->rx = rx;
+}
+
+void vxs_sock_rx_free(struct vxs_conn *c)
+{
+    if (c->rx && c->rx->slot)
+        memset(c->rx->slot, 0, sizeof *c->rx->slot);
+    free(c->rx);
+    c->rx = NULL;
+}
+
+long vxs_sock_recv(struct vxs_conn *c, void *buf, size_t cap, uint64_t *pos)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    if (!rx) {
+        *pos = 0;
+        return recv(c->fd, buf, cap, 0);
+    }
+    *pos = rx->peeked;
+    ssize_t n = recv(c->fd, buf, cap, MSG_PEEK);
+    if (n > 0)
+        rx->peeked += (uint64_t)n;
+    return n;
+}
+
+bool vxs_sock_replayed(const struct vxs_conn *c, uint64_t start)
+{
+    return c->rx && c->restored && start < c->rx->replay_end;
+}
+
+/* Discard the first n bytes of the socket (answered requests), journalled. */
+static void discard(struct vxs_conn *c, uint64_t n)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    struct jslot *s = rx->slot;
+    if (s) {
+        int peek = -1;
+        socklen_t pl = sizeof peek;
+        getsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &peek, &pl);
+        s->pend_peek = peek;
+        s->pend_head = rx->head + n;
+    }
+    uint8_t scratch[8192];
+    while (n > 0) {
+        ssize_t k = recv(c->fd, scratch, n < sizeof scratch ? n : sizeof scratch, MSG_DONTWAIT);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR)
+                continue;
+            c->dead = true;
+            break;
+        }
+        n -= (uint64_t)k;
+        rx->head += (uint64_t)k;
+    }
+    if (s)
+        s->head = s->pend_head = rx->head;
+}
+
+void vxs_sock_hold(struct vxs_conn *c, uint64_t end, uint64_t serial)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    if (!rx)
+        return;
+    if (rx->nholds == HOLDS) {
+        /* A client that sends without reading its replies: the oldest request goes
+         * now (a restart would lose it), rather than its writes blocking on our unread
+         * bytes while we wait for it to read. */
+        uint64_t oldest = rx->hold[0].end;
+        memmove(&rx->hold[0], &rx->hold[1], (HOLDS - 1) * sizeof rx->hold[0]);
+        rx->nholds--;
+        if (rx->slot && rx->slot->answered < oldest)
+            rx->slot->answered = oldest;
+        discard(c, oldest - rx->head);
+    }
+    rx->hold[rx->nholds].end = end;
+    rx->hold[rx->nholds++].serial = serial;
+}
+
+/* The offset up to which requests are answered once messages up to `serial` have left. */
+static uint64_t answered_by(const struct vxs_sock_rx *rx, uint64_t serial)
+{
+    uint64_t a = rx->head;
+    for (size_t i = 0; i < rx->nholds && rx->hold[i].serial <= serial; i++)
+        a = rx->hold[i].end;
+    return a;
+}
+
+void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    if (!rx || !rx->slot)
+        return;
+    /* Before the send: it is taken to have happened (see above). After one cut short, back
+     * to what the messages before it answered. */
+    uint64_t a = answered_by(rx, whole ? serial : serial - 1);
+    if (a > rx->slot->answered || !whole)
+        rx->slot->answered = a > rx->head ? a : rx->head;
+}
+
+void vxs_sock_release(struct vxs_conn *c, uint64_t left_below)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    if (!rx)
+        return;
+    size_t k = 0;
+    while (k < rx->nholds && rx->hold[k].serial < left_below)
+        k++;
+    if (!k)
+        return;
+    uint64_t end = rx->hold[k - 1].end;
+    memmove(&rx->hold[0], &rx->hold[k], (rx->nholds - k) * sizeof rx->hold[0]);
+    rx->nholds -= k;
+    if (rx->slot && rx->slot->answered < end)
+        rx->slot->answered = end;
+    discard(c, end - rx->head);
 }

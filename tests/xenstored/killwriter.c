@@ -17,6 +17,13 @@
  * acknowledged or unknown, since n only grows), and a transaction's two keys are equal (both
  * or neither of its writes were applied). It prints "<acked writes> <slots>" on success.
  *
+ * KILLWRITER_ONE_CONN=1: the writer keeps its one xs_open for its whole life and fails (exit
+ * 1) when a request fails otherwise than a transaction's EAGAIN: the daemon runs under an fd
+ * store (vxs-fdstore, tests/xenstored/killtest_fdstore.sh), so its death must not reach us.
+ *
+ *   killwriter watch ID LOG   watch /kill/ID on one connection for life, a line per event
+ *                             to LOG (flushed); exit 1 if the connection is lost
+ *
  * KILLWRITER_RING=1: the writer opens xenstore with xs_open(0) (with XENSTORED_PATH set to
  * /dev/xen/xenbus libxenstore 4.17 uses that device, i.e. dom0's ring): the kernel keeps
  * the request across the daemon's death, so a write only fails if the daemon loses it. The
@@ -114,6 +121,8 @@ static int run_writer(const char *id, bool txn, const char *log)
     const char *pause_env = getenv("KILLWRITER_PAUSE_US");
     long pause_us = pause_env ? atol(pause_env) : 0;
     unsigned long reconnects = 0, failures = 0;
+    const char *one = getenv("KILLWRITER_ONE_CONN");
+    bool one_conn = one && *one == '1';
     struct xs_handle *h = connect_xs();
     while (!stop && h) {
         unsigned slot = (unsigned)(n % SLOTS);
@@ -132,6 +141,11 @@ static int run_writer(const char *id, bool txn, const char *log)
         if (ok == 1) {
             fprintf(f, "%u %lu\n", slot, n);
             fflush(f);
+        } else if (ok < 0 && one_conn) {
+            fprintf(stderr, "killwriter %s: request %lu failed (%s) on the one connection\n",
+                    id, n, strerror(errno));
+            failures++;
+            break;
         } else if (ok < 0) {
             /* Unknown: the daemon may have died with the request applied or not. */
             failures++;
@@ -150,7 +164,48 @@ static int run_writer(const char *id, bool txn, const char *log)
     fclose(f);
     fprintf(stderr, "killwriter %s: %lu writes tried, %lu failed, %lu reconnections\n", id, n,
             failures, reconnects);
-    return 0;
+    return one_conn && failures ? 1 : 0;
+}
+
+static int run_watcher(const char *id, const char *log)
+{
+    FILE *f = fopen(log, "a");
+    if (!f) {
+        perror(log);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_term};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct xs_handle *h = connect_xs();
+    char path[64];
+    snprintf(path, sizeof path, "/kill/%s", id);
+    if (!h || !xs_watch(h, path, "w")) {
+        fprintf(stderr, "killwatcher %s: cannot watch %s\n", id, path);
+        return 1;
+    }
+    unsigned long events = 0;
+    int rc = 0;
+    while (!stop) {
+        unsigned n;
+        char **ev = xs_read_watch(h, &n);
+        if (!ev) {
+            if (errno == EINTR && stop)
+                break;
+            fprintf(stderr, "killwatcher %s: connection lost after %lu events (%s)\n", id,
+                    events, strerror(errno));
+            rc = 1;
+            break;
+        }
+        fprintf(f, "%s\n", ev[XS_WATCH_PATH]);
+        fflush(f);
+        events++;
+        free(ev);
+    }
+    fclose(f);
+    fprintf(stderr, "killwatcher %s: %lu events\n", id, events);
+    return rc;
 }
 
 static bool read_num(struct xs_handle *h, const char *k, unsigned long *out)
@@ -225,6 +280,8 @@ static int run_check(const char *id, bool txn, const char *log)
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "watch") == 0)
+        return run_watcher(argv[2], argv[3]);
     if (argc != 5 || (strcmp(argv[3], "plain") && strcmp(argv[3], "txn"))) {
         fprintf(stderr, "usage: killwriter write|check ID plain|txn LOG\n");
         return 2;
