@@ -188,8 +188,8 @@ static int deep_copy(struct vs_tree *st, struct vs_node *src, struct vs_tree *dt
             rc = deep_copy(st, c, dt, &cc);
         if (rc < 0)
             break;
-        struct vs_entry e = {.name = strdup(ents[i]->name), .n = cc};
-        if (e.name == NULL) {
+        struct vs_entry e = {.n = cc};
+        if (vs_entry_set_name(&e, ents[i]->name, ents[i]->nlen) < 0) {
             vs_node_free(cc);
             rc = -ENOMEM;
             break;
@@ -272,8 +272,10 @@ static int merge_child(struct mctx *m, const char *path, const char *name, uint8
             struct vs_node *copy;
             rc = deep_copy(m->tt, tc, m->ot, &copy);
             if (rc == 0) {
-                struct vs_entry e = {.name = strdup(name), .n = copy};
-                rc = e.name ? vs_dir_insert(m->ot, &o->dir, 0, &e) : -ENOMEM;
+                struct vs_entry e = {.n = copy};
+                rc = vs_entry_set_name(&e, name, strlen(name));
+                if (rc == 0)
+                    rc = vs_dir_insert(m->ot, &o->dir, 0, &e);
                 if (rc < 0) {
                     free(e.name);
                     vs_node_free(copy);

@@ -432,8 +432,10 @@ static void inode_body_encode(const struct vs_inode *in, struct vs_buf *b)
         vs_buf_u8(b, 0);
         vs_buf_varint(b, in->n);
         for (size_t i = 0; i < in->n; i++) {
-            vs_buf_bytes(b, in->ents[i].name, strlen(in->ents[i].name));
-            vs_buf_put(b, in->ents[i].h.b, STORE_HASH_LEN);
+            const struct vs_entry *e = &in->ents[i];
+            /* a short name from the entry itself (see struct vs_entry) */
+            vs_buf_bytes(b, e->nlen <= VS_NAME_PRE ? e->pre : e->name, e->nlen);
+            vs_buf_put(b, e->h.b, STORE_HASH_LEN);
         }
         return;
     }
@@ -469,17 +471,13 @@ static int inode_body_decode(struct vs_rd *r, unsigned depth, struct vs_inode *i
             const uint8_t *h = vs_rd_raw(r, STORE_HASH_LEN);
             if (r->bad || !name_ok(name, nl))
                 goto bad;
-            char *s = malloc(nl + 1);
-            if (s == NULL) {
+            if (vs_entry_set_name(&in->ents[i], (const char *)name, nl) < 0) {
                 vs_inode_clear(in);
                 return -ENOMEM;
             }
-            memcpy(s, name, nl);
-            s[nl] = 0;
-            in->ents[i].name = s;
             memcpy(in->ents[i].h.b, h, STORE_HASH_LEN);
             in->n++;
-            if (i > 0 && strcmp(in->ents[i - 1].name, s) >= 0)
+            if (i > 0 && strcmp(in->ents[i - 1].name, in->ents[i].name) >= 0)
                 goto bad;
         }
         in->count = n;

@@ -540,8 +540,8 @@ int vs_tree_set(struct vs_tree *t, const char *path, const void *val, size_t vle
     if (!(flags & VS_CREATE))
         goto out;
     node = vs_node_new();
-    struct vs_entry ne = {.name = strdup(comps[n - 1]), .n = node};
-    if (node == NULL || ne.name == NULL) {
+    struct vs_entry ne = {.n = node};
+    if (node == NULL || vs_entry_set_name(&ne, comps[n - 1], strlen(comps[n - 1])) < 0) {
         vs_node_free(node);
         free(ne.name);
         rc = -ENOMEM;
@@ -611,13 +611,16 @@ static int write_children(struct vs_tree *t, struct vs_inode *in, unsigned depth
         return 0;
     }
     for (size_t i = 0; i < in->n; i++) {
-        struct vs_node *c = in->ents[i].n;
-        if (c == NULL || !c->dirty)
-            continue;
-        int rc = vs_node_write(t, c);
-        if (rc < 0)
-            return rc;
-        in->ents[i].h = c->h;
+        struct vs_entry *e = &in->ents[i];
+        if (!e->dirty)
+            continue; /* not even loaded, or clean: see struct vs_entry */
+        if (e->n != NULL) {
+            int rc = vs_node_write(t, e->n);
+            if (rc < 0)
+                return rc;
+            e->h = e->n->h;
+        }
+        e->dirty = false;
     }
     return 0;
 }

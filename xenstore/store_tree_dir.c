@@ -22,6 +22,20 @@ static int ent_cmp(const void *a, const void *b)
     return strcmp(((const struct vs_entry *)a)->name, ((const struct vs_entry *)b)->name);
 }
 
+int vs_entry_set_name(struct vs_entry *e, const char *name, size_t len)
+{
+    char *s = malloc(len + 1);
+    if (s == NULL)
+        return -ENOMEM;
+    memcpy(s, name, len);
+    s[len] = 0;
+    e->name = s;
+    e->nlen = (uint32_t)len;
+    memset(e->pre, 0, VS_NAME_PRE);
+    memcpy(e->pre, name, len < VS_NAME_PRE ? len : VS_NAME_PRE);
+    return 0;
+}
+
 int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
                     bool mark, struct vs_entry **out)
 {
@@ -43,13 +57,16 @@ int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const ch
         in = in->slot[b].in;
         depth++;
     }
-    size_t lo = 0, hi = in->n;
+    size_t len = strlen(name), lo = 0, hi = in->n;
+    uint64_t key = vs_name_key(name, len);
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = strcmp(in->ents[mid].name, name);
+        int c = vs_entry_cmp(&in->ents[mid], name, key, len);
         if (c == 0) {
-            if (mark)
+            if (mark) {
                 in->dirty = true;
+                in->ents[mid].dirty = true;
+            }
             *out = &in->ents[mid];
             return 0;
         }
@@ -194,13 +211,14 @@ int vs_dir_insert(struct vs_tree *t, struct vs_inode *in, unsigned depth, struct
     size_t lo = 0, hi = in->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (strcmp(in->ents[mid].name, e->name) < 0)
+        if (vs_entry_cmp(&in->ents[mid], e->name, vs_pre_key(e->pre), e->nlen) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     memmove(&in->ents[lo + 1], &in->ents[lo], (in->n - lo) * sizeof(*e));
     in->ents[lo] = *e;
+    in->ents[lo].dirty = e->n != NULL; /* a new node, or a copy: it is to be written */
     in->n++;
     in->count++;
     in->dirty = true;
