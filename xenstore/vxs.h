@@ -148,7 +148,16 @@ struct vxs_conn {
     char name[32];              /* a socket held by the fd store: its name there (vxs_sock.c;
                                  * "": not held) */
     struct vxs_sock_rx *rx;     /* such a socket's requests kept until answered (vxs_sock.c) */
+    bool in_table;              /* such a socket has an entry in the connection table (its
+                                 * watches, its events mark: /sock/<name>, vxs_persist.c) */
 };
+
+/* Is c's state kept in the connection table (a ring, or a socket the fd store keeps)? Its
+ * watch events are then tagged with their commit's gen for the replay after a restart. */
+static inline bool vxs_conn_in_table(const struct vxs_conn *c)
+{
+    return c->dom || c->name[0];
+}
 
 struct vxs_server {
     struct objstore *os;
@@ -367,8 +376,15 @@ void vxs_persist_marks_hold(bool hold);
  * after each ring's flush, so it costs no store write per request. A stale mark only means
  * duplicate events after a restart. */
 void vxs_persist_marks(bool force);
-/* A domain's saved mark (false: none, e.g. a table of an older version). */
+/* A domain's (a connection's) saved mark (false: none, e.g. a table of an older version). */
 bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen);
+bool vxs_persist_conn_mark_get(const struct vxs_conn *c, uint64_t *gen);
+/* A socket the fd store keeps (vxs_sock.c): at restart its watches back from /sock/<name>
+ * (and in_table), the entries of sockets not handed back removed (prune); when it closes, its
+ * entry removed (sock_gone). */
+void vxs_persist_sock_load(struct vxs_conn *c);
+void vxs_persist_sock_prune(void);
+void vxs_persist_sock_gone(const struct vxs_conn *c);
 /* At start-up: count this restart of the connection table; returns the count (>= 1). */
 uint32_t vxs_persist_restart(void);
 /* The commit message of a TRANSACTION_END of c (a ring's names the domain, its incarnation

@@ -205,8 +205,11 @@ void vxs_conn_flush(struct vxs_conn *c)
         flush_ring(c);
         vxs_persist_marks(false); /* what the rings now have, lazily (vxs_persist.c) */
     }
-    else if (c->fd >= 0)
+    else if (c->fd >= 0) {
         flush_socket(c);
+        if (c->in_table)
+            vxs_persist_marks(false); /* as a ring's, lazily */
+    }
     if (c->stalled && c->out_bytes <= VXS_OUT_HIGH / 2) {
         c->stalled = false;
         if (c->dom)
@@ -413,6 +416,8 @@ void vxs_conn_free(struct vxs_conn *c)
     if (c->dom)
         c->dom->conn = NULL;
     vxs_sock_rx_free(c);
+    if (!c->dom)
+        vxs_persist_sock_gone(c); /* its watches leave the table */
     if (c->fd >= 0 && c->name[0]) {
         /* The keeper's copy keeps the socket open: the client sees the end now. */
         shutdown(c->fd, SHUT_RDWR);

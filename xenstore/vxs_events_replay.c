@@ -106,6 +106,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A connection whose watches came back from the table: a ring, or a socket the fd store
+ * kept (vxs_sock.c). */
+static bool replayed(const struct vxs_conn *c)
+{
+    return c->restored && (c->dom || c->in_table);
+}
+
 /* Where a watch's replay starts: the later of its ring's mark and its registration. */
 static uint64_t start_of(const struct vxs_watch *w, bool have_mark, uint64_t mark)
 {
@@ -173,7 +180,7 @@ static void replay_commit(const struct commit_ref *ref, const bool *have_mark,
         struct vs_tree *t = vs_tree_stat(now, p, &st) == 0 ? now : then;
         size_t k = 0;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-            if (!c->dom || !c->restored)
+            if (!replayed(c))
                 continue;
             size_t ri = k++;
             if (ri >= nrings)
@@ -207,7 +214,7 @@ void vxs_events_replay(void)
 {
     size_t nrings = 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
-        nrings += c->dom && c->restored;
+        nrings += replayed(c);
     if (!nrings) {
         vxs_persist_marks_hold(false);
         return;
@@ -222,10 +229,10 @@ void vxs_events_replay(void)
     uint64_t head = vxs_head_gen(), oldest = UINT64_MAX;
     size_t k = 0;
     for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        if (!c->dom || !c->restored)
+        if (!replayed(c))
             continue;
         size_t ri = k++;
-        have_mark[ri] = vxs_persist_mark_get(c->domid, &mark[ri]);
+        have_mark[ri] = vxs_persist_conn_mark_get(c, &mark[ri]);
         if (have_mark[ri])
             c->ev_saved = mark[ri];
         for (const struct vxs_watch *w = c->watches; w; w = w->next)
@@ -250,7 +257,7 @@ void vxs_events_replay(void)
     uint64_t complete_from = col.reached ? 0 : col.n ? col.v[col.n - 1].gen - 1 : head;
     k = 0;
     for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        if (!c->dom || !c->restored)
+        if (!replayed(c))
             continue;
         size_t ri = k++;
         for (struct vxs_watch *w = c->watches; w; w = w->next) {

@@ -82,6 +82,9 @@ int main(int argc, char **argv)
     vxs.spec_perms_len[0] = vxs.spec_perms_len[1] = 3;
     if (vxs_store_open(db) < 0)
         return 1;
+    /* The socket connections the fd store kept, before the rings' restore replays the
+     * watch events they all may have missed (vxs_sock.c). */
+    vxs_sock_restore();
     if (!vxs.socket_only) {
         int rc = vxs_xen_open();
         if (rc < 0) {
@@ -102,7 +105,6 @@ int main(int argc, char **argv)
         vxs_log("%s: %s", sock, strerror(-lfd));
         return 1;
     }
-    vxs_sock_restore(); /* the socket connections the fd store kept */
     if (vxs.verbose)
         vxs_log("serving %s, database %s", sock, db);
     /* Fork only now: the store, the socket and the rings are ready, so the parent's exit

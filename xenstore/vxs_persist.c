@@ -64,6 +64,34 @@ struct dom_arg {
     uint64_t mark;
 };
 
+/* Who a commit of the table is about, in its message: "dom<domid>" or "sock <name>". */
+static void conn_who(char *buf, size_t cap, const struct vxs_conn *c)
+{
+    if (c->dom)
+        snprintf(buf, cap, "dom%u", c->domid);
+    else
+        snprintf(buf, cap, "sock %s", c->name);
+}
+
+/* A connection's directory in the table: "/dom/<domid>" (a ring) or "/sock/<name>" (a socket
+ * the fd store keeps, vxs_sock.c). */
+static void conn_dir(char *buf, size_t cap, const struct vxs_conn *c)
+{
+    if (c->dom)
+        snprintf(buf, cap, "/dom/%u", c->domid);
+    else
+        snprintf(buf, cap, "/sock/%s", c->name);
+}
+
+static int set_mark_at(struct vs_txn *x, const char *dir, uint64_t gen)
+{
+    char path[80], val[24];
+    snprintf(path, sizeof path, "%s/ev", dir);
+    int n = snprintf(val, sizeof val, "%llu", (unsigned long long)gen);
+    return vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
+                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+}
+
 static int set_mark(struct vs_txn *x, uint32_t domid, uint64_t gen)
 {
     char path[64], val[24];
@@ -119,7 +147,7 @@ uint64_t vxs_persist_domain_gone(uint32_t domid)
 }
 
 /* A watch's node name: a hash of its path and token (one node per (path, token)). */
-static void watch_path(char *buf, size_t cap, uint32_t domid, const struct vxs_watch *w)
+static void watch_path(char *buf, size_t cap, const char *dir, const struct vxs_watch *w)
 {
     uint64_t h = 1469598103934665603ull;
     for (const char *s = w->given; *s; s++)
@@ -127,11 +155,13 @@ static void watch_path(char *buf, size_t cap, uint32_t domid, const struct vxs_w
     h = (h ^ 0xff) * 1099511628211ull;
     for (const char *s = w->token; *s; s++)
         h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    snprintf(buf, cap, "/dom/%u/w/%016llx", domid, (unsigned long long)h);
+    snprintf(buf, cap, "%s/w/%016llx", dir, (unsigned long long)h);
 }
 
 struct watch_arg {
-    uint32_t domid;
+    const char *dir;
+    bool sock;
+    uint64_t mark;
     const struct vxs_watch *w;
 };
 
@@ -139,14 +169,21 @@ static int put_watch(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
     (void)ev;
     struct watch_arg *a = p;
-    char dom[64], wdir[80], path[128];
-    snprintf(dom, sizeof dom, "/dom/%u", a->domid);
+    char wdir[96], path[128];
     struct vs_stat st;
-    if (vs_txn_stat(x, dom, &st) < 0)
+    if (a->sock && vs_txn_stat(x, a->dir, &st) < 0) {
+        /* A socket's first watch: its entry, with nothing owed from before. */
+        ensure(x, "/sock");
+        ensure(x, a->dir);
+        int rc = set_mark_at(x, a->dir, a->mark);
+        if (rc < 0)
+            return rc;
+    } else if (vs_txn_stat(x, a->dir, &st) < 0) {
         return 1; /* not an introduced domain's ring: nothing to record */
-    snprintf(wdir, sizeof wdir, "%s/w", dom);
+    }
+    snprintf(wdir, sizeof wdir, "%s/w", a->dir);
     ensure(x, wdir);
-    watch_path(path, sizeof path, a->domid, a->w);
+    watch_path(path, sizeof path, a->dir, a->w);
     char val[XENSTORE_PAYLOAD_MAX + 48];
     int n = snprintf(val, sizeof val, "%d %llu", a->w->depth,
                      (unsigned long long)a->w->since);
@@ -161,18 +198,25 @@ static int put_watch(struct vs_txn *x, struct vxs_events *ev, void *p)
 
 uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, bool add)
 {
-    if (!c->dom)
+    if (!vxs_conn_in_table(c))
         return vxs.next_seq;
-    char what[64];
-    snprintf(what, sizeof what, "%s dom%u", add ? "WATCH" : "UNWATCH", c->domid);
+    char what[64], dir[64], who[48];
+    conn_dir(dir, sizeof dir, c);
+    conn_who(who, sizeof who, c);
+    snprintf(what, sizeof what, "%s %s", add ? "WATCH" : "UNWATCH", who);
     if (add) {
         /* Its events are those of commits after this one (the first event goes at once). */
-        ((struct vxs_watch *)w)->since = vxs_head_gen();
-        struct watch_arg a = {c->domid, w};
+        uint64_t head = vxs_head_gen();
+        ((struct vxs_watch *)w)->since = head;
+        struct watch_arg a = {dir, !c->dom, head, w};
+        if (!c->dom && !c->in_table) {
+            ((struct vxs_conn *)c)->in_table = true;
+            ((struct vxs_conn *)c)->ev_saved = head;
+        }
         return vxs_txn_daemon_commit(BRANCH, what, put_watch, &a);
     }
     char path[128];
-    watch_path(path, sizeof path, c->domid, w);
+    watch_path(path, sizeof path, dir, w);
     return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
 }
 
@@ -180,25 +224,104 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
  * head saved before could otherwise end where the new req_cons happens to be. */
 static int rm_watches_and_head(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
-    uint32_t domid = *(const uint32_t *)p;
-    char path[64];
-    snprintf(path, sizeof path, "/dom/%u/w", domid);
+    const char *dir = p;
+    char path[96];
+    snprintf(path, sizeof path, "%s/w", dir);
     int rc = rm_path(x, ev, path);
     if (rc < 0)
         return rc;
-    snprintf(path, sizeof path, "/dom/%u/head", domid);
+    snprintf(path, sizeof path, "%s/head", dir);
     int rc2 = rm_path(x, ev, path);
     return rc2 < 0 ? rc2 : rc == 1 && rc2 == 1 ? 1 : 0;
 }
 
 uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
 {
-    if (!c->dom)
+    if (!c->dom && !c->in_table)
         return vxs.next_seq;
-    char what[64];
-    snprintf(what, sizeof what, "RESET_WATCHES dom%u", c->domid);
-    uint32_t domid = c->domid;
-    return vxs_txn_daemon_commit(BRANCH, what, rm_watches_and_head, &domid);
+    char what[80], dir[64], who[48];
+    conn_dir(dir, sizeof dir, c);
+    conn_who(who, sizeof who, c);
+    snprintf(what, sizeof what, "RESET_WATCHES %s", who);
+    return vxs_txn_daemon_commit(BRANCH, what, rm_watches_and_head, dir);
+}
+
+/* ---- socket connections (vxs_sock.c) ------------------------------------------------------ */
+
+void vxs_persist_sock_gone(const struct vxs_conn *c)
+{
+    if (!c->in_table)
+        return;
+    char dir[64], what[80], who[48];
+    conn_dir(dir, sizeof dir, c);
+    conn_who(who, sizeof who, c);
+    snprintf(what, sizeof what, "CLOSE %s", who);
+    vxs_txn_daemon_commit(BRANCH, what, rm_path, dir);
+}
+
+void vxs_persist_sock_load(struct vxs_conn *c)
+{
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
+        return;
+    char dir[64], wdir[80];
+    conn_dir(dir, sizeof dir, c);
+    snprintf(wdir, sizeof wdir, "%s/w", dir);
+    struct vs_stat st;
+    c->in_table = vs_txn_stat(x, dir, &st) == 0;
+    char **ws = NULL;
+    size_t nw = 0;
+    if (c->in_table && vs_txn_list(x, wdir, &ws, &nw) == 0) {
+        for (size_t j = 0; j < nw; j++) {
+            char wp[128];
+            void *val;
+            size_t len;
+            snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
+            if (vs_txn_read(x, wp, &val, &len) < 0)
+                continue;
+            /* "<depth> <since>\0<path>\0<token>\0": checked, it is a file on disk */
+            const char *p = val, *end = p + len;
+            const char *p1 = memchr(p, 0, len);
+            const char *p2 = p1 ? memchr(p1 + 1, 0, (size_t)(end - p1 - 1)) : NULL;
+            const char *p3 = p2 ? memchr(p2 + 1, 0, (size_t)(end - p2 - 1)) : NULL;
+            int depth = 0;
+            unsigned long long since = 0;
+            if (p3 && sscanf(p, "%d %llu", &depth, &since) >= 1 &&
+                vxs_watch_add(c, p1 + 1, p2 + 1, depth) == 0)
+                c->watches->since = since;
+            free(val);
+        }
+        vs_names_free(ws, nw);
+    }
+    vs_txn_abort(x);
+}
+
+/* Entries of sockets that are gone (closed while no daemon ran, or not handed back). */
+static int rm_stale_socks(struct vs_txn *x, struct vxs_events *ev, void *p)
+{
+    (void)ev;
+    (void)p;
+    char **names = NULL;
+    size_t n = 0;
+    if (vs_txn_list(x, "/sock", &names, &n) < 0)
+        return 1;
+    int done = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool live = false;
+        for (const struct vxs_conn *c = vxs.conns; c && !live; c = c->next)
+            live = !c->dom && c->in_table && strcmp(c->name, names[i]) == 0;
+        char path[300];
+        snprintf(path, sizeof path, "/sock/%s", names[i]);
+        if (!live && vs_txn_rm(x, path) == 0)
+            done++;
+    }
+    vs_names_free(names, n);
+    return done ? 0 : 1;
+}
+
+void vxs_persist_sock_prune(void)
+{
+    vxs_txn_daemon_commit(BRANCH, "CLOSE stale sockets", rm_stale_socks, NULL);
 }
 
 /* ---- the head of a request larger than the ring ------------------------------------------ */
@@ -489,7 +612,7 @@ static uint64_t mark_of(const struct vxs_conn *c, uint64_t head)
 
 struct marks_arg {
     size_t n;
-    uint32_t *domid;
+    char (*dir)[64];
     uint64_t *gen;
 };
 
@@ -499,12 +622,10 @@ static int put_marks(struct vs_txn *x, struct vxs_events *ev, void *p)
     struct marks_arg *a = p;
     int done = 0;
     for (size_t i = 0; i < a->n; i++) {
-        char dom[32];
         struct vs_stat st;
-        snprintf(dom, sizeof dom, "/dom/%u", a->domid[i]);
-        if (vs_txn_stat(x, dom, &st) < 0)
-            continue; /* released meanwhile */
-        int rc = set_mark(x, a->domid[i], a->gen[i]);
+        if (vs_txn_stat(x, a->dir[i], &st) < 0)
+            continue; /* released (closed) meanwhile */
+        int rc = set_mark_at(x, a->dir[i], a->gen[i]);
         if (rc < 0)
             return rc;
         done++;
@@ -524,37 +645,38 @@ void vxs_persist_marks(bool force)
         return;
     size_t rings = 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
-        rings += c->dom != NULL;
-    struct marks_arg a = {0, calloc(rings + 1, sizeof *a.domid), calloc(rings + 1, sizeof *a.gen)};
-    if (a.domid && a.gen) {
-        for (const struct vxs_conn *c = vxs.conns; c; c = c->next) {
-            if (!c->dom || c->dead)
+        rings += c->dom != NULL || c->in_table;
+    struct marks_arg a = {0, calloc(rings + 1, sizeof *a.dir), calloc(rings + 1, sizeof *a.gen)};
+    struct vxs_conn **who = calloc(rings + 1, sizeof *who);
+    if (a.dir && a.gen && who) {
+        for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+            if ((!c->dom && !c->in_table) || c->dead)
                 continue;
             uint64_t m = mark_of(c, head);
             if (m != c->ev_saved && a.n < rings) {
-                a.domid[a.n] = c->domid;
+                conn_dir(a.dir[a.n], sizeof a.dir[a.n], c);
+                who[a.n] = c;
                 a.gen[a.n++] = m;
             }
         }
         if (a.n) {
             vxs_txn_daemon_commit(BRANCH, "marks", put_marks, &a);
             for (size_t i = 0; i < a.n; i++)
-                for (struct vxs_conn *c = vxs.conns; c; c = c->next)
-                    if (c->dom && c->domid == a.domid[i])
-                        c->ev_saved = a.gen[i];
+                who[i]->ev_saved = a.gen[i];
         }
     }
-    free(a.domid);
+    free(who);
+    free(a.dir);
     free(a.gen);
 }
 
-bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen)
+static bool mark_get(const char *dir, uint64_t *gen)
 {
     struct vs_txn *x;
     if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
         return false;
-    char path[64];
-    snprintf(path, sizeof path, "/dom/%u/ev", domid);
+    char path[80];
+    snprintf(path, sizeof path, "%s/ev", dir);
     void *val;
     size_t len;
     bool ok = false;
@@ -571,4 +693,18 @@ bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen)
     }
     vs_txn_abort(x);
     return ok;
+}
+
+bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen)
+{
+    char dir[32];
+    snprintf(dir, sizeof dir, "/dom/%u", domid);
+    return mark_get(dir, gen);
+}
+
+bool vxs_persist_conn_mark_get(const struct vxs_conn *c, uint64_t *gen)
+{
+    char dir[64];
+    conn_dir(dir, sizeof dir, c);
+    return mark_get(dir, gen);
 }

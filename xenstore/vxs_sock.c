@@ -118,10 +118,15 @@ void vxs_sock_restore(void)
         }
         vxs_conn_mark_restored(c);
         vxs_sock_rx_init(c, true);
+        vxs_persist_sock_load(c); /* its watches */
         n++;
     }
     if (n)
         vxs_log("restart: %u socket connections taken back", n);
+    vxs_persist_sock_prune();
+    /* With rings, vxs_domain_restore replays the events of all (vxs_events_replay.c). */
+    if (vxs.socket_only)
+        vxs_events_replay();
 }
 
 /* ---- requests in flight: read with MSG_PEEK, discarded once answered -------------------- *

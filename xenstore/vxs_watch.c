@@ -110,7 +110,7 @@ void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uin
  * (vxs_events_replay.c). */
 void vxs_watch_first_event(struct vxs_conn *c, const struct vxs_watch *w, uint64_t need)
 {
-    send_event(c, w->given, w->token, need, c->dom && w->since ? w->since + 1 : 0);
+    send_event(c, w->given, w->token, need, vxs_conn_in_table(c) && w->since ? w->since + 1 : 0);
 }
 
 
@@ -245,11 +245,11 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need)
                 if (!pperms || !(vxs_perms_for(pperms, pplen, c) & VXS_PERM_READ))
                     continue;
             }
-            if (c->dom && !gen)
+            if (vxs_conn_in_table(c) && !gen)
                 gen = vxs_head_gen();
             for (struct vxs_watch *w = c->watches; w; w = w->next)
                 if (vxs_watch_matches(w, p, ev->exact[i]))
-                    vxs_watch_report(c, w, p, c->dom ? gen : 0, need);
+                    vxs_watch_report(c, w, p, vxs_conn_in_table(c) ? gen : 0, need);
         }
         free(pperms);
     }
