@@ -11,7 +11,8 @@ GUEST_KERNEL_SRCS += $(XS_CODEC_SRCS)
 STORE_HEAP_SRCS := xenstore/store_hash.c xenstore/store_memobj.c xenstore/store_io.c \
                    xenstore/store_pack.c xenstore/store_pack_refs.c \
                    xenstore/store_pack_index.c \
-                   xenstore/store_pack_open.c xenstore/store_pack_gc.c
+                   xenstore/store_pack_open.c xenstore/store_pack_gc.c \
+                   xenstore/store_pack_sync.c
 STORE_HEAP_LIBS := -lcrypto -pthread
 
 # The versioned store's tree/commit layer (host code, no xenstore protocol knowledge): object
@@ -91,6 +92,12 @@ HOST_PROG_LIBS_vxs-killwriter := -lxenstore
 test-xenstored: test-xenstored-kill
 test-xenstored-kill: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter
 	$(Q)tests/xenstored/killtest.sh $(BUILD)
+# The same under vxs-fdstore (about 15 s): writers and a watcher on one connection each for
+# their whole life, no EOF, no lost or doubled reply, events after every restart.
+.PHONY: test-xenstored-kill-fdstore
+test-xenstored: test-xenstored-kill-fdstore
+test-xenstored-kill-fdstore: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter $(BUILD)/vxs-fdstore
+	$(Q)tests/xenstored/killtest_fdstore.sh $(BUILD)
 
 # Quotas (issue 5, item 3): the options, GET/SET_QUOTA, GET/SET_FEATURE, CONTROL quota and
 # dom0's node count across a restart (about 2 s); the unprivileged side is test_vxs_quota.

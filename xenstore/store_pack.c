@@ -513,6 +513,7 @@ static void pack_close(struct objstore *s)
     struct pack *p = P(s);
     if (p == NULL)
         return;
+    pack_syncer_stop(p); /* it finishes the sync it owes; the flushes below do the rest */
     pack_flush(s);
     pack_flush(s); /* after WRITE waiters (file only), what is unsynced goes to the device */
     pthread_mutex_lock(&p->lock);

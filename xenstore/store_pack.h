@@ -59,6 +59,20 @@ int store_pack_open_path(const char *path, const struct store_pack_opts *opts,
  * the number of milliseconds until it should be called again (-1: nothing waits), or -EIO. */
 int store_pack_poll(struct objstore *s);
 
+/* BATCH as a pipelined group commit: a thread of the pack runs the device flushes, so that
+ * the caller goes on appending updates meanwhile. Returns an fd (eventfd) that becomes
+ * readable when a sync finishes, or -errno; a second call returns the same fd. From then on
+ * BATCH updates are settled only by store_pack_sync_round (and flush, close), called at the
+ * end of each of the caller's rounds and when the fd is readable: it writes the round's
+ * records (one write), calls the callbacks of the updates a finished sync covered (in the
+ * caller's thread), and has the thread sync what waits if it is idle (else it syncs that as
+ * soon as the running sync ends). Returns -EIO (or the pack's error) once a write or sync
+ * failed, calling every waiting callback with ok = false. close stops the thread after the
+ * sync it owes. Without the thread, store_pack_sync_round writes, syncs and answers at once
+ * (as flush). */
+int store_pack_sync_thread(struct objstore *s);
+int store_pack_sync_round(struct objstore *s);
+
 struct store_pack_stats {
     uint64_t file_size;      /* bytes in the pack */
     uint64_t objects;        /* objects in the index */

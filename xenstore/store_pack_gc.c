@@ -254,8 +254,10 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         cursor = end;
         st.catchup_rounds++;
     }
-    /* 3. Stop the writers: the last catch-up, the refs, sync, rename, switch. */
+    /* 3. Stop the writers: the last catch-up, the refs, sync, rename, switch. A sync the
+     * sync thread runs on the old file ends first (the switch closes that file). */
     pthread_mutex_lock(&p->lock);
+    pack_syncer_wait_idle(p);
     uint64_t t0 = now_ns();
     if (rc == 0 && p->failed)
         rc = p->failed;

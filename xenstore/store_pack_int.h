@@ -116,9 +116,13 @@ struct ref {
     struct store_hash h;
 };
 
+/* A BATCH or WRITE update's callback, and where its ref record ends: it may go once the
+ * file is synced (sync) or written (WRITE) up to there. */
 struct waiter {
     store_durable_fn fn;
     void *arg;
+    uint64_t end;
+    bool sync;
 };
 
 struct cache_slot {
@@ -175,6 +179,7 @@ struct pack {
     uint8_t *wbuf;
     size_t wlen, wcap;
     struct gc_state *gc;
+    struct pack_syncer *syncer; /* the sync thread (store_pack_sync.c), NULL: none */
 };
 
 static inline struct pack *P(struct objstore *s)
@@ -247,6 +252,12 @@ struct waiter *pack_take_waiters(struct pack *p, size_t *n);
 void pack_call_waiters(struct waiter *w, size_t n, bool ok);
 void pack_free(struct pack *p);
 extern const struct objstore_ops pack_ops;
+
+/* store_pack_sync.c: the sync thread. Stop it (the sync it owes is finished first; lock not
+ * held); wait until no sync runs (lock held: a GC about to switch files); is there one? */
+void pack_syncer_stop(struct pack *p);
+void pack_syncer_wait_idle(struct pack *p);
+bool pack_syncer_running(const struct pack *p);
 
 /* store_pack_open.c: the header and the record check the open scan and the GC share. */
 void pack_encode_header(uint8_t *h);

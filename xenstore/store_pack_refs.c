@@ -173,10 +173,13 @@ static int finish_update(struct pack *p, enum store_sync sync, store_durable_fn 
         }
         if (p->nwaiters == 0)
             p->batch_since_ns = now_ns();
-        p->waiters[p->nwaiters++] = (struct waiter){done, done_arg};
+        p->waiters[p->nwaiters++] =
+            (struct waiter){done, done_arg, p->end, sync == STORE_SYNC_BATCH};
         if (sync == STORE_SYNC_BATCH)
             p->nsyncwait++;
-        if (batch_due(p)) {
+        /* With the sync thread, the caller's rounds and the thread settle the waiters; a
+         * sync here would stop the caller for the device's flush. */
+        if (!pack_syncer_running(p) && batch_due(p)) {
             rc = settle(p);
             w = pack_take_waiters(p, &nw);
         }
@@ -315,7 +318,7 @@ int store_pack_poll(struct objstore *s)
 {
     struct pack *p = P(s);
     pthread_mutex_lock(&p->lock);
-    if (p->nwaiters == 0) {
+    if (p->nwaiters == 0 || pack_syncer_running(p)) { /* the thread's eventfd wakes the loop */
         pthread_mutex_unlock(&p->lock);
         return p->failed ? p->failed : -1;
     }

@@ -172,6 +172,8 @@ struct vxs_server {
     uint64_t durable_upto;
     bool *done;             /* done[i]: seq durable_upto + 1 + i is durable */
     size_t done_cap;
+    bool sync_started;      /* vxs_durable_fd looked for the pack's sync thread */
+    int sync_fd;            /* its eventfd, or -errno (no thread: syncs in the loop) */
     unsigned max_txs;
     size_t path_max;            /* quota path-max (C's -Q path-max=), default 2048 */
     unsigned max_watches;       /* per unprivileged connection (-W) */
@@ -211,6 +213,15 @@ int vxs_store_open(const char *db);
 /* A seq number for a new commit and its durable callback argument. */
 uint64_t vxs_seq_new(void);
 void vxs_seq_durable(void *arg, bool ok);
+/* The end of a poll round: commits become durable (--sync batch: the sync thread's round;
+ * else a flush), their seqs marked. -errno if the store failed: no reply may leave then.
+ * vxs_durable_fd: the fd that becomes readable when a sync finishes (-1: none), starting the
+ * sync thread on the first call. */
+int vxs_durable_round(void);
+int vxs_durable_fd(void);
+/* SIGTERM: make every commit durable, send the replies that may leave, close the store.
+ * Returns the daemon's exit status. */
+int vxs_shutdown(void);
 
 /* vxs_opts.c */
 struct vxs_opts {

@@ -26,7 +26,14 @@
 #include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_xen.h"
 
-static volatile sig_atomic_t got_sighup, got_sigusr1;
+static volatile sig_atomic_t got_sighup, got_sigusr1, got_sigterm;
+
+/* SIGTERM/SIGINT: finish the sync in flight, send the replies it releases, then exit. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    got_sigterm = 1;
+}
 
 static void on_sighup(int sig)
 {
@@ -77,6 +84,19 @@ int main(int argc, char **argv)
     struct sigaction usr1 = {.sa_handler = on_sigusr1};
     sigemptyset(&usr1.sa_mask);
     sigaction(SIGUSR1, &usr1, NULL);
+    /* SIGTERM and SIGINT stay blocked except inside ppoll, so that one arriving while a
+     * round runs is seen at its end instead of being lost until the next wake-up. */
+    struct sigaction term = {.sa_handler = on_sigterm};
+    sigemptyset(&term.sa_mask);
+    sigaction(SIGTERM, &term, NULL);
+    sigaction(SIGINT, &term, NULL);
+    sigset_t block, wait_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
     memcpy(vxs.spec_perms[0], "n0", 3);
     memcpy(vxs.spec_perms[1], "n0", 3);
     vxs.spec_perms_len[0] = vxs.spec_perms_len[1] = 3;
@@ -126,7 +146,7 @@ int main(int argc, char **argv)
     struct pollfd *pfd = NULL;
     size_t pcap = 0;
     for (;;) {
-        size_t n = 2;
+        size_t n = 3;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next)
             n++;
         if (n > pcap) {
@@ -137,7 +157,8 @@ int main(int argc, char **argv)
         }
         pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
-        size_t i = 2;
+        pfd[2] = (struct pollfd){.fd = vxs_durable_fd(), .events = POLLIN}; /* a sync ended */
+        size_t i = 3;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
             if (c->fd < 0)
                 continue;
@@ -157,7 +178,10 @@ int main(int argc, char **argv)
         if (vxs.ring_backlog) /* requests a ring holds without an event (vxs_conn.c) */
             timeout = 0;
         vxs.ring_backlog = false;
-        int prc = poll(pfd, n, timeout);
+        struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
+        int prc = ppoll(pfd, n, timeout >= 0 ? &ts : NULL, &wait_mask);
+        if (got_sigterm)
+            return vxs_shutdown();
         if (got_sighup) {
             got_sighup = 0;
             vxs_trace_reopen();
@@ -172,7 +196,7 @@ int main(int argc, char **argv)
             return 1;
         }
         /* Sockets by fd: the list may change while requests are handled. */
-        for (i = 2; i < n; i++) {
+        for (i = 3; i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             for (struct vxs_conn *c = vxs.conns; c; c = c->next)
@@ -189,8 +213,9 @@ int main(int argc, char **argv)
             while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
                 vxs_conn_new_socket(fd);
         }
-        /* Group commit: everything this round committed becomes durable together. */
-        if (vxs.durable_upto < vxs.next_seq && vxs.os->ops->flush(vxs.os) < 0) {
+        /* Group commit: what this round committed becomes durable together (--sync batch:
+         * by the sync thread, while the next rounds run; vxs_server.c). */
+        if (vxs_durable_round() < 0) {
             vxs_log("store flush failed");
             return 1;
         }

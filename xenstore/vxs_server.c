@@ -66,8 +66,11 @@ uint64_t vxs_seq_new(void)
 void vxs_seq_durable(void *arg, bool ok)
 {
     uint64_t seq = (uint64_t)(uintptr_t)arg;
-    if (!ok)
+    if (!ok) {
+        /* Not durable: its reply must never leave (the loop ends the daemon on the error). */
         vxs_log("commit %llu: sync failed", (unsigned long long)seq);
+        return;
+    }
     if (seq <= vxs.durable_upto)
         return;
     vxs.done[seq - vxs.durable_upto - 1] = true;
@@ -79,6 +82,45 @@ void vxs_seq_durable(void *arg, bool ok)
         memset(vxs.done + vxs.done_cap - k, 0, k * sizeof *vxs.done);
         vxs.durable_upto += k;
     }
+}
+
+/* BATCH runs as a pipelined group commit: the pack's sync thread flushes the device while
+ * the loop goes on; a reply waits for the sync that covers its commit (vxs_durable_round).
+ * Started on first use, i.e. in the loop, after the fork (a thread would not survive it). */
+int vxs_durable_fd(void)
+{
+    if (!vxs.sync_started && vxs.is_pack && vxs.sync == STORE_SYNC_BATCH) {
+        vxs.sync_started = true;
+        vxs.sync_fd = store_pack_sync_thread(vxs.os);
+        if (vxs.sync_fd < 0)
+            vxs_log("no sync thread (%s): each round syncs in the loop",
+                    strerror(-vxs.sync_fd));
+    }
+    return vxs.sync_started ? vxs.sync_fd : -1;
+}
+
+int vxs_durable_round(void)
+{
+    if (vxs.sync_started && vxs.sync_fd >= 0)
+        return store_pack_sync_round(vxs.os);
+    if (vxs.durable_upto < vxs.next_seq)
+        return vxs.os->ops->flush(vxs.os);
+    return 0;
+}
+
+int vxs_shutdown(void)
+{
+    int rc = vxs.os->ops->flush(vxs.os); /* every commit durable, its seq marked */
+    if (rc < 0)
+        vxs_log("store flush failed");
+    for (struct vxs_conn *c = vxs.conns; c && rc == 0; c = c->next)
+        if (!c->dead)
+            vxs_conn_flush(c); /* what may leave now (a full socket keeps the rest) */
+    vs_store_close(vxs.st);
+    vxs.os->ops->close(vxs.os); /* stops the sync thread; syncs what the flushes above added */
+    if (vxs.verbose)
+        vxs_log("terminated by signal");
+    return rc < 0 ? 1 : 0;
 }
 
 /* ---- the store ----------------------------------------------------------------------------- */

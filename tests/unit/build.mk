@@ -85,6 +85,11 @@ UNIT_TEST_NAMES += test_store_pack_gc
 UNIT_TEST_SRCS_test_store_pack_gc := tests/unit/test_store_pack_gc.c tests/unit/store_checks.c \
     $(STORE_HEAP_SRCS)
 UNIT_TEST_LIBS_test_store_pack_gc := -lcmocka $(STORE_HEAP_LIBS)
+# BATCH as a pipelined group commit: the sync thread on a backend whose syncs the test holds.
+UNIT_TEST_NAMES += test_store_pack_sync
+UNIT_TEST_SRCS_test_store_pack_sync := tests/unit/test_store_pack_sync.c \
+    tests/unit/store_io_gate.c $(STORE_HEAP_SRCS)
+UNIT_TEST_LIBS_test_store_pack_sync := -lcmocka $(STORE_HEAP_LIBS)
 # The versioned store's tree/commit layer (STORE_TREE_SRCS in xenstore/build.mk) on the
 # in-memory heap: unit tests, property tests against a model, and the git export.
 STORE_TREE_TEST_SRCS := xenstore/store_hash.c xenstore/store_memobj.c $(STORE_TREE_SRCS)
