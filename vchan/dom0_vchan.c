@@ -28,6 +28,7 @@ struct xkvchan {
     unsigned spin_us;                /* blocking calls poll the ring up to this long before sleeping */
     unsigned spin_cur;               /* the current (adaptive) spin budget, <= spin_us */
     unsigned spin_skips;             /* blocking calls that did not spin since the budget hit 0 */
+    unsigned small_reads;            /* reads in a row of < 1/8 ring, no write between (capped) */
     xenevtchn_handle *evh;
     evtchn_port_t port;
     xengntshr_handle *gntshr;        /* server */
@@ -440,7 +441,21 @@ int xkvchan_wait(struct xkvchan *v)
  * no spinning: straight to sleep, as libxenvchan does), a spin that saw the peer act doubles
  * it back up to spin_us; with no budget left, every 64th blocking call tries a short spin to
  * notice that things got better. While spinning we also yield now and then, so that a peer
- * waiting for our CPU gets it. */
+ * waiting for our CPU gets it.
+ *
+ * A reader that only reads and finds little each time (SINK_READS reads in a row that got
+ * less than 1/8 of the ring, no write between them) polls every SINK_POLL_GAP pauses
+ * instead of every pause. Each poll loads the control page's first line, where the writer
+ * stores prod for every message and then, with a full barrier, looks at its notify byte:
+ * that barrier waits until the line has come back from our cache. With 64-byte messages on
+ * two CPUs that wait is most of the writer's time, and fewer polls let it write several
+ * messages per trip of the line (the barrier itself must stay: a libxenvchan reader asks for
+ * a notification and sleeps). Such a sink sees new data up to SINK_POLL_GAP pauses (~1 us)
+ * later. Request/response traffic (a write between two reads) still polls at once, for
+ * latency, and so does a reader that gets large reads: the writer is fast, and a late poll
+ * would leave it waiting for space (4 KiB rings halved their 1 MiB throughput so). */
+#define SINK_READS    2
+#define SINK_POLL_GAP 32u
 static void spin(struct xkvchan *v, bool read, size_t want)
 {
     if (!v->blocking || !v->spin_us)
@@ -453,6 +468,9 @@ static void spin(struct xkvchan *v, bool read, size_t want)
         budget = v->spin_us / 8 ? v->spin_us / 8 : 1;
     }
     long long end = 0;
+    unsigned gap = read && v->small_reads >= SINK_READS ? SINK_POLL_GAP : 1;
+    /* The clock and sched_yield every 64 pauses, as many polls as that is. */
+    unsigned every = gap >= 64 ? 1 : 64 / gap;
     for (unsigned i = 0;; i++) {
         size_t have = read ? vchan_data_ready(&v->core) : vchan_buffer_space(&v->core);
         if (have >= want || v->core.state != VCHAN_ST_OPEN) {
@@ -462,7 +480,7 @@ static void spin(struct xkvchan *v, bool read, size_t want)
             }
             return;
         }
-        if ((i & 63) == 0) {
+        if (i % every == 0) {
             if (!vchan_is_open(&v->core))
                 return;
             struct timespec ts;
@@ -477,7 +495,20 @@ static void spin(struct xkvchan *v, bool read, size_t want)
             if (i > 0)
                 sched_yield();
         }
-        __builtin_ia32_pause();
+        for (unsigned k = 0; k < gap; k++)
+            __builtin_ia32_pause();
+    }
+}
+
+/* Counts small reads in a row for spin(): a read of less than 1/8 of the ring adds one, a
+ * larger one (or a write) starts again; a read that got nothing changes nothing. */
+static void count_read(struct xkvchan *v, long r)
+{
+    if (r > 0 && (size_t)r < vchan_read_size(&v->core) / 8) {
+        if (v->small_reads < SINK_READS)
+            v->small_reads++;
+    } else if (r > 0) {
+        v->small_reads = 0;
     }
 }
 
@@ -496,6 +527,7 @@ int xkvchan_read(struct xkvchan *v, void *data, size_t size)
     for (;;) {
         spin(v, true, 1);
         long r = vchan_read(&v->core, data, size);
+        count_read(v, r);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);
         if (xkvchan_wait(v) < 0)
@@ -509,6 +541,7 @@ int xkvchan_recv(struct xkvchan *v, void *data, size_t size)
         if (size <= vchan_read_size(&v->core))
             spin(v, true, size);
         long r = vchan_recv(&v->core, data, size);
+        count_read(v, r);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);
         if (xkvchan_wait(v) < 0)
@@ -521,6 +554,7 @@ int xkvchan_write(struct xkvchan *v, const void *data, size_t size)
     if (size > INT32_MAX)
         size = INT32_MAX;
     size_t done = 0;
+    v->small_reads = 0;
     while (done < size) {
         spin(v, false, 1);
         long r = vchan_write(&v->core, (const uint8_t *)data + done, size - done);
@@ -537,6 +571,7 @@ int xkvchan_write(struct xkvchan *v, const void *data, size_t size)
 
 int xkvchan_send(struct xkvchan *v, const void *data, size_t size)
 {
+    v->small_reads = 0;
     for (;;) {
         if (size <= vchan_write_size(&v->core))
             spin(v, false, size);

@@ -56,7 +56,9 @@ void xkvchan_set_blocking(struct xkvchan *v, bool blocking);
  * event channel (default XKVCHAN_DEFAULT_SPIN_US; 0 = sleep at once, like libxenvchan).
  * Spinning trades CPU time for latency and throughput when the peer runs on another CPU;
  * the budget adapts (shrinks while spins end without the peer acting, e.g. on a busy
- * machine, and grows back when they pay). */
+ * machine, and grows back when they pay). A reader that keeps getting small reads with no
+ * write between them polls every ~1 us instead of continuously, so that a writer of small
+ * messages is not slowed by our polls (dom0_vchan.c, spin()). */
 #define XKVCHAN_DEFAULT_SPIN_US 50
 void xkvchan_set_spin(struct xkvchan *v, unsigned usec);
 
