@@ -87,13 +87,17 @@ struct vs_hmap_ent *vs_hmap_find(const struct vs_hmap *m, const struct store_has
 void vs_hmap_free(struct vs_hmap *m);
 
 /* ---- the store and its object cache ------------------------------------------------------ */
-struct vs_cobj;
+struct vs_cslot;
 struct vs_store {
     struct objstore *os;
-    size_t cache_budget, cache_bytes;
-    struct vs_cobj **buckets;
-    size_t nbuckets, count;
-    struct vs_cobj *lru_head, *lru_tail; /* head: most recently used */
+    /* the object cache (store_cache.c): a ring of ring_cap bytes whose next object goes at
+     * logical offset head, and a table of nslots slots */
+    uint8_t *ring;
+    size_t ring_cap;
+    uint64_t head;
+    struct vs_cslot *slots;
+    size_t nslots;
+    void *big; /* the last object loaded that was too big for the ring */
     struct store_hash empty_root;
     bool empty_root_known;
     struct vs_tree *spare; /* a clean tree kept by vs_tree_close for the next vs_tree_open */
@@ -102,6 +106,9 @@ struct vs_store {
     struct vs_buf enc;     /* where objects are encoded before vs_put_enc (reused) */
 };
 
+/* The cache's live objects, the ring's bytes in use and its size (memreport). */
+void vs_store_cache_stats(const struct vs_store *st, size_t *objects, size_t *bytes,
+                          size_t *budget);
 /* Fetch an object through the cache. The returned bytes are borrowed: valid until the next
  * vs_load/put call on the store. -EBADMSG if its kind is not `kind`. */
 int vs_load(struct vs_store *st, const struct store_hash *h, enum store_kind kind,

@@ -228,11 +228,13 @@ static int do_memreport(char **out, size_t *olen)
     } else {
         vxh_buf_str(&b, "pack: none (in-memory heap)\n");
     }
-    vxh_buf_printf(&b, "tree cache: %zu objects, %zu of %zu bytes\n", vxs.st->count,
-                   vxs.st->cache_bytes, vxs.st->cache_budget);
-    if (hist_st)
-        vxh_buf_printf(&b, "history cache: %zu objects, %zu of %zu bytes\n", hist_st->count,
-                       hist_st->cache_bytes, hist_st->cache_budget);
+    size_t co, cb, cbud;
+    vs_store_cache_stats(vxs.st, &co, &cb, &cbud);
+    vxh_buf_printf(&b, "tree cache: %zu objects, %zu of %zu bytes\n", co, cb, cbud);
+    if (hist_st) {
+        vs_store_cache_stats(hist_st, &co, &cb, &cbud);
+        vxh_buf_printf(&b, "history cache: %zu objects, %zu of %zu bytes\n", co, cb, cbud);
+    }
     return reply_buf(&b, out, olen);
 }
 

@@ -511,6 +511,68 @@ static void test_txn_sync_callback(void **state)
     assert_int_equal(durable_calls, 1);
 }
 
+/* ---- the object cache ----------------------------------------------------------------------- */
+
+/* Load h and check its bytes (object i: i's bytes, i % 251 long); returns the heap's gets it
+ * took. */
+static uint64_t load_check(struct counting_os *os, struct vs_store *st,
+                           const struct store_hash *h, unsigned i, size_t len)
+{
+    uint64_t g = os->gets;
+    const uint8_t *d;
+    size_t n;
+    assert_int_equal(vs_load(st, h, STORE_KIND_BLOB, &d, &n), 0);
+    assert_int_equal(n, len);
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(d[k], (uint8_t)(i + k));
+    return os->gets - g;
+}
+
+/* The ring (store_cache.c): objects come back right whether cached, overwritten by the
+ * wrapping head, moved by a second chance or too big for it; the newest are cached. */
+static void test_cache_ring(void **state)
+{
+    (void)state;
+    struct counting_os *os = counting_open();
+    struct vs_store *st = vs_store_open(&os->base, 4096);
+    enum { N = 300 };
+    struct store_hash h[N];
+    size_t len[N];
+    uint8_t buf[2000];
+    for (unsigned i = 0; i < N; i++) {
+        len[i] = i == 7 ? sizeof(buf) : i % 251; /* 7: over a quarter of the ring */
+        for (size_t k = 0; k < len[i]; k++)
+            buf[k] = (uint8_t)(i + k);
+        assert_int_equal(vs_put(st, STORE_KIND_BLOB, buf, len[i], &h[i]), 0);
+    }
+    /* The newest object was cached by its put; the oldest are long overwritten. */
+    assert_int_equal(load_check(os, st, &h[N - 1], N - 1, len[N - 1]), 0);
+    assert_int_equal(load_check(os, st, &h[0], 0, len[0]), 1);
+    assert_int_equal(load_check(os, st, &h[0], 0, len[0]), 0);
+    /* Too big for the ring: from the heap each time. */
+    assert_int_equal(load_check(os, st, &h[7], 7, len[7]), 1);
+    assert_int_equal(load_check(os, st, &h[7], 7, len[7]), 1);
+    /* Every object, in several orders, many times round the ring. */
+    uint64_t seed = 99;
+    for (unsigned r = 0; r < 3000; r++) {
+        unsigned i = (unsigned)(tl_rand(&seed) % N);
+        load_check(os, st, &h[i], i, len[i]);
+    }
+    /* A small object read as often as the head passes half the ring stays cached (second
+     * chance), though far more than a ring's worth is loaded meanwhile. */
+    load_check(os, st, &h[3], 3, len[3]);
+    for (unsigned i = 100; i < 250; i++) {
+        load_check(os, st, &h[i], i, len[i]);
+        if (i % 4 == 0)
+            assert_int_equal(load_check(os, st, &h[3], 3, len[3]), 0);
+    }
+    const uint8_t *d;
+    size_t n;
+    assert_int_equal(vs_load(st, &h[5], STORE_KIND_NODE, &d, &n), -EBADMSG);
+    vs_store_close(st);
+    os->base.ops->close(&os->base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +588,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_grandchild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_sync_callback, setup, teardown),
+        cmocka_unit_test(test_cache_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
