@@ -588,13 +588,19 @@ int xkvchan_is_open(struct xkvchan *v)
     return vchan_is_open(&v->core) ? 1 : 0;
 }
 
+/* As libxenvchan's: a caller that asks how much there is may next sleep in poll() on
+ * xkvchan_fd without a read or write that returned 0, so asking also requests the peer's
+ * notification (when it writes / when it reads). Not when the ring is full (data_ready) or
+ * empty (buffer_space): the peer cannot move then until we do. */
 int xkvchan_data_ready(struct xkvchan *v)
 {
+    vchan_arm_read(&v->core, vchan_read_size(&v->core));
     return (int)vchan_data_ready(&v->core);
 }
 
 int xkvchan_buffer_space(struct xkvchan *v)
 {
+    vchan_arm_write(&v->core, vchan_write_size(&v->core));
     return (int)vchan_buffer_space(&v->core);
 }
 

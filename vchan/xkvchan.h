@@ -75,6 +75,8 @@ int xkvchan_fd(struct xkvchan *v);
 /* 1 while the peer is connected (server: or not yet connected), else 0. Data may still be
  * readable when this says 0. */
 int xkvchan_is_open(struct xkvchan *v);
+/* Bytes readable / writable now. As libxenvchan's, each also asks the peer for the event
+ * that changes its answer, so a 0 may be followed by poll() on xkvchan_fd. */
 int xkvchan_data_ready(struct xkvchan *v);
 int xkvchan_buffer_space(struct xkvchan *v);
 /* Bytes we wrote that the peer has not read yet. */

@@ -14,6 +14,15 @@ $(INTEROP_LXV): tests/interop/lxv_peer.c $(BUILD_FLAGS_DEP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< -lxenvchan
 
+# Our binding used in libxenvchan's polling style (data_ready / buffer_space, then poll).
+INTEROP_XKPOLL := $(BUILD)/tests/interop/xk-poll-peer
+$(INTEROP_XKPOLL): tests/interop/xk_poll_peer.c $(VCHAN_DOM0_SRCS) vchan/xkvchan.h \
+                   vchan/vchan_core.h $(BUILD_FLAGS_DEP)
+	$(call say,HOSTLD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/interop/xk_poll_peer.c $(VCHAN_DOM0_SRCS) \
+	    $(VCHAN_DOM0_LIBS)
+
 .PHONY: test-interop
-test-interop: $(INTEROP_SHIM) $(INTEROP_LXV) $(BUILD)/vchan-cat
+test-interop: $(INTEROP_SHIM) $(INTEROP_LXV) $(INTEROP_XKPOLL) $(BUILD)/vchan-cat
 	$(Q)tests/interop/run.sh $(BUILD)

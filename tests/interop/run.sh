@@ -21,7 +21,8 @@ XSU=$RIG_CACHE/root/xenstore-utils/usr/bin
 SHIM=$BUILD/tests/shim/xkshim.so
 CAT=$BUILD/vchan-cat
 LXV=$BUILD/tests/interop/lxv-peer
-for f in "$XBIN/xenstored" "$XBIN/vchan-socket-proxy" "$SHIM" "$CAT" "$LXV"; do
+XKPOLL=$BUILD/tests/interop/xk-poll-peer
+for f in "$XBIN/xenstored" "$XBIN/vchan-socket-proxy" "$SHIM" "$CAT" "$LXV" "$XKPOLL"; do
     [ -e "$f" ] || { echo "interop: missing $f" >&2; exit 1; }
 done
 
@@ -128,6 +129,26 @@ for pair in "10 11 1024 2048" "12 12 4096 4096" "16 16 65536 65536" "20 20 10485
     kill $h 2>/dev/null; wait $h 2>/dev/null
     wait $s; s=$?
     check "$tag: xkvchan server -> vchan-socket-proxy client" "$D/out" "$REF" $s $c
+done
+
+# Ours used in libxenvchan's polling style (xkvchan_data_ready / xkvchan_buffer_space, and
+# poll() on the fd when they say 0), against libxenvchan both ways: asking must request the
+# peer's notification, or the poll waits forever (xk-poll-peer gives up after 10 s).
+for pair in "10 11 1024 2048" "16 16 65536 65536"; do
+    set -- $pair
+    lo=$1 ro=$2 lmin=$3 rmin=$4
+    tag="orders $lo/$ro"
+    i=$((i + 1))
+    P=/local/domain/0/data/vchan/0/t$i
+    pre "$LXV" server 0 "$P/a" "$lmin" "$rmin" send <"$D/data" & s=$!
+    pre "$XKPOLL" client 0 "$P/a" recv >"$D/out"; c=$?
+    wait $s; s=$?
+    check "$tag: libxenvchan server -> xkvchan client polling on data_ready" "$D/out" "$REF" $s $c
+    pre "$XKPOLL" server 0 "$P/b" "$lo" "$ro" send <"$D/data" & s=$!
+    pre "$LXV" client 0 "$P/b" recv >"$D/out" </dev/null; c=$?
+    wait $s; s=$?
+    check "$tag: xkvchan server polling on buffer_space -> libxenvchan client" "$D/out" "$REF" $s $c
+    check_clean "$tag: polling xkvchan server"
 done
 
 # vchan-socket-proxy as the server, relaying to a Unix socket: a listener sends data, then
