@@ -573,6 +573,51 @@ static void test_cache_ring(void **state)
     os->base.ops->close(&os->base);
 }
 
+/* A leaf part's encoding (docs/store-format.md): form 0, the entry count, then per entry the
+ * name (varint length, bytes) and the child's hash; built here byte by byte and compared with
+ * vs_inode_encode's, for names of 1 to 300 bytes (one- and two-byte lengths). */
+static void test_leaf_encoding(void **state)
+{
+    (void)state;
+    struct vs_inode in;
+    memset(&in, 0, sizeof(in));
+    static const size_t lens[] = {1, 7, 8, 9, 20, 127, 128, 300};
+    enum { N = sizeof(lens) / sizeof(lens[0]) };
+    in.ents = calloc(N, sizeof(*in.ents));
+    in.n = in.cap = in.count = N;
+    char name[301];
+    for (size_t i = 0; i < N; i++) {
+        memset(name, 'a' + (int)i, lens[i]); /* sorted: 'a...', 'b...', ... */
+        assert_int_equal(vs_entry_set_name(&in.ents[i], name, lens[i]), 0);
+        for (size_t k = 0; k < STORE_HASH_LEN; k++)
+            in.ents[i].h.b[k] = (uint8_t)(i * 31 + k);
+    }
+    struct vs_buf want = {0}, got = {0};
+    vs_buf_u8(&want, VS_FMT_INODE);
+    vs_buf_u8(&want, 3);
+    vs_buf_u8(&want, 0);
+    vs_buf_varint(&want, N);
+    for (size_t i = 0; i < N; i++) {
+        vs_buf_varint(&want, lens[i]);
+        vs_buf_put(&want, in.ents[i].name, lens[i]);
+        vs_buf_put(&want, in.ents[i].h.b, STORE_HASH_LEN);
+    }
+    vs_inode_encode(&in, 3, &got);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.p, want.p, want.len);
+    struct vs_inode back;
+    assert_int_equal(vs_inode_decode(got.p, got.len, 3, &back), 0);
+    assert_int_equal(back.n, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(back.ents[i].nlen, lens[i]);
+        assert_string_equal(back.ents[i].name, in.ents[i].name);
+    }
+    vs_inode_clear(&back);
+    vs_inode_clear(&in);
+    free(want.p);
+    free(got.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_sync_callback, setup, teardown),
         cmocka_unit_test(test_cache_ring),
+        cmocka_unit_test(test_leaf_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
