@@ -125,6 +125,8 @@ int vxs_shutdown(void)
 
 /* ---- the store ----------------------------------------------------------------------------- */
 
+static int store_init(void);
+
 int vxs_store_open(const char *db)
 {
     if (strcmp(db, ":memory:") == 0) {
@@ -149,6 +151,22 @@ int vxs_store_open(const char *db)
         if (vxs.verbose)
             vxs_log("%s", rep.msg);
     }
+    return store_init();
+}
+
+int vxs_store_open_pack(struct store_iodir *dir)
+{
+    struct store_pack_opts opts = {.create = true};
+    int rc = store_pack_open(dir, "xenstore.pack", &opts, &vxs.os, NULL);
+    if (rc < 0)
+        return rc;
+    vxs.is_pack = true;
+    return store_init();
+}
+
+/* vs_store on vxs.os, with the initial tree if the branch is new. */
+static int store_init(void)
+{
     vxs.st = vs_store_open(vxs.os, 0);
     if (!vxs.st)
         return -ENOMEM;

@@ -196,6 +196,9 @@ UNIT_TEST_SRCS_$(1) := tests/unit/$(1).c $$(VXS_HARNESS_SRCS)
 UNIT_TEST_LIBS_$(1) := $$(VXS_HARNESS_LIBS)
 endef
 $(eval $(call vxs_harness_test,test_vxs_dispatch))
+# --sync batch with the pack's sync thread: replies, req_cons and events wait for the sync.
+$(eval $(call vxs_harness_test,test_vxs_sync_thread))
+UNIT_TEST_SRCS_test_vxs_sync_thread += tests/unit/store_io_gate.c
 $(eval $(call vxs_harness_test,test_vxs_watch))
 # A departed domain: its nodes removed, its perms entries revoked (XSA-322), at RELEASE and
 # at start-up for a domain gone while the daemon was down.
