@@ -189,6 +189,10 @@ void vs_txn_abort(struct vs_txn *x);
 int vs_txn_stat(struct vs_txn *x, const char *path, struct vs_stat *st);
 int vs_txn_read(struct vs_txn *x, const char *path, void **val, size_t *len);
 int vs_txn_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *len);
+/* vs_txn_get_perms without the copy: *perms is borrowed, valid until the transaction's next
+ * call (a permission check reads a node's perms on every request, and used to copy and free
+ * them each time). */
+int vs_txn_perms_ref(struct vs_txn *x, const char *path, const void **perms, size_t *len);
 int vs_txn_list(struct vs_txn *x, const char *path, char ***names, size_t *n);
 /* Record path as accessed without reading it. */
 int vs_txn_note_read(struct vs_txn *x, const char *path);

@@ -470,6 +470,27 @@ int vs_txn_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *l
     return read_field(x, path, true, perms, len);
 }
 
+int vs_txn_perms_ref(struct vs_txn *x, const char *path, const void **perms, size_t *len)
+{
+    struct rec *r;
+    struct vs_node *n;
+    int rc = access_path(x, path, &r);
+    if (rc < 0)
+        return rc;
+    if (r->own) {
+        if (!r->present)
+            return -ENOENT;
+        *perms = r->perms;
+        *len = r->plen;
+        return 0;
+    }
+    if ((rc = unowned_node(x, r, &n)) < 0)
+        return rc;
+    *perms = n->perms;
+    *len = n->plen;
+    return 0;
+}
+
 static int list_rec(struct vs_txn *x, struct rec *r, char ***names, size_t *n)
 {
     struct vs_node *node;

@@ -71,23 +71,16 @@ static void parent_of(const char *path, char *buf)
     }
 }
 
-/* The perms of an existing node, or -ENOENT. */
-static int perms_of(struct vs_txn *x, const char *path, void **perms, size_t *len)
-{
-    return vs_txn_get_perms(x, path, perms, len);
-}
-
 /* What c may do on an existing node; -ENOENT if it is missing. */
 static int access_of(const struct vxs_conn *c, struct vs_txn *x, const char *path,
                      unsigned *bits)
 {
-    void *perms;
+    const void *perms;
     size_t len;
-    int rc = perms_of(x, path, &perms, &len);
+    int rc = vs_txn_perms_ref(x, path, &perms, &len);
     if (rc < 0)
         return rc;
     *bits = vxs_perms_for(perms, len, c);
-    free(perms);
     return 0;
 }
 
@@ -211,12 +204,10 @@ int vxs_node_write(const struct vxs_conn *c, struct vs_txn *x, struct vxs_events
         rc = vs_txn_set(x, path, val, len, NULL, 0, VS_SET_VALUE);
     }
     if (rc == 0) {
-        void *perms;
+        const void *perms;
         size_t plen;
-        if (vs_txn_get_perms(x, path, &perms, &plen) == 0) {
+        if (vs_txn_perms_ref(x, path, &perms, &plen) == 0)
             vxs_events_add(ev, path, false, perms, plen);
-            free(perms);
-        }
     }
     return rc;
 }

@@ -222,11 +222,10 @@ int vxs_quota_node_size(const struct vxs_conn *c, struct vs_txn *x, const char *
     if (perms) {
         nperms = xs_strings_count(perms, plen);
     } else {
-        void *p;
-        if (vs_txn_get_perms(x, path, &p, &plen) < 0)
+        const void *p;
+        if (vs_txn_perms_ref(x, path, &p, &plen) < 0)
             return 0;
         nperms = xs_strings_count(p, plen);
-        free(p);
     }
     if (vlen == (size_t)-1)
         vlen = st.vlen;
@@ -273,12 +272,11 @@ int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char 
     unsigned szlim = vxs_quota_limit(c->domid, VXS_Q_NODE_SIZE);
     if (!szlim)
         return 0;
-    void *perms;
+    const void *perms;
     size_t plen;
-    if (vs_txn_get_perms(x, cur, &perms, &plen) < 0)
+    if (vs_txn_perms_ref(x, cur, &perms, &plen) < 0)
         return 0;
     size_t np = xs_strings_count(perms, plen); /* the new nodes inherit as many entries */
-    free(perms);
     if (record_too_big(szlim, np, vlen, 0))
         return -ENOSPC;
     /* Each new parent holds one child's name: the components after the first new one. */
@@ -357,13 +355,12 @@ void vxs_quota_node_changing(struct vs_txn *x, const char *path, size_t new_vlen
     if (!q)
         return;
     struct vs_stat st;
-    void *perms;
+    const void *perms;
     size_t plen;
-    if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
+    if (vs_txn_stat(x, path, &st) < 0 || vs_txn_perms_ref(x, path, &perms, &plen) < 0)
         return;
     uint32_t old_owner = vxs_perms_owner(perms, plen);
     uint32_t new_owner = new_perms ? vxs_perms_owner(new_perms, new_plen) : old_owner;
-    free(perms);
     if (!new_perms)
         new_plen = plen;
     if (new_vlen == (size_t)-1)
