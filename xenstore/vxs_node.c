@@ -301,36 +301,40 @@ int vxs_node_init(struct vs_txn *x)
     return rc;
 }
 
+/* The four arrays live in one allocation (paths, perms, perms_len, exact; ev->paths is its
+ * start), and each event's path and perms in another: a write's one event used to cost six
+ * allocations. */
 void vxs_events_add(struct vxs_events *ev, const char *path, bool exact, const void *perms,
                     size_t perms_len)
 {
     if (ev->n == ev->cap) {
         size_t cap = ev->cap ? ev->cap * 2 : 4;
-        char **p = realloc(ev->paths, cap * sizeof *p);
-        if (!p)
+        size_t ptrs = cap * sizeof(char *);
+        char *blk = malloc(2 * ptrs + cap * sizeof(size_t) + cap * sizeof(bool));
+        if (!blk)
             return;
-        ev->paths = p;
-        bool *r = realloc(ev->exact, cap * sizeof *r);
-        if (!r)
-            return;
-        ev->exact = r;
-        char **q = realloc(ev->perms, cap * sizeof *q);
-        if (!q)
-            return;
-        ev->perms = q;
-        size_t *ql = realloc(ev->perms_len, cap * sizeof *ql);
-        if (!ql)
-            return;
-        ev->perms_len = ql;
+        char **paths = (char **)blk, **pm = (char **)(blk + ptrs);
+        size_t *pl = (size_t *)(blk + 2 * ptrs);
+        bool *ex = (bool *)(blk + 2 * ptrs + cap * sizeof(size_t));
+        if (ev->n) {
+            memcpy(paths, ev->paths, ev->n * sizeof(*paths));
+            memcpy(pm, ev->perms, ev->n * sizeof(*pm));
+            memcpy(pl, ev->perms_len, ev->n * sizeof(*pl));
+            memcpy(ex, ev->exact, ev->n * sizeof(*ex));
+        }
+        free(ev->paths);
+        ev->paths = paths;
+        ev->perms = pm;
+        ev->perms_len = pl;
+        ev->exact = ex;
         ev->cap = cap;
     }
-    char *s = strdup(path);
-    char *pm = malloc(perms_len ? perms_len : 1);
-    if (!s || !pm) {
-        free(s);
-        free(pm);
+    size_t plen = strlen(path) + 1;
+    char *s = malloc(plen + (perms_len ? perms_len : 1)); /* the path, then the perms */
+    if (!s)
         return;
-    }
+    memcpy(s, path, plen);
+    char *pm = s + plen;
     if (perms_len)
         memcpy(pm, perms, perms_len);
     ev->paths[ev->n] = s;
@@ -342,13 +346,8 @@ void vxs_events_add(struct vxs_events *ev, const char *path, bool exact, const v
 
 void vxs_events_free(struct vxs_events *ev)
 {
-    for (size_t i = 0; i < ev->n; i++) {
-        free(ev->paths[i]);
-        free(ev->perms[i]);
-    }
-    free(ev->paths);
-    free(ev->exact);
-    free(ev->perms);
-    free(ev->perms_len);
+    for (size_t i = 0; i < ev->n; i++)
+        free(ev->paths[i]); /* its perms too */
+    free(ev->paths);        /* and the other arrays */
     memset(ev, 0, sizeof *ev);
 }

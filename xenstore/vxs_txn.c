@@ -63,8 +63,7 @@ static void drop_transient(struct vs_txn *x, struct vxs_events *ev)
     for (size_t i = 0; i < ev->n; i++) {
         bool then, now;
         if (vs_txn_was_accessed(x, ev->paths[i], &then, &now) && !then && !now) {
-            free(ev->paths[i]);
-            free(ev->perms[i]);
+            free(ev->paths[i]); /* and its perms: one allocation (vxs_events_add) */
             continue;
         }
         ev->paths[k] = ev->paths[i];
