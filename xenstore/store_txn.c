@@ -88,21 +88,25 @@ static int rec_add(struct vs_txn *x, const char *path, bool present, uint64_t ve
                    struct rec **out)
 {
     if (x->nrecs == x->caprecs) {
-        size_t cap = x->caprecs ? x->caprecs * 2 : 16;
-        struct rec **v = realloc(x->recs, cap * sizeof(*v));
+        bool in = x->recs == x->recs_in;
+        size_t cap = in ? 16 : x->caprecs * 2; /* a transaction of the client's: room */
+        struct rec **v = in ? malloc(cap * sizeof(*v)) : realloc(x->recs, cap * sizeof(*v));
         if (v == NULL)
             return -ENOMEM;
+        if (in)
+            memcpy(v, x->recs_in, x->nrecs * sizeof(*v));
         x->recs = v;
         x->caprecs = cap;
     }
     if ((x->nrecs + 1) * 2 > x->nslots) { /* keep the table at most half full */
-        size_t n = x->nslots ? x->nslots * 2 : 32;
+        size_t n = x->slots == x->slots_in ? 64 : x->nslots * 2;
         uint32_t *s = calloc(n, sizeof(*s));
         if (s == NULL)
             return -ENOMEM;
         for (size_t i = 0; i < x->nrecs; i++)
             slot_put(s, n, x->recs[i]->path, (uint32_t)i + 1);
-        free(x->slots);
+        if (x->slots != x->slots_in)
+            free(x->slots);
         x->slots = s;
         x->nslots = n;
     }
@@ -308,6 +312,12 @@ int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out)
     if (x == NULL)
         return -ENOMEM;
     x->st = st;
+    x->recs = x->recs_in;
+    x->caprecs = sizeof(x->recs_in) / sizeof(x->recs_in[0]);
+    x->slots = x->slots_in;
+    x->nslots = sizeof(x->slots_in) / sizeof(x->slots_in[0]);
+    x->ops = x->ops_in;
+    x->capops = sizeof(x->ops_in) / sizeof(x->ops_in[0]);
     x->branch = strdup(branch);
     if (x->branch == NULL) {
         free(x);
@@ -340,11 +350,14 @@ void vs_txn_abort(struct vs_txn *x)
     vs_tree_close(x->live);
     for (size_t i = 0; i < x->nrecs; i++)
         rec_free(x->recs[i]);
-    free(x->recs);
-    free(x->slots);
+    if (x->recs != x->recs_in)
+        free(x->recs);
+    if (x->slots != x->slots_in)
+        free(x->slots);
     for (size_t i = 0; i < x->nops; i++)
         free_op(&x->ops[i]);
-    free(x->ops);
+    if (x->ops != x->ops_in)
+        free(x->ops);
     free(x->branch);
     free(x);
 }
@@ -529,10 +542,13 @@ static int add_op(struct vs_txn *x, int kind, const char *path, const void *val,
                   const void *perms, size_t plen, unsigned flags)
 {
     if (x->nops == x->capops) {
-        size_t cap = x->capops ? x->capops * 2 : 16;
-        struct vs_op *v = realloc(x->ops, cap * sizeof(*v));
+        bool in = x->ops == x->ops_in;
+        size_t cap = in ? 16 : x->capops * 2;
+        struct vs_op *v = in ? malloc(cap * sizeof(*v)) : realloc(x->ops, cap * sizeof(*v));
         if (v == NULL)
             return -ENOMEM;
+        if (in)
+            memcpy(v, x->ops_in, x->nops * sizeof(*v));
         x->ops = v;
         x->capops = cap;
     }

@@ -58,6 +58,12 @@ struct vs_txn {
     size_t nslots;
     struct vs_op *ops;
     size_t nops, capops;
+    /* A request's own transaction touches a path or two: the first records, slots and ops
+     * live in the transaction itself (recs, slots and ops point here until they grow), which
+     * spares each request three allocations. */
+    struct rec *recs_in[4];
+    uint32_t slots_in[16];
+    struct vs_op ops_in[2];
 };
 
 /* store_txn.c: live's node at r's path (-ENOENT if absent there). */
