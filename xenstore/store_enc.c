@@ -253,9 +253,18 @@ static void inode_body_encode(const struct vs_inode *in, struct vs_buf *b)
             map |= 1u << i;
     uint8_t m[4] = {map & 0xff, (map >> 8) & 0xff, (map >> 16) & 0xff, map >> 24};
     vs_buf_put(b, m, 4);
-    for (unsigned i = 0; i < VS_FANOUT; i++)
-        if (in->slot[i].present)
-            vs_buf_put(b, in->slot[i].h.b, STORE_HASH_LEN);
+    /* Room for every hash first, then fixed-size copies (as for a leaf). */
+    size_t need = VS_FANOUT * STORE_HASH_LEN;
+    if (b->len + need > b->cap && !vs_buf_grow(b, need))
+        return;
+    uint8_t *p = b->p + b->len;
+    for (unsigned i = 0; i < VS_FANOUT; i++) {
+        if (in->slot[i].present) {
+            memcpy(p, in->slot[i].h.b, STORE_HASH_LEN);
+            p += STORE_HASH_LEN;
+        }
+    }
+    b->len = (size_t)(p - b->p);
 }
 
 static int inode_body_decode(struct vs_rd *r, unsigned depth, struct vs_inode *in)
