@@ -245,6 +245,43 @@ static int walk(struct vs_tree *t, char **comps, size_t n, bool mark, struct vs_
     return 0;
 }
 
+/* walk without mark, recording the way in tr (the nodes up to and including the last). */
+static int walk_trail(struct vs_tree *t, char **comps, size_t n, struct vs_trail *tr,
+                      struct vs_node **out)
+{
+    struct vs_node *cur = t->root;
+    for (size_t i = 0; i < n; i++) {
+        if (tr->nnodes == VS_TRAIL_MAX)
+            tr->full = true;
+        else
+            tr->nodes[tr->nnodes++] = cur;
+        struct vs_entry *e;
+        int rc = vs_dir_find_trail(t, &cur->dir, 0, comps[i], tr, &e);
+        if (rc < 0)
+            return rc;
+        rc = vs_entry_node(t, e, &cur);
+        if (rc < 0)
+            return rc;
+    }
+    if (tr->nnodes == VS_TRAIL_MAX)
+        tr->full = true;
+    else
+        tr->nodes[tr->nnodes++] = cur;
+    *out = cur;
+    return 0;
+}
+
+/* What walk with mark would have marked, from a walk_trail of the same path. */
+static void mark_trail(const struct vs_trail *tr)
+{
+    for (size_t i = 0; i < tr->nnodes; i++)
+        tr->nodes[i]->dirty = true;
+    for (size_t i = 0; i < tr->nparts; i++)
+        tr->parts[i]->dirty = true;
+    for (size_t i = 0; i < tr->nents; i++)
+        tr->ents[i]->dirty = true;
+}
+
 int vs_lookup(struct vs_tree *t, const char *path, struct vs_node **out)
 {
     char **comps, *sbuf[SPLIT_BUF];
@@ -536,18 +573,30 @@ int vs_tree_set(struct vs_tree *t, const char *path, const void *val, size_t vle
             rc = vs_node_set_fields(t, t->root, val, vlen, perms, plen, flags);
         goto out;
     }
-    /* Check first (read-only), so a failing call leaves nothing marked dirty. */
-    rc = walk(t, comps, n - 1, false, &parent);
+    /* Check first (read-only), so a failing call leaves nothing marked dirty; then mark
+     * what the check went through. */
+    struct vs_trail tr;
+    tr.nnodes = tr.nparts = tr.nents = 0;
+    tr.full = false;
+    rc = walk_trail(t, comps, n - 1, &tr, &parent);
     if (rc < 0)
         goto out;
+    size_t pnodes = tr.nnodes, pparts = tr.nparts, pents = tr.nents; /* up to the parent */
+    bool pfull = tr.full;
     struct vs_entry *e;
-    rc = vs_dir_find(t, &parent->dir, 0, comps[n - 1], false, &e);
+    rc = vs_dir_find_trail(t, &parent->dir, 0, comps[n - 1], &tr, &e);
     if (rc == 0) {
         if ((flags & (VS_CREATE | VS_EXCL)) == (VS_CREATE | VS_EXCL)) {
             rc = -EEXIST;
             goto out;
         }
-        rc = walk(t, comps, n, true, &node);
+        rc = vs_entry_node(t, e, &node);
+        if (rc == 0 && tr.full) {
+            rc = walk(t, comps, n, true, &node);
+        } else if (rc == 0) {
+            mark_trail(&tr);
+            node->dirty = true;
+        }
         if (rc == 0)
             rc = vs_node_set_fields(t, node, val, vlen, perms, plen, flags);
         goto out;
@@ -568,8 +617,14 @@ int vs_tree_set(struct vs_tree *t, const char *path, const void *val, size_t vle
     bool sv = flags & VS_SET_VALUE, sp = flags & VS_SET_PERMS;
     rc = vs_node_set_fields(t, node, sv ? val : "", sv ? vlen : 0, sp ? perms : "",
                             sp ? plen : 0, VS_SET_VALUE | VS_SET_PERMS);
-    if (rc == 0)
+    if (rc == 0 && pfull) {
         rc = walk(t, comps, n - 1, true, &parent);
+    } else if (rc == 0) {
+        tr.nnodes = pnodes; /* not the parts the failed look-up went through */
+        tr.nparts = pparts;
+        tr.nents = pents;
+        mark_trail(&tr);
+    }
     if (rc == 0)
         rc = vs_dir_insert(t, &parent->dir, 0, &ne);
     if (rc < 0) {

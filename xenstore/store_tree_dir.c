@@ -36,8 +36,40 @@ int vs_entry_set_name(struct vs_entry *e, const char *name, size_t len)
     return 0;
 }
 
+static void trail_part(struct vs_trail *tr, struct vs_inode *in)
+{
+    if (tr == NULL)
+        return;
+    if (tr->nparts == VS_TRAIL_MAX)
+        tr->full = true;
+    else
+        tr->parts[tr->nparts++] = in;
+}
+
+static int dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
+                    bool mark, struct vs_trail *tr, struct vs_entry **out);
+
 int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
-                    bool mark, struct vs_entry **out)
+                bool mark, struct vs_entry **out)
+{
+    return dir_find(t, in, depth, name, mark, NULL, out);
+}
+
+int vs_dir_find_trail(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
+                      struct vs_trail *tr, struct vs_entry **out)
+{
+    int rc = dir_find(t, in, depth, name, false, tr, out);
+    if (rc == 0) {
+        if (tr->nents == VS_TRAIL_MAX)
+            tr->full = true;
+        else
+            tr->ents[tr->nents++] = *out;
+    }
+    return rc;
+}
+
+static int dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
+                    bool mark, struct vs_trail *tr, struct vs_entry **out)
 {
     struct store_hash nh;
     bool hashed = false;
@@ -54,6 +86,7 @@ int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const ch
             return rc;
         if (mark)
             in->dirty = true;
+        trail_part(tr, in);
         in = in->slot[b].in;
         depth++;
     }
@@ -67,6 +100,7 @@ int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const ch
                 in->dirty = true;
                 in->ents[mid].dirty = true;
             }
+            trail_part(tr, in);
             *out = &in->ents[mid];
             return 0;
         }

@@ -274,6 +274,21 @@ int vs_node_set_fields(struct vs_tree *t, struct vs_node *n, const void *val, si
 /* Find name in a directory; with `mark`, every part on the way becomes dirty. */
 int vs_dir_find(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
                 bool mark, struct vs_entry **out);
+/* What a walk without `mark` went through (nodes, directory parts, entries), so that a change
+ * found possible marks them dirty without walking the path again: vs_tree_set checks its
+ * path first, so a failing call leaves nothing dirty, and the second walk was a tenth of a
+ * write. `full`: too deep to record, walk again. */
+#define VS_TRAIL_MAX 64
+struct vs_trail {
+    size_t nnodes, nparts, nents;
+    bool full;
+    struct vs_node *nodes[VS_TRAIL_MAX];
+    struct vs_inode *parts[VS_TRAIL_MAX];
+    struct vs_entry *ents[VS_TRAIL_MAX];
+};
+/* vs_dir_find without mark, recording in tr. */
+int vs_dir_find_trail(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name,
+                      struct vs_trail *tr, struct vs_entry **out);
 int vs_dir_remove(struct vs_tree *t, struct vs_inode *in, unsigned depth, const char *name);
 /* The entry's subtree hash, false if it has unwritten changes. */
 bool vs_entry_hash(const struct vs_entry *e, struct store_hash *out);
