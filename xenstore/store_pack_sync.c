@@ -29,7 +29,7 @@ struct pack_syncer {
     int efd;           /* readable: a sync finished since the last round */
     bool busy;         /* a sync is running (on the io it noted) */
     bool stop;
-    bool notified;     /* efd holds a count not read yet */
+    bool notified;     /* efd holds a count not read yet, or the thread is writing one */
 };
 
 /* Is there a BATCH waiter whose record is in the file but not synced? (lock held) */
@@ -72,10 +72,17 @@ static void *sync_main(void *arg)
         } else if (target > p->synced_end) {
             p->synced_end = target;
         }
-        pthread_cond_broadcast(&t->cv);
-        if (!t->notified) {
+        pthread_cond_broadcast(&t->cv); /* a GC or close waiting for us to be idle */
+        bool notify = !t->notified;
+        t->notified = true;
+        if (notify) {
+            /* Outside the lock: the loop it wakes takes the lock at once. */
+            pthread_mutex_unlock(&p->lock);
             uint64_t one = 1;
-            t->notified = write(t->efd, &one, sizeof one) == (ssize_t)sizeof one;
+            ssize_t n = write(t->efd, &one, sizeof one);
+            pthread_mutex_lock(&p->lock);
+            if (n != (ssize_t)sizeof one)
+                t->notified = false; /* (cannot fail with a counter far from its limit) */
         }
     }
     pthread_mutex_unlock(&p->lock);
@@ -145,10 +152,13 @@ int store_pack_sync_round(struct objstore *s)
     pthread_mutex_lock(&p->lock);
     struct pack_syncer *t = p->syncer;
     if (t != NULL && t->notified) {
+        /* EAGAIN: the thread set `notified` and is about to write (it writes unlocked);
+         * the flag stays, so that the count it writes is read by a later round. */
         uint64_t n;
-        if (read(t->efd, &n, sizeof n) < 0 && errno != EAGAIN)
+        if (read(t->efd, &n, sizeof n) == (ssize_t)sizeof n)
+            t->notified = false;
+        else if (errno != EAGAIN)
             pack_log(p, "pack %s: eventfd: %s", p->name, strerror(errno));
-        t->notified = false;
     }
     int rc = p->failed;
     if (rc == 0 && p->nwaiters > 0)
@@ -177,9 +187,12 @@ int store_pack_sync_round(struct objstore *s)
         if (keep > 0 && ngo > 0)
             p->batch_since_ns = now_ns();
     }
-    if (rc == 0 && t != NULL && !t->busy && sync_wanted(p))
-        pthread_cond_broadcast(&t->cv);
+    bool kick = rc == 0 && t != NULL && !t->busy && sync_wanted(p);
     pthread_mutex_unlock(&p->lock);
+    /* Woken after unlocking (else it would wake only to wait for the lock): it looks at
+     * sync_wanted under the lock before it waits, so no kick is lost. */
+    if (kick)
+        pthread_cond_broadcast(&t->cv);
     for (size_t i = 0; i < ngo; i++)
         if (go[i].fn != NULL)
             go[i].fn(go[i].arg, rc == 0);

@@ -91,12 +91,15 @@ int vxs_durable_fd(void)
 {
     if (!vxs.sync_started && vxs.is_pack && vxs.sync == STORE_SYNC_BATCH) {
         vxs.sync_started = true;
-        vxs.sync_fd = store_pack_sync_thread(vxs.os);
-        if (vxs.sync_fd < 0)
+        /* VXS_SYNC_THREAD=0: the sync runs at the end of each round in the loop, as before
+         * the thread (for A/B measurements; the promise is the same). */
+        const char *env = getenv("VXS_SYNC_THREAD");
+        vxs.sync_fd = env && strcmp(env, "0") == 0 ? -ENOSYS : store_pack_sync_thread(vxs.os);
+        if (vxs.sync_fd < 0 && vxs.sync_fd != -ENOSYS)
             vxs_log("no sync thread (%s): each round syncs in the loop",
                     strerror(-vxs.sync_fd));
     }
-    return vxs.sync_started ? vxs.sync_fd : -1;
+    return vxs.sync_started && vxs.sync_fd >= 0 ? vxs.sync_fd : -1;
 }
 
 int vxs_durable_round(void)
