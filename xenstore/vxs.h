@@ -258,6 +258,7 @@ void vxs_conn_flush(struct vxs_conn *c);
 /* Unlink the next message that may leave (its commit is durable) and hand it over, instead
  * of sending it: for the unit tests' in-process clients. NULL if none; the caller frees. */
 struct vxs_out *vxs_conn_take(struct vxs_conn *c);
+bool vxs_conn_wants_pollin(const struct vxs_conn *c);
 bool vxs_conn_wants_pollout(const struct vxs_conn *c);
 size_t vxs_conn_queued(const struct vxs_conn *c);
 /* Unlink and free a connection (its watches and transactions go with it). */
@@ -322,6 +323,12 @@ bool vxs_sock_replayed(const struct vxs_conn *c, uint64_t start);
 void vxs_sock_hold(struct vxs_conn *c, uint64_t end, uint64_t serial);
 void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole);
 void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);
+/* Poll it for input (no peeked request waits for its reply)? The poll timeout (ms, -1: none)
+ * for partial requests, and tick: read those that are due (before the round's durable
+ * round, like every input). */
+bool vxs_sock_wants_pollin(const struct vxs_conn *c);
+int vxs_sock_timeout(void);
+void vxs_sock_tick(void);
 /* Reconnected after a restart: its old transaction ids get EAGAIN (vxs_domain.c). */
 void vxs_conn_mark_restored(struct vxs_conn *c);
 

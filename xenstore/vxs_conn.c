@@ -217,6 +217,11 @@ void vxs_conn_flush(struct vxs_conn *c)
     }
 }
 
+bool vxs_conn_wants_pollin(const struct vxs_conn *c)
+{
+    return !c->stalled && vxs_sock_wants_pollin(c);
+}
+
 bool vxs_conn_wants_pollout(const struct vxs_conn *c)
 {
     return c->fd >= 0 && c->out_head && c->out_head->need <= vxs.durable_upto;
@@ -452,7 +457,8 @@ size_t vxs_conn_queued(const struct vxs_conn *c)
 
 /* Watch events an unprivileged domain left unread for -w watch-event= seconds are dropped,
  * as C xenstored drops them (the domain may not make us hold them forever). Only whole
- * messages go: not one the ring has taken part of. */
+ * messages go: not one the ring has taken part of. The poll timeout also covers a socket's
+ * partial request, looked for again on a timer (vxs_sock_timeout). */
 int vxs_conn_event_timeout(void)
 {
     uint64_t first = 0, now = vxs_now_ms();
@@ -462,9 +468,10 @@ int vxs_conn_event_timeout(void)
             if (o->expires_ms && !(o == c->out_head && c->out_off) &&
                 (!first || o->expires_ms < first))
                 first = o->expires_ms;
-    if (!first)
-        return -1;
-    return first <= now ? 0 : first - now > 1000000000u ? 1000000000 : (int)(first - now);
+    int t = !first ? -1 : first <= now ? 0 : first - now > 1000000000u ? 1000000000
+                                                                          : (int)(first - now);
+    int s = vxs_sock_timeout(); /* a socket's partial request (vxs_sock.c) */
+    return s >= 0 && (t < 0 || s < t) ? s : t;
 }
 
 void vxs_conn_expire_events(void)

@@ -164,7 +164,7 @@ int main(int argc, char **argv)
                 continue;
             pfd[i++] = (struct pollfd){
                 .fd = c->fd,
-                .events = (c->stalled ? 0 : POLLIN) |
+                .events = (vxs_conn_wants_pollin(c) ? POLLIN : 0) |
                           (vxs_conn_wants_pollout(c) ? POLLOUT : 0)};
         }
         n = i;
@@ -208,6 +208,7 @@ int main(int argc, char **argv)
         if (pfd[1].revents & POLLIN)
             vxs_domain_events();
         vxs_quota_tick();
+        vxs_sock_tick(); /* sockets' partial requests (vxs_sock.c) */
         if (pfd[0].revents & POLLIN) {
             int fd;
             while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)

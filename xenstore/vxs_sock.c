@@ -169,6 +169,7 @@ struct vxs_sock_rx {
     uint64_t peeked;    /* offset of the next byte to peek */
     uint64_t replay_end; /* restored: requests that start before it may have been handled */
     struct jslot *slot; /* NULL: no journal (a reply may then go twice after a restart) */
+    uint64_t partial_since, next_peek; /* part of a request peeked: look again then (ms) */
     size_t nholds;
     struct {
         uint64_t end, serial;
@@ -310,10 +311,8 @@ static void discard(struct vxs_conn *c, uint64_t n)
     struct vxs_sock_rx *rx = c->rx;
     struct jslot *s = rx->slot;
     if (s) {
-        int peek = -1;
-        socklen_t pl = sizeof peek;
-        getsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &peek, &pl);
-        s->pend_peek = peek;
+        /* The kernel's peek offset: what we peeked beyond the head (it was 0 at rx_init). */
+        s->pend_peek = (int64_t)(rx->peeked - rx->head);
         s->pend_head = rx->head + n;
     }
     uint8_t scratch[8192];
@@ -389,4 +388,74 @@ void vxs_sock_release(struct vxs_conn *c, uint64_t left_below)
     if (rx->slot && rx->slot->answered < end)
         rx->slot->answered = end;
     discard(c, end - rx->head);
+}
+
+/* poll() reports a socket readable while its queue holds bytes, peeked or not: one whose
+ * peeked requests wait for their replies would wake every round for nothing, so it is not
+ * polled for input then (the release of its requests, once the replies have left, lets it
+ * be polled again; a client's next request comes after the reply anyway). Part of a request
+ * peeked (libxenstore writes the header and the payload separately) is polled for as usual
+ * for SPIN_MS, the rest normally follows within microseconds; after that it is looked for on
+ * a timer, every PARTIAL_SLOW_MS (vxs_sock_tick): a client that stops in the middle of a
+ * request costs a peek per 100 ms, not a busy loop. */
+#define SPIN_MS 2
+#define PARTIAL_SLOW_MS 100
+
+static bool partial(const struct vxs_sock_rx *rx)
+{
+    return rx->peeked > rx->head && rx->nholds == 0;
+}
+
+bool vxs_sock_wants_pollin(const struct vxs_conn *c)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    if (!rx || rx->peeked == rx->head)
+        return true;
+    if (!partial(rx))
+        return false;
+    uint64_t now = vxs_now_ms();
+    if (!rx->partial_since) {
+        rx->partial_since = now;
+        rx->next_peek = now + PARTIAL_SLOW_MS;
+    }
+    return now - rx->partial_since < SPIN_MS;
+}
+
+int vxs_sock_timeout(void)
+{
+    int best = -1;
+    uint64_t now = 0;
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        struct vxs_sock_rx *rx = c->rx;
+        if (!rx || c->dead || !partial(rx) || !rx->partial_since) {
+            if (rx && !partial(rx))
+                rx->partial_since = 0;
+            continue;
+        }
+        if (!now)
+            now = vxs_now_ms();
+        uint64_t due = rx->partial_since + SPIN_MS;
+        if (now >= due)
+            due = rx->next_peek;
+        int t = due <= now ? 0 : (int)(due - now);
+        if (best < 0 || t < best)
+            best = t;
+    }
+    return best;
+}
+
+void vxs_sock_tick(void)
+{
+    uint64_t now = 0;
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        struct vxs_sock_rx *rx = c->rx;
+        if (!rx || c->dead || !partial(rx) || !rx->partial_since)
+            continue;
+        if (!now)
+            now = vxs_now_ms();
+        if (now - rx->partial_since < SPIN_MS || now < rx->next_peek)
+            continue;
+        rx->next_peek = now + PARTIAL_SLOW_MS;
+        vxs_conn_input(c);
+    }
 }
