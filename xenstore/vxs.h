@@ -11,6 +11,9 @@
  *                   libxenforeignmemory (nothing else calls them)
  *   vxs_ring.c      the ring page's byte queues (pure)
  *   vxs_persist.c   the connection table (domains, their watches) in the store
+ *   vxs_fdstore.c   systemd's fd store protocol (FDSTORE=1, LISTEN_FDS): sockets outlive us
+ *   vxs_sock.c      socket connections across restarts: the listening socket, names,
+ *                   restore, requests read with MSG_PEEK until answered (the journal)
  *   vxs_opts.c      the command line (ours and C xenstored's flags)
  *   vxs_daemon.c    daemonizing, pid file, sd_notify, the -T trace file
  *   vxs_dispatch.c  one request -> one reply: argument parsing, the message types
@@ -297,7 +300,7 @@ void vxs_fdstore_init(void);
 bool vxs_fdstore_active(void);
 int vxs_fdstore_take(const char *name);
 int vxs_fdstore_next(char *name); /* name: VXS_FDNAME_MAX + 1 bytes */
-int vxs_fdstore_put(int fd, const char *name);
+int vxs_fdstore_put(int fd, const char *name, bool pollable); /* !pollable: a memfd */
 void vxs_fdstore_remove(const char *name);
 
 /* vxs_sock.c: socket connections across restarts. listen: the listening socket (taken back

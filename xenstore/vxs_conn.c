@@ -382,7 +382,7 @@ struct vxs_conn *vxs_conn_new_socket(int fd)
     if (c && vxs_fdstore_active()) {
         /* The keeper holds it too, so that it outlives us (vxs_sock.c). */
         vxs_sock_name(c);
-        if (vxs_fdstore_put(fd, c->name) < 0)
+        if (vxs_fdstore_put(fd, c->name, true) < 0)
             c->name[0] = 0;
         vxs_sock_rx_init(c, false);
     }

@@ -159,14 +159,16 @@ static int notify(const char *msg, int fd)
     return 0;
 }
 
-int vxs_fdstore_put(int fd, const char *name)
+int vxs_fdstore_put(int fd, const char *name, bool pollable)
 {
     if (!active)
         return -ENOTCONN;
     if (!name_ok(name))
         return -EINVAL;
-    char msg[32 + VXS_FDNAME_MAX];
-    snprintf(msg, sizeof msg, "FDSTORE=1\nFDNAME=%s", name);
+    /* systemd watches a stored fd for POLLHUP (and drops it then) unless told FDPOLL=0,
+     * and refuses an fd epoll cannot watch, such as a memfd. */
+    char msg[48 + VXS_FDNAME_MAX];
+    snprintf(msg, sizeof msg, "FDSTORE=1\nFDNAME=%s%s", name, pollable ? "" : "\nFDPOLL=0");
     int rc = notify(msg, fd);
     if (rc < 0) {
         static bool told;

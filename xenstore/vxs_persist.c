@@ -15,6 +15,9 @@
  *                             larger than req[], from ring index <start> on, saved before
  *                             those bytes are consumed (vxs_persist_head); stale (ignored)
  *                             once req_cons is past its end
+ *   /sock/<name>              a Unix socket the fd store keeps (vxs_sock.c), from its first
+ *                             WATCH to its close: /sock/<name>/ev and /sock/<name>/w/<id>
+ *                             as a ring's
  *   /restarts                 "<n>"   how many times the table was restored (each run's
  *                                     transaction ids for reconnected rings start apart)
  *   /special/<0|1>            the perms of @introduceDomain, @releaseDomain (wire bytes)
@@ -23,8 +26,8 @@
  * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. The marks
  * are the exception: they move with every event a ring takes, so they are saved lazily (at
  * most once a second, all rings in one commit); a stale mark only replays events the ring
- * already had (vxs_events_replay.c). Socket
- * connections are not recorded: their processes see the socket close when the daemon dies.
+ * already had (vxs_events_replay.c). A socket connection is recorded only when the fd store
+ * keeps it (else its process sees the socket close when the daemon dies).
  * Open transactions are not recorded: after a restart a ring's unknown transaction ids get
  * EAGAIN (the client retries), and the ring's own indexes live in the shared page.
  *

@@ -79,7 +79,7 @@ int vxs_sock_listen(const char *path)
     }
     fd = bind_socket(path);
     if (fd >= 0)
-        vxs_fdstore_put(fd, "listen");
+        vxs_fdstore_put(fd, "listen", true);
     return fd;
 }
 
@@ -200,7 +200,7 @@ static void journal_open(void)
         }
     }
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED || (fresh && vxs_fdstore_put(fd, "journal") < 0)) {
+    if (p == MAP_FAILED || (fresh && vxs_fdstore_put(fd, "journal", false) < 0)) {
         if (p != MAP_FAILED)
             munmap(p, size);
         close(fd);
