@@ -20,8 +20,9 @@ STORE_HEAP_LIBS := -lcrypto -pthread
 # transactions, history, reachability for GC and git export. Needs an objstore (the heap
 # above) and zlib for the git export. Tests in tests/unit/build.mk.
 STORE_TREE_SRCS := xenstore/store_enc.c xenstore/store_cache.c xenstore/store_tree.c xenstore/store_tree_dir.c \
+                   xenstore/store_tree_write.c \
                    xenstore/store_commit.c \
-                   xenstore/store_txn.c xenstore/store_txn_kids.c \
+                   xenstore/store_txn.c xenstore/store_txn_kids.c xenstore/store_txn_commit.c \
                    xenstore/store_history.c xenstore/store_git.c
 STORE_TREE_LIBS := -lcrypto -lz
 

@@ -66,6 +66,10 @@ struct vs_txn {
     struct vs_op ops_in[2];
 };
 
+/* store_txn.c: existence and own version of path in t (absent also when an ancestor is
+ * missing); *node: the node, NULL if absent. */
+int txn_version_at(struct vs_tree *t, const char *path, bool *present, uint64_t *version,
+                   struct vs_node **node);
 /* store_txn.c: live's node at r's path (-ENOENT if absent there). */
 int txn_live_node(struct vs_txn *x, struct rec *r, struct vs_node **out);
 
