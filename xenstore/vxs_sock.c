@@ -411,6 +411,11 @@ bool vxs_sock_wants_pollin(const struct vxs_conn *c)
     struct vxs_sock_rx *rx = c->rx;
     if (!rx || rx->peeked == rx->head)
         return true;
+    /* Replies the socket does not take (the client sends without reading): read on, or the
+     * client, blocked on our unread bytes, never reads; beyond HOLDS requests the oldest are
+     * discarded unanswered (vxs_sock_hold), as without the fd store. */
+    if (c->out_head && c->out_head->need <= vxs.durable_upto)
+        return true;
     if (!partial(rx))
         return false;
     uint64_t now = vxs_now_ms();

@@ -6,7 +6,8 @@
 # EAGAIN) and a watcher on one writer's keys - run while the daemon is SIGKILLed KILLS times.
 # Passes when no client lost its connection or had a request fail (a lost connection, a
 # request never answered, a reply sent twice all show as a writer's failure or hang), every
-# acknowledged write is in the store, and after every restart the watcher got new events.
+# acknowledged write is in the store, and after every restart the watcher got new events;
+# then tests/xenstored/hostile.py runs against the daemon under the fd store.
 # Usage: tests/xenstored/killtest_fdstore.sh [BUILD_DIR]   (KILLS=n, SYNC=batch|always|none)
 set -u
 BUILD=${1:-build}
@@ -107,6 +108,15 @@ for w in p0 p1 t0; do
     fi
 done
 sed 's/^/  /' "$D/writers"
+# Hostile clients against the daemon under the fd store (its read path peeks and holds
+# requests: a client that sends without reading, partial requests, floods).
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if python3 "$ROOT/tests/xenstored/hostile.py" --sock "$XENSTORED_PATH" --pid "$(daemon_pid)" \
+        >"$D/hostile" 2>&1; then
+    tail -n 1 "$D/hostile" | sed 's/^/  /'
+else
+    echo "  FAIL hostile input under the fd store:"; sed 's/^/    /' "$D/hostile"; fail=1
+fi
 # A clean stop: SIGTERM to the holder ends the daemon and the holder (exit 0).
 kill -TERM "$HPID"
 wait "$HPID" || { echo "  FAIL vxs-fdstore did not stop cleanly on SIGTERM"; fail=1; }
