@@ -11,6 +11,7 @@
  *                   libxenforeignmemory (nothing else calls them)
  *   vxs_ring.c      the ring page's byte queues (pure)
  *   vxs_persist.c   the connection table (domains, their watches) in the store
+ *   vxs_persist_sock.c  its part for sockets the fd store keeps (/sock/<name>)
  *   vxs_fdstore.c   systemd's fd store protocol (FDSTORE=1, LISTEN_FDS): sockets outlive us
  *   vxs_sock.c      socket connections across restarts: the listening socket, names,
  *                   restore, requests read with MSG_PEEK until answered (the journal)
@@ -382,6 +383,15 @@ int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap);
 int vxs_perms_drop_unknown(char *perms, int len, bool (*exists)(uint32_t domid));
 
 /* vxs_persist.c: each returns the seq of its commit (the reply waits for it). */
+#define VXS_CONN_BRANCH "connections"
+/* Shared with vxs_persist_sock.c: a connection's directory in the table ("/dom/<domid>",
+ * "/sock/<name>"), its name in commit messages ("dom<domid>", "sock <name>"), a daemon
+ * commit's callback removing the node at path p if it exists, and a saved watch's value. */
+void vxs_persist_conn_dir(char *buf, size_t cap, const struct vxs_conn *c);
+void vxs_persist_conn_who(char *buf, size_t cap, const struct vxs_conn *c);
+int vxs_persist_rm(struct vs_txn *x, struct vxs_events *ev, void *p);
+bool vxs_persist_parse_watch(const void *val, size_t len, const char **path, const char **token,
+                             int *depth, uint64_t *since);
 uint64_t vxs_persist_domain(const struct vxs_domain *d);
 uint64_t vxs_persist_domain_gone(uint32_t domid);
 uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, bool add);

@@ -45,7 +45,7 @@
 
 #include "xenstore/vxs.h"
 
-#define BRANCH "connections"
+#define BRANCH VXS_CONN_BRANCH
 
 static const char perms[] = "n0";
 
@@ -68,7 +68,7 @@ struct dom_arg {
 };
 
 /* Who a commit of the table is about, in its message: "dom<domid>" or "sock <name>". */
-static void conn_who(char *buf, size_t cap, const struct vxs_conn *c)
+void vxs_persist_conn_who(char *buf, size_t cap, const struct vxs_conn *c)
 {
     if (c->dom)
         snprintf(buf, cap, "dom%u", c->domid);
@@ -78,7 +78,7 @@ static void conn_who(char *buf, size_t cap, const struct vxs_conn *c)
 
 /* A connection's directory in the table: "/dom/<domid>" (a ring) or "/sock/<name>" (a socket
  * the fd store keeps, vxs_sock.c). */
-static void conn_dir(char *buf, size_t cap, const struct vxs_conn *c)
+void vxs_persist_conn_dir(char *buf, size_t cap, const struct vxs_conn *c)
 {
     if (c->dom)
         snprintf(buf, cap, "/dom/%u", c->domid);
@@ -131,7 +131,7 @@ uint64_t vxs_persist_domain(const struct vxs_domain *d)
     return vxs_txn_daemon_commit(BRANCH, what, put_domain, &a);
 }
 
-static int rm_path(struct vs_txn *x, struct vxs_events *ev, void *p)
+int vxs_persist_rm(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
     (void)ev;
     struct vs_stat st;
@@ -146,7 +146,7 @@ uint64_t vxs_persist_domain_gone(uint32_t domid)
     char path[64], what[64];
     snprintf(path, sizeof path, "/dom/%u", domid);
     snprintf(what, sizeof what, "RELEASE %u", domid);
-    return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
+    return vxs_txn_daemon_commit(BRANCH, what, vxs_persist_rm, path);
 }
 
 /* A watch's node name: a hash of its path and token (one node per (path, token)). */
@@ -204,8 +204,8 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
     if (!vxs_conn_in_table(c))
         return vxs.next_seq;
     char what[64], dir[64], who[48];
-    conn_dir(dir, sizeof dir, c);
-    conn_who(who, sizeof who, c);
+    vxs_persist_conn_dir(dir, sizeof dir, c);
+    vxs_persist_conn_who(who, sizeof who, c);
     snprintf(what, sizeof what, "%s %s", add ? "WATCH" : "UNWATCH", who);
     if (add) {
         /* Its events are those of commits after this one (the first event goes at once). */
@@ -220,7 +220,7 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
     }
     char path[128];
     watch_path(path, sizeof path, dir, w);
-    return vxs_txn_daemon_commit(BRANCH, what, rm_path, path);
+    return vxs_txn_daemon_commit(BRANCH, what, vxs_persist_rm, path);
 }
 
 /* A reconnected ring (its indexes back to 0) has no watches and no unfinished request: a
@@ -230,11 +230,11 @@ static int rm_watches_and_head(struct vs_txn *x, struct vxs_events *ev, void *p)
     const char *dir = p;
     char path[96];
     snprintf(path, sizeof path, "%s/w", dir);
-    int rc = rm_path(x, ev, path);
+    int rc = vxs_persist_rm(x, ev, path);
     if (rc < 0)
         return rc;
     snprintf(path, sizeof path, "%s/head", dir);
-    int rc2 = rm_path(x, ev, path);
+    int rc2 = vxs_persist_rm(x, ev, path);
     return rc2 < 0 ? rc2 : rc == 1 && rc2 == 1 ? 1 : 0;
 }
 
@@ -243,88 +243,10 @@ uint64_t vxs_persist_watches_clear(const struct vxs_conn *c)
     if (!c->dom && !c->in_table)
         return vxs.next_seq;
     char what[80], dir[64], who[48];
-    conn_dir(dir, sizeof dir, c);
-    conn_who(who, sizeof who, c);
+    vxs_persist_conn_dir(dir, sizeof dir, c);
+    vxs_persist_conn_who(who, sizeof who, c);
     snprintf(what, sizeof what, "RESET_WATCHES %s", who);
     return vxs_txn_daemon_commit(BRANCH, what, rm_watches_and_head, dir);
-}
-
-/* ---- socket connections (vxs_sock.c) ------------------------------------------------------ */
-
-void vxs_persist_sock_gone(const struct vxs_conn *c)
-{
-    if (!c->in_table)
-        return;
-    char dir[64], what[80], who[48];
-    conn_dir(dir, sizeof dir, c);
-    conn_who(who, sizeof who, c);
-    snprintf(what, sizeof what, "CLOSE %s", who);
-    vxs_txn_daemon_commit(BRANCH, what, rm_path, dir);
-}
-
-void vxs_persist_sock_load(struct vxs_conn *c)
-{
-    struct vs_txn *x;
-    if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
-        return;
-    char dir[64], wdir[80];
-    conn_dir(dir, sizeof dir, c);
-    snprintf(wdir, sizeof wdir, "%s/w", dir);
-    struct vs_stat st;
-    c->in_table = vs_txn_stat(x, dir, &st) == 0;
-    char **ws = NULL;
-    size_t nw = 0;
-    if (c->in_table && vs_txn_list(x, wdir, &ws, &nw) == 0) {
-        for (size_t j = 0; j < nw; j++) {
-            char wp[128];
-            void *val;
-            size_t len;
-            snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
-            if (vs_txn_read(x, wp, &val, &len) < 0)
-                continue;
-            /* "<depth> <since>\0<path>\0<token>\0": checked, it is a file on disk */
-            const char *p = val, *end = p + len;
-            const char *p1 = memchr(p, 0, len);
-            const char *p2 = p1 ? memchr(p1 + 1, 0, (size_t)(end - p1 - 1)) : NULL;
-            const char *p3 = p2 ? memchr(p2 + 1, 0, (size_t)(end - p2 - 1)) : NULL;
-            int depth = 0;
-            unsigned long long since = 0;
-            if (p3 && sscanf(p, "%d %llu", &depth, &since) >= 1 &&
-                vxs_watch_add(c, p1 + 1, p2 + 1, depth) == 0)
-                c->watches->since = since;
-            free(val);
-        }
-        vs_names_free(ws, nw);
-    }
-    vs_txn_abort(x);
-}
-
-/* Entries of sockets that are gone (closed while no daemon ran, or not handed back). */
-static int rm_stale_socks(struct vs_txn *x, struct vxs_events *ev, void *p)
-{
-    (void)ev;
-    (void)p;
-    char **names = NULL;
-    size_t n = 0;
-    if (vs_txn_list(x, "/sock", &names, &n) < 0)
-        return 1;
-    int done = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool live = false;
-        for (const struct vxs_conn *c = vxs.conns; c && !live; c = c->next)
-            live = !c->dom && c->in_table && strcmp(c->name, names[i]) == 0;
-        char path[300];
-        snprintf(path, sizeof path, "/sock/%s", names[i]);
-        if (!live && vs_txn_rm(x, path) == 0)
-            done++;
-    }
-    vs_names_free(names, n);
-    return done ? 0 : 1;
-}
-
-void vxs_persist_sock_prune(void)
-{
-    vxs_txn_daemon_commit(BRANCH, "CLOSE stale sockets", rm_stale_socks, NULL);
 }
 
 /* ---- the head of a request larger than the ring ------------------------------------------ */
@@ -345,7 +267,7 @@ static int put_head(struct vs_txn *x, struct vxs_events *ev, void *p)
         return 1; /* not in the table (released): nothing to keep */
     snprintf(path, sizeof path, "/dom/%u/head", a->domid);
     if (a->len == 0)
-        return rm_path(x, ev, path);
+        return vxs_persist_rm(x, ev, path);
     /* A header and at most a whole payload: "<start> " and 4112 bytes. */
     char val[16 + sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
     int n = snprintf(val, sizeof val, "%" PRIu32 " ", a->start);
@@ -401,6 +323,26 @@ bool vxs_persist_head_get(uint32_t domid, uint32_t *start, void **bytes, size_t 
     return ok;
 }
 
+bool vxs_persist_parse_watch(const void *val, size_t len, const char **path, const char **token,
+                             int *depth, uint64_t *since)
+{
+    /* "<depth> <since>\0<path>\0<token>\0" (no since: an older version's table): checked,
+     * it is a file on disk */
+    const char *p = val, *end = p + len;
+    const char *p1 = memchr(p, 0, len);
+    const char *p2 = p1 ? memchr(p1 + 1, 0, (size_t)(end - p1 - 1)) : NULL;
+    const char *p3 = p2 ? memchr(p2 + 1, 0, (size_t)(end - p2 - 1)) : NULL;
+    int d = 0;
+    unsigned long long sn = 0;
+    if (!p3 || sscanf(p, "%d %llu", &d, &sn) < 1)
+        return false;
+    *path = p1 + 1;
+    *token = p2 + 1;
+    *depth = d;
+    *since = sn;
+    return true;
+}
+
 /* Between vxs_persist_load and vxs_events_replay the saved marks are still the only record
  * of what the restored rings had: none may be overwritten then. */
 static bool marks_held;
@@ -454,16 +396,11 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
             snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
             if (vs_txn_read(x, wp, &val, &len) < 0)
                 continue;
-            /* "<depth> <since>\0<path>\0<token>\0" (no since: an older version's table):
-             * checked, it is a file on disk */
-            const char *p = val, *end = p + len;
-            const char *p1 = memchr(p, 0, len);
-            const char *p2 = p1 ? memchr(p1 + 1, 0, (size_t)(end - p1 - 1)) : NULL;
-            const char *p3 = p2 ? memchr(p2 + 1, 0, (size_t)(end - p2 - 1)) : NULL;
-            int depth = 0;
-            unsigned long long since = 0;
-            if (p3 && sscanf(p, "%d %llu", &depth, &since) >= 1)
-                watch(domid, p1 + 1, p2 + 1, depth, since);
+            const char *path, *token;
+            int depth;
+            uint64_t since;
+            if (vxs_persist_parse_watch(val, len, &path, &token, &depth, &since))
+                watch(domid, path, token, depth, since);
             free(val);
         }
         vs_names_free(ws, nw);
@@ -657,7 +594,7 @@ void vxs_persist_marks(bool force)
                 continue;
             uint64_t m = mark_of(c, head);
             if (m != c->ev_saved && a.n < rings) {
-                conn_dir(a.dir[a.n], sizeof a.dir[a.n], c);
+                vxs_persist_conn_dir(a.dir[a.n], sizeof a.dir[a.n], c);
                 who[a.n] = c;
                 a.gen[a.n++] = m;
             }
@@ -708,6 +645,6 @@ bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen)
 bool vxs_persist_conn_mark_get(const struct vxs_conn *c, uint64_t *gen)
 {
     char dir[64];
-    conn_dir(dir, sizeof dir, c);
+    vxs_persist_conn_dir(dir, sizeof dir, c);
     return mark_get(dir, gen);
 }
