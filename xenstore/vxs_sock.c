@@ -63,9 +63,13 @@ static bool listens_at(int fd, const char *path)
            stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/* The listening socket handed back, set aside by vxs_sock_restore for vxs_sock_listen. */
+static int kept_listen = -1;
+
 int vxs_sock_listen(const char *path)
 {
-    int fd = vxs_fdstore_take("listen");
+    int fd = kept_listen >= 0 ? kept_listen : vxs_fdstore_take("listen");
+    kept_listen = -1;
     if (fd >= 0) {
         if (listens_at(fd, path)) {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -94,11 +98,17 @@ void vxs_sock_name(struct vxs_conn *c)
     snprintf(c->name, sizeof c->name, "c%llx-%u", run, c->id);
 }
 
+static void journal_open(void);
+static void journal_prune(void);
+
 void vxs_sock_restore(void)
 {
     char name[VXS_FDNAME_MAX + 1];
     int fd;
     unsigned n = 0;
+    /* Ours but not connections: the journal now, the listening socket for vxs_sock_listen. */
+    journal_open();
+    kept_listen = vxs_fdstore_take("listen");
     while ((fd = vxs_fdstore_next(name)) >= 0) {
         int type = 0;
         socklen_t l = sizeof type;
@@ -123,6 +133,7 @@ void vxs_sock_restore(void)
     }
     if (n)
         vxs_log("restart: %u socket connections taken back", n);
+    journal_prune();
     vxs_persist_sock_prune();
     /* With rings, vxs_domain_restore replays the events of all (vxs_events_replay.c). */
     if (vxs.socket_only)
@@ -216,6 +227,20 @@ static struct jslot *slot_find(const char *name)
         if (strncmp(journal[i].name, name, sizeof journal[i].name) == 0)
             return &journal[i];
     return NULL;
+}
+
+/* Slots of connections that were not handed back (closed while no daemon ran) are free. */
+static void journal_prune(void)
+{
+    for (size_t i = 0; journal && i < JOURNAL_SLOTS; i++) {
+        if (!journal[i].name[0])
+            continue;
+        bool live = false;
+        for (const struct vxs_conn *c = vxs.conns; c && !live; c = c->next)
+            live = c->rx && c->rx->slot == &journal[i];
+        if (!live)
+            memset(&journal[i], 0, sizeof journal[i]);
+    }
 }
 
 void vxs_sock_rx_init(struct vxs_conn *c, bool restored)

@@ -58,6 +58,8 @@ done
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
 fail=0 kills=0 fed=0
+# The listening socket is kept too: the same one serves after every restart.
+sock_ino=$(stat -c %i "$XENSTORED_PATH")
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ]; do
     r=$(rnd 100)
@@ -78,6 +80,11 @@ while [ $kills -lt "$KILLS" ]; do
     fi
 done
 secs=$(( $(date +%s) - t0 ))
+[ "$(stat -c %i "$XENSTORED_PATH")" = "$sock_ino" ] ||
+    { echo "  FAIL the listening socket was bound anew (not taken back from the fd store)"; fail=1; }
+if grep -q "not a connection" "$D/log"; then
+    echo "  FAIL the daemon closed a stored fd:"; grep "not a connection" "$D/log" | head -3; fail=1
+fi
 sleep 0.3
 for p in $WPIDS; do
     if ! kill -0 "$p" 2>/dev/null; then echo "  FAIL a writer ended early"; fail=1; fi
