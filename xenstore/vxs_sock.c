@@ -264,13 +264,15 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
     if (s) {
         /* A discard cut by the kill: done if the peek offset moved back by its size. */
         if (s->pend_head > s->head && peek >= 0 &&
-            (int64_t)peek == s->pend_peek - (int64_t)(s->pend_head - s->head))
+            (int64_t)peek == s->pend_peek - (int64_t)(s->pend_head - s->head)) {
+            vxs_log("restart: %s: the discard cut by the kill had happened", c->name);
             s->head = s->pend_head;
+        }
         s->pend_head = s->head;
         rx->head = s->head;
         /* Requests answered before the kill (their reply has left): gone unhandled. */
         if (s->answered > rx->head) {
-            uint64_t skip = s->answered - rx->head;
+            uint64_t skip = s->answered - rx->head, want = skip;
             uint8_t scratch[4096];
             while (skip > 0) {
                 ssize_t n = recv(c->fd, scratch, skip < sizeof scratch ? skip : sizeof scratch,
@@ -282,6 +284,8 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
             }
             s->head = s->pend_head = rx->head;
             setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+            vxs_log("restart: %s: %llu bytes of requests answered before the kill skipped",
+                    c->name, (unsigned long long)(want - skip));
         }
         s->answered = rx->head;
     } else if (!restored) {
