@@ -84,17 +84,19 @@ void vxs_seq_durable(void *arg, bool ok)
     }
 }
 
-/* BATCH runs as a pipelined group commit: the pack's sync thread flushes the device while
- * the loop goes on; a reply waits for the sync that covers its commit (vxs_durable_round).
- * Started on first use, i.e. in the loop, after the fork (a thread would not survive it). */
+/* --sync batch: by default each round ends with one flush in the loop (the round's commits
+ * written and synced together). With VXS_SYNC_THREAD=1 it runs as a pipelined group commit:
+ * the pack's sync thread flushes the device while the loop goes on, and a reply waits for the
+ * sync that covers its commit (vxs_durable_round). Not the default: measured on this 2-CPU
+ * machine under load, 10 closed-loop writers split into two cohorts of ~5 commits per sync
+ * (inline: ~10), twice the syncs for 0.74-0.91x the writes/s (docs/ARCHITECTURE.md). The
+ * thread starts on first use, i.e. in the loop after the fork (it would not survive it). */
 int vxs_durable_fd(void)
 {
     if (!vxs.sync_started && vxs.is_pack && vxs.sync == STORE_SYNC_BATCH) {
         vxs.sync_started = true;
-        /* VXS_SYNC_THREAD=0: the sync runs at the end of each round in the loop, as before
-         * the thread (for A/B measurements; the promise is the same). */
         const char *env = getenv("VXS_SYNC_THREAD");
-        vxs.sync_fd = env && strcmp(env, "0") == 0 ? -ENOSYS : store_pack_sync_thread(vxs.os);
+        vxs.sync_fd = env && strcmp(env, "1") == 0 ? store_pack_sync_thread(vxs.os) : -ENOSYS;
         if (vxs.sync_fd < 0 && vxs.sync_fd != -ENOSYS)
             vxs_log("no sync thread (%s): each round syncs in the loop",
                     strerror(-vxs.sync_fd));

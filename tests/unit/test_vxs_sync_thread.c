@@ -1,6 +1,7 @@
 /*
- * vxenstored's --sync batch with the pack's sync thread (vxs_durable_fd/vxs_durable_round,
- * as the poll loop runs them), on a backend whose syncs the test holds (store_io_gate.h):
+ * vxenstored's --sync batch with the pack's sync thread (VXS_SYNC_THREAD=1;
+ * vxs_durable_fd/vxs_durable_round, as the poll loop runs them), on a backend whose syncs
+ * the test holds (store_io_gate.h):
  *   - a guest's WRITE is handled and committed while the sync runs, but its reply reaches
  *     rsp[], its request is consumed (req_cons) and dom0's watch event is released only once
  *     the sync that covers the commit returned; a READ handled meanwhile waits with it;
@@ -40,6 +41,7 @@ static void start(struct vh_client **d0, struct vh_client **d5)
     vxs.os->ops->close(vxs.os);
     assert_int_equal(store_io_gate_dir(dir, &gate, &iodir), 0);
     assert_int_equal(vxs_store_open_pack(iodir), 0);
+    setenv("VXS_SYNC_THREAD", "1", 1); /* the thread is opt-in (vxs_server.c) */
     assert_true(vxs_durable_fd() >= 0);
     *d0 = vh_dom0();
     *d5 = vh_domain(5);
