@@ -6,7 +6,8 @@
 # some none (none promises survival of a process kill, which is what SIGKILL tests; not of a
 # power loss). At the end every write a writer logged as acknowledged (libxenstore returned
 # success) must be in the store with its value or a later one of the same key, and each
-# transaction's two keys must be equal.
+# transaction's two keys must be equal. Every other batch run uses the pipelined group commit
+# (VXS_SYNC_THREAD=1: the fdatasync in a thread while the loop goes on).
 # Usage: tests/xenstored/killtest.sh [BUILD_DIR]   (KILLS=n to change the number of kills)
 set -u
 BUILD=${1:-build}
@@ -29,9 +30,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-start() { # SYNC
+start() { # SYNC (always, batch, none, or thread: batch with the sync thread)
     rm -f "$XENSTORED_PATH"
-    "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync "$1" 2>>"$D/log" &
+    th=0 sync=$1
+    [ "$1" = thread ] && th=1 sync=batch
+    VXS_SYNC_THREAD=$th "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync "$sync" \
+        2>>"$D/log" &
     PID=$!
     for _ in $(seq 400); do
         [ -S "$XENSTORED_PATH" ] && return 0
@@ -61,7 +65,7 @@ while [ $i -lt "$TXN" ]; do
     i=$((i + 1))
 done
 
-kills=0 batch=0 always=0 none=0 mode=batch
+kills=0 batch=0 thread=0 always=0 none=0 mode=batch
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ]; do
     r=$(rnd 100)
@@ -71,8 +75,13 @@ while [ $kills -lt "$KILLS" ]; do
     PID=
     kills=$((kills + 1))
     # Count the kill against the mode of the run it ended; choose the next run's mode.
-    case $mode in always) always=$((always + 1)) ;; none) none=$((none + 1)) ;; *) batch=$((batch + 1)) ;; esac
-    case $((kills % 22)) in 3) mode=always ;; 14) mode=none ;; *) mode=batch ;; esac
+    case $mode in
+    always) always=$((always + 1)) ;; none) none=$((none + 1)) ;;
+    thread) batch=$((batch + 1)) thread=$((thread + 1)) ;; *) batch=$((batch + 1)) ;;
+    esac
+    case $((kills % 22)) in
+    3) mode=always ;; 14) mode=none ;; *) mode=batch; [ $((kills % 2)) = 1 ] && mode=thread ;;
+    esac
     start $mode || exit 1
 done
 secs=$(( $(date +%s) - t0 ))
@@ -97,7 +106,8 @@ sed 's/^/  /' "$D/writers"
 if grep -qi "sanitizer\|assert" "$D/log"; then
     echo "  FAIL the daemon reported:"; grep -i "sanitizer\|assert" "$D/log" | head; fail=1
 fi
-echo "killtest: $kills SIGKILLs in ${secs} s (of runs in --sync batch: $batch, always: $always," \
+echo "killtest: $kills SIGKILLs in ${secs} s (of runs in --sync batch: $batch ($thread with" \
+     "the sync thread), always: $always," \
      "none: $none); $acked acknowledged writes checked over $keys keys"
 [ $acked -gt 0 ] || { echo "  FAIL no write was acknowledged"; fail=1; }
 if [ $fail -eq 0 ]; then echo "killtest: ok"; else echo "killtest: FAILED"; fi
