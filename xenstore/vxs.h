@@ -327,12 +327,12 @@ bool vxs_sock_replayed(const struct vxs_conn *c, uint64_t start);
 void vxs_sock_hold(struct vxs_conn *c, uint64_t end, uint64_t serial);
 void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole);
 void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);
-/* Poll it for input (no peeked request waits for its reply)? The poll timeout (ms, -1: none)
- * for partial requests, and tick: read those that are due (before the round's durable
- * round, like every input). */
+/* Kept sockets are watched by an edge-triggered epoll set, not polled for POLLIN (their
+ * queue holds peeked bytes): wants_pollin is false for them; the loop polls epoll_fd (-1:
+ * none yet) and calls events when it is readable. */
 bool vxs_sock_wants_pollin(const struct vxs_conn *c);
-int vxs_sock_timeout(void);
-void vxs_sock_tick(void);
+int vxs_sock_epoll_fd(void);
+void vxs_sock_events(void);
 /* Reconnected after a restart: its old transaction ids get EAGAIN (vxs_domain.c). */
 void vxs_conn_mark_restored(struct vxs_conn *c);
 

@@ -298,15 +298,20 @@ void vxs_conn_restore_head(struct vxs_conn *c)
 
 static void input_socket(struct vxs_conn *c)
 {
-    uint8_t buf[8192];
-    uint64_t pos;
-    ssize_t n = vxs_sock_recv(c, buf, sizeof buf, &pos);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        c->dead = true;
-        return;
+    /* A kept socket is told of new bytes once (edge-triggered, vxs_sock.c): read them all. */
+    while (!c->dead) {
+        uint8_t buf[8192];
+        uint64_t pos;
+        ssize_t n = vxs_sock_recv(c, buf, sizeof buf, &pos);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            c->dead = true;
+            return;
+        }
+        if (n > 0 && !feed(c, buf, (size_t)n, pos))
+            c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
+        if (n < (ssize_t)sizeof buf || !c->rx)
+            return;
     }
-    if (n > 0 && !feed(c, buf, (size_t)n, pos))
-        c->dead = true; /* oversized payload: the stream cannot continue (as C does) */
 }
 
 static void input_ring(struct vxs_conn *c)
@@ -457,8 +462,7 @@ size_t vxs_conn_queued(const struct vxs_conn *c)
 
 /* Watch events an unprivileged domain left unread for -w watch-event= seconds are dropped,
  * as C xenstored drops them (the domain may not make us hold them forever). Only whole
- * messages go: not one the ring has taken part of. The poll timeout also covers a socket's
- * partial request, looked for again on a timer (vxs_sock_timeout). */
+ * messages go: not one the ring has taken part of. */
 int vxs_conn_event_timeout(void)
 {
     uint64_t first = 0, now = vxs_now_ms();
@@ -468,10 +472,9 @@ int vxs_conn_event_timeout(void)
             if (o->expires_ms && !(o == c->out_head && c->out_off) &&
                 (!first || o->expires_ms < first))
                 first = o->expires_ms;
-    int t = !first ? -1 : first <= now ? 0 : first - now > 1000000000u ? 1000000000
-                                                                          : (int)(first - now);
-    int s = vxs_sock_timeout(); /* a socket's partial request (vxs_sock.c) */
-    return s >= 0 && (t < 0 || s < t) ? s : t;
+    if (!first)
+        return -1;
+    return first <= now ? 0 : first - now > 1000000000u ? 1000000000 : (int)(first - now);
 }
 
 void vxs_conn_expire_events(void)

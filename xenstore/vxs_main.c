@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     struct pollfd *pfd = NULL;
     size_t pcap = 0;
     for (;;) {
-        size_t n = 3;
+        size_t n = 4;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next)
             n++;
         if (n > pcap) {
@@ -158,7 +158,8 @@ int main(int argc, char **argv)
         pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
         pfd[2] = (struct pollfd){.fd = vxs_durable_fd(), .events = POLLIN}; /* a sync ended */
-        size_t i = 3;
+        pfd[3] = (struct pollfd){.fd = vxs_sock_epoll_fd(), .events = POLLIN}; /* vxs_sock.c */
+        size_t i = 4;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
             if (c->fd < 0)
                 continue;
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
             return 1;
         }
         /* Sockets by fd: the list may change while requests are handled. */
-        for (i = 3; i < n; i++) {
+        for (i = 4; i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             for (struct vxs_conn *c = vxs.conns; c; c = c->next)
@@ -207,10 +208,11 @@ int main(int argc, char **argv)
                     break;
                 }
         }
+        if (pfd[3].revents & POLLIN)
+            vxs_sock_events(); /* kept sockets with new bytes */
         if (pfd[1].revents & POLLIN)
             vxs_domain_events();
         vxs_quota_tick();
-        vxs_sock_tick(); /* sockets' partial requests (vxs_sock.c) */
         if (pfd[0].revents & POLLIN) {
             int fd;
             while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -180,12 +181,53 @@ struct vxs_sock_rx {
     uint64_t peeked;    /* offset of the next byte to peek */
     uint64_t replay_end; /* restored: requests that start before it may have been handled */
     struct jslot *slot; /* NULL: no journal (a reply may then go twice after a restart) */
-    uint64_t partial_since, next_peek; /* part of a request peeked: look again then (ms) */
     size_t nholds;
     struct {
         uint64_t end, serial;
     } hold[HOLDS];      /* requests handled, not discarded: end offset, last message serial */
 };
+
+/* poll() reports a socket readable while its queue holds bytes, peeked or not: polling a
+ * kept socket for POLLIN would wake every round while a peeked request waits for its reply,
+ * and spin while part of a request is peeked (libxenstore writes the header and the payload
+ * separately), taking the CPU from the very client that is to write the rest. So kept
+ * sockets are watched by an epoll set, edge-triggered: it fires when new bytes arrive, and
+ * each such event peeks everything there is (vxs_conn.c's input loop). The epoll fd is
+ * polled by the loop (vxs_main.c). */
+static int epfd = -1;
+
+int vxs_sock_epoll_fd(void)
+{
+    return epfd;
+}
+
+static void epoll_add(struct vxs_conn *c)
+{
+    if (epfd < 0)
+        epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u32 = c->id};
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        vxs_log("epoll: %s: %s", c->name, strerror(errno));
+        c->dead = true;
+    }
+}
+
+void vxs_sock_events(void)
+{
+    struct epoll_event ev[64];
+    int n = epfd < 0 ? 0 : epoll_wait(epfd, ev, 64, 0);
+    for (int i = 0; i < n; i++)
+        for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+            if (c->id == ev[i].data.u32 && c->rx) {
+                vxs_conn_input(c);
+                break;
+            }
+}
+
+bool vxs_sock_wants_pollin(const struct vxs_conn *c)
+{
+    return !c->rx;
+}
 
 static void journal_open(void)
 {
@@ -305,10 +347,13 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
             rx->replay_end = UINT64_MAX;
     }
     c->rx = rx;
+    epoll_add(c);
 }
 
 void vxs_sock_rx_free(struct vxs_conn *c)
 {
+    if (c->rx && epfd >= 0)
+        epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->rx && c->rx->slot)
         memset(c->rx->slot, 0, sizeof *c->rx->slot);
     free(c->rx);
@@ -417,79 +462,4 @@ void vxs_sock_release(struct vxs_conn *c, uint64_t left_below)
     if (rx->slot && rx->slot->answered < end)
         rx->slot->answered = end;
     discard(c, end - rx->head);
-}
-
-/* poll() reports a socket readable while its queue holds bytes, peeked or not: one whose
- * peeked requests wait for their replies would wake every round for nothing, so it is not
- * polled for input then (the release of its requests, once the replies have left, lets it
- * be polled again; a client's next request comes after the reply anyway). Part of a request
- * peeked (libxenstore writes the header and the payload separately) is polled for as usual
- * for SPIN_MS, the rest normally follows within microseconds; after that it is looked for on
- * a timer, every PARTIAL_SLOW_MS (vxs_sock_tick): a client that stops in the middle of a
- * request costs a peek per 100 ms, not a busy loop. */
-#define SPIN_MS 2
-#define PARTIAL_SLOW_MS 100
-
-static bool partial(const struct vxs_sock_rx *rx)
-{
-    return rx->peeked > rx->head && rx->nholds == 0;
-}
-
-bool vxs_sock_wants_pollin(const struct vxs_conn *c)
-{
-    struct vxs_sock_rx *rx = c->rx;
-    if (!rx || rx->peeked == rx->head)
-        return true;
-    /* Replies the socket does not take (the client sends without reading): read on, or the
-     * client, blocked on our unread bytes, never reads; beyond HOLDS requests the oldest are
-     * discarded unanswered (vxs_sock_hold), as without the fd store. */
-    if (c->out_head && c->out_head->need <= vxs.durable_upto)
-        return true;
-    if (!partial(rx))
-        return false;
-    uint64_t now = vxs_now_ms();
-    if (!rx->partial_since) {
-        rx->partial_since = now;
-        rx->next_peek = now + PARTIAL_SLOW_MS;
-    }
-    return now - rx->partial_since < SPIN_MS;
-}
-
-int vxs_sock_timeout(void)
-{
-    int best = -1;
-    uint64_t now = 0;
-    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        struct vxs_sock_rx *rx = c->rx;
-        if (!rx || c->dead || !partial(rx) || !rx->partial_since) {
-            if (rx && !partial(rx))
-                rx->partial_since = 0;
-            continue;
-        }
-        if (!now)
-            now = vxs_now_ms();
-        uint64_t due = rx->partial_since + SPIN_MS;
-        if (now >= due)
-            due = rx->next_peek;
-        int t = due <= now ? 0 : (int)(due - now);
-        if (best < 0 || t < best)
-            best = t;
-    }
-    return best;
-}
-
-void vxs_sock_tick(void)
-{
-    uint64_t now = 0;
-    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-        struct vxs_sock_rx *rx = c->rx;
-        if (!rx || c->dead || !partial(rx) || !rx->partial_since)
-            continue;
-        if (!now)
-            now = vxs_now_ms();
-        if (now - rx->partial_since < SPIN_MS || now < rx->next_peek)
-            continue;
-        rx->next_peek = now + PARTIAL_SLOW_MS;
-        vxs_conn_input(c);
-    }
 }
