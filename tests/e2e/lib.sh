@@ -151,15 +151,38 @@ xenstored_is_ours() {
 
 xenstored_answers() { xenstore-exists / 2>/dev/null; }
 
-# xenstored_kill_restart: SIGKILL the running xenstored and start it again, with the same
-# arguments, on its database; wait until it answers. Its output goes to /tmp/vxs-restart.log.
-# xenconsoled's xenstore connection dies with the daemon (libxenstore does not reconnect):
-# it may exit or go on without xenstore, and then never sees a new domain (xl create's wait
-# for the console tty times out). So a new one is started either way; it takes over the
-# running domains' consoles and appends to their logs.
+# xenstored_kept: dom0's vxenstored runs under its fd store, vxs-fdstore (run.sh --xenstored
+# build/vxs-fdstore --xenstored-args "-- /xenkit/build/vxenstored ..."): the holder keeps the
+# listening socket and every client's connection, and restarts the daemon when it dies.
+xenstored_kept() {
+    . /etc/rig/rig.conf
+    case " $RIG_XENSTORED_ARGS " in *" -- "*vxenstored*) return 0 ;; *) return 1 ;; esac
+}
+
+# xenstored_kill_restart: SIGKILL the running xenstored and have it start again, with the same
+# arguments, on its database; wait until it answers. Its output goes to /tmp/vxs-restart.log
+# (dom0-init.sh sends vxenstored's there too). Under vxs-fdstore the holder restarts it and
+# no client loses its connection. Without it, xenconsoled's xenstore connection dies with the
+# daemon (libxenstore does not reconnect): it may exit or go on without xenstore, and then
+# never sees a new domain (xl create's wait for the console tty times out). So a new one is
+# started either way; it takes over the running domains' consoles and appends to their logs.
 xenstored_kill_restart() {
     . /etc/rig/rig.conf
     local pid
+    if xenstored_kept; then
+        pid=$(pidof vxenstored)
+        [ -n "$pid" ] || fail "cannot find the running vxenstored (under vxs-fdstore)"
+        kill -KILL $pid
+        while kill -0 $pid 2>/dev/null; do sleep 0.05; done
+        XS_OLD_PID=$pid
+        restarted_by_holder() {
+            local p
+            p=$(pidof vxenstored) && [ "$p" != "$XS_OLD_PID" ] && xenstored_answers
+        }
+        wait_until 10 restarted_by_holder ||
+            { tail -n 20 /tmp/vxs-restart.log; fail "vxs-fdstore did not restart vxenstored"; }
+        return 0
+    fi
     pid=$(pidof xenstored || pgrep -f "$RIG_XENSTORED" | head -n 1)
     [ -n "$pid" ] || fail "cannot find the running xenstored"
     kill -KILL $pid

@@ -6,8 +6,8 @@
 # data/xsprobe=ready; then vxenstored is killed and started again; the guest's ring must be
 # reconnected with its watch (the connection table lives in the store), so writing the
 # command makes it answer in data/reply and bump the counter in a transaction, exactly as in
-# the xsprobe scenario. Then the guest powers off and `xl destroy` (the xl that created it
-# lost its socket with the old daemon) must still clean up: the domain and its nodes go, and
+# the xsprobe scenario. Then the guest powers off and `xl destroy` (a new xl: with vxenstored
+# alone, the one that created it lost its socket with the old daemon) must still clean up: the domain and its nodes go, and
 # (XSA-322) a permission entry naming it is removed from the nodes it did not own.
 # Last, a writer on dom0's ring (/dev/xen/xenbus: the kernel keeps a request across the
 # daemon's death) writes while the daemon is killed at random moments: a request read but not
