@@ -151,6 +151,7 @@ fi
 
 # The toolstack's shutdown request: the guest kernel's control/shutdown watch -> /sbin/poweroff.
 t2=$(now)
+touch "$E2E_TMP/xl-no-retry"
 xl shutdown "$name" >&2 2>&1 || soft_fail "xl shutdown failed"
 if $restarted; then
     stopped() { gone || xl list "$name" 2>/dev/null | awk 'NR == 2 { exit ($5 ~ /s/) ? 0 : 1 }'; }
@@ -167,7 +168,11 @@ else
     t3=$(now)
     wait_until 10 gone || soft_fail "the domain still exists after xl shutdown"
     info "linux-guest: xl shutdown -> domain gone in $(seconds_between "$t2" "$t3") s"
-    [ "$reason" = 0 ] || soft_fail "shutdown reason '$reason', want 0 (poweroff)"
+    # (a triple fault during the poweroff is the rig's known fault: reported below)
+    if [ "$reason" != 0 ] &&
+        ! { [ "$reason" = 1 ] && xl dmesg 2>/dev/null | grep -q "d${domid}v0 Triple fault"; }; then
+        soft_fail "shutdown reason '$reason', want 0 (poweroff)"
+    fi
 fi
 if ! wait_console "$name" 'DOMU shutdown requested' 5; then
     # The nested rig's known fault (issue 6's notes: a triple fault right after an instruction
