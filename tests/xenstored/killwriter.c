@@ -94,17 +94,27 @@ static int txn_write(struct xs_handle *h, const char *id, unsigned slot, const c
     return errno == EAGAIN ? 0 : -1;
 }
 
-static int run_writer(const char *id, bool txn, const char *log)
+/* A writer's or watcher's start: its log opened for appending (NULL: reported), SIGTERM and
+ * SIGINT ending its loop, SIGPIPE ignored (a dying daemon must not kill the client). */
+static FILE *client_start(const char *log)
 {
     FILE *f = fopen(log, "a");
     if (!f) {
         perror(log);
-        return 1;
+        return NULL;
     }
     struct sigaction sa = {.sa_handler = on_term};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    return f;
+}
+
+static int run_writer(const char *id, bool txn, const char *log)
+{
+    FILE *f = client_start(log);
+    if (!f)
+        return 1;
     /* Resume after the last n of an earlier run of this writer, so values keep growing. */
     unsigned long n = 0;
     unsigned slot0;
@@ -169,15 +179,9 @@ static int run_writer(const char *id, bool txn, const char *log)
 
 static int run_watcher(const char *id, const char *log)
 {
-    FILE *f = fopen(log, "a");
-    if (!f) {
-        perror(log);
+    FILE *f = client_start(log);
+    if (!f)
         return 1;
-    }
-    struct sigaction sa = {.sa_handler = on_term};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     struct xs_handle *h = connect_xs();
     char path[64];
     snprintf(path, sizeof path, "/kill/%s", id);
