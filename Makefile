@@ -8,7 +8,7 @@
 #   make test-e2e-vxs the rig again with vxenstored as dom0's xenstored
 #   make demo         boot Xen in QEMU, create the hello guest, show its console
 #   make bench        the benchmarks in bench/, one after the other (minutes; real disk)
-#   make install      vxenstored, vxs, vchan-cat and their man pages into $(DESTDIR)$(PREFIX)
+#   make install      vxenstored, vxs-fdstore, vxs, vchan-cat and their man pages into $(DESTDIR)$(PREFIX)
 #                     (PREFIX=/usr/local by default); make uninstall removes them
 #   make help         this list
 #   V=1               print full command lines
@@ -192,7 +192,7 @@ bench: $(BENCH_PROGS)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 INSTALL ?= install
-INSTALL_SBIN := vxenstored
+INSTALL_SBIN := vxenstored vxs-fdstore
 INSTALL_BIN  := vxs vchan-cat
 INSTALL_MAN8 := docs/vxenstored.8
 INSTALL_MAN1 := docs/vxs.1

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make install / make uninstall into a staging root: `make install DESTDIR=$tmp PREFIX=/usr`
-# puts vxenstored in sbin, vxs and vchan-cat in bin, the man pages in share/man, each
+# puts vxenstored and vxs-fdstore in sbin, vxs and vchan-cat in bin, the man pages in share/man, each
 # installed program runs, the man pages render and name every option --help lists, and make
 # uninstall takes it all back.
 # Usage: tests/xenstored/install.sh [BUILD_DIR]
@@ -18,7 +18,7 @@ then ok "make install DESTDIR=... PREFIX=/usr"
 else bad "make install"; sed 's/^/    /' "$D/make.log"; fi
 
 P=$D/root/usr
-for f in sbin/vxenstored bin/vxs bin/vchan-cat; do
+for f in sbin/vxenstored sbin/vxs-fdstore bin/vxs bin/vchan-cat; do
     if [ -f "$P/$f" ] && [ -x "$P/$f" ]; then ok "$f installed, executable"
     else bad "$f missing or not executable"; fi
 done
@@ -28,11 +28,14 @@ for f in share/man/man8/vxenstored.8 share/man/man1/vxs.1; do
 done
 # Nothing else, and nothing outside PREFIX.
 n=$(find "$D/root" -type f | wc -l)
-if [ "$n" -eq 5 ]; then ok "5 files, all under PREFIX"; else bad "$n files installed"; find "$D/root"; fi
+if [ "$n" -eq 6 ]; then ok "6 files, all under PREFIX"; else bad "$n files installed"; find "$D/root"; fi
 
 if "$P/sbin/vxenstored" --help >"$D/help" 2>&1 && grep -q -- '--socket-only' "$D/help"
 then ok "installed vxenstored --help"
 else bad "installed vxenstored --help"; sed 's/^/    /' "$D/help"; fi
+"$P/sbin/vxs-fdstore" --help >"$D/help2" 2>&1
+if grep -q 'FDSTORE=1' "$D/help2"; then ok "installed vxs-fdstore --help"
+else bad "installed vxs-fdstore --help"; sed 's/^/    /' "$D/help2"; fi
 if "$P/bin/vxs" --help >"$D/help" 2>&1 && grep -q 'export-git' "$D/help"
 then ok "installed vxs --help"
 else bad "installed vxs --help"; sed 's/^/    /' "$D/help"; fi
