@@ -208,6 +208,9 @@ $(eval $(call vxs_harness_test,test_vxs_replay))
 # A ring request larger than the ring, cut by a restart: its saved head (vxs_persist_head).
 $(eval $(call vxs_harness_test,test_vxs_big_request_restart))
 $(eval $(call vxs_harness_test,test_vxs_events_restart))
+# Socket connections kept by the fd store across a SIGKILL: the journal's restart cases
+# (each daemon life a forked child, killed at a chosen recv; the test is keeper and client).
+$(eval $(call vxs_harness_test,test_vxs_sock_restart))
 $(eval $(call vxs_harness_test,test_vxs_perms_unknown))
 $(eval $(call vxs_harness_test,test_vxs_ring_wake))
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,
