@@ -304,9 +304,10 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
     }
     struct jslot *s = restored ? slot_find(c->name) : NULL;
     if (s) {
-        /* A discard cut by the kill: done if the peek offset moved back by its size. */
+        /* A discard cut by the kill: done if the peek offset moved back by its size.
+         * Unsigned (wrapping) arithmetic: the slot's fields may be anything. */
         if (s->pend_head > s->head && peek >= 0 &&
-            (int64_t)peek == s->pend_peek - (int64_t)(s->pend_head - s->head)) {
+            (uint64_t)peek + (s->pend_head - s->head) == (uint64_t)s->pend_peek) {
             vxs_log("restart: %s: the discard cut by the kill had happened", c->name);
             s->head = s->pend_head;
         }

@@ -589,6 +589,29 @@ static void test_journal_answered_mid_request(void **state)
     teardown_world();
 }
 
+/* A slot whose pending discard fields are hostile (the arithmetic on them must not
+ * overflow): the restart goes on and the queued request is answered. */
+static void test_journal_pending_garbage(void **state)
+{
+    (void)state;
+    setup_world();
+    write_(1, "/a", "1");
+    first_life((struct life){.rounds = 2});
+    client_read();
+    expect_reply(1, XS_WRITE, "OK");
+    struct jslot *j = journal_map();
+    struct jslot *s = conn_slot(j);
+    s->pend_head = s->head + 1;
+    s->pend_peek = INT64_MIN;
+    journal_unmap(j);
+
+    read_(2, "/a");
+    life(&(struct life){.new_conn = -1, .rounds = 2});
+    client_read();
+    expect_reply(2, XS_READ, "1");
+    teardown_world();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_watch_and_transaction_across_kill),
         cmocka_unit_test(test_journal_answered_beyond_stream),
         cmocka_unit_test(test_journal_answered_mid_request),
+        cmocka_unit_test(test_journal_pending_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
