@@ -14,7 +14,8 @@
  * The kill points inside the daemon's reads come from recv() below, which this executable
  * defines over libc's: with `kill_at` set, the child kills itself just before, or just after,
  * the first recv() that discards bytes (not a MSG_PEEK) - the window between a reply's send
- * and the discard of its request, and a discard cut before the journal records it.
+ * and the discard of its request, and a discard cut before the journal records it - or just
+ * before the first send() (the window the documentation leaves open).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +40,7 @@
 
 /* ---- kill points ------------------------------------------------------------------------ */
 
-enum kill_at { KILL_NONE, KILL_BEFORE_DISCARD, KILL_AFTER_DISCARD };
+enum kill_at { KILL_NONE, KILL_BEFORE_DISCARD, KILL_AFTER_DISCARD, KILL_BEFORE_SEND };
 static enum kill_at kill_at; /* only ever set in a child */
 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -51,6 +52,14 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
     if (discard && r > 0 && kill_at == KILL_AFTER_DISCARD)
         raise(SIGKILL);
     return r;
+}
+
+/* The daemon sends replies with send() (the keeper's datagrams go by sendmsg). */
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    if (kill_at == KILL_BEFORE_SEND)
+        raise(SIGKILL);
+    return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
 }
 
 /* ---- the keeper ------------------------------------------------------------------------- */
@@ -449,6 +458,17 @@ static void test_answered_before_kill_skipped(void **state)
     expect_reply(1, XS_WRITE, "OK"); /* still one */
     assert_false(client_eof);
     expect_reply(2, XS_READ, "1");
+
+    /* Again, the stream's offsets no longer starting at 0, the journal handed back twice. */
+    write_(3, "/b", "2");
+    life(&(struct life){.new_conn = -1, .rounds = 1, .kill_at = KILL_BEFORE_DISCARD});
+    read_(4, "/b");
+    log = life(&(struct life){.new_conn = -1, .rounds = 2});
+    assert_non_null(strstr(log, "bytes of requests answered before the kill skipped"));
+    client_read();
+    expect_reply(3, XS_WRITE, "OK");
+    expect_reply(4, XS_READ, "2");
+    assert_false(client_eof);
     teardown_world();
 }
 
@@ -589,6 +609,28 @@ static void test_journal_answered_mid_request(void **state)
     teardown_world();
 }
 
+/* The window docs/vxenstored.8 leaves open: killed after the journal recorded the reply as
+ * sent and before send() ran. The restarted daemon skips the request (its WRITE was applied),
+ * and the client never gets that reply; the next request is answered. */
+static void test_kill_before_send_window(void **state)
+{
+    (void)state;
+    setup_world();
+    write_(1, "/a", "1");
+    first_life((struct life){.rounds = 1, .kill_at = KILL_BEFORE_SEND});
+    client_read();
+    assert_int_equal(nmsgs, 0);
+
+    read_(2, "/a");
+    const char *log = life(&(struct life){.new_conn = -1, .rounds = 2});
+    assert_non_null(strstr(log, "bytes of requests answered before the kill skipped"));
+    client_read();
+    assert_int_equal(replies_to(1, NULL), 0);
+    expect_reply(2, XS_READ, "1");
+    assert_false(client_eof);
+    teardown_world();
+}
+
 /* A slot whose pending discard fields are hostile (the arithmetic on them must not
  * overflow): the restart goes on and the queued request is answered. */
 static void test_journal_pending_garbage(void **state)
@@ -622,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_journal_answered_beyond_stream),
         cmocka_unit_test(test_journal_answered_mid_request),
         cmocka_unit_test(test_journal_pending_garbage),
+        cmocka_unit_test(test_kill_before_send_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
