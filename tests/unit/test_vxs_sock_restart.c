@@ -733,6 +733,49 @@ static void test_no_slot_answers_again(void **state)
     teardown_world();
 }
 
+/* Two connections: A from the first life, B accepted by the second (a new journal slot next
+ * to A's restored one). The second life is killed at its first discard, whichever
+ * connection that is: after the third, every request has had exactly one reply. */
+static void test_two_connections(void **state)
+{
+    (void)state;
+    setup_world();
+    int a = client;
+    write_(1, "/a", "1");
+    first_life((struct life){.rounds = 1, .kill_at = KILL_BEFORE_DISCARD});
+    client_read();
+    expect_reply(1, XS_WRITE, "OK");
+
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int b = sv[0];
+    read_(2, "/a");  /* on A */
+    client = b;
+    write_(1, "/b", "2");
+    life(&(struct life){.new_conn = sv[1], .rounds = 2, .kill_at = KILL_BEFORE_DISCARD});
+    close(sv[1]);
+    size_t conns = 0;
+    for (size_t i = 0; i < nstored; i++)
+        conns += stored[i].name[0] == 'c';
+    assert_int_equal(conns, 2);
+
+    read_(2, "/b"); /* on B */
+    life(&(struct life){.new_conn = -1, .rounds = 2});
+    nmsgs = 0;
+    client_read();
+    expect_reply(1, XS_WRITE, "OK");
+    expect_reply(2, XS_READ, "2");
+    assert_false(client_eof);
+    close(b);
+    client = a;
+    nmsgs = 0;
+    client_read();
+    assert_int_equal(replies_to(1, NULL), 0); /* read after the first life */
+    expect_reply(2, XS_READ, "1");
+    assert_false(client_eof);
+    teardown_world();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -747,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_beyond_holds),
         cmocka_unit_test(test_journal_other_slots_garbage),
         cmocka_unit_test(test_no_slot_answers_again),
+        cmocka_unit_test(test_two_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
