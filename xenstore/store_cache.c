@@ -17,7 +17,14 @@
 
 #include "xenstore/store_tree_int.h"
 
-#define VS_CACHE_DEFAULT (8u << 20)
+/* 1 MiB: the objects a commit puts are read again, if at all, by the next few transactions
+ * (one opened on the head while the kept tree is another's); the xl mix of the bench loads
+ * ~80k objects from a 1 MiB ring with 0.2-0.4% misses (none with 8 MiB, 2.6% with 512 KiB).
+ * A bigger ring costs every write: the head walks through more bytes than the L2 holds, so
+ * each append stores into cold lines, and the table (16 bytes per 64 ring bytes) grows past
+ * the L2 too. With 8 MiB, cache_append was 13% of the daemon's user time (perf, cpu-clock)
+ * in single-client writes, 9% with 1 MiB. */
+#define VS_CACHE_DEFAULT (1u << 20)
 #define CACHE_PROBES 4          /* table slots an object may live in */
 #define CACHE_AVG_OBJECT 128    /* the table has two slots per object of this size */
 
