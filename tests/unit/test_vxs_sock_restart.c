@@ -549,17 +549,23 @@ static void test_watch_and_transaction_across_kill(void **state)
     teardown_world();
 }
 
+/* The journal cases' start: a fresh world whose first life answered WRITE /a 1 (req 1). */
+static void world_with_answered_write(void)
+{
+    setup_world();
+    write_(1, "/a", "1");
+    first_life((struct life){.rounds = 2});
+    client_read();
+    expect_reply(1, XS_WRITE, "OK");
+}
+
 /* A journal slot that says more is answered than the socket holds (garbage, or a keeper's
  * fault): no crash; the queued bytes are dropped as answered (logged); requests sent after
  * the restart are answered. */
 static void test_journal_answered_beyond_stream(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 2});
-    client_read();
-    expect_reply(1, XS_WRITE, "OK");
+    world_with_answered_write();
     struct jslot *j = journal_map();
     struct jslot *s = conn_slot(j);
     assert_int_equal(s->head, sizeof(struct xsd_sockmsg) + 4);
@@ -585,11 +591,7 @@ static void test_journal_answered_beyond_stream(void **state)
 static void test_journal_answered_mid_request(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 2});
-    client_read();
-    expect_reply(1, XS_WRITE, "OK");
+    world_with_answered_write();
     struct jslot *j = journal_map();
     struct jslot *s = conn_slot(j);
     s->answered = s->head + 12; /* the next request's header cut after 12 of 16 bytes */
@@ -636,11 +638,7 @@ static void test_kill_before_send_window(void **state)
 static void test_journal_pending_garbage(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 2});
-    client_read();
-    expect_reply(1, XS_WRITE, "OK");
+    world_with_answered_write();
     struct jslot *j = journal_map();
     struct jslot *s = conn_slot(j);
     s->pend_head = s->head + 1;
