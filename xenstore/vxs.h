@@ -16,6 +16,7 @@
  *   vxs_sock.c      socket connections across restarts: the listening socket, names,
  *                   restore, requests read with MSG_PEEK until answered (the journal)
  *   vxs_opts.c      the command line (ours and C xenstored's flags)
+ *   vxs_spin.c      when the poll loop looks for the next request before it sleeps (pure)
  *   vxs_daemon.c    daemonizing, pid file, sd_notify, the -T trace file
  *   vxs_dispatch.c  one request -> one reply: argument parsing, the message types
  *   vxs_node.c      paths and node operations (read, write, mkdir, rm, directory, perms)
@@ -233,6 +234,7 @@ int vxs_shutdown(void);
 /* vxs_opts.c */
 struct vxs_opts {
     const char *db, *socket, *pid_file, *trace_file;
+    unsigned spin_us; /* --poll-spin: look for the next request this long before sleeping */
     bool fork, help;
 };
 #include <stdio.h>

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,53 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xenstore/store_pack.h"
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
+#include "xenstore/vxs_spin.h"
 #include "xenstore/vxs_xen.h"
 
 static volatile sig_atomic_t got_sighup, got_sigusr1, got_sigterm;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop's wait: poll without sleeping for as long as the spin policy says (vxs_spin.c:
+ * while requests follow each other closely), then sleep in ppoll. Returns ppoll's result. */
+static int wait_round(struct vxs_spin *spin, struct pollfd *pfd, size_t n, int timeout,
+                      const sigset_t *wait_mask)
+{
+    uint64_t start = now_ns();
+    vxs_spin_wait_start(spin, start);
+    uint64_t look = vxs_spin_plan(spin, timeout);
+    int prc = 0;
+    if (look) {
+        struct timespec zero = {0, 0};
+        /* Yielding between looks: on a busy host the clients we wait for may need this
+         * CPU (sched_yield returns at once when nothing else wants it). */
+        while ((prc = ppoll(pfd, n, &zero, wait_mask)) == 0 && now_ns() - start < look)
+            sched_yield();
+        if (prc != 0) {
+            vxs_spin_wait_end(spin, now_ns(), prc > 0);
+            return prc;
+        }
+        if (timeout > 0) { /* what is left of the loop's own timeout */
+            uint64_t left = (uint64_t)timeout * 1000000 - look;
+            timeout = (int)((left + 999999) / 1000000);
+        }
+    }
+    struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
+    prc = ppoll(pfd, n, timeout >= 0 ? &ts : NULL, wait_mask);
+    vxs_spin_wait_end(spin, now_ns(), prc > 0);
+    return prc;
+}
 
 /* SIGTERM/SIGINT: finish the sync in flight, send the replies it releases, then exit. */
 static void on_sigterm(int sig)
@@ -143,6 +183,8 @@ int main(int argc, char **argv)
     vxs_daemon_ready(ready_fd, o.pid_file);
 
     int efd = vxs.socket_only ? -1 : vxs_xen_evtchn_fd();
+    struct vxs_spin spin;
+    vxs_spin_init(&spin, o.spin_us);
     struct pollfd *pfd = NULL;
     size_t pcap = 0;
     for (;;) {
@@ -179,8 +221,7 @@ int main(int argc, char **argv)
         if (vxs.ring_backlog) /* requests a ring holds without an event (vxs_conn.c) */
             timeout = 0;
         vxs.ring_backlog = false;
-        struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
-        int prc = ppoll(pfd, n, timeout >= 0 ? &ts : NULL, &wait_mask);
+        int prc = wait_round(&spin, pfd, n, timeout, &wait_mask);
         if (got_sigterm) {
             free(pfd); /* (LeakSanitizer counts it: main returns) */
             return vxs_shutdown();

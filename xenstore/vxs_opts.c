@@ -8,6 +8,7 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
+#include "xenstore/vxs_spin.h"
 
 void vxs_usage(FILE *f)
 {
@@ -26,6 +27,9 @@ void vxs_usage(FILE *f)
             "  -K, --keep-orphans       a departed domain's nodes go to dom0 instead of\n"
             "                           being removed (C xenstored's -K; a memory risk)\n"
             "  -V, --verbose            log to stderr what happens\n"
+            "  --poll-spin USECS        while requests follow each other closely, look for\n"
+            "                           the next one this long before sleeping (default %u;\n"
+            "                           0: always sleep at once, as C xenstored does)\n"
             "  -t, --transaction N      open transactions per domain (default 10)\n"
             "  -W, --watch-nb N         watches per domain (default 128)\n"
             "  -S, --entry-size N       bytes of a node's value (default 2048)\n"
@@ -42,7 +46,8 @@ void vxs_usage(FILE *f)
             "  -w, --timeout WHAT=SECS  watch-event: drop a watch event a domain leaves\n"
             "                           unread that long (20; 0: never)\n"
             "  -H, -h, --help           this text\n"
-            "Quotas apply to unprivileged domains; dom0 is exempt, as with C xenstored.\n");
+            "Quotas apply to unprivileged domains; dom0 is exempt, as with C xenstored.\n",
+            VXS_POLL_SPIN_DEFAULT_US);
 }
 
 static bool num(const char *s, unsigned long *out)
@@ -59,6 +64,7 @@ int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
     memset(o, 0, sizeof *o);
     o->db = "/var/lib/xenstored";
     o->fork = true;
+    o->spin_us = VXS_POLL_SPIN_DEFAULT_US;
     vxs.sync = STORE_SYNC_BATCH;
     vxs_quota_defaults();
     for (int i = 1; i < argc; i++) {
@@ -79,6 +85,8 @@ int vxs_opts_parse(int argc, char **argv, struct vxs_opts *o)
                 vxs.sync = STORE_SYNC_WRITE; /* no sync; one write per round, before replies */
             else
                 return -1;
+        } else if (strcmp(a, "--poll-spin") == 0 && num(v, &n) && n <= 100000) {
+            o->spin_us = (unsigned)n, i++;
         } else if (strcmp(a, "--socket-only") == 0) {
             vxs.socket_only = true;
         } else if (OPT("-N", "--no-fork")) {

@@ -182,6 +182,11 @@ UNIT_TEST_NAMES += test_vxs_ring
 UNIT_TEST_SRCS_test_vxs_ring := tests/unit/test_vxs_ring.c xenstore/vxs_ring.c xen/xenbus_ring.c
 UNIT_TEST_LIBS_test_vxs_ring := -lcmocka
 
+# The poll loop's spin-before-sleep policy (xenstore/vxs_spin.c, pure).
+UNIT_TEST_NAMES += test_vxs_spin
+UNIT_TEST_SRCS_test_vxs_spin := tests/unit/test_vxs_spin.c xenstore/vxs_spin.c
+UNIT_TEST_LIBS_test_vxs_spin := -lcmocka
+
 # vxenstored's request handling in-process (tests/unit/vxs_harness.c: fake clients, a fake
 # hypervisor, the daemon's own files but its poll loop and libxen* door): permissions of
 # unprivileged domains, transactions, watches. VXS_HARNESS_SRCS serves every such test.
