@@ -111,9 +111,30 @@ done
 
 echo "xenstored bench: C = xenstored and ox = oxenstored from $(cat "$RIG_CACHE/root/xen-utils-4.17.stamp" 2>/dev/null) (LD_PRELOAD shim, no hypervisor);"
 echo "  vxs = build/vxenstored $(git -C "$ROOT" describe --always --dirty 2>/dev/null), database in $(df --output=source "$DB" | tail -n1) ($(stat -f -c %T "$DB"));"
-echo "  $(nproc) CPUs; clients send one request at a time per connection, like libxenstore"
+echo "  $(nproc) CPUs; clients send one request at a time per connection, like libxenstore;"
+echo "  vxs runs with its defaults (--poll-spin 50: it looks ~50 us for the next request before"
+echo "  sleeping while requests follow each other closely; C and ox sleep at once)"
 "$BENCH" "$@" "${ARGS[@]}"
 rc=$?
+# --sync batch answers a lone client's write only after an fdatasync: that disk's flush
+# latency bounds the single-client batch lines, whatever the daemon does. Measure it here.
+python3 - "$DB" <<'PY' || true
+import os, statistics, sys, time
+path = os.path.join(sys.argv[1], "fdatasync-probe")
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+os.ftruncate(fd, 1 << 20)
+blk, lat = b"x" * 4096, []
+for i in range(200):
+    os.pwrite(fd, blk, (i % 256) * 4096)
+    t = time.perf_counter()
+    os.fdatasync(fd)
+    lat.append(time.perf_counter() - t)
+os.close(fd)
+os.unlink(path)
+m = statistics.median(lat) * 1e6
+print("\n--sync batch bound: one fdatasync per acknowledged write of a lone client; this disk's "
+      "fdatasync of a 4 KiB write: median %.0f us, so at most ~%.0f writes/s for one client" % (m, 1e6 / m))
+PY
 for i in "${!PIDS[@]}"; do
     kill -0 "${PIDS[$i]}" 2>/dev/null || echo "xenstored bench: ${NAMES[$i]} is not running at the end" >&2
 done
