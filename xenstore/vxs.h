@@ -153,6 +153,8 @@ struct vxs_conn {
     char name[32];              /* a socket held by the fd store: its name there (vxs_sock.c;
                                  * "": not held) */
     struct vxs_sock_rx *rx;     /* such a socket's requests kept until answered (vxs_sock.c) */
+    size_t peeked;              /* a plain socket: bytes read with MSG_PEEK, still queued in it
+                                 * until the round's replies have left (vxs_conn.c) */
     bool in_table;              /* such a socket has an entry in the connection table (its
                                  * watches, its events mark: /sock/<name>, vxs_persist.c) */
 };

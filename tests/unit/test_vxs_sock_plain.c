@@ -1,0 +1,234 @@
+/*
+ * A plain socket connection (no fd store): its request bytes are read with MSG_PEEK and taken
+ * from the socket only at the end of the round, after the replies were sent (vxs_conn.c,
+ * drop_peeked). Checked on a real socketpair, the daemon's rounds run in-process as
+ * vxs_main.c runs them: pipelined requests and a request split across rounds are each handled
+ * once, nothing stays in the socket after a round, a second read before the flush handles
+ * nothing twice, and a client that sends and then shuts its side gets its reply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vxs_harness.h"
+
+static int client = -1;
+static struct vxs_conn *conn;
+
+static int setup(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+                     0);
+    client = sv[0];
+    conn = vxs_conn_new_socket(sv[1]);
+    assert_non_null(conn);
+    assert_null(conn->rx); /* no fd store: a plain socket */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vh_stop();
+    close(client);
+    return 0;
+}
+
+static bool conn_alive(void)
+{
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (c == conn)
+            return true;
+    return false;
+}
+
+/* The bytes queued in the daemon's end, not yet taken. */
+static int queued_in_daemon(void)
+{
+    int n = -1;
+    assert_int_equal(ioctl(conn->fd, FIONREAD, &n), 0);
+    return n;
+}
+
+static void input(void)
+{
+    vxs_conn_input(conn);
+}
+
+/* The rest of a round, as vxs_main.c: group commit, then output (dead ones freed). */
+static void round_end(void)
+{
+    assert_int_equal(vxs_durable_round(), 0);
+    for (struct vxs_conn *c = vxs.conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->dead)
+            vxs_conn_flush(c);
+        if (c->dead) {
+            if (c == conn)
+                conn = NULL;
+            vxs_conn_free(c);
+        }
+    }
+}
+
+/* A request's bytes (header + body) into buf; returns its length. */
+static size_t request(uint8_t *buf, uint32_t type, uint32_t req_id, const char *a, const char *b)
+{
+    size_t la = strlen(a) + 1, lb = b ? strlen(b) : 0;
+    struct xsd_sockmsg h = {.type = type, .req_id = req_id, .tx_id = 0,
+                            .len = (uint32_t)(la + lb)};
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, a, la);
+    if (b)
+        memcpy(buf + sizeof h + la, b, lb);
+    return sizeof h + la + lb;
+}
+
+static void client_send(const void *p, size_t n)
+{
+    assert_int_equal(send(client, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Read the replies the client has (all whole); their req_ids into ids. */
+static size_t replies(uint32_t *ids, size_t max, uint32_t type)
+{
+    uint8_t buf[65536];
+    ssize_t n = recv(client, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0) {
+        assert_true(errno == EAGAIN);
+        return 0;
+    }
+    size_t k = 0, off = 0;
+    while (off < (size_t)n) {
+        struct xsd_sockmsg h;
+        assert_true(off + sizeof h <= (size_t)n);
+        memcpy(&h, buf + off, sizeof h);
+        assert_true(off + sizeof h + h.len <= (size_t)n);
+        assert_int_equal(h.type, type);
+        assert_true(k < max);
+        ids[k++] = h.req_id;
+        off += sizeof h + h.len;
+    }
+    return k;
+}
+
+static void test_pipelined_and_split(void **state)
+{
+    (void)state;
+    uint8_t buf[1024];
+    size_t n = request(buf, XS_WRITE, 1, "/a", "1");
+    n += request(buf + n, XS_WRITE, 2, "/b", "2");
+    size_t third = request(buf + n, XS_WRITE, 3, "/c", "3");
+    /* Two whole requests and the head of a third (into its body). */
+    size_t cut = n + sizeof(struct xsd_sockmsg) + 2;
+    client_send(buf, cut);
+    input();
+    /* Read, not taken: the bytes stay in the socket until the replies have left. */
+    assert_int_equal(queued_in_daemon(), (int)cut);
+    round_end();
+    assert_int_equal(queued_in_daemon(), 0);
+    uint32_t ids[8];
+    assert_int_equal(replies(ids, 8, XS_WRITE), 2);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 2);
+    /* The rest of the third: handled once, from the reader's partial state. */
+    client_send(buf + cut, n + third - cut);
+    input();
+    round_end();
+    assert_int_equal(queued_in_daemon(), 0);
+    assert_int_equal(replies(ids, 8, XS_WRITE), 1);
+    assert_int_equal(ids[0], 3);
+    char v[16];
+    struct vh_client *d0 = vh_dom0();
+    assert_int_equal(vh_read(d0, 0, "/c", v), 0);
+    assert_string_equal(v, "3");
+    assert_true(conn_alive());
+}
+
+/* A second read before the round's flush (a caller that reads twice) takes the bytes the
+ * first one peeked first: nothing is handled twice. */
+static void test_read_twice_before_flush(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    size_t n = request(buf, XS_MKDIR, 7, "/d", NULL);
+    client_send(buf, n);
+    input();
+    assert_int_equal(queued_in_daemon(), (int)n);
+    n = request(buf, XS_RM, 8, "/d", NULL);
+    client_send(buf, n);
+    input(); /* the MKDIR's bytes go, the RM is read */
+    assert_int_equal(queued_in_daemon(), (int)n);
+    input(); /* nothing new */
+    round_end();
+    assert_int_equal(queued_in_daemon(), 0);
+    uint8_t rb[1024];
+    ssize_t k = recv(client, rb, sizeof rb, MSG_DONTWAIT);
+    /* MKDIR's reply, then RM's: two replies, no third. */
+    struct xsd_sockmsg h;
+    assert_true(k >= (ssize_t)(2 * sizeof h));
+    memcpy(&h, rb, sizeof h);
+    assert_int_equal(h.type, XS_MKDIR);
+    assert_int_equal(h.req_id, 7);
+    size_t off = sizeof h + h.len;
+    memcpy(&h, rb + off, sizeof h);
+    assert_int_equal(h.type, XS_RM);
+    assert_int_equal(h.req_id, 8);
+    assert_int_equal(off + sizeof h + h.len, (size_t)k);
+}
+
+/* A client that sends a request and shuts its side: the reply reaches it, then the daemon
+ * sees the end and frees the connection. */
+static void test_request_then_eof(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    size_t n = request(buf, XS_WRITE, 9, "/e", "x");
+    client_send(buf, n);
+    assert_int_equal(shutdown(client, SHUT_WR), 0);
+    input();
+    round_end();
+    uint32_t ids[2];
+    assert_int_equal(replies(ids, 2, XS_WRITE), 1);
+    assert_int_equal(ids[0], 9);
+    assert_true(conn_alive());
+    input(); /* the end */
+    round_end();
+    assert_false(conn_alive());
+}
+
+/* An oversized payload ends the connection (as C), whatever was peeked. */
+static void test_oversized(void **state)
+{
+    (void)state;
+    struct xsd_sockmsg h = {.type = XS_WRITE, .req_id = 1, .len = XENSTORE_PAYLOAD_MAX + 1};
+    client_send(&h, sizeof h);
+    input();
+    round_end();
+    assert_false(conn_alive());
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pipelined_and_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_twice_before_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_then_eof, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
