@@ -27,6 +27,8 @@ void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
     r->intf = intf;
     r->broken = false;
     r->nheld = 0;
+    r->ndone = 0;
+    r->dry = false;
     r->req_cons = r->req_read = load_acquire(&intf->req_cons);
     r->rsp_prod = load_acquire(&intf->rsp_prod);
     __atomic_store_n(&intf->server_features, features, __ATOMIC_RELEASE);
@@ -169,6 +171,38 @@ bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start)
     return (XENSTORE_RING_IDX)(start - r->replay_from) < r->replay_len;
 }
 
+bool vxs_ring_done_note(struct vxs_ring *r, XENSTORE_RING_IDX start, uint32_t type)
+{
+    if (!vxs_ring_replayed(r, start))
+        return false;
+    for (unsigned i = 0; i < r->ndone; i++)
+        if (r->done[i].start == start)
+            return true; /* (the newest commit at that index came first) */
+    if (r->ndone < VXS_RING_HELD) {
+        r->done[r->ndone].start = start;
+        r->done[r->ndone].type = type;
+        r->ndone++;
+    }
+    return true;
+}
+
+enum vxs_ring_replay vxs_ring_replay_kind(const struct vxs_ring *r, XENSTORE_RING_IDX start,
+                                          uint32_t type)
+{
+    if (!vxs_ring_replayed(r, start))
+        return VXS_REPLAY_AGAIN;
+    bool later = false;
+    XENSTORE_RING_IDX rel = start - r->replay_from;
+    for (unsigned i = 0; i < r->ndone; i++) {
+        if (r->done[i].start == start)
+            /* Another type at the same index: not this request (a ring reset since). */
+            return r->done[i].type == type ? VXS_REPLAY_DONE : VXS_REPLAY_AGAIN;
+        later |= (XENSTORE_RING_IDX)(r->done[i].start - r->replay_from) > rel;
+    }
+    /* Requests are handled in ring order: one before a committed one was handled too. */
+    return later ? VXS_REPLAY_NO_EFFECT : VXS_REPLAY_AGAIN;
+}
+
 size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len)
 {
     long used = unread(r);
@@ -205,6 +239,8 @@ void vxs_ring_reset(struct vxs_ring *r)
     r->req_cons = r->req_read = r->rsp_prod = 0;
     r->replay_len = 0;
     r->nheld = 0;
+    r->ndone = 0;
+    r->dry = false;
     r->broken = false;
     __atomic_store_n(&i->error, XENSTORE_ERROR_NONE, __ATOMIC_RELEASE);
     __atomic_store_n(&i->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);

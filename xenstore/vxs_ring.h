@@ -24,7 +24,9 @@
  * caller says where each complete request ends and which of its outputs must leave first
  * (vxs_ring_hold), and vxs_ring_release consumes the requests whose output has left. So a
  * daemon killed at any moment finds every unanswered request still in req[] when it attaches
- * again, and handles it (again). Two exceptions: a request larger than what req[] can hold is
+ * again, and handles it (again; one whose commit the old daemon made is answered without
+ * being applied again: vxs_ring_done_note, vxs_ring_replay_kind, vxs_ring_done.c). Two
+ * exceptions: a request larger than what req[] can hold is
  * consumed as it arrives once req[] is full of it (the guest could not write the rest
  * otherwise; vxenstored saves that head first and gives it back to the reader after a
  * restart, vxs_persist_head), and if more requests are held than VXS_RING_HELD the oldest
@@ -46,6 +48,16 @@ struct vxs_ring {
     } held[VXS_RING_HELD];
     unsigned nheld;
     bool broken;
+    /* Requests of the replay window whose commit the old daemon made (each ring request's
+     * commit names its ring index, vxs_ring_done.c): answered OK, never applied again. */
+    struct {
+        XENSTORE_RING_IDX start;
+        uint32_t type;
+    } done[VXS_RING_HELD];
+    unsigned ndone;
+    /* The request being handled was handled before the restart without a commit (it comes
+     * before one that made a commit): answered, its effect not applied (vxs_dispatch.c). */
+    bool dry;
 };
 
 /* Adopt our indexes from the page and check them against the guest's. Sets the features we
@@ -71,6 +83,15 @@ bool vxs_ring_head_due(const struct vxs_ring *r);
 void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start);
 /* Might a request starting at ring index `start` have been handled before a restart? */
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start);
+/* What a replayed request (vxs_ring_replayed) is: handled before and committed (answer OK,
+ * apply nothing), handled before without a commit because a later request of the window
+ * made one (answer, apply nothing), or maybe not handled at all (handle it again). */
+enum vxs_ring_replay { VXS_REPLAY_AGAIN, VXS_REPLAY_DONE, VXS_REPLAY_NO_EFFECT };
+/* The old daemon committed the request of type `type` starting at `start`. false if start
+ * is outside the replay window (so is every older commit of this ring). */
+bool vxs_ring_done_note(struct vxs_ring *r, XENSTORE_RING_IDX start, uint32_t type);
+enum vxs_ring_replay vxs_ring_replay_kind(const struct vxs_ring *r, XENSTORE_RING_IDX start,
+                                          uint32_t type);
 /* Copy up to len bytes into rsp[]; returns how many fit (0 if broken). Publishes them with
  * a release store of rsp_prod; the caller notifies the guest. */
 size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len);

@@ -210,6 +210,8 @@ $(eval $(call vxs_harness_test,test_vxs_watch))
 $(eval $(call vxs_harness_test,test_vxs_release))
 # Ring requests handled again after a restart: TRANSACTION_END, old transaction ids, WATCH.
 $(eval $(call vxs_harness_test,test_vxs_replay))
+# Ring requests committed before a kill, their reply lost: found done, not applied again.
+$(eval $(call vxs_harness_test,test_vxs_ring_replay_done))
 # A ring request larger than the ring, cut by a restart: its saved head (vxs_persist_head).
 $(eval $(call vxs_harness_test,test_vxs_big_request_restart))
 $(eval $(call vxs_harness_test,test_vxs_events_restart))
