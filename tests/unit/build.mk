@@ -218,6 +218,7 @@ $(eval $(call vxs_harness_test,test_vxs_events_restart))
 # Socket connections kept by the fd store across a SIGKILL: the journal's restart cases
 # (each daemon life a forked child, killed at a chosen recv; the test is keeper and client).
 $(eval $(call vxs_harness_test,test_vxs_sock_restart))
+UNIT_TEST_SRCS_test_vxs_sock_restart += tests/unit/vxs_sock_restart_util.c
 # A plain socket's requests: peeked, taken from the socket after the round's replies.
 $(eval $(call vxs_harness_test,test_vxs_sock_plain))
 $(eval $(call vxs_harness_test,test_vxs_perms_unknown))
