@@ -341,11 +341,13 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
     rx->slot = s;
     rx->peeked = rx->head;
     if (restored) {
+        /* What is queued now may have been handled before the kill (all of it without a
+         * slot to say what was answered); what arrives later is new, slot or not. */
         int inq = 0;
-        ioctl(c->fd, FIONREAD, &inq);
-        rx->replay_end = rx->head + (uint64_t)(inq > 0 ? inq : 0);
-        if (!s) /* unknown: everything queued may have been handled */
-            rx->replay_end = UINT64_MAX;
+        if (ioctl(c->fd, FIONREAD, &inq) < 0)
+            rx->replay_end = UINT64_MAX; /* unknown */
+        else
+            rx->replay_end = rx->head + (uint64_t)(inq > 0 ? inq : 0);
     }
     c->rx = rx;
     epoll_add(c);

@@ -330,6 +330,34 @@ static void test_no_slot_answers_again(void **state)
     teardown_world();
 }
 
+/* The same connection without a slot: only what was queued at the restart may have been
+ * handled before; requests that arrive later get C's answers (a second WATCH of the same
+ * watch EEXIST, an UNWATCH of an unknown one ENOENT), not a replay's OK. */
+static void test_no_slot_later_requests_not_replays(void **state)
+{
+    (void)state;
+    setup_world();
+    write_(1, "/a", "1");
+    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_BEFORE_DISCARD});
+    struct jslot *j = journal_map();
+    memset(conn_slot(j), 0, sizeof(struct jslot));
+    journal_unmap(j);
+
+    late_requests(true);
+    const char *w[2] = {"/w", "tok"}, *u[2] = {"/nope", "tok"};
+    send_req(XS_WATCH, 2, 0, w, 2);
+    send_req(XS_WATCH, 3, 0, w, 2);
+    send_req(XS_UNWATCH, 4, 0, u, 2);
+    late_requests(false);
+    life(&(struct life){.new_conn = -1, .rounds = 2});
+    client_read();
+    assert_int_equal(replies_to(1, NULL), 2); /* queued at the restart: the fallback */
+    expect_reply(2, XS_WATCH, "OK");
+    expect_reply(3, XS_ERROR, "EEXIST");
+    expect_reply(4, XS_ERROR, "ENOENT");
+    teardown_world();
+}
+
 /* Two connections: A from the first life, B accepted by the second (a new journal slot next
  * to A's restored one). The second life is killed at its first discard, whichever
  * connection that is: after the third, every request has had exactly one reply. */
@@ -384,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_beyond_holds),
         cmocka_unit_test(test_journal_other_slots_garbage),
         cmocka_unit_test(test_no_slot_answers_again),
+        cmocka_unit_test(test_no_slot_later_requests_not_replays),
         cmocka_unit_test(test_two_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,16 @@
 #define MAX_STORED 16
 #define MAX_MSGS 128
 
+int client = -1;
+static int daemon_end = -1;
+
+/* Requests the next life's child writes on the client's end once it has restored the
+ * connection (late_requests): they arrive after the restart. */
+static uint8_t late_buf[8192];
+static size_t late_len;
+static bool late_on;
+
+
 /* ---- kill points ------------------------------------------------------------------------ */
 
 static enum sr_kill_at kill_at; /* only ever set in a child */
@@ -163,6 +173,8 @@ static void child(const struct life *l)
     }
     if (l->new_conn >= 0 && dup2(l->new_conn, 300) < 0)
         _exit(2);
+    if (late_len && dup2(client, 301) < 0)
+        _exit(2);
     for (int fd = 3; fd < 200; fd++)
         close(fd);
     for (size_t i = 0; i < nstored; i++) {
@@ -194,6 +206,8 @@ static void child(const struct life *l)
     vxs_sock_restore();
     if (l->new_conn >= 0)
         vxs_conn_new_socket(300);
+    if (late_len && write(301, late_buf, late_len) != (ssize_t)late_len)
+        _exit(2);
     kill_at = l->kill_at;
     for (int r = 0; r < l->rounds; r++)
         round_(l->stop_after_input && r + 1 == l->rounds);
@@ -211,6 +225,7 @@ const char *life(const struct life *l)
         child(l);
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
+    late_len = 0;
     if (l->kill_at != SR_KILL_NONE) {
         assert_true(WIFSIGNALED(st));
         assert_int_equal(WTERMSIG(st), SIGKILL);
@@ -230,10 +245,13 @@ const char *life(const struct life *l)
     return text;
 }
 
+void late_requests(bool on)
+{
+    late_on = on;
+}
+
 /* ---- the client ------------------------------------------------------------------------- */
 
-int client = -1;
-static int daemon_end = -1;
 
 static struct vh_msg msgs[MAX_MSGS];
 size_t nmsgs;
@@ -296,6 +314,13 @@ void send_req(uint32_t type, uint32_t req_id, uint32_t tx, const char *const *st
         len += sl;
     }
     struct xsd_sockmsg h = {.type = type, .req_id = req_id, .tx_id = tx, .len = (uint32_t)len};
+    if (late_on) {
+        assert_true(late_len + sizeof h + len <= sizeof late_buf);
+        memcpy(late_buf + late_len, &h, sizeof h);
+        memcpy(late_buf + late_len + sizeof h, body, len);
+        late_len += sizeof h + len;
+        return;
+    }
     assert_int_equal(send(client, &h, sizeof h, 0), sizeof h);
     assert_int_equal(send(client, body, len, 0), (ssize_t)len);
 }

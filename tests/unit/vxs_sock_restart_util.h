@@ -54,6 +54,9 @@ void send_req(uint32_t type, uint32_t req_id, uint32_t tx, const char *const *st
               size_t nstrs);
 void write_(uint32_t req_id, const char *path, const char *val);
 void read_(uint32_t req_id, const char *path);
+/* on: the requests sent until late_requests(false) reach the socket during the next life,
+ * after its restart (the child writes them once it has restored the connection). */
+void late_requests(bool on);
 /* Everything the client has been sent so far, appended to the messages. */
 void client_read(void);
 /* How many replies (not events) to req_id; the last one in *out (out may be NULL). */
