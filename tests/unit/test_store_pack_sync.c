@@ -97,17 +97,33 @@ static void wait_fd(int fd)
     assert_int_equal(poll(&p, 1, -1), 1);
 }
 
+/* Rounds (each after a finished sync was announced) until x's callback came. */
+static void rounds_until(struct gated *g, const struct cb *x)
+{
+    while (x->calls == 0) {
+        wait_fd(g->fd);
+        assert_int_equal(store_pack_sync_round(g->s), 0);
+    }
+}
+
+/* The cases' common start: a gated store whose syncs are held, commit 0 (callback a) written
+ * by a round and its sync entered in the thread (held there). */
+static void gated_first_sync_held(struct gated *g, struct cb *a)
+{
+    gated_open(g);
+    store_io_gate_hold(g->gate, true);
+    commit_cb(g->s, 0, a);
+    assert_int_equal(a->calls, 0);
+    assert_int_equal(store_pack_sync_round(g->s), 0); /* writes, hands the sync to the thread */
+    wait_entered(g, 1);
+}
+
 static void pipelined_batches(void **state)
 {
     (void)state;
     struct gated g;
-    gated_open(&g);
-    store_io_gate_hold(g.gate, true);
     struct cb a = {0}, b = {0}, c = {0};
-    commit_cb(g.s, 0, &a);
-    assert_int_equal(a.calls, 0);
-    assert_int_equal(store_pack_sync_round(g.s), 0); /* writes, hands the sync to the thread */
-    wait_entered(&g, 1);
+    gated_first_sync_held(&g, &a);
     /* While the sync runs the caller goes on: two more commits, a round each. */
     commit_cb(g.s, 1, &b);
     assert_int_equal(store_pack_sync_round(g.s), 0);
@@ -128,10 +144,7 @@ static void pipelined_batches(void **state)
     /* The next sync began as the first ended, without waiting for a round. */
     wait_entered(&g, 2);
     store_io_gate_release(g.gate, 0);
-    while (b.calls == 0) {
-        wait_fd(g.fd);
-        assert_int_equal(store_pack_sync_round(g.s), 0);
-    }
+    rounds_until(&g, &b);
     assert_int_equal(b.calls, 1);
     assert_int_equal(c.calls, 1);
     assert_true(b.ok && c.ok);
@@ -154,12 +167,8 @@ static void write_mode_beside_thread(void **state)
 {
     (void)state;
     struct gated g;
-    gated_open(&g);
-    store_io_gate_hold(g.gate, true);
     struct cb a = {0}, w = {0};
-    commit_cb(g.s, 0, &a);
-    assert_int_equal(store_pack_sync_round(g.s), 0);
-    wait_entered(&g, 1);
+    gated_first_sync_held(&g, &a);
     struct store_hash prev, h;
     assert_int_equal(g.s->ops->get_ref(g.s, "main", &prev), 0);
     assert_int_equal(make_commit(g.s, 1, 1, &prev, &h), 0);
@@ -170,10 +179,7 @@ static void write_mode_beside_thread(void **state)
     assert_int_equal(w.calls, 1);
     assert_int_equal(a.calls, 0);
     store_io_gate_release(g.gate, 0);
-    while (a.calls == 0) {
-        wait_fd(g.fd);
-        assert_int_equal(store_pack_sync_round(g.s), 0);
-    }
+    rounds_until(&g, &a);
     assert_int_equal(entered(&g), 1); /* the WRITE update asked for none */
     store_io_gate_hold(g.gate, false);
     gated_close(&g);
@@ -183,12 +189,8 @@ static void failed_sync(void **state)
 {
     (void)state;
     struct gated g;
-    gated_open(&g);
-    store_io_gate_hold(g.gate, true);
     struct cb a = {0}, b = {0};
-    commit_cb(g.s, 0, &a);
-    assert_int_equal(store_pack_sync_round(g.s), 0);
-    wait_entered(&g, 1);
+    gated_first_sync_held(&g, &a);
     commit_cb(g.s, 1, &b);
     store_io_gate_release(g.gate, -EIO);
     wait_fd(g.fd);
@@ -233,12 +235,8 @@ static void flush_beside_thread(void **state)
 {
     (void)state;
     struct gated g;
-    gated_open(&g);
-    store_io_gate_hold(g.gate, true);
     struct cb a = {0}, b = {0};
-    commit_cb(g.s, 0, &a);
-    assert_int_equal(store_pack_sync_round(g.s), 0);
-    wait_entered(&g, 1);
+    gated_first_sync_held(&g, &a);
     commit_cb(g.s, 1, &b);
     store_io_gate_release(g.gate, 0); /* the thread's sync */
     store_io_gate_release(g.gate, 0); /* flush's own */
@@ -323,10 +321,7 @@ static void gc_waits_for_sync(void **state)
     struct cb c = {0};
     commit_cb(g.s, 20, &c);
     assert_int_equal(store_pack_sync_round(g.s), 0);
-    while (c.calls == 0) {
-        wait_fd(g.fd);
-        assert_int_equal(store_pack_sync_round(g.s), 0);
-    }
+    rounds_until(&g, &c);
     gated_close(&g);
     struct objstore *s = open_ok("p.pack", NULL, NULL);
     assert_int_equal(check_chain(s, 1), 20);

@@ -94,15 +94,32 @@ static void guest_write_read(void)
     assert_int_equal(round_end(), 0);
 }
 
+/* The cases' start: the daemon with domain 5, its ring's indexes noted, then the guest's
+ * write and read handled while the sync is held. */
+struct held {
+    struct vh_client *d0, *d5;
+    struct xenstore_domain_interface *ring;
+    XENSTORE_RING_IDX cons0, rsp0;
+};
+
+static void start_held(struct held *h)
+{
+    start(&h->d0, &h->d5);
+    h->ring = vh_ring(5);
+    h->cons0 = h->ring->req_cons;
+    h->rsp0 = h->ring->rsp_prod;
+    store_io_gate_hold(gate, true);
+    guest_write_read();
+}
+
 static void replies_wait_for_the_sync(void **state)
 {
     (void)state;
-    struct vh_client *d0, *d5;
-    start(&d0, &d5);
-    struct xenstore_domain_interface *ring = vh_ring(5);
-    XENSTORE_RING_IDX cons0 = ring->req_cons, rsp0 = ring->rsp_prod;
-    store_io_gate_hold(gate, true);
-    guest_write_read();
+    struct held h;
+    start_held(&h);
+    struct vh_client *d0 = h.d0;
+    struct xenstore_domain_interface *ring = h.ring;
+    XENSTORE_RING_IDX cons0 = h.cons0, rsp0 = h.rsp0;
     /* Both handled (the commit is made), nothing out: no reply, no consume, no event. */
     assert_true(vxs.next_seq > vxs.durable_upto);
     assert_int_equal(ring->rsp_prod, rsp0);
@@ -134,33 +151,28 @@ static void replies_wait_for_the_sync(void **state)
 static void failed_sync_releases_nothing(void **state)
 {
     (void)state;
-    struct vh_client *d0, *d5;
-    start(&d0, &d5);
-    struct xenstore_domain_interface *ring = vh_ring(5);
-    XENSTORE_RING_IDX cons0 = ring->req_cons, rsp0 = ring->rsp_prod;
-    store_io_gate_hold(gate, true);
-    guest_write_read();
+    struct held h;
+    start_held(&h);
+    struct xenstore_domain_interface *ring = h.ring;
     store_io_gate_release(gate, -EIO);
     wait_sync_fd();
     assert_int_equal(round_end(), -EIO); /* the loop ends the daemon here */
     for (struct vxs_conn *c = vxs.conns; c; c = c->next)
         if (!c->dead && c->dom)
             vxs_conn_flush(c); /* even if it went on: nothing may leave */
-    assert_int_equal(ring->rsp_prod, rsp0);
-    assert_int_equal(ring->req_cons, cons0);
-    assert_null(vxs_conn_take(d0->c));
+    assert_int_equal(ring->rsp_prod, h.rsp0);
+    assert_int_equal(ring->req_cons, h.cons0);
+    assert_null(vxs_conn_take(h.d0->c));
     finish();
 }
 
 static void shutdown_finishes_the_sync(void **state)
 {
     (void)state;
-    struct vh_client *d0, *d5;
-    start(&d0, &d5);
-    struct xenstore_domain_interface *ring = vh_ring(5);
-    XENSTORE_RING_IDX rsp0 = ring->rsp_prod;
-    store_io_gate_hold(gate, true);
-    guest_write_read();
+    struct held h;
+    start_held(&h);
+    struct xenstore_domain_interface *ring = h.ring;
+    XENSTORE_RING_IDX rsp0 = h.rsp0;
     store_io_gate_release(gate, 0); /* the thread's sync */
     store_io_gate_release(gate, 0); /* shutdown's flush */
     store_io_gate_release(gate, 0); /* close's */
