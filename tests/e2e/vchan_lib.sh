@@ -40,7 +40,8 @@ check_ok() {
     return 0
 }
 
-# throughput NAME: the client's "N.NN MB/s" figure.
+# throughput NAME: the client's "N.NN MB/s" figure, as its own clock has it (client_report
+# checks it against dom0's clock where a run has no pause in it).
 throughput() { console_text "$1" | sed -n 's/^vchan-echo: client: .* \([0-9.]* MB\/s\).*/\1/p' | tail -n 1; }
 
 # ---- unikernel pairs (vchan.sh, vchan-big.sh) ----------------------------------------------
@@ -96,29 +97,32 @@ pair_once() {
     pair_report "$orders" "$t0" "$t1"
 }
 
-# pair_report ORDERS T0 T1: the client's figure (its own clock, from connected to the last
-# byte verified), checked against dom0's view of the whole pair (unpause to both done, boot
-# and handshake included, so an upper bound of the transfer's time). Under the nested rig the
-# guests' clock now and then stands still or leaps (CI logs: the same 264 KB echo "in 0 ms",
-# "56 ms" or "1016 ms" for pairs that all took ~0.6 s; presumably Xen's per-CPU TSC
+# client_report NAME LABEL T0 T1: the vchan-echo client NAME's figure (its own clock, from
+# connected to the last byte verified), checked against dom0's view of the whole run (T0 to
+# T1, boot and handshake included, so an upper bound of the transfer's time). Under the nested
+# rig the guests' clock now and then stands still or leaps (CI logs: the same 264 KB echo "in
+# 0 ms", "56 ms" or "1016 ms" for pairs that all took ~0.6 s; presumably Xen's per-CPU TSC
 # calibration under QEMU TCG, which pvclock extrapolates between updates, and our clock never
 # goes back, so it stands still until real time catches up): a client time of 0 ms, or above
-# the pair's, is such a glitch and is reported as one, with dom0's lower bound instead.
-pair_report() {
-    local orders=$1 t0=$2 t1=$3 line n bytes ms pair_ms lb
-    line=$(console_text vc | sed -n 's/^vchan-echo: client: \([0-9]* messages\), \([0-9]*\) bytes echoed.* in \([0-9]*\) ms: \([0-9.]*\) MB\/s.*/\1 \2 \3 \4/p' | tail -n 1)
+# the run's, is such a glitch and is reported as one, with dom0's lower bound instead.
+client_report() {
+    local name=$1 label=$2 t0=$3 t1=$4 line n bytes ms mbs run_ms lb
+    line=$(console_text "$name" | sed -n 's/^vchan-echo: client: \([0-9]* messages\), \([0-9]*\) bytes echoed.* in \([0-9]*\) ms: \([0-9.]*\) MB\/s.*/\1 \2 \3 \4/p' | tail -n 1)
     # shellcheck disable=SC2086 # split the four fields
     set -- $line
-    [ $# -eq 5 ] || { info "vchan uni<->uni orders $orders: the client printed no figure"; return 0; }
-    n="$1 $2"; bytes=$3; ms=$4
-    pair_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
-    lb=$(awk -v b="$bytes" -v ms="$pair_ms" 'BEGIN { if (ms > 0) printf "%.2f", b / ms / 1000; else print "?" }')
-    if [ "$ms" -gt 0 ] && [ "$ms" -le "$pair_ms" ]; then
-        info "vchan uni<->uni orders $orders: $n, $bytes bytes echoed in $ms ms: $5 MB/s (pair done in $(seconds_between "$t0" "$t1") s: >= $lb MB/s)"
+    [ $# -eq 5 ] || { info "$label: the client printed no figure"; return 0; }
+    n="$1 $2"; bytes=$3; ms=$4; mbs=$5
+    run_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+    lb=$(awk -v b="$bytes" -v ms="$run_ms" 'BEGIN { if (ms > 0) printf "%.2f", b / ms / 1000; else print "?" }')
+    if [ "$ms" -gt 0 ] && [ "$ms" -le "$run_ms" ]; then
+        info "$label: $n, $bytes bytes echoed in $ms ms: $mbs MB/s (done in $(seconds_between "$t0" "$t1") s: >= $lb MB/s)"
     else
-        info "vchan uni<->uni orders $orders: $n, $bytes bytes echoed; the guest's clock glitched (it says $ms ms, the whole pair took $pair_ms ms): >= $lb MB/s from dom0's clock"
+        info "$label: $n, $bytes bytes echoed; the guest's clock glitched (it says $ms ms, the whole run took $run_ms ms): >= $lb MB/s from dom0's clock"
     fi
 }
+
+# pair_report ORDERS T0 T1: client_report for a unikernel pair's client.
+pair_report() { client_report vc "vchan uni<->uni orders $1" "$2" "$3"; }
 
 # pair ORDERS BYTES: pair_once, once more after a triple fault of the rig.
 pair() {
