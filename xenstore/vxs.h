@@ -10,6 +10,8 @@
  *   vxs_xen.c       the hypervisor through libxenctrl, libxenevtchn, libxengnttab and
  *                   libxenforeignmemory (nothing else calls them)
  *   vxs_ring.c      the ring page's byte queues (pure)
+ *   vxs_ring_done.c a ring's requests committed before a kill: found at restart, answered,
+ *                   not applied again (vxs_ring_done.h)
  *   vxs_persist.c   the connection table (domains, their watches) in the store
  *   vxs_persist_sock.c  its part for sockets the fd store keeps (/sock/<name>)
  *   vxs_fdstore.c   systemd's fd store protocol (FDSTORE=1, LISTEN_FDS): sockets outlive us

@@ -32,11 +32,12 @@
  * EAGAIN (the client retries), and the ring's own indexes live in the shared page.
  *
  * A ring request that was handled but whose reply had not reached the ring when the daemon
- * died is still in req[] (vxs_ring.h) and is handled again. For TRANSACTION_END that could
- * apply a transaction twice (EAGAIN, the client retries it), so a ring's TRANSACTION_END
- * commits with a message naming the domain, the transaction and the request's ring position
- * (vxs_persist_txn_message), and a replayed one whose transaction is unknown looks for that
- * commit among the branch's recent ones (vxs_persist_txn_committed).
+ * died is still in req[] (vxs_ring.h). One whose commit was made is found at restart by its
+ * commit's author (which names its ring index, vxs_ring_done.c) and answered OK without
+ * being applied again. A ring's TRANSACTION_END also commits with a message naming the
+ * domain, the transaction and the request's ring position (vxs_persist_txn_message), and a
+ * replayed one whose transaction is unknown looks for that commit among the branch's recent
+ * ones (vxs_persist_txn_committed): that covers a kept socket's too.
  */
 #include <inttypes.h>
 #include <stdio.h>
