@@ -10,8 +10,8 @@
  *   vxs_xen.c       the hypervisor through libxenctrl, libxenevtchn, libxengnttab and
  *                   libxenforeignmemory (nothing else calls them)
  *   vxs_ring.c      the ring page's byte queues (pure)
- *   vxs_ring_done.c a ring's requests committed before a kill: found at restart, answered,
- *                   not applied again (vxs_ring_done.h)
+ *   vxs_replay_done.c  requests (a ring's, a kept socket's) committed before a kill: found
+ *                   at restart, answered, not applied again
  *   vxs_persist.c   the connection table (domains, their watches) in the store
  *   vxs_persist_sock.c  its part for sockets the fd store keeps (/sock/<name>)
  *   vxs_fdstore.c   systemd's fd store protocol (FDSTORE=1, LISTEN_FDS): sockets outlive us
@@ -330,6 +330,8 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored);
 void vxs_sock_rx_free(struct vxs_conn *c);
 long vxs_sock_recv(struct vxs_conn *c, void *buf, size_t cap, uint64_t *pos);
 bool vxs_sock_replayed(const struct vxs_conn *c, uint64_t start);
+/* A restored socket's replay window [from, end) in stream offsets (false: none). */
+bool vxs_sock_replay_window(const struct vxs_conn *c, uint64_t *from, uint64_t *end);
 void vxs_sock_hold(struct vxs_conn *c, uint64_t end, uint64_t serial);
 void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole);
 void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);

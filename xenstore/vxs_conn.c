@@ -19,7 +19,7 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
-#include "xenstore/vxs_ring_done.h"
+#include "xenstore/vxs_replay_done.h"
 #include "xenstore/vxs_xen.h"
 
 #define VXS_OUT_HIGH (256u * 1024)
@@ -274,8 +274,8 @@ static bool feed(struct vxs_conn *c, const uint8_t *buf, size_t n, uint64_t pos)
             /* Requests a new domain wrote before its INTRODUCE are not replays. */
             c->replay = c->dom ? c->restored && vxs_ring_replayed(&c->dom->ring, c->req_pos)
                                : vxs_sock_replayed(c, start);
-            /* (A ring's request committed before a restart is answered, not applied.) */
-            if (!vxs_ring_done_answer(c, &hdr)) {
+            /* (A request committed before a restart is answered, not applied again.) */
+            if (!vxs_replay_done_answer(c, &hdr)) {
                 vxs_trace(c, "IN ", &hdr, c->body);
                 vxs_dispatch(c, &hdr, c->body);
             }

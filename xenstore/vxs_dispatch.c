@@ -7,6 +7,7 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
+#include "xenstore/vxs_replay_done.h"
 
 /* atoi() as C xenstored uses it for numbers in requests, without its undefined overflow. */
 static uint32_t c_atou(const char *s)
@@ -93,8 +94,8 @@ static int ctx_close(struct ctx *k, int rc, bool modifies, const char *what)
         return rc;
     }
     struct vs_txn *x = k->x; /* after the commit only a key for the node accounting */
-    if (k->c->dom && k->c->dom->ring.dry)
-        modifies = false; /* handled before a restart, without a commit (vxs_ring_done.c) */
+    if (vxs_replay_dry(k->c))
+        modifies = false; /* handled before a restart, without a commit (vxs_replay_done.c) */
     if (rc == 0 && modifies && k->own_ev.n)
         rc = vxs_quota_txn_check_memory(x);
     if (rc == 0 && modifies && k->own_ev.n) {

@@ -22,7 +22,6 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
-#include "xenstore/vxs_ring_done.h"
 #include "xenstore/vxs_xen.h"
 
 #define DOMID_FIRST_RESERVED 0x7FF0u
@@ -456,8 +455,7 @@ void vxs_domain_restore(void)
     }
     if (!restored_dom0 && d0)
         vxs_persist_domain(d0);
-    vxs_ring_done_scan(); /* requests committed before the kill: not applied again */
-    vxs_events_replay(); /* older than what check_domains fires */
+    vxs_events_replay(); /* (and vxs_replay_done_scan) */ /* older than what check_domains fires */
     check_domains();
     /* What waits in each ring now: requests the old daemon read but did not answer, and
      * those written while no daemon ran. Their writer notified nobody (or a dead daemon) and

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_replay_done.h"
 
 /* How many commits back a restart looks at most. */
 #define REPLAY_MAX 20000
@@ -212,6 +213,9 @@ out:
 
 void vxs_events_replay(void)
 {
+    /* Once per restart, before any restored connection is read: the requests committed
+     * before the kill, so that none is applied again. */
+    vxs_replay_done_scan();
     size_t nrings = 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
         nrings += replayed(c);

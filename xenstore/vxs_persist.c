@@ -33,7 +33,7 @@
  *
  * A ring request that was handled but whose reply had not reached the ring when the daemon
  * died is still in req[] (vxs_ring.h). One whose commit was made is found at restart by its
- * commit's author (which names its ring index, vxs_ring_done.c) and answered OK without
+ * commit's author (which names its ring index, vxs_replay_done.c) and answered OK without
  * being applied again. A ring's TRANSACTION_END also commits with a message naming the
  * domain, the transaction and the request's ring position (vxs_persist_txn_message), and a
  * replayed one whose transaction is unknown looks for that commit among the branch's recent

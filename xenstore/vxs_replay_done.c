@@ -1,46 +1,61 @@
 /*
- * vxenstored: a ring request committed before a kill is not applied again after the restart.
+ * vxenstored: a request committed before a kill is not applied again after the restart.
  *
  * A ring request is consumed (req_cons moved past it) only once its reply is in rsp[]
- * (vxs_ring.h), so a daemon killed between the request's commit and that moment finds it in
- * req[] again. Handled again, it would be applied a second time, after whatever other clients
- * committed (and had acknowledged) in between: a WRITE would silently undo their writes to
- * the same node. So each commit a ring's request makes names the request's ring index in its
- * author ("dom<domid>/conn<id>@<index>", vxs_txn.c), in the same commit as its effect, and at
- * restart the xenstore branch's recent commits are read back for the restored rings' replay
- * windows (what req[] held at attach):
- *   - a request whose commit is found (same index, same type) is answered OK without being
+ * (vxs_ring.h), and a kept socket's request is discarded from the socket only once its reply
+ * has left (vxs_sock.c, whose journal records the reply just before its send). So a daemon
+ * killed between a request's commit and that moment finds the request again. Handled again,
+ * it would be applied a second time, after whatever other clients committed (and had
+ * acknowledged) in between: a WRITE would silently undo their writes to the same node. So
+ * each commit a ring's or a kept socket's request makes names the request in its author, in
+ * the same commit as its effect (vxs_txn.c): "dom<d>/conn<id>@<ring index>" for a ring,
+ * "dom0/conn<id>@<socket name>:<stream offset>" for a socket (its name in the fd store is
+ * the same across restarts; offsets as 32 bits, a window is far shorter). At restart the
+ * xenstore branch's recent commits are read back for each restored connection's replay window
+ * (what req[] or the socket held then: struct vxs_replay_window):
+ *   - a request whose commit is found (same position, same type) is answered OK without being
  *     handled again: its effect is in the store, and OK is the only reply a commit has;
  *   - a request before such a one was handled before too (requests are handled in order),
  *     without a commit: a read, a failure, or a no-op such as MKDIR of an existing node. It
- *     is handled again, but "dry" (vxs_dispatch.c aborts its transaction): the reply is what
- *     it says now, nothing is applied. (A request that failed then and would succeed now is
- *     answered OK without effect: the one reply we cannot know.)
+ *     is handled again "dry" (vxs_dispatch.c aborts its transaction): the reply is what it
+ *     says now, nothing is applied. (One that failed then and would succeed now is answered
+ *     OK without effect: the one reply we cannot know.)
  *   - the others (after the last commit found) are handled again as before: reads, and
  *     requests the old daemon never reached. A no-op success among them (MKDIR of an existing
  *     node) that another client's acknowledged change (RM) followed is applied again.
- * The reply then leaves once, unless the kill came between the reply's bytes reaching rsp[]
- * and req_cons moving (a few instructions in one flush, vxs_conn.c): then the guest gets a
- * second reply with the same req_id, which Linux's xenbus drops (no request waits for it).
+ * A ring's reply then leaves once, unless the kill came between the reply's bytes reaching
+ * rsp[] and req_cons moving (a few instructions in one flush, vxs_conn.c): the guest then
+ * gets it twice, and Linux's xenbus drops the second (no request waits for its id).
  *
- * A commit is this ring's if its author names the domid and it was made after the domain's
- * introduction (its incarnation, the wall clock at INTRODUCE); the walk of each ring ends at
- * its first commit outside the window (older ones are older requests) and the whole walk
- * after DONE_LOOKBACK commits.
+ * A ring's walk ends at its first commit before the window (older ones are older requests)
+ * or older than the domain's introduction (its incarnation, the wall clock at INTRODUCE: a
+ * commit of an earlier domain with the same id); a socket's name is never re-used (it holds
+ * the accepting daemon's start time). The whole walk stops after LOOKBACK commits.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "xenstore/vxs.h"
-#include "xenstore/vxs_ring_done.h"
+#include "xenstore/vxs_replay_done.h"
 
 /* How far back the restart looks: the commits were made shortly before the kill. */
-#define DONE_LOOKBACK 10000
+#define LOOKBACK 10000
+/* A socket's window is what its receive queue held: never near this. */
+#define SOCK_WINDOW_MAX (1u << 30)
 
 struct pending {
     struct vxs_conn *c;
+    struct vxs_replay_window *w; /* a ring's own, or a socket's in socks[] */
     bool finished;
 };
+
+/* The restored sockets' windows, by connection id (ids are unique within a run). */
+struct sock_window {
+    unsigned id;
+    struct vxs_replay_window w;
+};
+static struct sock_window *socks;
+static size_t nsocks;
 
 struct scan {
     struct pending *v;
@@ -64,8 +79,10 @@ static bool parse_u32(const char **s, uint32_t *v)
     return true;
 }
 
-/* "dom<domid>/conn<id>@<index>": a ring request's commit (a socket's has no "@"). */
-static bool parse_author(const char *a, uint32_t *domid, uint32_t *index)
+/* A request's commit: "dom<domid>/conn<id>@<pos>" (a ring: *name NULL) or
+ * "dom<domid>/conn<id>@<name>:<pos>" (a kept socket: name and its length). */
+static bool parse_author(const char *a, uint32_t *domid, const char **name, size_t *nlen,
+                         uint32_t *pos)
 {
     uint32_t id;
     if (!a || strncmp(a, "dom", 3) != 0)
@@ -77,7 +94,17 @@ static bool parse_author(const char *a, uint32_t *domid, uint32_t *index)
     if (!parse_u32(&a, &id) || *a != '@')
         return false;
     a++;
-    return parse_u32(&a, index) && *a == 0;
+    *name = NULL;
+    *nlen = 0;
+    if (*a < '0' || *a > '9') {
+        const char *colon = strrchr(a, ':');
+        if (!colon || colon == a)
+            return false;
+        *name = a;
+        *nlen = (size_t)(colon - a);
+        a = colon + 1;
+    }
+    return parse_u32(&a, pos) && *a == 0;
 }
 
 /* The request type a commit message starts with ("WRITE /x", "TRANSACTION_END 3 ..."). */
@@ -102,59 +129,112 @@ static void finish(struct scan *s, struct pending *e)
     }
 }
 
+static bool is_conn(const struct pending *e, uint32_t domid, const char *name, size_t nlen)
+{
+    const struct vxs_conn *c = e->c;
+    if (c->dom)
+        return !name && domid == c->domid;
+    return name && strlen(c->name) == nlen && memcmp(c->name, name, nlen) == 0;
+}
+
 static int scan_one(void *p, const struct store_hash *h, const struct vs_commit *cm)
 {
     (void)h;
     struct scan *s = p;
-    if (++s->seen > DONE_LOOKBACK)
+    if (++s->seen > LOOKBACK)
         return 2;
-    uint32_t domid = 0, index = 0;
-    bool ring = parse_author(cm->author, &domid, &index);
+    uint32_t domid = 0, pos = 0;
+    const char *name = NULL;
+    size_t nlen = 0;
+    bool req = parse_author(cm->author, &domid, &name, &nlen, &pos);
     for (size_t i = 0; i < s->n; i++) {
         struct pending *e = &s->v[i];
         if (e->finished)
             continue;
         const struct vxs_domain *d = e->c->dom;
-        if (d->incarnation && cm->time_ns < d->incarnation)
+        if (d && d->incarnation && cm->time_ns < d->incarnation)
             finish(s, e); /* older than its introduction: another domain's */
-        else if (ring && domid == e->c->domid &&
-                 !vxs_ring_done_note(&e->c->dom->ring, index, type_of(cm->message)))
-            finish(s, e); /* an older request of this ring: so are those before */
+        else if (req && is_conn(e, domid, name, nlen) &&
+                 !vxs_replay_note_done(e->w, pos, type_of(cm->message)))
+            finish(s, e); /* an older request of this connection: so are those before */
     }
     return s->open ? 0 : 1;
 }
 
-void vxs_ring_done_scan(void)
+/* The window to look up for c, or NULL. */
+static struct vxs_replay_window *window_of(struct vxs_conn *c, size_t *sock_i)
 {
-    struct scan s = {0};
+    if (!c->restored)
+        return NULL;
+    if (c->dom)
+        return !c->dom->ring.broken && c->dom->ring.replay.len ? &c->dom->ring.replay : NULL;
+    uint64_t from, end;
+    if (!vxs_sock_replay_window(c, &from, &end) || end - from > SOCK_WINDOW_MAX)
+        return NULL;
+    struct sock_window *sw = &socks[(*sock_i)++];
+    memset(sw, 0, sizeof *sw);
+    sw->id = c->id;
+    sw->w.from = (uint32_t)from;
+    sw->w.len = (uint32_t)(end - from);
+    return &sw->w;
+}
+
+void vxs_replay_done_scan(void)
+{
+    size_t nconns = 0;
     for (struct vxs_conn *c = vxs.conns; c; c = c->next)
-        s.n += c->dom && c->restored && !c->dom->ring.broken && c->dom->ring.replay_len;
-    if (!s.n || !(s.v = calloc(s.n, sizeof *s.v)))
+        nconns++;
+    free(socks);
+    nsocks = 0;
+    socks = calloc(nconns + 1, sizeof *socks);
+    struct scan s = {.v = calloc(nconns + 1, sizeof *s.v)};
+    if (!socks || !s.v) {
+        free(s.v);
         return;
-    for (struct vxs_conn *c = vxs.conns; c; c = c->next)
-        if (c->dom && c->restored && !c->dom->ring.broken && c->dom->ring.replay_len)
-            s.v[s.open++].c = c;
+    }
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        struct vxs_replay_window *w = window_of(c, &nsocks);
+        if (w) {
+            s.v[s.n].c = c;
+            s.v[s.n++].w = w;
+        }
+    }
+    s.open = s.n;
     struct store_hash head;
-    if (vs_branch_head(vxs.st, VXS_BRANCH, &head) == 0)
+    if (s.n && vs_branch_head(vxs.st, VXS_BRANCH, &head) == 0)
         vs_log(vxs.st, &head, NULL, scan_one, &s);
     for (size_t i = 0; i < s.n; i++)
-        if (s.v[i].c->dom->ring.ndone)
-            vxs_log("domain %u: %u request(s) committed before the restart, not applied again",
-                    s.v[i].c->domid, s.v[i].c->dom->ring.ndone);
+        if (s.v[i].w->ndone)
+            vxs_log("restart: conn%u (%s%s): %u request(s) committed before the kill, not "
+                    "applied again", s.v[i].c->id, s.v[i].c->dom ? "domain " : "",
+                    s.v[i].c->dom ? "ring" : s.v[i].c->name, s.v[i].w->ndone);
     free(s.v);
 }
 
-bool vxs_ring_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr)
+/* The request c is handling, when the old daemon handled it without a commit. */
+static const struct vxs_conn *dry_conn;
+
+static const struct vxs_replay_window *window_now(const struct vxs_conn *c)
 {
-    if (!c->dom)
+    if (c->dom)
+        return &c->dom->ring.replay;
+    for (size_t i = 0; i < nsocks; i++)
+        if (socks[i].id == c->id)
+            return &socks[i].w;
+    return NULL;
+}
+
+bool vxs_replay_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr)
+{
+    dry_conn = NULL;
+    if (!c->replay)
         return false;
-    struct vxs_ring *r = &c->dom->ring;
-    r->dry = false;
-    if (!c->replay || !r->ndone)
+    const struct vxs_replay_window *w = window_now(c);
+    if (!w || !w->ndone)
         return false;
-    enum vxs_ring_replay kind = vxs_ring_replay_kind(r, c->req_pos, hdr->type);
+    enum vxs_replay kind = vxs_replay_kind(w, c->req_pos, hdr->type);
     if (kind == VXS_REPLAY_NO_EFFECT) {
-        r->dry = true;
+        dry_conn = c;
         return false;
     }
     if (kind != VXS_REPLAY_DONE)
@@ -169,4 +249,9 @@ bool vxs_ring_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr)
     vxs_trace(c, "IN ", hdr, c->body);
     vxs_send(c, out, (size_t)n, vxs.next_seq);
     return true;
+}
+
+bool vxs_replay_dry(const struct vxs_conn *c)
+{
+    return c->replay && c == dry_conn;
 }

@@ -1,21 +1,24 @@
 /*
- * vxenstored: ring requests whose commit the daemon made before it was killed, found again
- * after the restart (vxs_ring_done.c).
+ * vxenstored: requests (a ring's, a kept socket's) whose commit the daemon made before it was
+ * killed, found again after the restart (vxs_replay_done.c).
  */
-#ifndef XENKIT_XENSTORE_VXS_RING_DONE_H
-#define XENKIT_XENSTORE_VXS_RING_DONE_H
+#ifndef XENKIT_XENSTORE_VXS_REPLAY_DONE_H
+#define XENKIT_XENSTORE_VXS_REPLAY_DONE_H
 
 #include <stdbool.h>
 #include <xen/io/xs_wire.h>
 
 struct vxs_conn;
 
-/* After the restored rings are attached (and their saved heads given back), before their
- * requests are read: look up which of the requests each ring still holds were committed. */
-void vxs_ring_done_scan(void);
-/* Called by the ring's reader for each request before it is dispatched: true if the request
- * was committed before the restart and has been answered OK here (not to be dispatched);
- * otherwise the ring's `dry` says whether dispatching it may apply anything. */
-bool vxs_ring_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr);
+/* Once per restart, after the restored connections exist (rings attached, their saved heads
+ * given back; kept sockets restored), before their requests are read: look up which of the
+ * requests each still holds were committed (vxs_events_replay calls it). */
+void vxs_replay_done_scan(void);
+/* The connection's reader, for each request before it is dispatched: true if the request was
+ * committed before the restart and has been answered OK here (not to be dispatched). */
+bool vxs_replay_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr);
+/* Is the request c is handling one the old daemon handled without a commit? Then it is
+ * answered as it stands now, nothing applied (vxs_dispatch.c). */
+bool vxs_replay_dry(const struct vxs_conn *c);
 
 #endif

@@ -27,17 +27,16 @@ void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
     r->intf = intf;
     r->broken = false;
     r->nheld = 0;
-    r->ndone = 0;
-    r->dry = false;
+    r->replay.ndone = 0;
     r->req_cons = r->req_read = load_acquire(&intf->req_cons);
     r->rsp_prod = load_acquire(&intf->rsp_prod);
     __atomic_store_n(&intf->server_features, features, __ATOMIC_RELEASE);
     XENSTORE_RING_IDX prod = load_acquire(&intf->req_prod);
     XENSTORE_RING_IDX cons = load_acquire(&intf->rsp_cons);
-    r->replay_from = r->req_cons;
-    r->replay_len = prod - r->req_cons;
+    r->replay.from = r->req_cons;
+    r->replay.len = prod - r->req_cons;
     if (prod - r->req_cons > RING || r->rsp_prod - cons > RING) {
-        r->replay_len = 0;
+        r->replay.len = 0;
         vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
     }
 }
@@ -162,44 +161,49 @@ bool vxs_ring_head_due(const struct vxs_ring *r)
 
 void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start)
 {
-    r->replay_len += r->replay_from - start;
-    r->replay_from = start;
+    r->replay.len += r->replay.from - start;
+    r->replay.from = start;
 }
 
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start)
 {
-    return (XENSTORE_RING_IDX)(start - r->replay_from) < r->replay_len;
+    return vxs_replay_in_window(&r->replay, start);
 }
 
-bool vxs_ring_done_note(struct vxs_ring *r, XENSTORE_RING_IDX start, uint32_t type)
+bool vxs_replay_in_window(const struct vxs_replay_window *w, uint32_t start)
 {
-    if (!vxs_ring_replayed(r, start))
+    return (uint32_t)(start - w->from) < w->len;
+}
+
+bool vxs_replay_note_done(struct vxs_replay_window *w, uint32_t start, uint32_t type)
+{
+    if (!vxs_replay_in_window(w, start))
         return false;
-    for (unsigned i = 0; i < r->ndone; i++)
-        if (r->done[i].start == start)
-            return true; /* (the newest commit at that index came first) */
-    if (r->ndone < VXS_RING_HELD) {
-        r->done[r->ndone].start = start;
-        r->done[r->ndone].type = type;
-        r->ndone++;
+    for (unsigned i = 0; i < w->ndone; i++)
+        if (w->done[i].start == start)
+            return true; /* (the newest commit at that position came first) */
+    if (w->ndone < VXS_RING_HELD) {
+        w->done[w->ndone].start = start;
+        w->done[w->ndone].type = type;
+        w->ndone++;
     }
     return true;
 }
 
-enum vxs_ring_replay vxs_ring_replay_kind(const struct vxs_ring *r, XENSTORE_RING_IDX start,
-                                          uint32_t type)
+enum vxs_replay vxs_replay_kind(const struct vxs_replay_window *w, uint32_t start,
+                                uint32_t type)
 {
-    if (!vxs_ring_replayed(r, start))
+    if (!vxs_replay_in_window(w, start))
         return VXS_REPLAY_AGAIN;
     bool later = false;
-    XENSTORE_RING_IDX rel = start - r->replay_from;
-    for (unsigned i = 0; i < r->ndone; i++) {
-        if (r->done[i].start == start)
-            /* Another type at the same index: not this request (a ring reset since). */
-            return r->done[i].type == type ? VXS_REPLAY_DONE : VXS_REPLAY_AGAIN;
-        later |= (XENSTORE_RING_IDX)(r->done[i].start - r->replay_from) > rel;
+    uint32_t rel = start - w->from;
+    for (unsigned i = 0; i < w->ndone; i++) {
+        if (w->done[i].start == start)
+            /* Another type at the same position: not this request (a ring reset since). */
+            return w->done[i].type == type ? VXS_REPLAY_DONE : VXS_REPLAY_AGAIN;
+        later |= (uint32_t)(w->done[i].start - w->from) > rel;
     }
-    /* Requests are handled in ring order: one before a committed one was handled too. */
+    /* Requests are handled in order: one before a committed one was handled too. */
     return later ? VXS_REPLAY_NO_EFFECT : VXS_REPLAY_AGAIN;
 }
 
@@ -237,10 +241,9 @@ void vxs_ring_reset(struct vxs_ring *r)
     store_release(&i->rsp_cons, 0);
     store_release(&i->rsp_prod, 0);
     r->req_cons = r->req_read = r->rsp_prod = 0;
-    r->replay_len = 0;
+    r->replay.len = 0;
+    r->replay.ndone = 0;
     r->nheld = 0;
-    r->ndone = 0;
-    r->dry = false;
     r->broken = false;
     __atomic_store_n(&i->error, XENSTORE_ERROR_NONE, __ATOMIC_RELEASE);
     __atomic_store_n(&i->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);

@@ -25,14 +25,38 @@
  * (vxs_ring_hold), and vxs_ring_release consumes the requests whose output has left. So a
  * daemon killed at any moment finds every unanswered request still in req[] when it attaches
  * again, and handles it (again; one whose commit the old daemon made is answered without
- * being applied again: vxs_ring_done_note, vxs_ring_replay_kind, vxs_ring_done.c). Two
- * exceptions: a request larger than what req[] can hold is
- * consumed as it arrives once req[] is full of it (the guest could not write the rest
- * otherwise; vxenstored saves that head first and gives it back to the reader after a
- * restart, vxs_persist_head), and if more requests are held than VXS_RING_HELD the oldest
- * is consumed.
+ * being applied again: struct vxs_replay_window, vxs_replay_done.c). Two exceptions: a
+ * request larger than what req[] can hold is consumed as it arrives once req[] is full of it
+ * (the guest could not write the rest otherwise; vxenstored saves that head first and gives
+ * it back to the reader after a restart, vxs_persist_head), and if more requests are held
+ * than VXS_RING_HELD the oldest is consumed.
  */
 #define VXS_RING_HELD 64 /* XENSTORE_RING_SIZE / a bare header: more cannot be in req[] */
+
+/* The requests a restarted daemon finds again (a ring's req[] at attach, a kept socket's
+ * queue at restore: the replay window [from, from + len), 32-bit positions that wrap) and,
+ * among them, those whose commit the old daemon made (vxs_replay_done.c looks them up). */
+struct vxs_replay_window {
+    uint32_t from, len;
+    struct {
+        uint32_t start;
+        uint32_t type;
+    } done[VXS_RING_HELD];
+    unsigned ndone;
+};
+
+/* What a replayed request is: handled before and committed (answer OK, apply nothing),
+ * handled before without a commit because a later request of the window made one (answer,
+ * apply nothing), or maybe not handled at all (handle it again). */
+enum vxs_replay { VXS_REPLAY_AGAIN, VXS_REPLAY_DONE, VXS_REPLAY_NO_EFFECT };
+/* Might the request starting at `start` have been handled before the restart? */
+bool vxs_replay_in_window(const struct vxs_replay_window *w, uint32_t start);
+/* The old daemon committed the request of type `type` starting at `start`. false if start
+ * is outside the window (so is every older commit of this connection). At most
+ * VXS_RING_HELD are kept (more handled requests cannot wait unanswered). */
+bool vxs_replay_note_done(struct vxs_replay_window *w, uint32_t start, uint32_t type);
+enum vxs_replay vxs_replay_kind(const struct vxs_replay_window *w, uint32_t start,
+                                uint32_t type);
 
 struct vxs_ring {
     struct xenstore_domain_interface *intf;
@@ -41,23 +65,13 @@ struct vxs_ring {
     XENSTORE_RING_IDX rsp_prod; /* ours: next byte we write */
     /* What req[] held at attach: requests starting there may have been handled by a daemon
      * that was killed before their reply was consumed (vxs_ring_replayed). */
-    XENSTORE_RING_IDX replay_from, replay_len;
+    struct vxs_replay_window replay;
     struct {
         XENSTORE_RING_IDX end; /* the request's end: req_cons advances to it */
         uint64_t mark;         /* released once every output up to this one has left */
     } held[VXS_RING_HELD];
     unsigned nheld;
     bool broken;
-    /* Requests of the replay window whose commit the old daemon made (each ring request's
-     * commit names its ring index, vxs_ring_done.c): answered OK, never applied again. */
-    struct {
-        XENSTORE_RING_IDX start;
-        uint32_t type;
-    } done[VXS_RING_HELD];
-    unsigned ndone;
-    /* The request being handled was handled before the restart without a commit (it comes
-     * before one that made a commit): answered, its effect not applied (vxs_dispatch.c). */
-    bool dry;
 };
 
 /* Adopt our indexes from the page and check them against the guest's. Sets the features we
@@ -83,15 +97,6 @@ bool vxs_ring_head_due(const struct vxs_ring *r);
 void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start);
 /* Might a request starting at ring index `start` have been handled before a restart? */
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start);
-/* What a replayed request (vxs_ring_replayed) is: handled before and committed (answer OK,
- * apply nothing), handled before without a commit because a later request of the window
- * made one (answer, apply nothing), or maybe not handled at all (handle it again). */
-enum vxs_ring_replay { VXS_REPLAY_AGAIN, VXS_REPLAY_DONE, VXS_REPLAY_NO_EFFECT };
-/* The old daemon committed the request of type `type` starting at `start`. false if start
- * is outside the replay window (so is every older commit of this ring). */
-bool vxs_ring_done_note(struct vxs_ring *r, XENSTORE_RING_IDX start, uint32_t type);
-enum vxs_ring_replay vxs_ring_replay_kind(const struct vxs_ring *r, XENSTORE_RING_IDX start,
-                                          uint32_t type);
 /* Copy up to len bytes into rsp[]; returns how many fit (0 if broken). Publishes them with
  * a release store of rsp_prod; the caller notifies the guest. */
 size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len);

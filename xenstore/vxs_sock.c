@@ -179,7 +179,8 @@ static struct jslot *journal;
 struct vxs_sock_rx {
     uint64_t head;      /* offset of the socket's first byte (discarded before it) */
     uint64_t peeked;    /* offset of the next byte to peek */
-    uint64_t replay_end; /* restored: requests that start before it may have been handled */
+    uint64_t replay_from, replay_end; /* restored: requests that start in between may have
+                                       * been handled before (vxs_replay_done.c) */
     struct jslot *slot; /* NULL: no journal (a reply may then go twice after a restart) */
     size_t nholds;
     struct {
@@ -344,6 +345,7 @@ void vxs_sock_rx_init(struct vxs_conn *c, bool restored)
         /* What is queued now may have been handled before the kill (all of it without a
          * slot to say what was answered); what arrives later is new, slot or not. */
         int inq = 0;
+        rx->replay_from = rx->head;
         if (ioctl(c->fd, FIONREAD, &inq) < 0)
             rx->replay_end = UINT64_MAX; /* unknown */
         else
@@ -380,6 +382,15 @@ long vxs_sock_recv(struct vxs_conn *c, void *buf, size_t cap, uint64_t *pos)
 bool vxs_sock_replayed(const struct vxs_conn *c, uint64_t start)
 {
     return c->rx && c->restored && start < c->rx->replay_end;
+}
+
+bool vxs_sock_replay_window(const struct vxs_conn *c, uint64_t *from, uint64_t *end)
+{
+    if (!c->rx || !c->restored || c->rx->replay_end <= c->rx->replay_from)
+        return false;
+    *from = c->rx->replay_from;
+    *end = c->rx->replay_end;
+    return true;
 }
 
 /* Discard the first n bytes of the socket (answered requests), journalled. */

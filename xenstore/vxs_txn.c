@@ -81,15 +81,22 @@ static int commit(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, b
     drop_transient(x, ev);
     *need = 0;
     /* "dom%u/conn%u", by hand: snprintf was ~1k instructions of each write's ~26k. A ring's
-     * request adds "@<its ring index>": a restart finds it done (vxs_ring_done.c). */
-    char author[48], *a = author;
+     * request adds "@<its ring index>", a kept socket's "@<its name>:<its stream offset>":
+     * a restart finds it done (vxs_replay_done.c). */
+    char author[32 + sizeof c->name + 12], *a = author;
     memcpy(a, "dom", 3);
     a = vxs_fmt_u32(a + 3, c->domid);
     memcpy(a, "/conn", 5);
     a = vxs_fmt_u32(a + 5, c->id);
-    if (c->dom) {
-        *a = '@';
-        a = vxs_fmt_u32(a + 1, c->req_pos);
+    if (c->dom || c->rx) {
+        *a++ = '@';
+        if (!c->dom) {
+            size_t n = strnlen(c->name, sizeof c->name - 1);
+            memcpy(a, c->name, n);
+            a[n] = ':';
+            a += n + 1;
+        }
+        a = vxs_fmt_u32(a, c->req_pos);
     }
     *a = 0;
     struct vs_commit_info info = {.author = author, .message = what, .time_ns = 0};

@@ -292,9 +292,9 @@ static void test_reconnect(void **state)
     free(page);
 }
 
-/* The replay window's commits found at restart (vxs_ring_done.c feeds them): a request
- * committed is DONE (same index, same type), one before a committed one NO_EFFECT, the
- * others AGAIN; indexes outside the window are refused (the caller's walk stops there);
+/* The replay window's commits found at restart (vxs_replay_done.c feeds them): a request
+ * committed is DONE (same position, same type), one before a committed one NO_EFFECT, the
+ * others AGAIN; positions outside the window are refused (the caller's walk stops there);
  * all of it across the 2^32 wrap; a reconnection forgets them. */
 static void test_replay_done_list(void **state)
 {
@@ -304,29 +304,30 @@ static void test_replay_done_list(void **state)
     page->req_prod = start + 100; /* 100 bytes of requests in req[] at attach */
     struct vxs_ring d;
     vxs_ring_attach(&d, page, FEATURES);
+    struct vxs_replay_window *w = &d.replay;
     XENSTORE_RING_IDX r1 = start, r2 = start + 20, r3 = start + 40, r4 = start + 70;
     /* The walk goes newest first: r3's WRITE, then r2's RM, then a commit before the window. */
-    assert_true(vxs_ring_done_note(&d, r3, XS_WRITE));
-    assert_true(vxs_ring_done_note(&d, r2, XS_RM));
-    assert_true(vxs_ring_done_note(&d, r2, XS_RM)); /* seen twice: noted once */
-    assert_int_equal(d.ndone, 2);
-    assert_false(vxs_ring_done_note(&d, start - 20, XS_WRITE));
-    assert_false(vxs_ring_done_note(&d, start + 100, XS_WRITE)); /* past what req[] held */
-    assert_int_equal(vxs_ring_replay_kind(&d, r3, XS_WRITE), VXS_REPLAY_DONE);
-    assert_int_equal(vxs_ring_replay_kind(&d, r2, XS_RM), VXS_REPLAY_DONE);
-    assert_int_equal(vxs_ring_replay_kind(&d, r2, XS_WRITE), VXS_REPLAY_AGAIN);
-    assert_int_equal(vxs_ring_replay_kind(&d, r1, XS_MKDIR), VXS_REPLAY_NO_EFFECT);
-    assert_int_equal(vxs_ring_replay_kind(&d, r4, XS_WRITE), VXS_REPLAY_AGAIN);
-    assert_int_equal(vxs_ring_replay_kind(&d, start + 100, XS_WRITE), VXS_REPLAY_AGAIN);
+    assert_true(vxs_replay_note_done(w, r3, XS_WRITE));
+    assert_true(vxs_replay_note_done(w, r2, XS_RM));
+    assert_true(vxs_replay_note_done(w, r2, XS_RM)); /* seen twice: noted once */
+    assert_int_equal(w->ndone, 2);
+    assert_false(vxs_replay_note_done(w, start - 20, XS_WRITE));
+    assert_false(vxs_replay_note_done(w, start + 100, XS_WRITE)); /* past what req[] held */
+    assert_int_equal(vxs_replay_kind(w, r3, XS_WRITE), VXS_REPLAY_DONE);
+    assert_int_equal(vxs_replay_kind(w, r2, XS_RM), VXS_REPLAY_DONE);
+    assert_int_equal(vxs_replay_kind(w, r2, XS_WRITE), VXS_REPLAY_AGAIN);
+    assert_int_equal(vxs_replay_kind(w, r1, XS_MKDIR), VXS_REPLAY_NO_EFFECT);
+    assert_int_equal(vxs_replay_kind(w, r4, XS_WRITE), VXS_REPLAY_AGAIN);
+    assert_int_equal(vxs_replay_kind(w, start + 100, XS_WRITE), VXS_REPLAY_AGAIN);
     /* At most VXS_RING_HELD are kept (more requests cannot be in req[]). */
     for (XENSTORE_RING_IDX k = 0; k < 2 * VXS_RING_HELD; k++)
-        vxs_ring_done_note(&d, start + k % 100, XS_WRITE);
-    assert_int_equal(d.ndone, VXS_RING_HELD);
+        vxs_replay_note_done(w, start + k % 100, XS_WRITE);
+    assert_int_equal(w->ndone, VXS_RING_HELD);
     page->connection = XENSTORE_RECONNECT;
     vxs_ring_reset(&d);
-    assert_int_equal(d.ndone, 0);
-    assert_false(d.dry);
-    assert_int_equal(vxs_ring_replay_kind(&d, 0, XS_WRITE), VXS_REPLAY_AGAIN);
+    assert_int_equal(w->ndone, 0);
+    assert_false(vxs_ring_replayed(&d, 0));
+    assert_int_equal(vxs_replay_kind(w, 0, XS_WRITE), VXS_REPLAY_AGAIN);
     free(page);
 }
 

@@ -4,7 +4,7 @@
  * a request again would apply it a second time, after writes other clients made (and had
  * acknowledged) in between: a replayed WRITE would silently undo them. Each commit a ring's
  * request makes names the request's ring index (its author, "dom<d>/conn<n>@<index>"), and
- * the restart looks for them (xenstore/vxs_ring_done.c): such a request is answered OK
+ * the restart looks for them (xenstore/vxs_replay_done.c): such a request is answered OK
  * without being applied again, a request the old daemon handled before it without a commit
  * (a no-op or a failure) is answered without effect, and each request still gets exactly one
  * reply.

@@ -398,6 +398,45 @@ static void test_two_connections(void **state)
     teardown_world();
 }
 
+/* Two kept connections write the same node in one round, A's request handled first, B's
+ * second (the epoll set reports them in the order they were restored); B's reply leaves
+ * first (the loop flushes connections newest first) and the daemon is killed right after,
+ * before A's reply is journalled. A's request is still queued: applied again after the
+ * restart, it would undo B's acknowledged write. Its commit is found (the commit's author
+ * names the connection and the request's stream offset): answered OK once, not applied. */
+static void test_replayed_write_keeps_later_acked_write(void **state)
+{
+    (void)state;
+    setup_world();
+    int a = client;
+    first_life((struct life){.rounds = 1});
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    int b = sv[0];
+    life(&(struct life){.new_conn = sv[1], .rounds = 1});
+    close(sv[1]);
+    assert_int_equal(stored_count('c'), 2);
+
+    write_(10, "/a", "A"); /* on A */
+    client = b;
+    write_(20, "/a", "B");
+    life(&(struct life){.new_conn = -1, .rounds = 1, .kill_at = SR_KILL_AFTER_SEND});
+    client_read();
+    expect_reply(20, XS_WRITE, "OK"); /* B's write is acknowledged */
+    read_(21, "/a");
+    const char *log = life(&(struct life){.new_conn = -1, .rounds = 2});
+    assert_non_null(strstr(log, "1 request(s) committed before the kill, not applied again"));
+    client_read();
+    expect_reply(21, XS_READ, "B");
+    close(b);
+    client = a;
+    nmsgs = 0;
+    client_read();
+    expect_reply(10, XS_WRITE, "OK");
+    assert_false(client_eof);
+    teardown_world();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_no_slot_answers_again),
         cmocka_unit_test(test_no_slot_later_requests_not_replays),
         cmocka_unit_test(test_two_connections),
+        cmocka_unit_test(test_replayed_write_keeps_later_acked_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

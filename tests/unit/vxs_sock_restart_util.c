@@ -57,7 +57,10 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     if (kill_at == SR_KILL_BEFORE_SEND)
         raise(SIGKILL);
-    return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+    ssize_t r = syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+    if (kill_at == SR_KILL_AFTER_SEND)
+        raise(SIGKILL);
+    return r;
 }
 
 /* ---- the keeper ------------------------------------------------------------------------- */

@@ -14,7 +14,7 @@
  * A life runs the daemon's own start-up (fd store protocol, store on disk, vxs_sock_restore)
  * and `rounds` rounds of its loop, and ends in _exit or in a real SIGKILL at a kill point:
  * the util defines recv() and send() over libc's, so the child kills itself just before or
- * just after its first discarding recv(), or just before its first send().
+ * just after its first discarding recv(), or just before or just after its first send().
  */
 #ifndef XENKIT_TESTS_UNIT_VXS_SOCK_RESTART_UTIL_H
 #define XENKIT_TESTS_UNIT_VXS_SOCK_RESTART_UTIL_H
@@ -25,7 +25,13 @@
 
 #include "tests/unit/vxs_harness.h"
 
-enum sr_kill_at { SR_KILL_NONE, SR_KILL_BEFORE_DISCARD, SR_KILL_AFTER_DISCARD, SR_KILL_BEFORE_SEND };
+enum sr_kill_at {
+    SR_KILL_NONE,
+    SR_KILL_BEFORE_DISCARD,
+    SR_KILL_AFTER_DISCARD,
+    SR_KILL_BEFORE_SEND,
+    SR_KILL_AFTER_SEND, /* the first send() done: the next reply is not journalled yet */
+};
 
 struct life {
     int new_conn;          /* the daemon's end of a new connection (accepted), or -1 */
