@@ -25,4 +25,4 @@ for _ in $(seq 100); do [ -S "$D/socket" ] && break; sleep 0.05; done
 LIB=$(readlink -f /usr/lib/x86_64-linux-gnu/libxenvchan.so)
 PKG=$(dpkg -S "$LIB" 2>/dev/null | cut -d: -f1 | head -n1)
 echo "vchan bench: xkvchan vs $(basename "$LIB") ($PKG $(dpkg-query -W -f '${Version}' "$PKG" 2>/dev/null)), $(nproc) CPUs, shim: grants in $base, events over AF_UNIX"
-LD_PRELOAD=$SHIM "$BUILD/vchan_bench"
+${VCHAN_BENCH_WRAP:-} env LD_PRELOAD=$SHIM "$BUILD/vchan_bench"
