@@ -201,13 +201,18 @@ void vxs_replay_done_scan(void)
     }
     s.open = s.n;
     struct store_hash head;
+    int rc = -1;
     if (s.n && vs_branch_head(vxs.st, VXS_BRANCH, &head) == 0)
-        vs_log(vxs.st, &head, NULL, scan_one, &s);
-    for (size_t i = 0; i < s.n; i++)
+        rc = vs_log(vxs.st, &head, NULL, scan_one, &s);
+    for (size_t i = 0; i < s.n; i++) {
+        /* Complete: its walk ended (a commit before its window or its domain), or the
+         * history did (0), not the lookback (2) or an error. */
+        s.v[i].w->complete = (s.v[i].finished || rc == 0) && !s.v[i].w->lost;
         if (s.v[i].w->ndone)
             vxs_log("restart: conn%u (%s%s): %u request(s) committed before the kill, not "
                     "applied again", s.v[i].c->id, s.v[i].c->dom ? "domain " : "",
                     s.v[i].c->dom ? "ring" : s.v[i].c->name, s.v[i].w->ndone);
+    }
     free(s.v);
 }
 
@@ -249,6 +254,12 @@ bool vxs_replay_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr)
     vxs_trace(c, "IN ", hdr, c->body);
     vxs_send(c, out, (size_t)n, vxs.next_seq);
     return true;
+}
+
+bool vxs_replay_done_known(const struct vxs_conn *c)
+{
+    const struct vxs_replay_window *w = window_now(c);
+    return c->replay && w && w->complete && vxs_replay_in_window(w, c->req_pos);
 }
 
 bool vxs_replay_dry(const struct vxs_conn *c)

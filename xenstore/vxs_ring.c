@@ -28,6 +28,7 @@ void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
     r->broken = false;
     r->nheld = 0;
     r->replay.ndone = 0;
+    r->replay.lost = r->replay.complete = false;
     r->req_cons = r->req_read = load_acquire(&intf->req_cons);
     r->rsp_prod = load_acquire(&intf->rsp_prod);
     __atomic_store_n(&intf->server_features, features, __ATOMIC_RELEASE);
@@ -186,6 +187,8 @@ bool vxs_replay_note_done(struct vxs_replay_window *w, uint32_t start, uint32_t 
         w->done[w->ndone].start = start;
         w->done[w->ndone].type = type;
         w->ndone++;
+    } else {
+        w->lost = true;
     }
     return true;
 }
@@ -243,6 +246,7 @@ void vxs_ring_reset(struct vxs_ring *r)
     r->req_cons = r->req_read = r->rsp_prod = 0;
     r->replay.len = 0;
     r->replay.ndone = 0;
+    r->replay.lost = r->replay.complete = false;
     r->nheld = 0;
     r->broken = false;
     __atomic_store_n(&i->error, XENSTORE_ERROR_NONE, __ATOMIC_RELEASE);

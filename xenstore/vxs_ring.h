@@ -43,6 +43,9 @@ struct vxs_replay_window {
         uint32_t type;
     } done[VXS_RING_HELD];
     unsigned ndone;
+    bool lost;     /* more were noted than done[] holds */
+    bool complete; /* the lookup saw every commit that could be one of the window's, so a
+                    * request not in done[] made none (vxs_persist_txn_committed trusts it) */
 };
 
 /* What a replayed request is: handled before and committed (answer OK, apply nothing),

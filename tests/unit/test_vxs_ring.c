@@ -323,9 +323,11 @@ static void test_replay_done_list(void **state)
     for (XENSTORE_RING_IDX k = 0; k < 2 * VXS_RING_HELD; k++)
         vxs_replay_note_done(w, start + k % 100, XS_WRITE);
     assert_int_equal(w->ndone, VXS_RING_HELD);
+    assert_true(w->lost);
     page->connection = XENSTORE_RECONNECT;
     vxs_ring_reset(&d);
     assert_int_equal(w->ndone, 0);
+    assert_false(w->lost || w->complete);
     assert_false(vxs_ring_replayed(&d, 0));
     assert_int_equal(vxs_replay_kind(w, 0, XS_WRITE), VXS_REPLAY_AGAIN);
     free(page);

@@ -184,6 +184,69 @@ static void test_unhandled_requests_still_run(void **state)
     vh_finish_disk();
 }
 
+/* A request in a transaction, by hand (vh_guest_send has no tx_id). */
+static void guest_send_tx(uint32_t type, uint32_t req_id, uint32_t tx, const void *body,
+                          size_t len)
+{
+    struct xsd_sockmsg h = {.type = type, .req_id = req_id, .tx_id = tx, .len = (uint32_t)len};
+    vh_guest_put(5, &h, sizeof h);
+    vh_guest_put(5, body, len);
+}
+
+/* Guest 5 starts a transaction and writes x in it (both answered); returns its id. */
+static uint32_t guest_tx_with_write(uint32_t req_id, const char *val)
+{
+    guest_send_tx(XS_TRANSACTION_START, req_id, 0, "", 1);
+    vh_guest_event(5);
+    vh_round_output();
+    assert_int_equal(vh_guest_reply(5, buf), req_id);
+    uint32_t tx = (uint32_t)strtoul(buf, NULL, 10);
+    assert_true(tx != 0);
+    char body[64];
+    int n = snprintf(body, sizeof body, "/local/domain/5/x%c%s", 0, val);
+    guest_send_tx(XS_WRITE, req_id + 1, tx, body, (size_t)n);
+    vh_guest_event(5);
+    vh_round_output();
+    assert_int_equal(vh_guest_reply(5, buf), req_id + 1);
+    assert_string_equal(buf, "OK");
+    return tx;
+}
+
+/* TRANSACTION_END: committed before the kill (its reply lost) it answers OK once and is not
+ * applied again; never handled, its transaction died with the daemon (EAGAIN: the client
+ * runs it again). */
+static void test_transaction_end(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = world();
+    uint32_t tx = guest_tx_with_write(41, "t1");
+    guest_send_tx(XS_TRANSACTION_END, 43, tx, "T", 2);
+    vh_guest_event(5); /* committed, the reply waits for the round's output */
+    assert_int_equal(vh_write(d0, 0, "/local/domain/5/x", "dom0"), 0);
+    vh_restart();
+    vh_round_output();
+    d0 = vh_dom0();
+    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
+    assert_string_equal(buf, "dom0");
+    uint32_t ids[8];
+    char bodies[8][64];
+    assert_int_equal(guest_replies(ids, 8, bodies), 1);
+    assert_int_equal(ids[0], 43);
+    assert_string_equal(bodies[0], "OK");
+
+    tx = guest_tx_with_write(44, "t2");
+    guest_send_tx(XS_TRANSACTION_END, 46, tx, "T", 2); /* not handled before the kill */
+    vh_restart();
+    vh_round_output();
+    assert_int_equal(guest_replies(ids, 8, bodies), 1);
+    assert_int_equal(ids[0], 46);
+    assert_string_equal(bodies[0], "EAGAIN");
+    d0 = vh_dom0();
+    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
+    assert_string_equal(buf, "dom0");
+    vh_finish_disk();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_noop_before_commit_not_applied_again),
         cmocka_unit_test(test_killed_twice_before_the_reply),
         cmocka_unit_test(test_unhandled_requests_still_run),
+        cmocka_unit_test(test_transaction_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
