@@ -297,6 +297,8 @@ void vxs_domain_restore(void);
 bool vxs_domain_exists(uint32_t domid);
 /* Is txid (unknown to c) a transaction c had opened before a daemon restart? */
 bool vxs_domain_old_txid(const struct vxs_conn *c, uint32_t txid);
+/* The guest reset its ring (XENSTORE_RECONNECT): a new incarnation in the table. */
+void vxs_domain_ring_reconnected(struct vxs_domain *d);
 
 /* vxs_fdstore.c: systemd's fd store (sd_notify FDSTORE=1, LISTEN_FDS) without libsystemd.
  * init reads the fds handed back (LISTEN_PID must be ours) and whether the store is active

@@ -367,7 +367,7 @@ static void input_ring(struct vxs_conn *c)
     if (vxs_ring_reconnect_requested(&d->ring)) {
         /* The guest reconnects (kexec, a new kernel): forget everything about it. */
         vxs_conn_reset(c);
-        vxs_persist_watches_clear(c);
+        vxs_domain_ring_reconnected(d); /* its watches and saved head leave the table */
         vxs_ring_reset(&d->ring);
         vxs_xen_notify(d->local_port);
         return;

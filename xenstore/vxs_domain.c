@@ -269,6 +269,19 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
     return 0;
 }
 
+/* For the connection table a reconnection is a new introduction of the same domain: no
+ * watches, no saved head, nothing owed, and a new incarnation, so that after a restart the
+ * commits of the ring's earlier life (whose positions the new one reuses from 0) are never
+ * taken for its requests' (vxs_replay_done.c stops at commits older than the incarnation). */
+void vxs_domain_ring_reconnected(struct vxs_domain *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    d->incarnation = t > d->incarnation ? t : d->incarnation + 1;
+    vxs_persist_domain(d);
+}
+
 int vxs_domain_release(uint32_t domid)
 {
     if (domid == 0)

@@ -28,9 +28,11 @@
  * gets it twice, and Linux's xenbus drops the second (no request waits for its id).
  *
  * A ring's walk ends at its first commit before the window (older ones are older requests)
- * or older than the domain's introduction (its incarnation, the wall clock at INTRODUCE: a
- * commit of an earlier domain with the same id); a socket's name is never re-used (it holds
- * the accepting daemon's start time). The whole walk stops after LOOKBACK commits.
+ * or older than the ring's incarnation (the wall clock at its INTRODUCE or its last
+ * reconnection, vxs_domain_ring_reconnected: a commit of an earlier domain with the same id,
+ * or of the ring's earlier life, whose positions the new one reuses from 0); a socket's name
+ * is never re-used (it holds the accepting daemon's start time). The whole walk stops after
+ * LOOKBACK commits (a request whose commit is older is handled again, as before).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -208,10 +210,13 @@ void vxs_replay_done_scan(void)
         /* Complete: its walk ended (a commit before its window or its domain), or the
          * history did (0), not the lookback (2) or an error. */
         s.v[i].w->complete = (s.v[i].finished || rc == 0) && !s.v[i].w->lost;
-        if (s.v[i].w->ndone)
-            vxs_log("restart: conn%u (%s%s): %u request(s) committed before the kill, not "
-                    "applied again", s.v[i].c->id, s.v[i].c->dom ? "domain " : "",
-                    s.v[i].c->dom ? "ring" : s.v[i].c->name, s.v[i].w->ndone);
+        const struct vxs_conn *c = s.v[i].c;
+        if (s.v[i].w->ndone && c->dom)
+            vxs_log("restart: domain %u: %u request(s) committed before the kill, not applied "
+                    "again", c->domid, s.v[i].w->ndone);
+        else if (s.v[i].w->ndone)
+            vxs_log("restart: %s: %u request(s) committed before the kill, not applied again",
+                    c->name, s.v[i].w->ndone);
     }
     free(s.v);
 }

@@ -247,6 +247,34 @@ static void test_transaction_end(void **state)
     vh_finish_disk();
 }
 
+/* A ring that reconnected (XENSTORE_RECONNECT: its indexes back to 0) reuses positions: a
+ * commit of the earlier epoch at the same position and of the same type must not make a
+ * request of the new one look done (it would be answered OK and never applied). */
+static void test_reconnected_ring_positions_reused(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = world();
+    struct xenstore_domain_interface *i = vh_ring(5);
+    i->req_cons = i->req_prod = i->rsp_cons = i->rsp_prod = 0;
+    guest_send_str2(XS_WRITE, 51, "/local/domain/5/x", "old"); /* at position 0 */
+    vh_guest_event(5);
+    vh_round_output();
+    assert_int_equal(vh_guest_reply(5, buf), 51);
+    i->connection = XENSTORE_RECONNECT; /* a new kernel: the ring starts again at 0 */
+    vh_guest_event(5);
+    assert_int_equal(i->connection, XENSTORE_CONNECTED);
+    assert_int_equal(i->req_prod, 0);
+    guest_send_str2(XS_WRITE, 52, "/local/domain/5/x", "new"); /* at position 0 again */
+    vh_restart(); /* killed before the request was read */
+    vh_round_output();
+    d0 = vh_dom0();
+    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
+    assert_string_equal(buf, "new");
+    assert_int_equal(vh_guest_reply(5, buf), 52);
+    assert_string_equal(buf, "OK");
+    vh_finish_disk();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_killed_twice_before_the_reply),
         cmocka_unit_test(test_unhandled_requests_still_run),
         cmocka_unit_test(test_transaction_end),
+        cmocka_unit_test(test_reconnected_ring_positions_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
