@@ -319,7 +319,9 @@ int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out)
     x->nslots = sizeof(x->slots_in) / sizeof(x->slots_in[0]);
     x->ops = x->ops_in;
     x->capops = sizeof(x->ops_in) / sizeof(x->ops_in[0]);
-    x->branch = strdup(branch);
+    /* The usual short branch name lives in the transaction (one allocation less). */
+    size_t bl = strlen(branch) + 1;
+    x->branch = bl <= sizeof(x->branch_in) ? memcpy(x->branch_in, branch, bl) : strdup(branch);
     if (x->branch == NULL) {
         free(x);
         return -ENOMEM;
@@ -329,7 +331,8 @@ int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out)
     if (rc == 0 || rc == -ENOENT)
         rc = vs_tree_open(st, rc == 0 ? &head : NULL, &x->live);
     if (rc < 0) {
-        free(x->branch);
+        if (x->branch != x->branch_in)
+            free(x->branch);
         free(x);
         return rc;
     }
@@ -339,9 +342,7 @@ int vs_txn_begin(struct vs_store *st, const char *branch, struct vs_txn **out)
 
 static void free_op(struct vs_op *op)
 {
-    free(op->path);
-    free(op->val);
-    free(op->perms);
+    free(op->path); /* val and perms live in its allocation (add_op) */
 }
 
 void vs_txn_abort(struct vs_txn *x)
@@ -359,7 +360,8 @@ void vs_txn_abort(struct vs_txn *x)
         free_op(&x->ops[i]);
     if (x->ops != x->ops_in)
         free(x->ops);
-    free(x->branch);
+    if (x->branch != x->branch_in)
+        free(x->branch);
     free(x);
 }
 
@@ -559,14 +561,20 @@ static int add_op(struct vs_txn *x, int kind, const char *path, const void *val,
     op->flags = flags;
     op->vlen = (flags & VS_SET_VALUE) ? vlen : 0;
     op->plen = (flags & VS_SET_PERMS) ? plen : 0;
-    uint8_t *v = NULL, *p = NULL;
-    op->path = strdup(path);
-    if (op->path == NULL || vs_dup_bytes(val, op->vlen, &v) < 0 ||
-        vs_dup_bytes(perms, op->plen, &p) < 0) {
-        free(op->path);
-        free(v);
+    /* One allocation: the path, then the value and the perms, each NUL-terminated. */
+    size_t pl = strlen(path) + 1;
+    char *b = malloc(pl + op->vlen + 1 + op->plen + 1);
+    if (b == NULL)
         return -ENOMEM;
-    }
+    memcpy(b, path, pl);
+    uint8_t *v = (uint8_t *)b + pl, *p = v + op->vlen + 1;
+    if (op->vlen)
+        memcpy(v, val, op->vlen);
+    v[op->vlen] = 0;
+    if (op->plen)
+        memcpy(p, perms, op->plen);
+    p[op->plen] = 0;
+    op->path = b;
     op->val = v;
     op->perms = p;
     x->nops++;

@@ -64,6 +64,7 @@ struct vs_txn {
     struct rec *recs_in[4];
     uint32_t slots_in[16];
     struct vs_op ops_in[2];
+    char branch_in[24];     /* branch, when its name fits */
 };
 
 /* store_txn.c: existence and own version of path in t (absent also when an ancestor is
