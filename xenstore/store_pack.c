@@ -135,11 +135,7 @@ int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
 static void prealloc(struct pack *p, uint64_t need)
 {
     static const uint8_t zeros[65536];
-    /* Only for updates that sync: WRITE and NONE never flush the device, so the zeros would
-     * only double what the page cache copies (vxenstored --sync none: as many bytes of zeros
-     * as of records, and a stop of ~0.1-2 ms in the request that writes 256 KiB-2 MiB of
-     * them). */
-    if (need <= p->alloc_end || !p->syncing)
+    if (need <= p->alloc_end)
         return;
     uint64_t step = p->end / 8;
     step = step < PREALLOC_MIN ? PREALLOC_MIN : step > PREALLOC_MAX ? PREALLOC_MAX : step;

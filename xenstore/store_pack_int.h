@@ -160,8 +160,6 @@ struct pack {
     bool inflight_overflow; /* out of memory recording them: a GC must wait for a refs record */
     uint64_t alloc_end;   /* the file's size: [end, alloc_end) holds zeros written ahead, so
                            * that appends overwrite allocated blocks (store_pack.c, prealloc) */
-    bool syncing;         /* the last update asked for a device flush (ALWAYS, BATCH): only
-                           * then are zeros written ahead (store_pack.c, prealloc) */
     int failed;
     struct index ix;
     struct ref *refs;

@@ -204,7 +204,6 @@ int pack_set_ref(struct objstore *s, const char *name, const struct store_hash *
     if (!pack_valid_name(name) || value == NULL)
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
-    p->syncing = sync == STORE_SYNC_ALWAYS || sync == STORE_SYNC_BATCH; /* (prealloc) */
     struct ref *r = ref_find(p, name);
     int rc = 0;
     uint64_t off;
@@ -250,7 +249,6 @@ int pack_del_ref(struct objstore *s, const char *name, const struct store_hash *
     if (!pack_valid_name(name))
         return -EINVAL;
     pthread_mutex_lock(&p->lock);
-    p->syncing = sync == STORE_SYNC_ALWAYS || sync == STORE_SYNC_BATCH; /* (prealloc) */
     struct ref *r = ref_find(p, name);
     int rc = 0;
     if (r == NULL)

@@ -287,35 +287,6 @@ static void test_prealloc_zero_tail(void **state)
     unlink(path_of("prealloc-kill"));
 }
 
-/* Updates that never flush the device (WRITE, NONE: vxenstored --sync none) write no zeros
- * ahead: the file is the records. The first update that syncs starts them again. */
-static void test_prealloc_only_when_syncing(void **state)
-{
-    (void)state;
-    unlink(path_of("nosync"));
-    struct objstore *s = open_ok("nosync", NULL, NULL);
-    for (uint64_t i = 0; i < 40; i++)
-        assert_int_equal(commit_n(s, i, 9, i % 2 ? STORE_SYNC_WRITE : STORE_SYNC_NONE), 0);
-    assert_int_equal(s->ops->flush(s), 0);
-    struct store_pack_stats st;
-    store_pack_stats(s, &st);
-    size_t len = 0;
-    free(store_test_read_file(path_of("nosync"), &len));
-    assert_int_equal(len, st.file_size);
-    assert_int_equal(commit_n(s, 40, 9, STORE_SYNC_ALWAYS), 0);
-    store_pack_stats(s, &st);
-    free(store_test_read_file(path_of("nosync"), &len));
-    assert_true(len > st.file_size);
-    assert_int_equal(check_chain(s, 9), 40);
-    s->ops->close(s);
-    struct store_pack_report rep;
-    s = open_ok("nosync", NULL, &rep);
-    assert_false(rep.truncated);
-    assert_int_equal(check_chain(s, 9), 40);
-    s->ops->close(s);
-    unlink(path_of("nosync"));
-}
-
 static void test_flipped_bits_everywhere(void **state)
 {
     (void)state;
@@ -558,7 +529,6 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_prealloc_zero_tail),
-        cmocka_unit_test(test_prealloc_only_when_syncing),
         cmocka_unit_test(test_flipped_bits_everywhere),
         cmocka_unit_test(test_damaged_committed_record),
         cmocka_unit_test(test_fault_short_writes),
