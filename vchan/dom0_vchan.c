@@ -443,19 +443,29 @@ int xkvchan_wait(struct xkvchan *v)
  * notice that things got better. While spinning we also yield now and then, so that a peer
  * waiting for our CPU gets it.
  *
- * A reader that only reads and finds little each time (SINK_READS reads in a row that got
- * less than 1/8 of the ring, no write between them) polls every SINK_POLL_GAP pauses
- * instead of every pause. Each poll loads the control page's first line, where the writer
- * stores prod for every message and then, with a full barrier, looks at its notify byte:
- * that barrier waits until the line has come back from our cache. With 64-byte messages on
- * two CPUs that wait is most of the writer's time, and fewer polls let it write several
- * messages per trip of the line (the barrier itself must stay: a libxenvchan reader asks for
- * a notification and sleeps). Such a sink sees new data up to SINK_POLL_GAP pauses (~1 us)
- * later. Request/response traffic (a write between two reads) still polls at once, for
- * latency, and so does a reader that gets large reads: the writer is fast, and a late poll
- * would leave it waiting for space (4 KiB rings halved their 1 MiB throughput so). */
+ * A reader that only reads and each time finds little and takes all of it (SINK_READS reads
+ * in a row that emptied the ring and got less than 1/8 of it, no write between them) waits
+ * a little before its first poll (rings of 16 KiB and more: one pause per KiB of ring, at
+ * most SINK_FIRST_WAIT, ~2.4 us) and then polls every SINK_POLL_GAP pauses instead of
+ * every pause. Each poll loads the control page's first line, where the writer stores prod
+ * for every message and then, with a full barrier, looks at its notify byte: that barrier
+ * waits until the line has come back from our cache. With 64-byte messages on two CPUs that
+ * wait is most of the writer's time, and fewer polls let it write several messages per trip
+ * of the line (the barrier itself must stay: a libxenvchan reader asks for a notification
+ * and sleeps). The first wait matters most: a sink that polled at once after each read
+ * found the few messages written meanwhile, so it still took the line every couple of
+ * messages (+25-35% for 64-byte messages at order 16 with it, vchan/README.md). It is
+ * scaled to the ring so that a writer cannot fill a small ring while we wait, and there is
+ * none below 16 KiB (no better at order 12; unscaled, it cut order 10 to a third). Such a
+ * sink sees new data up to ~2.4 us later. Request/response traffic (a write between two
+ * reads) still polls at once, for latency, and so does a reader that gets large reads or
+ * leaves data behind: the writer is fast, and a late poll would leave it waiting for space
+ * (4 KiB rings halved their 1 MiB throughput so; an unconditional first wait cut 4 KiB
+ * messages at order 16, read 4 KiB at a time, to a quarter). */
 #define SINK_READS    2
 #define SINK_POLL_GAP 32u
+#define SINK_FIRST_WAIT 96u
+#define SINK_FIRST_MIN  16u
 static void spin(struct xkvchan *v, bool read, size_t want)
 {
     if (!v->blocking || !v->spin_us)
@@ -469,11 +479,15 @@ static void spin(struct xkvchan *v, bool read, size_t want)
     }
     long long end = 0;
     unsigned gap = read && v->small_reads >= SINK_READS ? SINK_POLL_GAP : 1;
+    size_t first = vchan_read_size(&v->core) >> 10;
+    if (gap > 1 && first >= SINK_FIRST_MIN)
+        for (size_t k = 0; k < first && k < SINK_FIRST_WAIT; k++)
+            __builtin_ia32_pause();
     /* The clock and sched_yield every 64 pauses, as many polls as that is. */
     unsigned every = gap >= 64 ? 1 : 64 / gap;
     for (unsigned i = 0;; i++) {
-        size_t have = read ? vchan_data_ready(&v->core) : vchan_buffer_space(&v->core);
-        if (have >= want || v->core.state != VCHAN_ST_OPEN) {
+        bool ok = read ? vchan_data_ready(&v->core) >= want : vchan_can_write(&v->core, want);
+        if (ok || v->core.state != VCHAN_ST_OPEN) {
             if (i > 0) {            /* the peer acted while we watched: spinning paid */
                 unsigned more = budget > v->spin_us / 2 ? v->spin_us : budget * 2;
                 v->spin_cur = more > v->spin_cur ? more : v->spin_cur;
@@ -500,11 +514,13 @@ static void spin(struct xkvchan *v, bool read, size_t want)
     }
 }
 
-/* Counts small reads in a row for spin(): a read of less than 1/8 of the ring adds one, a
- * larger one (or a write) starts again; a read that got nothing changes nothing. */
+/* Counts small reads in a row for spin(): a read of less than 1/8 of the ring that took
+ * everything it saw adds one; a larger one, one that left data behind (the caller's buffer
+ * was the limit, not the writer: waiting would only slow it down), or a write starts again;
+ * a read that got nothing changes nothing. */
 static void count_read(struct xkvchan *v, long r)
 {
-    if (r > 0 && (size_t)r < vchan_read_size(&v->core) / 8) {
+    if (r > 0 && (size_t)r < vchan_read_size(&v->core) / 8 && vchan_read_known(&v->core) == 0) {
         if (v->small_reads < SINK_READS)
             v->small_reads++;
     } else if (r > 0) {

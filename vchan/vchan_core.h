@@ -38,8 +38,11 @@
  * Our own indexes (read ring's cons, write ring's prod) are private copies, only ever
  * written to the page. The peer's indexes and liveness byte are loaded once per step and
  * checked; an index claiming more than the ring's size is outstanding marks the connection
- * broken (sticky; every operation then returns -EPROTO). Orders are copied once and the ring
- * sizes are private. No value read from the page is ever used to address memory.
+ * broken (sticky; every operation then returns -EPROTO). The last checked value of the
+ * peer's cons is kept: a write that fits in the space it leaves does not load cons again
+ * (a bad cons is then found by the next write that needs more, or by buffer_space).
+ * Orders are copied once and the ring sizes are private. No value read from the page is
+ * ever used to address memory.
  *
  * Close semantics (differs from libxenvchan on purpose)
  * -------------------------------------------------------
@@ -80,6 +83,9 @@ struct vchan_ring {
     uint8_t *buf;                    /* ring memory (size bytes) */
     uint32_t size;                   /* 1 << order: private, never re-read */
     uint32_t own;                    /* our index: cons (read ring) or prod (write ring) */
+    uint32_t peer;                   /* the peer's index as last loaded and checked (read
+                                      * ring: prod, write ring: cons): what we know is
+                                      * readable / free without touching the shared line */
     volatile struct ring_shared *shr;
 };
 
@@ -160,6 +166,15 @@ bool vchan_is_open(struct vchan_core *c);
 /* Bytes readable now / writable now (0 when broken or, for space, after close). */
 size_t vchan_data_ready(struct vchan_core *c);
 size_t vchan_buffer_space(struct vchan_core *c);
+
+/* Bytes that were there when the peer's prod was last loaded and are not read yet (no
+ * load: 0 after a read that took everything it saw). */
+size_t vchan_read_known(const struct vchan_core *c);
+
+/* Whether `want` bytes can be written now, from the space known since the peer's cons was
+ * last loaded, and loading it only if that is short (a writer that polls before each write
+ * leaves the shared line alone while it knows there is room). False when closed/broken. */
+bool vchan_can_write(struct vchan_core *c, size_t want);
 
 /* Bytes we wrote that the peer has not consumed yet (for a lingering close). */
 size_t vchan_write_pending(struct vchan_core *c);

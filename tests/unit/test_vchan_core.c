@@ -340,6 +340,44 @@ static void test_publish_steps(void **state)
     pair_free(&p);
 }
 
+/* A write that fits in the space known from the last load of cons looks at the peer's
+ * liveness after publishing: a closed peer still makes it fail, a bad liveness byte breaks
+ * the connection. A reader knows what it saw and left. */
+static void test_write_known_space(void **state)
+{
+    (void)state;
+    uint8_t b[100] = { 0 };
+    struct pair p;
+    pair_open(&p, 12, 12);
+    assert_int_equal(vchan_write(&p.cli, b, 100), 100);     /* loads cons: 3996 known free */
+    assert_int_equal(vchan_write(&p.cli, b, 100), 100);
+    vchan_close(&p.srv);
+    assert_int_equal(vchan_write(&p.cli, b, 100), -ENOTCONN);
+    assert_int_equal(vchan_send(&p.cli, b, 100), -ENOTCONN);
+    pair_free(&p);
+
+    /* what a reader knows is left without loading prod again */
+    pair_open(&p, 12, 12);
+    assert_int_equal(vchan_read_known(&p.srv), 0);
+    assert_int_equal(vchan_write(&p.cli, b, 100), 100);
+    assert_int_equal(vchan_read_known(&p.srv), 0);           /* not looked yet */
+    assert_int_equal(vchan_read(&p.srv, b, 30), 30);
+    assert_int_equal(vchan_read_known(&p.srv), 70);
+    assert_int_equal(vchan_write(&p.cli, b, 100), 100);
+    assert_int_equal(vchan_read(&p.srv, b, 100), 100);        /* loads prod: 170 there */
+    assert_int_equal(vchan_read_known(&p.srv), 70);
+    assert_int_equal(vchan_recv(&p.srv, b, 70), 70);
+    assert_int_equal(vchan_read_known(&p.srv), 0);
+    pair_free(&p);
+
+    pair_open(&p, 12, 12);
+    assert_int_equal(vchan_send(&p.srv, b, 100), 100);
+    p.ctrl->cli_live = 9;
+    assert_int_equal(vchan_send(&p.srv, b, 100), -EPROTO);
+    assert_int_equal(vchan_write(&p.srv, b, 1), -EPROTO);
+    pair_free(&p);
+}
+
 static void test_hostile(void **state)
 {
     (void)state;
@@ -361,12 +399,21 @@ static void test_hostile(void **state)
     assert_int_equal(vchan_recv(&p.cli, b, 10), -EPROTO);
     pair_free(&p);
 
-    /* cons ahead of our prod: more consumed than written */
+    /* cons ahead of our prod: more consumed than written. Found when cons is next loaded: a
+     * write that fits in the space known from the last load does not look at it. */
     pair_open(&p, 12, 12);
     assert_int_equal(vchan_write(&p.srv, b, 100), 100);
-    p.ctrl->right.cons = 200;
-    assert_int_equal(vchan_write(&p.srv, b, 100), -EPROTO);
+    p.ctrl->right.cons = 300;
+    assert_int_equal(vchan_write(&p.srv, b, 100), 100);
     assert_int_equal(vchan_buffer_space(&p.srv), 0);
+    assert_int_equal(vchan_write(&p.srv, b, 100), -EPROTO);
+    pair_free(&p);
+
+    /* the same found by a write that needs more than the known space */
+    pair_open(&p, 12, 12);
+    assert_int_equal(vchan_write(&p.srv, b, 4000), 4000);
+    p.ctrl->right.cons = 5000;
+    assert_int_equal(vchan_write(&p.srv, b, 100), -EPROTO);
     pair_free(&p);
 
     /* the peer scribbles over OUR index: ignored, we never read it back */
@@ -444,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_close_in_flight),
         cmocka_unit_test(test_notify_rules),
         cmocka_unit_test(test_publish_steps),
+        cmocka_unit_test(test_write_known_space),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_bad_init),
     };
