@@ -323,11 +323,13 @@ static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
     unsigned nargs = type == XS_INTRODUCE ? 3 : type == XS_SET_TARGET ? 2 : 1;
     if (!k->c->priv)
         return send_error(k, -EACCES);
-    if (xs_split(body, len, arg, nargs, NULL, NULL) < 0)
+    /* INTRODUCE and SET_TARGET ignore what follows their arguments, as C's get_strings. */
+    const void *rest;
+    size_t rest_len;
+    if (xs_split(body, len, arg, nargs, nargs > 1 ? &rest : NULL, &rest_len) < 0)
         return send_error(k, -EINVAL);
-    uint32_t domid, v = 0;
-    if (xs_parse_u32(arg[0], &domid) < 0)
-        return send_error(k, -EINVAL);
+    /* Domids are read with C's atoi ("abc" is 0, which RELEASE and RESUME refuse). */
+    uint32_t domid = c_atou(arg[0]), v = 0;
     int rc;
     if (type == XS_INTRODUCE) {
         /* The gfn is only a fallback: the ring is granted at ref 1. */
@@ -341,9 +343,7 @@ static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
     } else if (type == XS_RESUME) {
         rc = vxs_domain_resume(domid);
     } else {
-        if (xs_parse_u32(arg[1], &v) < 0)
-            return send_error(k, -EINVAL);
-        rc = vxs_domain_set_target(domid, v);
+        rc = vxs_domain_set_target(domid, c_atou(arg[1]));
     }
     k->need = vxs.next_seq;
     if (rc < 0)

@@ -297,6 +297,8 @@ int vxs_domain_release(uint32_t domid)
 
 int vxs_domain_resume(uint32_t domid)
 {
+    if (domid == 0)
+        return -EINVAL; /* as RELEASE: C refuses domain 0 before looking it up */
     struct vxs_domain *d = find(domid);
     if (!d)
         return -ENOENT;
