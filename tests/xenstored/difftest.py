@@ -47,8 +47,22 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
                |                                       | generated (tests/xenstored/quota.py
                |                                       | checks ours)
 
+  c-tx-stale-  | in a transaction the store changed    | C 4.17's view is then inconsistent
+  view         | under (WRITE, MKDIR, RM or SET_PERMS  | (a DIRECTORY listing a child twice;
+  (C bug)      | outside it, or another commit): a     | a child of a node it removed read
+               | READ, DIRECTORY(_PART), GET_PERMS or  | from the global store; an RM that
+               | RM, then anything but TX_END in that  | met a listed child gone says EIO
+               | transaction: C and ours see different | and removes the children before it,
+               | nodes                                 | in creation order in C, by name in
+               |                                       | ours). Tolerated only if C and ours
+               |                                       | then end the transaction alike and
+               |                                       | C with EAGAIN (or an abort); one
+               |                                       | left open is ended after the run
+
 CONTROL quota / quota-soft (list, set to the default value, bad names and values, unknown
 domains) are compared like any request: C 4.17's texts and errors.
+RELEASE, RESUME, SET_TARGET and INTRODUCE are generated only where both refuse them (domains
+that do not exist, dom0 for RELEASE/RESUME, bad arguments): C's texts and errors.
 
 KNOWN_TO_FIX (real divergences of vxenstored found by this test; the table TO_FIX below gives
 each one's description and matcher; tolerated unless --strict, counted at the end. A
@@ -170,6 +184,11 @@ TO_FIX = [
      lambda q, c, v, x: x['events'] and set(c) == set(v) and len(v) > len(c), False),
 ]
 TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
+
+# DELIBERATE c-tx-stale-view: the request types whose replies may differ in a transaction
+# that nodes it had seen were removed under.
+STALE_VIEW_TYPES = {T['READ'], T['DIRECTORY'], T['DIRECTORY_PART'], T['GET_PERMS'], T['RM']}
+MODIFYING_TYPES = {T['WRITE'], T['MKDIR'], T['RM'], T['SET_PERMS']}
 
 
 def _owner_unknown(payload):
@@ -373,7 +392,20 @@ class Gen:
         """A request about quotas or features on a random connection, outside transactions,
         drawn from q (not self.r: the other requests of a seed stay what they were)."""
         c = q.randrange(self.nconn)
-        if q.random() < 0.5:
+        x = q.random()
+        if x < 0.15:
+            # The toolstack's domain requests, on domains that do not exist (C under the shim
+            # and ours with --socket-only know no other) or on dom0: only refusals, no state.
+            # Not SET_TARGET 0 0 nor INTRODUCE with a valid port: C's dom0 is introduced, ours
+            # has none without a hypervisor.
+            t, pl = q.choice([(9, b'0\0'), (9, b'7\0'), (9, b'abc\0'), (9, b'7x\0'),
+                              (9, b'-1\0'), (9, b'7\0extra\0'), (9, b'7'), (18, b'0\0'),
+                              (18, b'7\0'), (18, b'abc\0'), (18, b' 7\0'), (18, b''),
+                              (19, b'7\0' + b'0\0'), (19, b'0\0' + b'7\0'), (19, b'7\0'),
+                              (19, b'7\0' + b'0\0' + b'x\0'), (19, b'abc\0' + b'7\0'),
+                              (8, b'7\0' + b'1\0' + b'0\0'), (8, b'7\0' + b'1\0')])
+            return Req(c, t, pl, ('n',), 'domain')
+        if x < 0.55:
             # CONTROL quota: only what leaves both daemons as they were (values set to the
             # defaults, which both start with).
             args = q.choice([[b'quota'], [b'quota-soft'], [b'quota', b'7'],
@@ -545,6 +577,9 @@ class Runner:
         opentx = [set() for _ in range(nconn)]     # tx ids open on C, per connection
         watchers = set()
         tainted = set()     # (conn, C tx id) of transactions a perms-owner-unknown touched
+        stale = set()       # (conn, C tx id) open while the store changed outside them
+        diverged = {}       # stale transactions whose view differed (c-tx-stale-view): the
+                            # index of the first difference and ours' tx id
         try:
             for i, q in enumerate(reqs):
                 payload = q.payload.replace(b'@B@', tagb)
@@ -596,14 +631,31 @@ class Runner:
                         self.known.get('(deliberate) watch-depth', 0) + 1
                     continue
                 self.ncmp += 1
+                if (q.conn, ctx) in diverged and q.type == T['TX_END'] and not badtx and \
+                        not _err(crep, 'EINVAL'):
+                    # DELIBERATE c-tx-stale-view: the two views differed, which is tolerated
+                    # only if C's commit fails (EAGAIN; or the transaction is aborted) and
+                    # ours says the same: then no client could act on the difference.
+                    first = diverged.pop((q.conn, ctx))[0]
+                    if normalise(q, crep) != normalise(q, vrep) or not (
+                            _err(crep, 'EAGAIN') or (payload == b'F\0' and not _err(crep))):
+                        return (i, 'c-tx-stale-view not confirmed: the transaction whose '
+                                'view differed at request %d ends with C %r, vxenstored %r'
+                                % (first, crep, vrep))
                 if normalise(q, crep) != normalise(q, vrep):
                     k = self.classify(q, crep, vrep, badtx)
                     if (q.conn, ctx) in tainted and not badtx:
                         k = TO_FIX_BY_ID['perms-owner-unknown']
-                    if k is None or (self.args.strict and k[0] not in DELIBERATE_IDS):
+                    if k is None and (q.conn, ctx) in stale and not badtx and \
+                            q.type != T['TX_END'] and (
+                                q.type in STALE_VIEW_TYPES or (q.conn, ctx) in diverged):
+                        self.known['(deliberate) c-tx-stale-view'] = \
+                            self.known.get('(deliberate) c-tx-stale-view', 0) + 1
+                        diverged.setdefault((q.conn, ctx), (i, txids[self.v]))
+                    elif k is None or (self.args.strict and k[0] not in DELIBERATE_IDS):
                         return (i, 'reply differs: C %r, vxenstored %r%s' % (
                             crep, vrep, ' (known, to fix: %s)' % k[0] if k else ''))
-                    if self.tolerate(k, q, crep, vrep):
+                    elif self.tolerate(k, q, crep, vrep):
                         return None
                 elif q.type == T['SET_PERMS'] and q.tx[0] == 's' and not badtx and \
                         _err(crep, 'ENOENT') and _owner_unknown(payload):
@@ -612,6 +664,11 @@ class Runner:
                     # and its ancestors, which then count as accessed by the transaction. A
                     # later difference in that transaction is put down to this.
                     tainted.add((q.conn, ctx))
+                # Transactions the store changed under (c-tx-stale-view)
+                if (ctx == 0 and q.type in MODIFYING_TYPES and _ok_type(crep, q.type)) or (
+                        q.type == T['TX_END'] and _ok_type(crep, T['TX_END']) and ctx != 0):
+                    stale.update((w, t) for w in range(nconn) for t in opentx[w]
+                                 if (w, t) != (q.conn, ctx))
                 # C's open transactions (for "unknown tx id")
                 if q.type == T['TX_START'] and _ok_type(crep, T['TX_START']):
                     opentx[q.conn].add(int(crep[3].rstrip(b'\0')))
@@ -619,6 +676,8 @@ class Runner:
                     opentx[q.conn].discard(ctx)
                 elif q.type == T['RESET_WATCHES'] and _ok_type(crep, T['RESET_WATCHES']):
                     opentx[q.conn].clear()
+                    for key in [key for key in diverged if key[0] == q.conn]:
+                        del diverged[key]   # ended without a commit in both
                 for (w, bc), (_, bv) in zip(bar[self.c], bar[self.v]):
                     if bc != bv and not (isinstance(bc, tuple) and isinstance(bv, tuple) and
                                          bc[0] == bv[0] and bc[3] == bv[3]):
@@ -632,6 +691,14 @@ class Runner:
                             return (i, 'watch events on conn%d differ: C %r, vxenstored %r%s' %
                                     (c, ec, ev, ' (known, to fix: %s)' % k[0] if k else ''))
                         self.tolerate(k, q, ec, ev)
+            # c-tx-stale-view transactions still open: their commits must fail in C.
+            for (c, ctx), (first, vtx) in sorted(diverged.items()):
+                crep = self.c.request(c, T['TX_END'], ctx, b'T\0', 0x7ffe0000)
+                vrep = self.v.request(c, T['TX_END'], vtx, b'T\0', 0x7ffe0000)
+                if not _err(crep, 'EAGAIN') or crep != vrep:
+                    return (len(reqs) - 1, 'c-tx-stale-view not confirmed: the transaction '
+                            'whose view differed at request %d ends (TX_END T after the '
+                            'sequence) with C %r, vxenstored %r' % (first, crep, vrep))
             return None
         finally:
             self.c.close()
