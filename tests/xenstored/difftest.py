@@ -68,9 +68,14 @@ KNOWN_TO_FIX (real divergences of vxenstored found by this test; the table TO_FI
 each one's description and matcher; tolerated unless --strict, counted at the end. A
 "stateful" one may leave the two stores different, so the rest of that sequence is skipped):
 
-  at-path-node-op, domid-atoi, perms-lenient, perms-owner-unknown, setperms-badpath,
-  txend-arg-first, dirpart-past-end, dirpart-offset-atoi, unwatch-args, rm-watch-below,
-  path-max-2048, watch-dup-event
+  at-path-node-op, perms-owner-unknown, setperms-badpath (all three found deliberate since:
+  DELIBERATE_IDS below)
+
+Fixed in vxenstored and taken out of TO_FIX (so that the default, non-strict run fails if one
+comes back; none was met in 18000 sequences of other seeds, some 150 requests long):
+domid-atoi, perms-lenient, txend-arg-first, dirpart-past-end, dirpart-offset-atoi,
+unwatch-args, rm-watch-below, path-max-2048, watch-dup-event (see git history for what each
+was).
 
 Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1]
                    [--seed N] [--strict] [--no-minimise] [-v]
@@ -125,16 +130,6 @@ TO_FIX = [
      'ours resolves it as a relative path (/local/domain/0/@foo): WRITE/MKDIR create it',
      lambda q, c, v, x: q.tag == 'special' and _err(c, 'EINVAL') and not _err(v, 'EINVAL'),
      lambda q, c, v: q.type in (T['WRITE'], T['MKDIR']) and not _err(v)),
-    ('domid-atoi',
-     'GET_DOMAIN_PATH / IS_DOMAIN_INTRODUCED with a non-decimal domid: C parses it with atoi '
-     '("abc" -> domain 0), ours says EINVAL',
-     lambda q, c, v, x: q.type in (T['GET_DOMAIN_PATH'], T['IS_INTRODUCED'])
-     and q.tag == 'baddomid' and not _err(c) and _err(v, 'EINVAL'), False),
-    ('perms-lenient',
-     'SET_PERMS with a malformed list (last entry without NUL, "r00", "r+1", "r", trailing '
-     'junk): C parses leniently (strtol; OK or ENOENT), ours says EINVAL',
-     lambda q, c, v, x: q.type == T['SET_PERMS'] and q.tag == 'badperms' and _err(v, 'EINVAL')
-     and not _err(c, 'EINVAL'), lambda q, c, v: not _err(c)),
     ('perms-owner-unknown',
      'SET_PERMS whose first entry (the owner) names a domain that does not exist ("w7\\0..."):'
      ' C 4.17 says ENOENT, ours accepts it',
@@ -144,44 +139,6 @@ TO_FIX = [
      'SET_PERMS on an invalid path ("//", "/a\\tb", bad UTF-8): C says ENOENT, ours EINVAL',
      lambda q, c, v, x: q.type == T['SET_PERMS'] and _err(c, 'ENOENT') and _err(v, 'EINVAL'),
      False),
-    ('txend-arg-first',
-     'TRANSACTION_END with tx_id 0 and an argument other than T/F: C checks the argument '
-     'first (EINVAL), ours the transaction (ENOENT)',
-     lambda q, c, v, x: q.type == T['TX_END'] and _err(c, 'EINVAL') and _err(v, 'ENOENT'),
-     False),
-    ('dirpart-past-end',
-     'DIRECTORY_PART with an offset past the end of the child list: C returns the empty last '
-     'chunk ("<gen>\\0\\0"), ours EINVAL',
-     lambda q, c, v, x: q.type == T['DIRECTORY_PART'] and _ok_type(c, T['DIRECTORY_PART'])
-     and c[3].endswith(b'\0\0') and _nstr(c[3]) == 2 and _err(v, 'EINVAL'), False),
-    ('dirpart-offset-atoi',
-     'DIRECTORY_PART with a non-decimal offset ("x"): C parses it with atoi (offset 0: a '
-     'listing, or ENOENT for a missing node), ours says EINVAL',
-     lambda q, c, v, x: q.type == T['DIRECTORY_PART'] and q.tag == 'badargs'
-     and _err(v, 'EINVAL') and not _err(c, 'EINVAL'), False),
-    ('unwatch-args',
-     'UNWATCH with more than two strings: C says EINVAL, ours ignores the extra (ENOENT: no '
-     'such watch); UNWATCH of an invalid or over-long path or an empty path: C says ENOENT '
-     '(no such watch), ours EINVAL',
-     lambda q, c, v, x: q.type == T['UNWATCH'] and (
-         (_err(c, 'EINVAL') and _err(v, 'ENOENT')) or (_err(c, 'ENOENT') and _err(v, 'EINVAL'))),
-     False),
-    ('rm-watch-below',
-     'RM of a subtree fires, in ours, every watch registered below the removed path, also '
-     'watches on nodes that never existed; C fires only watches on nodes that were removed '
-     '(or on the removed path and above)',
-     lambda q, c, v, x: x.get('events') and q.type == T['RM'] and set(c) <= set(v), False),
-    ('path-max-2048',
-     'a path longer than 2048 bytes below /local/domain/N/ (or in all, elsewhere) but within '
-     '3072: C 4.17 says EINVAL (its path-max quota, which applies to dom0 too), ours accepts '
-     'it',
-     lambda q, c, v, x: _err(c, 'EINVAL') and not _err(v, 'EINVAL') and
-     len(q.payload.split(b'\0')[0]) > 2040, lambda q, c, v: not _err(v)),
-    ('watch-dup-event',
-     'one connection with two watches whose paths both cover a change and whose event is the '
-     'same (same token, same path form): ours sends the identical event once per watch, C '
-     'once',
-     lambda q, c, v, x: x['events'] and set(c) == set(v) and len(v) > len(c), False),
 ]
 TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
 
