@@ -3,9 +3,10 @@
  * NUL-terminated so that xenstore-control prints it).
  *
  *   check, print STRING, help       as in C xenstored
- *   log [on|off]                    per-request tracing to stderr (vxenstored -V)
+ *   log on|off                      per-request tracing to stderr (vxenstored -V)
  *   memreport                       connections, watches, transactions, commit seqs, the
  *                                   pack's and the tree cache's figures
+ *   live-update -a|-c CMDLINE|-s    never in a session: C xenstored's texts for that
  *   quota [set NAME VAL|DOMID], quota-soft [set NAME VAL]
  *                                   C xenstored's quota settings and a domain's figures
  *                                   (vxs_quota_req.c)
@@ -68,7 +69,7 @@ static const char help_text[] =
     "check\n"
     "print <string>\n"
     "help\n"
-    "log [on|off]\n"
+    "log on|off\n"
     "memreport\n"
     "quota [set <name> <val>|<domid>]\n"
     "quota-soft [set <name> <val>]\n"
@@ -238,6 +239,30 @@ static int do_memreport(char **out, size_t *olen)
     return reply_buf(&b, out, olen);
 }
 
+/* There is no live update (a restart keeps the state), so never a session: the steps that
+ * need one get C xenstored's answer for "no session" (a text reply, which xenstore-control
+ * prints as the failure), the others (-f, -b, -d: a new binary) EINVAL. As in C, only the
+ * first 4 arguments count. */
+static int do_live_update(int argc, char **argv, char **out, size_t *olen)
+{
+    int n = argc - 1 > 4 ? 4 : argc - 1;
+    char **v = argv + 1;
+    if (n == 1 && strcmp(v[0], "-a") == 0)
+        return reply_text("No live-update session active.", out, olen);
+    if (n == 2 && strcmp(v[0], "-c") == 0)
+        return reply_text("Not in live-update session.", out, olen);
+    if (n >= 1 && strcmp(v[0], "-s") == 0) {
+        for (int i = 1; i < n; i++) {
+            if (strcmp(v[i], "-t") == 0 && i < n - 1)
+                i++;
+            else if (strcmp(v[i], "-F") != 0)
+                return -EINVAL;
+        }
+        return reply_text("Not in live-update session.", out, olen);
+    }
+    return -EINVAL;
+}
+
 int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out, size_t *olen)
 {
     char *argv[CONTROL_MAX_ARGS + 1];
@@ -252,27 +277,30 @@ int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out,
         argv[argc++] = (char *)s;
     argv[argc] = NULL;
     const char *cmd = argv[0];
+    /* check, print, help and log take exactly the arguments C xenstored's do: anything else
+     * is EINVAL, on which xenstore-control lists the commands (from help). */
     if (strcmp(cmd, "check") == 0)
-        return reply_text("OK", out, olen);
+        return argc == 1 ? reply_text("OK", out, olen) : -EINVAL;
     if (strcmp(cmd, "print") == 0) {
-        if (argc < 2)
+        if (argc != 2)
             return -EINVAL;
         vxs_log("print: %s", argv[1]);
         return reply_text("OK", out, olen);
     }
     if (strcmp(cmd, "help") == 0)
-        return reply_text(help_text, out, olen);
+        return argc == 1 ? reply_text(help_text, out, olen) : -EINVAL;
     if (!c->priv)
         return -EACCES;
     if (strcmp(cmd, "memreport") == 0)
         return do_memreport(out, olen);
     if (strcmp(cmd, "log") == 0) {
-        if (argc > 2 || (argc == 2 && strcmp(argv[1], "on") && strcmp(argv[1], "off")))
+        if (argc != 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off")))
             return -EINVAL;
-        if (argc == 2)
-            vxs.verbose = strcmp(argv[1], "on") == 0;
-        return reply_text(vxs.verbose ? "log on" : "log off", out, olen);
+        vxs.verbose = strcmp(argv[1], "on") == 0;
+        return reply_text("OK", out, olen);
     }
+    if (strcmp(cmd, "live-update") == 0)
+        return do_live_update(argc, argv, out, olen);
     if (strcmp(cmd, "quota") == 0 || strcmp(cmd, "quota-soft") == 0)
         return vxs_quota_control(cmd[5] == '-', argc - 1, argv + 1, out, olen);
     if (strcmp(cmd, "history") == 0)

@@ -61,6 +61,8 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
 
 CONTROL quota / quota-soft (list, set to the default value, bad names and values, unknown
 domains) are compared like any request: C 4.17's texts and errors.
+So are CONTROL check, print, log off, live-update -a/-c/-s (never a session in either) and
+their wrong argument counts.
 RELEASE, RESUME, SET_TARGET and INTRODUCE are generated only where both refuse them (domains
 that do not exist, dom0 for RELEASE/RESUME, bad arguments): C's texts and errors.
 
@@ -362,6 +364,20 @@ class Gen:
                               (19, b'7\0' + b'0\0' + b'x\0'), (19, b'abc\0' + b'7\0'),
                               (8, b'7\0' + b'1\0' + b'0\0'), (8, b'7\0' + b'1\0')])
             return Req(c, t, pl, ('n',), 'domain')
+        if x < 0.25:
+            # CONTROL commands' arguments (not "help": its text lists ours' own commands; not
+            # "log on": ours would trace every request). live-update: no session in either.
+            args = q.choice([[b'check'], [b'check', b'x'], [b'print', b'p'], [b'print'],
+                             [b'print', b'a', b'b'], [b'help', b'x'], [b'log'],
+                             [b'log', b'off'], [b'log', b'x'], [b'log', b'off', b'x'],
+                             [b'live-update'], [b'live-update', b'-a'],
+                             [b'live-update', b'-a', b'x'], [b'live-update', b'-c', b'x'],
+                             [b'live-update', b'-c'], [b'live-update', b'-s'],
+                             [b'live-update', b'-s', b'-F', b'-t', b'5'],
+                             [b'live-update', b'-s', b'-t'], [b'live-update', b'-s', b'x'],
+                             [b'live-update', b'-s', b'-F', b'-F', b'-F', b'x'],
+                             [b'nosuchcommand'], [b'CHECK']])
+            return Req(c, T['CONTROL'], b''.join(a + b'\0' for a in args), ('n',), 'control')
         if x < 0.55:
             # CONTROL quota: only what leaves both daemons as they were (values set to the
             # defaults, which both start with).
