@@ -339,10 +339,10 @@ void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole);
 void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);
 /* Kept sockets are watched by an edge-triggered epoll set, not polled for POLLIN (their
  * queue holds peeked bytes): wants_pollin is false for them; the loop polls epoll_fd (-1:
- * none yet) and calls events when it is readable. */
+ * none yet) and calls events when it is readable (returns how many sockets had bytes). */
 bool vxs_sock_wants_pollin(const struct vxs_conn *c);
 int vxs_sock_epoll_fd(void);
-void vxs_sock_events(void);
+int vxs_sock_events(void);
 /* Reconnected after a restart: its old transaction ids get EAGAIN (vxs_domain.c). */
 void vxs_conn_mark_restored(struct vxs_conn *c);
 

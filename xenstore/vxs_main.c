@@ -184,7 +184,8 @@ int main(int argc, char **argv)
 
     int efd = vxs.socket_only ? -1 : vxs_xen_evtchn_fd();
     struct vxs_spin spin;
-    vxs_spin_init(&spin, o.spin_us);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    vxs_spin_init(&spin, o.spin_us, ncpu > 2 ? (unsigned)(ncpu - 1) : 1);
     struct pollfd *pfd = NULL;
     size_t pcap = 0;
     for (;;) {
@@ -240,9 +241,11 @@ int main(int argc, char **argv)
             return 1;
         }
         /* Sockets by fd: the list may change while requests are handled. */
+        unsigned served = 0; /* connections with input this round (the spin policy) */
         for (i = 4; i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
+            served++;
             for (struct vxs_conn *c = vxs.conns; c; c = c->next)
                 if (c->fd == pfd[i].fd) {
                     vxs_conn_input(c);
@@ -250,9 +253,12 @@ int main(int argc, char **argv)
                 }
         }
         if (pfd[3].revents & POLLIN)
-            vxs_sock_events(); /* kept sockets with new bytes */
-        if (pfd[1].revents & POLLIN)
+            served += (unsigned)vxs_sock_events(); /* kept sockets with new bytes */
+        if (pfd[1].revents & POLLIN) {
             vxs_domain_events();
+            served++; /* one ring or more: a busy guest counts as one client */
+        }
+        vxs_spin_round(&spin, served);
         vxs_quota_tick();
         if (pfd[0].revents & POLLIN) {
             int fd;

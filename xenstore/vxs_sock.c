@@ -213,7 +213,7 @@ static void epoll_add(struct vxs_conn *c)
     }
 }
 
-void vxs_sock_events(void)
+int vxs_sock_events(void)
 {
     struct epoll_event ev[64];
     int n = epfd < 0 ? 0 : epoll_wait(epfd, ev, 64, 0);
@@ -223,6 +223,7 @@ void vxs_sock_events(void)
                 vxs_conn_input(c);
                 break;
             }
+    return n > 0 ? n : 0;
 }
 
 bool vxs_sock_wants_pollin(const struct vxs_conn *c)

@@ -16,19 +16,35 @@
  * an idle daemon never looks (it sleeps at once), and the end of a burst costs one budget of
  * CPU at most. The first request after a quiet spell re-arms it when the one after it follows
  * within the budget.
+ *
+ * And it looks only while the clients it serves leave a CPU free: with more clients busy at
+ * once than the other CPUs, a looking daemon takes CPU time they need (10 clients writing on
+ * two CPUs: ~10-30% fewer writes/s looking than sleeping), and it hardly ever has to wait for
+ * a request anyway. A round that served more connections than that keeps the loop from
+ * looking for the next VXS_SPIN_CROWD_ROUNDS rounds.
  */
 #include "xenstore/vxs_spin.h"
 
-void vxs_spin_init(struct vxs_spin *s, unsigned budget_us)
+void vxs_spin_init(struct vxs_spin *s, unsigned budget_us, unsigned max_clients)
 {
     s->budget_ns = (uint64_t)budget_us * 1000;
+    s->max_clients = max_clients ? max_clients : 1;
+    s->crowded = 0;
     s->armed = false;
     s->started_ns = 0;
 }
 
+void vxs_spin_round(struct vxs_spin *s, unsigned clients)
+{
+    if (clients > s->max_clients)
+        s->crowded = VXS_SPIN_CROWD_ROUNDS;
+    else if (s->crowded)
+        s->crowded--;
+}
+
 uint64_t vxs_spin_plan(const struct vxs_spin *s, int timeout_ms)
 {
-    if (!s->armed || s->budget_ns == 0 || timeout_ms == 0)
+    if (!s->armed || s->crowded || s->budget_ns == 0 || timeout_ms == 0)
         return 0;
     uint64_t ns = s->budget_ns;
     /* Never look past the loop's own deadline (a sync to finish, a quota to lift). */

@@ -5,7 +5,8 @@
  *   - work that follows the end of a round within the budget arms it, later work disarms it;
  *   - a look that found nothing within the budget disarms it (the end of a burst costs one
  *     budget at most);
- *   - the loop's own timeout bounds the look, a zero timeout or a zero budget means no look.
+ *   - the loop's own timeout bounds the look, a zero timeout or a zero budget means no look;
+ *   - a round that served more clients than the spare CPUs stops the looks for a few rounds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +24,7 @@ static void test_idle_sleeps_at_once(void **state)
 {
     (void)state;
     struct vxs_spin s;
-    vxs_spin_init(&s, 50);
+    vxs_spin_init(&s, 50, 1);
     assert_int_equal(vxs_spin_plan(&s, -1), 0); /* nothing seen yet */
     /* A request after a long sleep: not a burst yet. */
     vxs_spin_wait_start(&s, 0);
@@ -39,7 +40,7 @@ static void test_burst_arms_and_end_disarms(void **state)
 {
     (void)state;
     struct vxs_spin s;
-    vxs_spin_init(&s, 50);
+    vxs_spin_init(&s, 50, 1);
     /* The next request 20 us after the reply: arm. */
     vxs_spin_wait_start(&s, 1 * MS);
     vxs_spin_wait_end(&s, 1 * MS + 20 * US, true);
@@ -66,7 +67,7 @@ static void test_timeout_bounds_the_look(void **state)
 {
     (void)state;
     struct vxs_spin s;
-    vxs_spin_init(&s, 5000); /* 5 ms */
+    vxs_spin_init(&s, 5000, 1); /* 5 ms */
     vxs_spin_wait_start(&s, 0);
     vxs_spin_wait_end(&s, 1 * MS, true);
     assert_int_equal(vxs_spin_plan(&s, -1), 5 * MS);
@@ -79,7 +80,7 @@ static void test_zero_budget_never_looks(void **state)
 {
     (void)state;
     struct vxs_spin s;
-    vxs_spin_init(&s, 0);
+    vxs_spin_init(&s, 0, 1);
     vxs_spin_wait_start(&s, 100);
     vxs_spin_wait_end(&s, 100, true);
     assert_int_equal(vxs_spin_plan(&s, -1), 0);
@@ -89,10 +90,48 @@ static void test_clock_going_back_is_close(void **state)
 {
     (void)state;
     struct vxs_spin s;
-    vxs_spin_init(&s, 50);
+    vxs_spin_init(&s, 50, 1);
     vxs_spin_wait_start(&s, 10 * MS);
     vxs_spin_wait_end(&s, 9 * MS, true); /* no underflow into a huge wait */
     assert_int_equal(vxs_spin_plan(&s, -1), 50 * US);
+}
+
+static void arm(struct vxs_spin *s, uint64_t t)
+{
+    vxs_spin_wait_start(s, t);
+    vxs_spin_wait_end(s, t + 1 * US, true);
+}
+
+static void test_crowded_rounds_do_not_look(void **state)
+{
+    (void)state;
+    struct vxs_spin s;
+    vxs_spin_init(&s, 50, 1); /* two CPUs: one client beside us */
+    arm(&s, 0);
+    vxs_spin_round(&s, 1);
+    assert_int_equal(vxs_spin_plan(&s, -1), 50 * US);
+    /* Three clients in one round: their CPUs, no looking for VXS_SPIN_CROWD_ROUNDS rounds. */
+    vxs_spin_round(&s, 3);
+    arm(&s, 1 * MS);
+    assert_int_equal(vxs_spin_plan(&s, -1), 0);
+    for (int i = 0; i < VXS_SPIN_CROWD_ROUNDS - 1; i++) {
+        vxs_spin_round(&s, 1);
+        assert_int_equal(vxs_spin_plan(&s, -1), 0);
+    }
+    vxs_spin_round(&s, 0);
+    assert_int_equal(vxs_spin_plan(&s, -1), 50 * US);
+    /* More CPUs: three clients still leave one free. */
+    vxs_spin_init(&s, 50, 3);
+    arm(&s, 0);
+    vxs_spin_round(&s, 3);
+    assert_int_equal(vxs_spin_plan(&s, -1), 50 * US);
+    vxs_spin_round(&s, 4);
+    assert_int_equal(vxs_spin_plan(&s, -1), 0);
+    /* 0 is taken as 1. */
+    vxs_spin_init(&s, 50, 0);
+    arm(&s, 0);
+    vxs_spin_round(&s, 2);
+    assert_int_equal(vxs_spin_plan(&s, -1), 0);
 }
 
 int main(void)
@@ -103,6 +142,7 @@ int main(void)
         cmocka_unit_test(test_timeout_bounds_the_look),
         cmocka_unit_test(test_zero_budget_never_looks),
         cmocka_unit_test(test_clock_going_back_is_close),
+        cmocka_unit_test(test_crowded_rounds_do_not_look),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
