@@ -265,6 +265,9 @@ struct vxs_conn *vxs_conn_new_ring(struct vxs_domain *d, uint32_t domid);
 void vxs_conn_input(struct vxs_conn *c);
 /* Send what may leave. */
 void vxs_conn_flush(struct vxs_conn *c);
+/* The end of a poll round, after vxs_durable_round: every connection sends what may leave,
+ * and the dead ones are freed. */
+void vxs_conn_flush_all(void);
 /* Unlink the next message that may leave (its commit is durable) and hand it over, instead
  * of sending it: for the unit tests' in-process clients. NULL if none; the caller frees. */
 struct vxs_out *vxs_conn_take(struct vxs_conn *c);

@@ -245,6 +245,17 @@ void vxs_conn_flush(struct vxs_conn *c)
     }
 }
 
+void vxs_conn_flush_all(void)
+{
+    for (struct vxs_conn *c = vxs.conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->dead)
+            vxs_conn_flush(c);
+        if (c->dead)
+            vxs_conn_free(c);
+    }
+}
+
 bool vxs_conn_wants_pollin(const struct vxs_conn *c)
 {
     return !c->stalled && vxs_sock_wants_pollin(c);

@@ -271,12 +271,6 @@ int main(int argc, char **argv)
             vxs_log("store flush failed");
             return 1;
         }
-        for (struct vxs_conn *c = vxs.conns, *next; c; c = next) {
-            next = c->next;
-            if (!c->dead)
-                vxs_conn_flush(c);
-            if (c->dead)
-                vxs_conn_free(c);
-        }
+        vxs_conn_flush_all();
     }
 }

@@ -150,13 +150,7 @@ static void round_(bool stop_after_input)
         _exit(0);
     if (vxs_durable_round() < 0)
         _exit(4);
-    for (struct vxs_conn *c = vxs.conns, *next; c; c = next) {
-        next = c->next;
-        if (!c->dead)
-            vxs_conn_flush(c);
-        if (c->dead)
-            vxs_conn_free(c);
-    }
+    vxs_conn_flush_all();
 }
 
 static void child(const struct life *l)
