@@ -444,10 +444,10 @@ int xkvchan_wait(struct xkvchan *v)
  * waiting for our CPU gets it.
  *
  * A reader that only reads and each time finds little and takes all of it (SINK_READS reads
- * in a row that emptied the ring and got less than 1/8 of it, no write between them) waits
- * a little before its first poll (rings of 16 KiB and more: one pause per KiB of ring, at
- * most SINK_FIRST_WAIT, ~2.4 us) and then polls every SINK_POLL_GAP pauses instead of
- * every pause. Each poll loads the control page's first line, where the writer stores prod
+ * in a row that emptied the ring and got less than 1/8 of it or 8 KiB, no write between
+ * them: count_read) waits a little before its first poll (rings of 16 KiB and more: one
+ * pause per KiB of ring, at most SINK_FIRST_WAIT, ~2.4 us) and then polls every
+ * SINK_POLL_GAP pauses instead of every pause. Each poll loads the control page's first line, where the writer stores prod
  * for every message and then, with a full barrier, looks at its notify byte: that barrier
  * waits until the line has come back from our cache. With 64-byte messages on two CPUs that
  * wait is most of the writer's time, and fewer polls let it write several messages per trip
@@ -460,8 +460,9 @@ int xkvchan_wait(struct xkvchan *v)
  * sink sees new data up to ~2.4 us later. Request/response traffic (a write between two
  * reads) still polls at once, for latency, and so does a reader that gets large reads or
  * leaves data behind: the writer is fast, and a late poll would leave it waiting for space
- * (4 KiB rings halved their 1 MiB throughput so; an unconditional first wait cut 4 KiB
- * messages at order 16, read 4 KiB at a time, to a quarter). */
+ * (4 KiB rings halved their 1 MiB throughput so; a first wait after reads that were only
+ * limited by the caller's buffer cut 4 KiB messages at order 16, read 4 KiB at a time, to a
+ * quarter). */
 #define SINK_READS    2
 #define SINK_POLL_GAP 32u
 #define SINK_FIRST_WAIT 96u
@@ -514,13 +515,17 @@ static void spin(struct xkvchan *v, bool read, size_t want)
     }
 }
 
-/* Counts small reads in a row for spin(): a read of less than 1/8 of the ring that took
- * everything it saw adds one; a larger one, one that left data behind (the caller's buffer
- * was the limit, not the writer: waiting would only slow it down), or a write starts again;
- * a read that got nothing changes nothing. */
-static void count_read(struct xkvchan *v, long r)
+/* Counts small reads in a row for spin(): a read of less than SINK_SMALL (1/8 of the ring,
+ * at most 8 KiB) that took everything it saw adds one (a stream read that got less than
+ * asked; a packet read that left nothing it had seen); a larger one, one that left data
+ * behind (the caller's buffer was the limit, not the writer: waiting would only slow it
+ * down), or a write starts again; a read that got nothing changes nothing. */
+static void count_read(struct xkvchan *v, long r, bool took_all)
 {
-    if (r > 0 && (size_t)r < vchan_read_size(&v->core) / 8 && vchan_read_known(&v->core) == 0) {
+    size_t small = vchan_read_size(&v->core) / 8;
+    if (small > 8192)
+        small = 8192;
+    if (r > 0 && (size_t)r < small && took_all) {
         if (v->small_reads < SINK_READS)
             v->small_reads++;
     } else if (r > 0) {
@@ -543,7 +548,7 @@ int xkvchan_read(struct xkvchan *v, void *data, size_t size)
     for (;;) {
         spin(v, true, 1);
         long r = vchan_read(&v->core, data, size);
-        count_read(v, r);
+        count_read(v, r, r >= 0 && (size_t)r < size);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);
         if (xkvchan_wait(v) < 0)
@@ -557,7 +562,7 @@ int xkvchan_recv(struct xkvchan *v, void *data, size_t size)
         if (size <= vchan_read_size(&v->core))
             spin(v, true, size);
         long r = vchan_recv(&v->core, data, size);
-        count_read(v, r);
+        count_read(v, r, vchan_read_known(&v->core) == 0);
         if (r != 0 || !v->blocking || size == 0)
             return result(r);
         if (xkvchan_wait(v) < 0)
