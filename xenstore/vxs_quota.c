@@ -232,7 +232,7 @@ unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c)
 {
     unsigned long long m = c->out_bytes;
     for (const struct vxs_watch *w = c->watches; w; w = w->next)
-        m += strlen(w->given) + strlen(w->token) + 2;
+        m += strlen(w->path) + strlen(w->token); /* C: the absolute path and the token */
     return m;
 }
 
@@ -241,7 +241,7 @@ unsigned long long vxs_quota_memory(uint32_t domid)
     const struct vxs_qdom *d = doms[domid & 0xffffu];
     unsigned long long m = d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
-        if (c->domid == domid && c->dom)
+        if (c->domid == domid) /* dom0's sockets count for it, as in C */
             m += vxs_quota_conn_memory(c);
     return m;
 }

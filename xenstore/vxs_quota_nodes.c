@@ -182,15 +182,48 @@ int vxs_quota_txn_check_memory(struct vs_txn *x)
     return 0;
 }
 
-static long long node_bytes(const char *path, size_t vlen, size_t plen)
-{
-    return (long long)(strlen(path) + vlen + plen);
-}
-
 /* The size of the record C xenstored 4.17 writes for a node (write_node_raw): header,
  * perms entries, value, children's names with their NULs; the "node-size" quota is on it. */
 #define C_RECORD_HDR 24u
 #define C_RECORD_PERM 8u
+
+/* A node's bytes as C xenstored 4.17 charges them to its owner's memory (do_tdb_write): the
+ * path and the record, without the children's names, which are counted as they come and go
+ * (name_bytes), for the owner of the node that lists them. So "quota DOMID" shows C's figure
+ * and the memory quota bites at the same point. */
+static long long node_bytes(const char *path, size_t vlen, const void *perms, size_t plen)
+{
+    return (long long)(strlen(path) + C_RECORD_HDR + C_RECORD_PERM * xs_strings_count(perms, plen) +
+                       vlen);
+}
+
+/* A child's name in its parent's record. */
+static long long name_bytes(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (long long)strlen(slash + 1) + 1 : 0;
+}
+
+/* The parent of path (not "/") gains or loses a child's name: its owner's bytes. */
+static void parent_names(struct qtx *q, struct vs_txn *x, const char *path, long long sign)
+{
+    char parent[XENSTORE_ABS_PATH_MAX + 1];
+    const char *slash = strrchr(path, '/');
+    if (!slash || strcmp(path, "/") == 0)
+        return;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof parent)
+        return;
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    const void *perms;
+    size_t plen;
+    if (vs_txn_perms_ref(x, parent, &perms, &plen) < 0) {
+        stale = true;
+        return;
+    }
+    add(q, vxs_perms_owner(perms, plen), 0, sign * name_bytes(path), false);
+}
 
 static size_t children_bytes(struct vs_txn *x, const char *path)
 {
@@ -301,7 +334,8 @@ void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, con
         return;
     q->created = true;
     q->writes++;
-    add(q, vxs_perms_owner(perms, plen), 1, node_bytes(path, vlen, plen), true);
+    add(q, vxs_perms_owner(perms, plen), 1, node_bytes(path, vlen, perms, plen), true);
+    parent_names(q, x, path, 1);
 }
 
 static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap)
@@ -311,7 +345,8 @@ static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap
     size_t plen;
     if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
         return;
-    add(q, vxs_perms_owner(perms, plen), -1, -node_bytes(path, st.vlen, plen), true);
+    uint32_t owner = vxs_perms_owner(perms, plen);
+    add(q, owner, -1, -node_bytes(path, st.vlen, perms, plen), true);
     q->writes++;
     free(perms);
     if (!st.nchildren)
@@ -323,6 +358,8 @@ static void walk_removed(struct qtx *q, struct vs_txn *x, char *path, size_t cap
         return;
     }
     size_t len = strlen(path);
+    for (size_t i = 0; i < n; i++)
+        add(q, owner, 0, -(long long)(strlen(names[i]) + 1), false);
     for (size_t i = 0; i < n; i++) {
         size_t nl = strlen(names[i]);
         if (len + 1 + nl >= cap) {
@@ -345,6 +382,7 @@ void vxs_quota_node_removing(struct vs_txn *x, const char *path)
     char buf[XENSTORE_ABS_PATH_MAX + 1];
     snprintf(buf, sizeof buf, "%s", path);
     q->writes++; /* the parent loses a child */
+    parent_names(q, x, path, -1);
     walk_removed(q, x, buf, sizeof buf);
 }
 
@@ -368,9 +406,14 @@ void vxs_quota_node_changing(struct vs_txn *x, const char *path, size_t new_vlen
     /* A new value is only bytes; new perms take the node from its owner and give it to the
      * new one (the same one, often), as C's SET_PERMS does. */
     bool perms_change = new_perms != NULL;
+    if (!new_perms)
+        new_perms = perms;
     q->writes++;
-    add(q, old_owner, -1, -node_bytes(path, st.vlen, plen), perms_change);
-    add(q, new_owner, 1, node_bytes(path, new_vlen, new_plen), perms_change);
+    /* The children's names move with the record (C rewrites it for the new owner). */
+    long long names = old_owner != new_owner && st.nchildren ? (long long)children_bytes(x, path)
+                                                             : 0;
+    add(q, old_owner, -1, -node_bytes(path, st.vlen, perms, plen) - names, perms_change);
+    add(q, new_owner, 1, node_bytes(path, new_vlen, new_perms, new_plen) + names, perms_change);
 }
 
 void vxs_quota_tree_changed(void)
@@ -395,9 +438,9 @@ static void count_tree(struct vs_txn *x, char *path, size_t cap)
     if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
         return;
     struct vxs_qdom *d = vxs_qdom(vxs_perms_owner(perms, plen), true);
-    free(perms);
     if (d)
-        count_into(d, 1, node_bytes(path, st.vlen, plen));
+        count_into(d, 1, node_bytes(path, st.vlen, perms, plen));
+    free(perms);
     if (!st.nchildren)
         return;
     char **names;
@@ -405,6 +448,8 @@ static void count_tree(struct vs_txn *x, char *path, size_t cap)
     if (vs_txn_list(x, path, &names, &n) < 0)
         return;
     size_t len = strlen(path);
+    for (size_t i = 0; d && i < n; i++)
+        count_into(d, 0, (long long)strlen(names[i]) + 1);
     for (size_t i = 0; i < n; i++) {
         size_t nl = strlen(names[i]);
         if (len + 1 + nl >= cap)

@@ -339,6 +339,34 @@ static void test_outstanding(void **state)
     assert_true(vxs_quota_may_read(d0->c));
 }
 
+/* A domain's memory figure is C xenstored 4.17's: per node its path, a 24-byte record header,
+ * 8 bytes per perms entry and the value; per child its name and NUL, for the owner of the
+ * node that lists it; per watch its absolute path and token. */
+static void test_memory_figure(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    vxs_quota_recount();
+    /* "/local/domain/1": 15 + 24 + 8 (one entry "n1"), no value, no children. */
+    assert_int_equal(vxs_qdom(1, false)->node_mem, 47);
+    assert_int_equal(vh_write(d1, 0, "a", "0123456789"), 0); /* 17 + 32 + 10, "a\0" */
+    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 59 + 2);
+    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r0"), 0); /* one more entry */
+    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
+    assert_int_equal(vh_write(d1, 0, "b/cc", ""), 0); /* b: 17 + 32, "b\0"; b/cc: 20 + 32 */
+    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2 + 49 + 2 + 52 + 3);
+    assert_int_equal(vxs_quota_memory(1), 47 + 67 + 2 + 49 + 2 + 52 + 3);
+    assert_int_equal(vh_watch(d1, "b", "tok"), 0); /* "/local/domain/1/b" and "tok" */
+    assert_int_equal(vxs_quota_memory(1), 47 + 67 + 2 + 49 + 2 + 52 + 3 + 17 + 3);
+    assert_int_equal(vh_rm(d1, 0, "b"), 0);
+    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
+    /* A recount from the tree gives the same. */
+    vxs_quota_tree_changed();
+    vxs_quota_recount();
+    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
+}
+
 static void test_memory(void **state)
 {
     (void)state;
@@ -574,6 +602,7 @@ int main(void)
         T(test_release),
         T(test_outstanding),
         T(test_outstanding_ring),
+        T(test_memory_figure),
         T(test_memory),
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
