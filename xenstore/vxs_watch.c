@@ -136,8 +136,71 @@ static bool under(const char *p, const char *w, int *levels)
     return true;
 }
 
+/* Is ev a transaction's list, fired at its commit rather than now? */
+static bool commit_later(const struct vxs_events *ev)
+{
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
+        for (const struct vxs_tx *t = c->txs; t; t = t->next)
+            if (&t->ev == ev)
+                return true;
+    return false;
+}
+
+/* An exact event for a removed node, once, with its perms and, if they differ, its parent's
+ * (see below: the parent goes with the subtree). */
+static void note_removed_node(struct vxs_events *ev, const char *path, const void *perms,
+                              size_t plen, const void *pperms, size_t pplen)
+{
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->exact[i] && strcmp(ev->paths[i], path) == 0)
+            return;
+    vxs_events_add(ev, path, true, perms, plen);
+    if (pperms && (pplen != plen || memcmp(pperms, perms, plen) != 0))
+        vxs_events_add(ev, path, true, pperms, pplen);
+}
+
+/* A transaction's removal: C queues every removed node and, at the commit, fires the watches
+ * on them that exist then, also those added since the removal. So every node of the subtree
+ * (as the transaction sees it) gets its exact event now; vxs_watch_fire matches them with
+ * the watches of the commit's time. */
+static void note_subtree(struct vs_txn *x, struct vxs_events *ev, char *path, size_t cap,
+                         const void *pperms, size_t pplen)
+{
+    void *perms;
+    size_t plen;
+    struct vs_stat st;
+    if (vs_txn_stat(x, path, &st) < 0 || vs_txn_get_perms(x, path, &perms, &plen) < 0)
+        return;
+    if (pperms)
+        note_removed_node(ev, path, perms, plen, pperms, pplen);
+    char **names;
+    size_t n;
+    if (st.nchildren && vs_txn_list(x, path, &names, &n) == 0) {
+        size_t len = strlen(path);
+        for (size_t i = 0; i < n; i++) {
+            size_t nl = strlen(names[i]);
+            if (len + 1 + nl >= cap)
+                continue;
+            path[len] = '/';
+            memcpy(path + len + 1, names[i], nl + 1);
+            note_subtree(x, ev, path, cap, perms, plen);
+            path[len] = '\0';
+        }
+        vs_names_free(names, n);
+    }
+    free(perms);
+}
+
 void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path)
 {
+    if (commit_later(ev)) {
+        char buf[XENSTORE_ABS_PATH_MAX + 1];
+        if (strlen(path) < sizeof buf && strcmp(path, "/") != 0) {
+            memcpy(buf, path, strlen(path) + 1);
+            note_subtree(x, ev, buf, sizeof buf, NULL, 0);
+        }
+        return;
+    }
     for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
         for (struct vxs_watch *w = c->watches; w; w = w->next) {
             int levels;

@@ -198,6 +198,27 @@ static void test_recursive_rm_watch(void **state)
     NO_EVENT(d0);
 }
 
+/* An rm in a transaction fires, at the commit, the watches on the removed nodes that exist
+ * then: also those added after the rm (C queues the removed nodes, not the watches). */
+static void test_transaction_rm_watch_added_later(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain(1);
+    assert_int_equal(vh_write(d0, 0, "/q/e/c/c", "x"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/q", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/q/e", "n0,r1"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/q/e/c", "n0"), 0); /* its parent lets d1 see it */
+    uint32_t t;
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    assert_int_equal(vh_rm(d0, t, "/q"), 0);
+    assert_int_equal(vh_watch(d1, "/q/e/c", "later"), 0);
+    assert_int_equal(vh_watch(d1, "/q/never", "never"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vh_tx_end(d0, t, true), 0);
+    EVENT(d1, "/q/e/c", "later");
+    NO_EVENT(d1);
+}
+
 /* @introduceDomain and @releaseDomain: for dom0, and for the domains their perms let read. */
 static void test_special_watches(void **state)
 {
@@ -317,6 +338,7 @@ int main(void)
         T(test_watches_read_perm),
         T(test_transaction_watches),
         T(test_recursive_rm_watch),
+        T(test_transaction_rm_watch_added_later),
         T(test_special_watches),
         T(test_target_watches),
         T(test_watch_depth_and_reset),
