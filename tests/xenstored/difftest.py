@@ -79,7 +79,7 @@ domid-atoi, perms-lenient, txend-arg-first, dirpart-past-end, dirpart-offset-ato
 unwatch-args, rm-watch-below, path-max-2048, watch-dup-event (see git history for what each
 was).
 
-Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1]
+Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1] [--mix tx|perms]
                    [--seed N] [--strict] [--no-minimise] [-v]
 Exit: 0 = no undocumented difference; 1 = undocumented difference (minimal repro printed);
 2 = a daemon could not be reached.
@@ -205,13 +205,26 @@ BAD_PATHS = [b'', b'/@B@//a', b'/@B@/a/', b'@B@/a b', b'/@B@/\xc3\xa4', b'/@B@/\
 SPECIAL = [b'@introduceDomain', b'@releaseDomain', b'@foo']
 
 
+# --mix: other weights for some request kinds (CI uses the default mix).
+MIXES = {
+    # transactions and watches against removals and concurrent writes
+    'tx': {'TX_START': 12, 'TX_END': 10, 'RM': 14, 'WATCH': 10, 'UNWATCH': 5, 'READ': 6,
+           'DIRECTORY': 6, 'DIRPART': 2, 'DOMPATH': 0, 'INTRODUCED': 0, 'UNKNOWN': 0,
+           'BADARGS': 1, 'SPECIAL': 0, 'GLOBAL': 0},
+    # permissions and watches (events' read checks, owners, perms in transactions)
+    'perms': {'SET_PERMS': 15, 'GET_PERMS': 8, 'WATCH': 10, 'RM': 10, 'DOMPATH': 0,
+              'INTRODUCED': 0, 'UNKNOWN': 0},
+}
+
+
 class Gen:
     """Random sequence generator: a tiny model of what is open (txs, watches)."""
 
-    def __init__(self, seed, nreqs):
+    def __init__(self, seed, nreqs, mix=None):
         self.r = random.Random(seed)
         self.seed = seed
         self.n = nreqs
+        self.mix = MIXES[mix] if mix else {}
         self.nconn = self.r.randint(2, 4)
         self.open = [[] for _ in range(self.nconn)]    # open tx slots per conn
         self.nstart = [0] * self.nconn                 # tx starts per conn so far
@@ -262,7 +275,7 @@ class Gen:
                ('UNWATCH', 3), ('TX_START', 5), ('TX_END', 6), ('DOMPATH', 2),
                ('INTRODUCED', 2), ('RESET', 1), ('UNKNOWN', 1), ('BADARGS', 3),
                ('SPECIAL', 1), ('GLOBAL', 1)]
-        op = r.choices([o for o, _ in ops], [w for _, w in ops])[0]
+        op = r.choices([o for o, _ in ops], [self.mix.get(o, w) for o, w in ops])[0]
         tx = self.txspec(c)
         if op == 'WRITE':
             p = self.path()
@@ -706,6 +719,7 @@ def main():
     ap.add_argument('--v', required=True, help='vxenstored socket')
     ap.add_argument('--seqs', type=int, default=200)
     ap.add_argument('--reqs', type=int, default=50)
+    ap.add_argument('--mix', choices=sorted(MIXES), help='other request kind weights')
     ap.add_argument('--seed0', type=int, default=1)
     ap.add_argument('--seed', type=int, help='run only this seed')
     ap.add_argument('--strict', action='store_true', help='KNOWN_TO_FIX entries fail too')
@@ -723,7 +737,7 @@ def main():
     try:
         for seed in seeds:
             done += 1
-            reqs, nconn = Gen(seed, args.reqs).sequence()
+            reqs, nconn = Gen(seed, args.reqs, args.mix).sequence()
             if args.list:
                 for i, q in enumerate(reqs):
                     print('  %3d %r' % (i, q))
@@ -738,7 +752,8 @@ def main():
                 if mres is not None:
                     full, res = mreqs, mres
             print('  minimal repro (seed %d, %d connections, @B@ = a fresh name; '
-                  'rerun: --seed %d --reqs %d):' % (seed, nconn, seed, res[0] + 1))
+                  'rerun: --seed %d --reqs %d%s):' % (seed, nconn, seed, res[0] + 1,
+                                                      ' --mix ' + args.mix if args.mix else ''))
             for i, q in enumerate(full):
                 print('  %3d %r' % (i, q))
             print('  -> %s' % res[1])
