@@ -50,10 +50,10 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
   c-tx-stale-  | in a transaction the store changed    | C 4.17's view is then inconsistent
   view         | under (WRITE, MKDIR, RM or SET_PERMS  | (a DIRECTORY listing a child twice;
   (C bug)      | outside it, or another commit): a     | a child of a node it removed read
-               | READ, DIRECTORY(_PART), GET_PERMS or  | from the global store; an RM that
-               | RM, then anything but TX_END in that  | met a listed child gone says EIO
-               | transaction: C and ours see different | and removes the children before it,
-               | nodes                                 | in creation order in C, by name in
+               | node request (READ, WRITE, MKDIR, RM, | from the global store; an RM that
+               | DIRECTORY(_PART), GET/SET_PERMS), then| met a listed child gone says EIO
+               | anything but TX_END in that tx: C and | and removes the children before it,
+               | ours see different nodes              | in creation order in C, by name in
                |                                       | ours). Tolerated only if C and ours
                |                                       | then end the transaction alike and
                |                                       | C with EAGAIN (or an abort); one
@@ -146,7 +146,8 @@ TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
 
 # DELIBERATE c-tx-stale-view: the request types whose replies may differ in a transaction
 # that nodes it had seen were removed under.
-STALE_VIEW_TYPES = {T['READ'], T['DIRECTORY'], T['DIRECTORY_PART'], T['GET_PERMS'], T['RM']}
+STALE_VIEW_TYPES = {T['READ'], T['DIRECTORY'], T['DIRECTORY_PART'], T['GET_PERMS'], T['RM'],
+                    T['WRITE'], T['MKDIR'], T['SET_PERMS']}
 MODIFYING_TYPES = {T['WRITE'], T['MKDIR'], T['RM'], T['SET_PERMS']}
 
 
