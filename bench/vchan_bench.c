@@ -575,7 +575,7 @@ static void print_targets(const struct row *rows, int n, double mc_dram)
         printf("target >= 50%% of memcpy (DRAM) for 1 MiB messages, order %s: %.0f%%: %s",
                r->order, pc, pc >= 50 ? "met" : "NOT met");
         if (p > 0)
-            printf(" (the plain ring of that size, no protocol: %.0f%%; libxenvchan %.0f%%)",
+            printf(" (the plain ring of that size, no protocol: %.0f%%; libxenvchan %.1f%%)",
                    100.0 * p / mc_dram, 100.0 * median(r->v[0], runs) / mc_dram);
         printf("\n");
     }
