@@ -455,8 +455,10 @@ static int copy_out(const void *src, size_t len, void **dst, size_t *dlen)
     return 0;
 }
 
-/* The value (perms false) or the perms of path as the transaction sees it. */
-static int read_field(struct vs_txn *x, const char *path, bool perms, void **out, size_t *len)
+/* The value (perms false) or the perms of path as the transaction sees it, borrowed: valid
+ * until the transaction's next change or end. */
+static int field_ref(struct vs_txn *x, const char *path, bool perms, const void **out,
+                     size_t *len)
 {
     struct rec *r;
     struct vs_node *n;
@@ -466,14 +468,25 @@ static int read_field(struct vs_txn *x, const char *path, bool perms, void **out
     if (r->own) {
         if (!r->present)
             return -ENOENT;
-        return perms ? copy_out(r->perms, r->plen, out, len) : copy_out(r->val, r->vlen, out, len);
+        *out = perms ? r->perms : r->val;
+        *len = perms ? r->plen : r->vlen;
+        return 0;
     }
     if ((rc = unowned_node(x, r, &n)) < 0)
         return rc;
-    if (perms)
-        return copy_out(n->perms, n->plen, out, len);
-    rc = vs_node_value(x->live, n);
-    return rc < 0 ? rc : copy_out(n->val, n->vlen, out, len);
+    if (!perms && (rc = vs_node_value(x->live, n)) < 0)
+        return rc;
+    *out = perms ? n->perms : n->val;
+    *len = perms ? n->plen : n->vlen;
+    return 0;
+}
+
+static int read_field(struct vs_txn *x, const char *path, bool perms, void **out, size_t *len)
+{
+    const void *p;
+    size_t n;
+    int rc = field_ref(x, path, perms, &p, &n);
+    return rc < 0 ? rc : copy_out(p, n, out, len);
 }
 
 int vs_txn_read(struct vs_txn *x, const char *path, void **val, size_t *len)
@@ -488,23 +501,7 @@ int vs_txn_get_perms(struct vs_txn *x, const char *path, void **perms, size_t *l
 
 int vs_txn_perms_ref(struct vs_txn *x, const char *path, const void **perms, size_t *len)
 {
-    struct rec *r;
-    struct vs_node *n;
-    int rc = access_path(x, path, &r);
-    if (rc < 0)
-        return rc;
-    if (r->own) {
-        if (!r->present)
-            return -ENOENT;
-        *perms = r->perms;
-        *len = r->plen;
-        return 0;
-    }
-    if ((rc = unowned_node(x, r, &n)) < 0)
-        return rc;
-    *perms = n->perms;
-    *len = n->plen;
-    return 0;
+    return field_ref(x, path, true, perms, len);
 }
 
 static int list_rec(struct vs_txn *x, struct rec *r, char ***names, size_t *n)
