@@ -399,12 +399,16 @@ int vxs_perms_drop_unknown(char *perms, int len, bool (*exists)(uint32_t domid))
 #define VXS_CONN_BRANCH "connections"
 /* Shared with vxs_persist_sock.c: a connection's directory in the table ("/dom/<domid>",
  * "/sock/<name>"), its name in commit messages ("dom<domid>", "sock <name>"), a daemon
- * commit's callback removing the node at path p if it exists, and a saved watch's value. */
+ * commit's callback removing the node at path p if it exists, and the saved watches under a
+ * connection's directory (the entries of dir/w), each handed to fn (path and token are valid
+ * during the call). */
 void vxs_persist_conn_dir(char *buf, size_t cap, const struct vxs_conn *c);
 void vxs_persist_conn_who(char *buf, size_t cap, const struct vxs_conn *c);
 int vxs_persist_rm(struct vs_txn *x, struct vxs_events *ev, void *p);
-bool vxs_persist_parse_watch(const void *val, size_t len, const char **path, const char **token,
-                             int *depth, uint64_t *since);
+void vxs_persist_each_watch(struct vs_txn *x, const char *dir,
+                            void (*fn)(void *arg, const char *path, const char *token,
+                                       int depth, uint64_t since),
+                            void *arg);
 uint64_t vxs_persist_domain(const struct vxs_domain *d);
 uint64_t vxs_persist_domain_gone(uint32_t domid);
 uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, bool add);

@@ -325,7 +325,7 @@ bool vxs_persist_head_get(uint32_t domid, uint32_t *start, void **bytes, size_t 
     return ok;
 }
 
-bool vxs_persist_parse_watch(const void *val, size_t len, const char **path, const char **token,
+static bool parse_watch(const void *val, size_t len, const char **path, const char **token,
                              int *depth, uint64_t *since)
 {
     /* "<depth> <since>\0<path>\0<token>\0" (no since: an older version's table): checked,
@@ -345,6 +345,34 @@ bool vxs_persist_parse_watch(const void *val, size_t len, const char **path, con
     return true;
 }
 
+void vxs_persist_each_watch(struct vs_txn *x, const char *dir,
+                            void (*fn)(void *arg, const char *path, const char *token,
+                                       int depth, uint64_t since),
+                            void *arg)
+{
+    char wdir[80];
+    snprintf(wdir, sizeof wdir, "%s/w", dir);
+    char **ws = NULL;
+    size_t nw = 0;
+    if (vs_txn_list(x, wdir, &ws, &nw) < 0)
+        return;
+    for (size_t j = 0; j < nw; j++) {
+        char wp[128];
+        void *val;
+        size_t len;
+        snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
+        if (vs_txn_read(x, wp, &val, &len) < 0)
+            continue;
+        const char *path, *token;
+        int depth;
+        uint64_t since;
+        if (parse_watch(val, len, &path, &token, &depth, &since))
+            fn(arg, path, token, depth, since);
+        free(val);
+    }
+    vs_names_free(ws, nw);
+}
+
 /* Between vxs_persist_load and vxs_events_replay the saved marks are still the only record
  * of what the restored rings had: none may be overwritten then. */
 static bool marks_held;
@@ -352,6 +380,20 @@ static bool marks_held;
 void vxs_persist_marks_hold(bool hold)
 {
     marks_held = hold;
+}
+
+/* vxs_persist_load's watches of one domain, handed to its `watch` callback. */
+struct load_watch {
+    void (*watch)(uint32_t domid, const char *path, const char *token, int depth,
+                  uint64_t since);
+    uint32_t domid;
+};
+
+static void load_watch(void *arg, const char *path, const char *token, int depth,
+                       uint64_t since)
+{
+    struct load_watch *lw = arg;
+    lw->watch(lw->domid, path, token, depth, since);
 }
 
 void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port,
@@ -387,25 +429,8 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
             continue;
         uint32_t domid = (uint32_t)strtoul(doms[i], NULL, 10);
         domain(domid, gfn, port, incarnation);
-        char wdir[80];
-        snprintf(wdir, sizeof wdir, "%s/w", path);
-        char **ws = NULL;
-        size_t nw = 0;
-        if (vs_txn_list(x, wdir, &ws, &nw) < 0)
-            continue;
-        for (size_t j = 0; j < nw; j++) {
-            char wp[128];
-            snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
-            if (vs_txn_read(x, wp, &val, &len) < 0)
-                continue;
-            const char *path, *token;
-            int depth;
-            uint64_t since;
-            if (vxs_persist_parse_watch(val, len, &path, &token, &depth, &since))
-                watch(domid, path, token, depth, since);
-            free(val);
-        }
-        vs_names_free(ws, nw);
+        struct load_watch lw = {watch, domid};
+        vxs_persist_each_watch(x, path, load_watch, &lw);
     }
     vs_names_free(doms, nd);
     vs_txn_abort(x);

@@ -22,36 +22,25 @@ void vxs_persist_sock_gone(const struct vxs_conn *c)
     vxs_txn_daemon_commit(VXS_CONN_BRANCH, what, vxs_persist_rm, dir);
 }
 
+static void restore_watch(void *arg, const char *path, const char *token, int depth,
+                          uint64_t since)
+{
+    struct vxs_conn *c = arg;
+    if (vxs_watch_add(c, path, token, depth) == 0)
+        c->watches->since = since;
+}
+
 void vxs_persist_sock_load(struct vxs_conn *c)
 {
     struct vs_txn *x;
     if (vs_txn_begin(vxs.st, VXS_CONN_BRANCH, &x) < 0)
         return;
-    char dir[64], wdir[80];
+    char dir[64];
     vxs_persist_conn_dir(dir, sizeof dir, c);
-    snprintf(wdir, sizeof wdir, "%s/w", dir);
     struct vs_stat st;
     c->in_table = vs_txn_stat(x, dir, &st) == 0;
-    char **ws = NULL;
-    size_t nw = 0;
-    if (c->in_table && vs_txn_list(x, wdir, &ws, &nw) == 0) {
-        for (size_t j = 0; j < nw; j++) {
-            char wp[128];
-            void *val;
-            size_t len;
-            snprintf(wp, sizeof wp, "%s/%s", wdir, ws[j]);
-            if (vs_txn_read(x, wp, &val, &len) < 0)
-                continue;
-            const char *path, *token;
-            int depth;
-            uint64_t since;
-            if (vxs_persist_parse_watch(val, len, &path, &token, &depth, &since) &&
-                vxs_watch_add(c, path, token, depth) == 0)
-                c->watches->since = since;
-            free(val);
-        }
-        vs_names_free(ws, nw);
-    }
+    if (c->in_table)
+        vxs_persist_each_watch(x, dir, restore_watch, c);
     vs_txn_abort(x);
 }
 
