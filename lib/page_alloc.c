@@ -5,6 +5,7 @@
 #include <string.h>
 #include <xenkit/panic.h>
 
+#include "lib/heap.h"
 #include "lib/page_alloc.h"
 
 #define PG PAGE_ALLOC_PAGE_SIZE
@@ -374,4 +375,35 @@ void page_alloc_check(const struct page_alloc *pa)
     if (listed != pa->free_pages || marked != pa->free_pages)
         panic("page_alloc_check: free_pages %lu, listed %lu, marked %lu",
               (unsigned long)pa->free_pages, (unsigned long)listed, (unsigned long)marked);
+}
+
+static void *source_alloc(void *ctx, size_t n)
+{
+    return page_alloc(ctx, n);
+}
+
+static void source_free(void *ctx, void *p, size_t n)
+{
+    page_free(ctx, p, n);
+}
+
+static size_t source_run_pages(void *ctx, const void *p)
+{
+    return page_run_length(ctx, p);
+}
+
+static int source_owns(void *ctx, const void *p)
+{
+    return page_alloc_owns(ctx, p);
+}
+
+static size_t source_free_pages(void *ctx)
+{
+    return (size_t)((const struct page_alloc *)ctx)->free_pages;
+}
+
+void page_alloc_source(struct page_alloc *pa, struct page_source *src)
+{
+    *src = (struct page_source){ pa, source_alloc, source_free, source_run_pages, source_owns,
+                                 source_free_pages };
 }

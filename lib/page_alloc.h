@@ -84,4 +84,9 @@ uint64_t page_alloc_largest_free(const struct page_alloc *pa);
  * disagree. O(pages): for tests and debugging. */
 void page_alloc_check(const struct page_alloc *pa);
 
+/* The heap's page source (lib/heap.h) served by pa: what the kernel's malloc and the heap's
+ * host tests run on. */
+struct page_source;
+void page_alloc_source(struct page_alloc *pa, struct page_source *src);
+
 #endif

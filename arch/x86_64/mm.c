@@ -177,31 +177,6 @@ static void add_high_ram(uint64_t b, uint64_t e)
     }
 }
 
-static void *src_alloc(void *ctx, size_t n)
-{
-    return page_alloc(ctx, n);
-}
-
-static void src_free(void *ctx, void *p, size_t n)
-{
-    page_free(ctx, p, n);
-}
-
-static size_t src_run_pages(void *ctx, const void *p)
-{
-    return page_run_length(ctx, p);
-}
-
-static int src_owns(void *ctx, const void *p)
-{
-    return page_alloc_owns(ctx, p);
-}
-
-static size_t src_free_pages(void *ctx)
-{
-    return (size_t)((const struct page_alloc *)ctx)->free_pages;
-}
-
 void mm_init(uint32_t boot_kind, uint32_t boot_info)
 {
     memmap_init(&map);
@@ -252,7 +227,8 @@ void mm_init(uint32_t boot_kind, uint32_t boot_info)
             add_high_ram(e->base > FOUR_GIB ? e->base : FOUR_GIB, end);
     }
 
-    struct page_source src = { &pa, src_alloc, src_free, src_run_pages, src_owns, src_free_pages };
+    struct page_source src;
+    page_alloc_source(&pa, &src);
     malloc_init(&src);
 }
 

@@ -31,31 +31,6 @@ static double now_s(void)
 static uint8_t *arena;
 static struct page_alloc pa;
 
-static void *src_alloc(void *ctx, size_t n)
-{
-    return page_alloc(ctx, n);
-}
-
-static void src_free(void *ctx, void *p, size_t n)
-{
-    page_free(ctx, p, n);
-}
-
-static size_t src_run_pages(void *ctx, const void *p)
-{
-    return page_run_length(ctx, p);
-}
-
-static int src_owns(void *ctx, const void *p)
-{
-    return page_alloc_owns(ctx, p);
-}
-
-static size_t src_free_pages(void *ctx)
-{
-    return (size_t)((struct page_alloc *)ctx)->free_pages;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -77,7 +52,8 @@ static int setup(void **state)
     fake_kernel_reset();
     struct pa_range ram = { (uint64_t)(uintptr_t)arena, ARENA_BYTES };
     page_alloc_init(&pa, &ram, 1, NULL, 0);
-    struct page_source src = { &pa, src_alloc, src_free, src_run_pages, src_owns, src_free_pages };
+    struct page_source src;
+    page_alloc_source(&pa, &src);
     malloc_init(&src);
     return 0;
 }
@@ -303,7 +279,8 @@ static void test_empty_page_source(void **state)
     /* A fresh heap with a page source that has nothing: every request is out of memory. */
     struct page_alloc empty;
     page_alloc_init(&empty, NULL, 0, NULL, 0);
-    struct page_source src = { &empty, src_alloc, src_free, src_run_pages, src_owns, src_free_pages };
+    struct page_source src;
+    page_alloc_source(&empty, &src);
     malloc_init(&src);
     EXPECT_PANIC(malloc(1), "out of memory: malloc(1) with 0 KiB free");
     assert_null(try_malloc(1));
