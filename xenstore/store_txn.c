@@ -286,17 +286,20 @@ static bool rec_present(const struct rec *r)
     return r->own ? r->present : r->present0;
 }
 
-/* The parent of path (not "/"), malloc'ed. */
-static char *parent_of(const char *path)
+/* The record of path's parent (path is not "/"), read like any path of the transaction:
+ * creating and removing a node read its parent. */
+static int access_parent(struct vs_txn *x, const char *path, struct rec **out)
 {
     const char *slash = strrchr(path, '/');
     size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *p = malloc(n + 1);
-    if (p != NULL) {
-        memcpy(p, path, n);
-        p[n] = 0;
-    }
-    return p;
+    char *parent = malloc(n + 1);
+    if (parent == NULL)
+        return -ENOMEM;
+    memcpy(parent, path, n);
+    parent[n] = 0;
+    int rc = access_path(x, parent, out);
+    free(parent);
+    return rc;
 }
 
 /* The own version a change in this transaction gets (what a commit on live would stamp). */
@@ -621,11 +624,7 @@ int vs_txn_set(struct vs_txn *x, const char *path, const void *val, size_t vlen,
     if (create) {
         if (!(flags & VS_CREATE))
             return -ENOENT;
-        char *parent = parent_of(path);
-        if (parent == NULL)
-            return -ENOMEM;
-        rc = access_path(x, parent, &pr);
-        free(parent);
+        rc = access_parent(x, path, &pr);
         if (rc < 0)
             return rc;
         if (!rec_present(pr))
@@ -707,11 +706,7 @@ int vs_txn_rm(struct vs_txn *x, const char *path)
         return rc;
     if (!rec_present(r))
         return -ENOENT;
-    char *parent = parent_of(path);
-    if (parent == NULL)
-        return -ENOMEM;
-    rc = access_path(x, parent, &pr);
-    free(parent);
+    rc = access_parent(x, path, &pr);
     if (rc < 0)
         return rc;
     if (!rec_present(pr))
