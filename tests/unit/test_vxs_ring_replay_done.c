@@ -70,6 +70,24 @@ static size_t guest_replies(uint32_t *ids, size_t cap, char bodies[][64])
     return n;
 }
 
+/* The guest got exactly one reply since the last look: to req_id, saying body (any if NULL). */
+static void expect_one_reply(uint32_t req_id, const char *body)
+{
+    uint32_t ids[8];
+    char bodies[8][64];
+    assert_int_equal(guest_replies(ids, 8, bodies), 1);
+    assert_int_equal(ids[0], req_id);
+    if (body != NULL)
+        assert_string_equal(bodies[0], body);
+}
+
+/* dom0 reads val at path (after the restart: what the daemon kept). */
+static void expect_node(const char *path, const char *val)
+{
+    assert_int_equal(vh_read(vh_dom0(), 0, path, buf), 0);
+    assert_string_equal(buf, val);
+}
+
 static void test_replayed_write_keeps_later_acked_write(void **state)
 {
     (void)state;
@@ -81,14 +99,8 @@ static void test_replayed_write_keeps_later_acked_write(void **state)
 
     vh_restart(); /* killed before the guest's reply reached rsp[]: req_cons never moved */
     vh_round_output();
-    d0 = vh_dom0();
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "dom0"); /* the acknowledged write is still there */
-    uint32_t ids[8];
-    char bodies[8][64];
-    assert_int_equal(guest_replies(ids, 8, bodies), 1);
-    assert_int_equal(ids[0], 7);
-    assert_string_equal(bodies[0], "OK");
+    expect_node("/local/domain/5/x", "dom0"); /* the acknowledged write is still there */
+    expect_one_reply(7, "OK");
     struct xenstore_domain_interface *i = vh_ring(5);
     assert_int_equal(i->req_cons, i->req_prod);
 
@@ -97,8 +109,7 @@ static void test_replayed_write_keeps_later_acked_write(void **state)
     vh_guest_event(5);
     vh_round_output();
     assert_int_equal(vh_guest_reply(5, buf), 8);
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "again");
+    expect_node("/local/domain/5/x", "again");
     vh_finish_disk();
 }
 
@@ -122,10 +133,8 @@ static void test_noop_before_commit_not_applied_again(void **state)
     vh_round_output();
     d0 = vh_dom0();
     assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), -ENOENT);
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/nope/deeper", buf), 0);
-    assert_string_equal(buf, "z");
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/y", buf), 0);
-    assert_string_equal(buf, "1");
+    expect_node("/local/domain/5/nope/deeper", "z");
+    expect_node("/local/domain/5/y", "1");
     uint32_t ids[8];
     char bodies[8][64];
     assert_int_equal(guest_replies(ids, 8, bodies), 4);
@@ -149,21 +158,15 @@ static void test_killed_twice_before_the_reply(void **state)
     /* Killed again before the restarted daemon's OK reached the ring. */
     vh_restart();
     vh_round_output();
-    d0 = vh_dom0();
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "dom0");
-    uint32_t ids[8];
-    char bodies[8][64];
-    assert_int_equal(guest_replies(ids, 8, bodies), 1);
-    assert_int_equal(ids[0], 21);
-    assert_string_equal(bodies[0], "OK");
+    expect_node("/local/domain/5/x", "dom0");
+    expect_one_reply(21, "OK");
     vh_finish_disk();
 }
 
 static void test_unhandled_requests_still_run(void **state)
 {
     (void)state;
-    struct vh_client *d0 = world();
+    world();
     /* Answered and consumed before the kill: not in req[] any more. */
     guest_send_str2(XS_WRITE, 31, "/local/domain/5/x", "one");
     vh_guest_event(5);
@@ -174,13 +177,8 @@ static void test_unhandled_requests_still_run(void **state)
     guest_send_str2(XS_WRITE, 32, "/local/domain/5/x", "two");
     vh_restart();
     vh_round_output();
-    d0 = vh_dom0();
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "two");
-    uint32_t ids[8];
-    char bodies[8][64];
-    assert_int_equal(guest_replies(ids, 8, bodies), 1);
-    assert_int_equal(ids[0], 32);
+    expect_node("/local/domain/5/x", "two");
+    expect_one_reply(32, NULL);
     vh_finish_disk();
 }
 
@@ -225,25 +223,15 @@ static void test_transaction_end(void **state)
     assert_int_equal(vh_write(d0, 0, "/local/domain/5/x", "dom0"), 0);
     vh_restart();
     vh_round_output();
-    d0 = vh_dom0();
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "dom0");
-    uint32_t ids[8];
-    char bodies[8][64];
-    assert_int_equal(guest_replies(ids, 8, bodies), 1);
-    assert_int_equal(ids[0], 43);
-    assert_string_equal(bodies[0], "OK");
+    expect_node("/local/domain/5/x", "dom0");
+    expect_one_reply(43, "OK");
 
     tx = guest_tx_with_write(44, "t2");
     guest_send_tx(XS_TRANSACTION_END, 46, tx, "T", 2); /* not handled before the kill */
     vh_restart();
     vh_round_output();
-    assert_int_equal(guest_replies(ids, 8, bodies), 1);
-    assert_int_equal(ids[0], 46);
-    assert_string_equal(bodies[0], "EAGAIN");
-    d0 = vh_dom0();
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "dom0");
+    expect_one_reply(46, "EAGAIN");
+    expect_node("/local/domain/5/x", "dom0");
     vh_finish_disk();
 }
 
@@ -253,7 +241,7 @@ static void test_transaction_end(void **state)
 static void test_reconnected_ring_positions_reused(void **state)
 {
     (void)state;
-    struct vh_client *d0 = world();
+    world();
     struct xenstore_domain_interface *i = vh_ring(5);
     i->req_cons = i->req_prod = i->rsp_cons = i->rsp_prod = 0;
     guest_send_str2(XS_WRITE, 51, "/local/domain/5/x", "old"); /* at position 0 */
@@ -267,9 +255,7 @@ static void test_reconnected_ring_positions_reused(void **state)
     guest_send_str2(XS_WRITE, 52, "/local/domain/5/x", "new"); /* at position 0 again */
     vh_restart(); /* killed before the request was read */
     vh_round_output();
-    d0 = vh_dom0();
-    assert_int_equal(vh_read(d0, 0, "/local/domain/5/x", buf), 0);
-    assert_string_equal(buf, "new");
+    expect_node("/local/domain/5/x", "new");
     assert_int_equal(vh_guest_reply(5, buf), 52);
     assert_string_equal(buf, "OK");
     vh_finish_disk();
