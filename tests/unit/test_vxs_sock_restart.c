@@ -34,14 +34,29 @@
 
 /* ---- the cases -------------------------------------------------------------------------- */
 
+/* A fresh world whose first life got WRITE /a 1 (req 1) and died at `at`. */
+static void world_with_write_killed(enum sr_kill_at at)
+{
+    setup_world();
+    write_(1, "/a", "1");
+    first_life((struct life){.rounds = 1, .kill_at = at});
+}
+
+/* READ /a as req_id, then a restart (two rounds) and what the client got; the life's log. */
+static const char *restart_reading_a(uint32_t req_id)
+{
+    read_(req_id, "/a");
+    const char *log = life(&(struct life){.new_conn = -1, .rounds = 2});
+    client_read();
+    return log;
+}
+
 /* Killed after the reply left and before its request was discarded: the journal says it is
  * answered, its bytes are still in the socket. The restarted daemon skips it: one reply. */
 static void test_answered_before_kill_skipped(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_BEFORE_DISCARD});
+    world_with_write_killed(SR_KILL_BEFORE_DISCARD);
     client_read();
     expect_reply(1, XS_WRITE, "OK");
     struct jslot *j = journal_map();
@@ -77,9 +92,7 @@ static void test_answered_before_kill_skipped(void **state)
 static void test_discard_cut_found_done(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_AFTER_DISCARD});
+    world_with_write_killed(SR_KILL_AFTER_DISCARD);
     client_read();
     expect_reply(1, XS_WRITE, "OK");
     struct jslot *j = journal_map();
@@ -109,9 +122,7 @@ static void test_unanswered_request_replayed(void **state)
     client_read();
     assert_int_equal(nmsgs, 0);
 
-    read_(2, "/a");
-    life(&(struct life){.new_conn = -1, .rounds = 2});
-    client_read();
+    restart_reading_a(2);
     expect_reply(1, XS_WRITE, "OK");
     expect_reply(2, XS_READ, "1");
     teardown_world();
@@ -176,9 +187,7 @@ static void test_journal_answered_beyond_stream(void **state)
     assert_non_null(strstr(log, "bytes of requests answered before the kill skipped"));
     client_read();
     assert_int_equal(replies_to(2, NULL), 0); /* dropped as answered */
-    read_(3, "/a");
-    life(&(struct life){.new_conn = -1, .rounds = 2});
-    client_read();
+    restart_reading_a(3);
     expect_reply(3, XS_READ, "1");
     teardown_world();
 }
@@ -216,9 +225,7 @@ static void test_journal_answered_mid_request(void **state)
 static void test_kill_before_send_window(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_BEFORE_SEND});
+    world_with_write_killed(SR_KILL_BEFORE_SEND);
     client_read();
     assert_int_equal(nmsgs, 0);
 
@@ -244,9 +251,7 @@ static void test_journal_pending_garbage(void **state)
     s->pend_peek = INT64_MIN;
     journal_unmap(j);
 
-    read_(2, "/a");
-    life(&(struct life){.new_conn = -1, .rounds = 2});
-    client_read();
+    restart_reading_a(2);
     expect_reply(2, XS_READ, "1");
     teardown_world();
 }
@@ -284,9 +289,7 @@ static void test_pipelined_beyond_holds(void **state)
 static void test_journal_other_slots_garbage(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_BEFORE_DISCARD});
+    world_with_write_killed(SR_KILL_BEFORE_DISCARD);
     struct jslot *j = journal_map();
     struct jslot *own = conn_slot(j);
     for (size_t k = 0; k < JOURNAL_SLOTS; k++)
@@ -294,9 +297,7 @@ static void test_journal_other_slots_garbage(void **state)
             memset(&j[k], 0xa5, sizeof j[k]);
     journal_unmap(j);
 
-    read_(2, "/a");
-    life(&(struct life){.new_conn = -1, .rounds = 2});
-    client_read();
+    restart_reading_a(2);
     expect_reply(1, XS_WRITE, "OK"); /* skipped as answered: still one */
     expect_reply(2, XS_READ, "1");
     j = journal_map();
@@ -315,16 +316,12 @@ static void test_journal_other_slots_garbage(void **state)
 static void test_no_slot_answers_again(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_BEFORE_DISCARD});
+    world_with_write_killed(SR_KILL_BEFORE_DISCARD);
     struct jslot *j = journal_map();
     memset(conn_slot(j), 0, sizeof(struct jslot));
     journal_unmap(j);
 
-    read_(2, "/a");
-    life(&(struct life){.new_conn = -1, .rounds = 2});
-    client_read();
+    restart_reading_a(2);
     assert_int_equal(replies_to(1, NULL), 2);
     expect_reply(2, XS_READ, "1");
     teardown_world();
@@ -336,9 +333,7 @@ static void test_no_slot_answers_again(void **state)
 static void test_no_slot_later_requests_not_replays(void **state)
 {
     (void)state;
-    setup_world();
-    write_(1, "/a", "1");
-    first_life((struct life){.rounds = 1, .kill_at = SR_KILL_BEFORE_DISCARD});
+    world_with_write_killed(SR_KILL_BEFORE_DISCARD);
     struct jslot *j = journal_map();
     memset(conn_slot(j), 0, sizeof(struct jslot));
     journal_unmap(j);
