@@ -332,10 +332,11 @@ static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
     uint32_t domid = c_atou(arg[0]), v = 0;
     int rc;
     if (type == XS_INTRODUCE) {
-        /* The gfn is only a fallback: the ring is granted at ref 1. */
-        char *end;
-        unsigned long long gfn = strtoull(arg[1], &end, 10);
-        if (*arg[1] == 0 || *end || xs_parse_u32(arg[2], &v) < 0)
+        /* C 4.17 ignores the gfn (ours is only a fallback: the ring is granted at ref 1)
+         * and reads the port with atoi; only port 0 is refused here. */
+        unsigned long long gfn = strtoull(arg[1], NULL, 10);
+        v = c_atou(arg[2]);
+        if (v == 0)
             return send_error(k, -EINVAL);
         rc = vxs_domain_introduce(k->c, domid, gfn, v);
     } else if (type == XS_RELEASE) {

@@ -230,13 +230,23 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
         return -ENODEV;
     struct vxs_domain *d = find(domid);
     if (d && d->conn) {
-        /* Introduced again with the same ring: the toolstack recreates the channel. */
-        if (d->gfn != gfn || d->conn == c)
+        /* Introduced again (C 4.17's do_introduce): the gfn is ignored (the ring stays
+         * mapped), the event channel is bound again to the port given (a failed bind leaves
+         * the domain without one, not an error), and the connection starts afresh: its
+         * watches, transactions and queued replies go and both rings are emptied, as at a
+         * XENSTORE_RECONNECT. Not by the domain's own connection: it would reset itself in
+         * the middle of its request. */
+        if (d->conn == c)
             return -EINVAL;
         int p = vxs_xen_bind(domid, port);
         vxs_xen_unbind(d->local_port);
         d->local_port = p < 0 ? -1 : p;
         d->remote_port = port;
+        vxs_conn_reset(d->conn);
+        vxs_domain_ring_reconnected(d); /* new incarnation, watches leave the table */
+        vxs_ring_reset(&d->ring);
+        if (d->local_port >= 0)
+            vxs_xen_notify(d->local_port);
         return 0;
     }
     if (!d) {

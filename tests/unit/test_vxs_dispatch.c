@@ -479,6 +479,40 @@ static void test_setperms_owner_exists(void **state)
     PERMS(d1, "/n", "n1,r32756");
 }
 
+/* INTRODUCE of a domain already introduced (C 4.17's do_introduce): OK whatever the gfn,
+ * the channel bound again to the new port, and the connection reset: its watches,
+ * transactions and ring indexes go, its nodes stay. Only port 0 is refused (atoi). */
+static void test_reintroduce(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *d5 = vh_domain(5);
+    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/5"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/5", "n5"), 0);
+    assert_int_equal(vh_write(d5, 0, "x", "1"), 0);
+    assert_int_equal(vh_watch(d5, "x", "t"), 0);
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d5, &tx), 0);
+    vh_ring(5)->req_prod = vh_ring(5)->req_cons = 7; /* indexes the reset must zero */
+    vh_events_drop(d5);
+    const char *zero[3] = {"5", "1", "0"}, *again[3] = {"5", "junk", "205x"};
+    assert_int_equal(vh_reqv(d0, XS_INTRODUCE, 0, zero, 3, NULL, NULL), -EINVAL);
+    assert_int_equal(vh_reqv(d0, XS_INTRODUCE, 0, again, 3, NULL, NULL), 0);
+    assert_int_equal(d5->c->dom->remote_port, 205);
+    assert_int_equal(vh_ring(5)->req_prod, 0);
+    assert_int_equal(vh_ring(5)->req_cons, 0);
+    assert_null(d5->c->watches);
+    assert_int_equal(vh_write(d5, tx, "x", "2"), -ENOENT);
+    assert_int_equal(vh_write(d0, 0, "/local/domain/5/x", "3"), 0);
+    NO_EVENT(d5);
+    READS(d5, 0, "x", "3");
+    const char *five = "5";
+    struct vh_msg m;
+    assert_int_equal(vh_reqv(d0, XS_IS_DOMAIN_INTRODUCED, 0, &five, 1, NULL, &m), 0);
+    assert_string_equal(m.body, "T");
+    /* Not by the domain's own connection (it is not privileged anyway). */
+    assert_int_equal(vh_reqv(d5, XS_INTRODUCE, 0, again, 3, NULL, NULL), -EACCES);
+}
+
 /* The same requests on a pack file with --sync always: every reply waits for its commit. */
 static void test_on_pack(void **state)
 {
@@ -523,6 +557,7 @@ int main(void)
         T(test_domain_queries),
         T(test_release_cleans_up),
         T(test_setperms_owner_exists),
+        T(test_reintroduce),
         T(test_on_pack),
 #undef T
     };
