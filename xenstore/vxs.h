@@ -394,6 +394,10 @@ int vxs_perms_normalise(const void *in, size_t len, char *buf, size_t cap);
 /* SET_PERMS with a hypervisor: a normalised list without its entries for domains that do not
  * exist (C 4.17 keeps those, ignored); -ENOENT if the owner's domain does not exist. */
 int vxs_perms_drop_unknown(char *perms, int len, bool (*exists)(uint32_t domid));
+/* Append a stored perms list to a GET_PERMS reply as C 4.17 prints it: the ids as ints
+ * ("%i") cut to 10 characters, so one of 2^31 or more reads negative ("r4294967295" ->
+ * "r-1", "r2147483648" -> "r-214748364"). */
+void vxs_perms_build(struct xs_builder *b, const void *perms, size_t len);
 
 /* vxs_persist.c: each returns the seq of its commit (the reply waits for it). */
 #define VXS_CONN_BRANCH "connections"

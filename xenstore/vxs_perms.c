@@ -129,3 +129,25 @@ int vxs_perms_drop_unknown(char *perms, int len, bool (*exists)(uint32_t domid))
     }
     return out;
 }
+
+/* C 4.17's xs_perm_to_string prints "%i" of the id into 10 characters. */
+void vxs_perms_build(struct xs_builder *b, const void *perms, size_t len)
+{
+    const char *p = perms, *end = p + len;
+    while (p < end) {
+        const char *nul = memchr(p, 0, (size_t)(end - p));
+        size_t l = nul ? (size_t)(nul - p) + 1 : (size_t)(end - p);
+        struct xs_perm e;
+        char text[16];
+        if (nul && xs_perm_parse(p, &e) == 0 && e.domid > 0x7FFFFFFFu) {
+            /* C's buffer holds 10 characters of the number: "-2147483648" loses its last. */
+            char num[16];
+            snprintf(num, sizeof num, "%d", (int)e.domid);
+            int k = snprintf(text, sizeof text, "%c%.10s", e.access, num);
+            xs_build_raw(b, text, (size_t)k + 1);
+        } else {
+            xs_build_raw(b, p, l);
+        }
+        p += l;
+    }
+}

@@ -3,6 +3,9 @@
  * as C xenstored 4.17 (domain_alloc_permrefs): the owner entry -> ENOENT; another entry ->
  * accepted but never matching, also for a domain that gets the id later (ours drops it, so
  * GET_PERMS does not list it; C lists it, marked ignored inside).
+ * With --socket-only (no hypervisor) only dom0 exists, as for C under the test shim: another
+ * owner is ENOENT before the path is looked at, the other entries are kept and listed.
+ * GET_PERMS prints ids as C 4.17 does: "%i" cut to 10 characters.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,10 +48,31 @@ static void test_non_owner_unknown_ignored(void **state)
     vh_stop();
 }
 
+static void test_socket_only(void **state)
+{
+    (void)state;
+    const char *const args[] = {"--socket-only", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0();
+    assert_int_equal(vh_write(d0, 0, "/n", "v"), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/n", "n5"), -ENOENT);
+    assert_int_equal(vh_set_perms(d0, 0, "//", "n5"), -ENOENT);   /* C's order */
+    assert_int_equal(vh_set_perms(d0, 0, "//", "n0"), -EINVAL);
+    assert_int_equal(vh_set_perms(d0, 0, "/n", "r0x10"), -ENOENT); /* strtol base 0 */
+    assert_int_equal(vh_set_perms(d0, 0, "/n", "n0,r5,r2147483648,w-1,b010,r3000000000"), 0);
+    assert_int_equal(vh_get_perms(d0, 0, "/n", buf), 0);
+    assert_string_equal(buf, "n0,r5,r-214748364,w-1,b8,r-129496729");
+    assert_int_equal(vh_set_perms(d0, 0, "@introduceDomain", "n0,r4294967294"), 0);
+    assert_int_equal(vh_get_perms(d0, 0, "@introduceDomain", buf), 0);
+    assert_string_equal(buf, "n0,r-2");
+    vh_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_non_owner_unknown_ignored),
+        cmocka_unit_test(test_socket_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,14 +70,14 @@ KNOWN_TO_FIX (real divergences of vxenstored found by this test; the table TO_FI
 each one's description and matcher; tolerated unless --strict, counted at the end. A
 "stateful" one may leave the two stores different, so the rest of that sequence is skipped):
 
-  at-path-node-op, perms-owner-unknown, setperms-badpath (all three found deliberate since:
-  DELIBERATE_IDS below)
+  at-path-node-op (found deliberate since: DELIBERATE_IDS below)
 
 Fixed in vxenstored and taken out of TO_FIX (so that the default, non-strict run fails if one
 comes back; none was met in 18000 sequences of other seeds, some 150 requests long):
 domid-atoi, perms-lenient, txend-arg-first, dirpart-past-end, dirpart-offset-atoi,
-unwatch-args, rm-watch-below, path-max-2048, watch-dup-event (see git history for what each
-was).
+unwatch-args, rm-watch-below, path-max-2048, watch-dup-event, perms-owner-unknown,
+setperms-badpath (see git history for what each was; the last two: --socket-only now knows
+dom0 alone as owner, as C under the shim).
 
 Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1] [--mix tx|perms]
                    [--seed N] [--strict] [--no-minimise] [-v]
@@ -132,15 +132,6 @@ TO_FIX = [
      'ours resolves it as a relative path (/local/domain/0/@foo): WRITE/MKDIR create it',
      lambda q, c, v, x: q.tag == 'special' and _err(c, 'EINVAL') and not _err(v, 'EINVAL'),
      lambda q, c, v: q.type in (T['WRITE'], T['MKDIR']) and not _err(v)),
-    ('perms-owner-unknown',
-     'SET_PERMS whose first entry (the owner) names a domain that does not exist ("w7\\0..."):'
-     ' C 4.17 says ENOENT, ours accepts it',
-     lambda q, c, v, x: q.type == T['SET_PERMS'] and _err(c, 'ENOENT') and
-     _ok_type(v, T['SET_PERMS']), True),
-    ('setperms-badpath',
-     'SET_PERMS on an invalid path ("//", "/a\\tb", bad UTF-8): C says ENOENT, ours EINVAL',
-     lambda q, c, v, x: q.type == T['SET_PERMS'] and _err(c, 'ENOENT') and _err(v, 'EINVAL'),
-     False),
 ]
 TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
 
@@ -151,30 +142,12 @@ STALE_VIEW_TYPES = {T['READ'], T['DIRECTORY'], T['DIRECTORY_PART'], T['GET_PERMS
 MODIFYING_TYPES = {T['WRITE'], T['MKDIR'], T['RM'], T['SET_PERMS']}
 
 
-def _owner_unknown(payload):
-    """SET_PERMS payload whose owner entry names a domain other than 0 (C under the shim
-    knows only dom0)."""
-    parts = payload.split(b'\0')
-    if len(parts) < 2 or len(parts[1]) < 2:
-        return False
-    try:
-        return int(parts[1][1:]) != 0
-    except ValueError:
-        return False
-
 # Entries of TO_FIX that turned out to be deliberate (tolerated even with --strict):
-#  - perms-owner-unknown, setperms-badpath: with --socket-only vxenstored has no hypervisor
-#    to ask which domains exist, so it accepts perms naming any domain (C under the shim
-#    knows only dom0 and says ENOENT before looking at the path). With a hypervisor ours
-#    checks every domain named, as C does. Inside a transaction, when both say ENOENT (ours
-#    because the node is missing), ours has looked at the node and its ancestors and C has
-#    not, so they count as accessed in ours only: a later difference in that transaction is
-#    put down to this entry (the "tainted" transactions in Runner.run).
 #  - at-path-node-op: what remains is GET_PERMS/SET_PERMS of @introduceDomain and
 #    @releaseDomain, which ours supports (their perms say who may watch them, as in newer
 #    C xenstored); C 4.17 says EINVAL. Other node operations on "@..." paths say EINVAL in
 #    both.
-DELIBERATE_IDS = {'perms-owner-unknown', 'setperms-badpath', 'at-path-node-op'}
+DELIBERATE_IDS = {'at-path-node-op'}
 
 
 # ---- requests ---------------------------------------------------------------------------
@@ -196,7 +169,8 @@ class Req:
 
 
 COMPS = [b'a', b'b', b'c', b'd', b'e']
-GOOD_PERMS = [b'b0', b'r0', b'w0', b'n0', b'r5', b'w7', b'b3', b'n12', b'r65535']
+GOOD_PERMS = [b'b0', b'r0', b'w0', b'n0', b'r5', b'w7', b'b3', b'n12', b'r65535', b'r2147483648',
+              b'w4294967295', b'n-1', b'b0x10', b'r010']
 BAD_PERMS = [b'b0\0r5', b'r00\0', b'r+1\0', b'r\0', b'x1\0', b'b0\0zz\0', b'', b'\0',
              b'r-1\0', b'b4294967296\0']
 BAD_PATHS = [b'', b'/@B@//a', b'/@B@/a/', b'@B@/a b', b'/@B@/\xc3\xa4', b'/@B@/\xff\xfe',
@@ -293,8 +267,8 @@ class Gen:
             if r.random() < 0.08:
                 return Req(c, T['SET_PERMS'], self.path(False) + b'\0' + r.choice(BAD_PERMS),
                            tx, 'badperms')
-            # Mostly dom0 as owner: another owner (C under the shim knows no other domain)
-            # is perms-owner-unknown, which ends the sequence's comparison.
+            # Mostly dom0 as owner: another owner is ENOENT in both (C under the shim and
+            # ours with --socket-only know no other domain).
             owner = r.choice(GOOD_PERMS[:4] * 6 + [GOOD_PERMS[4]])
             perms = owner + b'\0' + b''.join(r.choice(GOOD_PERMS) + b'\0'
                                              for _ in range(r.randint(0, 2)))
@@ -565,7 +539,6 @@ class Runner:
         slots = {self.c: [dict() for _ in range(nconn)], self.v: [dict() for _ in range(nconn)]}
         opentx = [set() for _ in range(nconn)]     # tx ids open on C, per connection
         watchers = set()
-        tainted = set()     # (conn, C tx id) of transactions a perms-owner-unknown touched
         stale = set()       # (conn, C tx id) open while the store changed outside them
         diverged = {}       # stale transactions whose view differed (c-tx-stale-view): the
                             # index of the first difference and ours' tx id
@@ -633,8 +606,6 @@ class Runner:
                                 % (first, crep, vrep))
                 if normalise(q, crep) != normalise(q, vrep):
                     k = self.classify(q, crep, vrep, badtx)
-                    if (q.conn, ctx) in tainted and not badtx:
-                        k = TO_FIX_BY_ID['perms-owner-unknown']
                     if k is None and (q.conn, ctx) in stale and not badtx and \
                             q.type != T['TX_END'] and (
                                 q.type in STALE_VIEW_TYPES or (q.conn, ctx) in diverged):
@@ -646,13 +617,6 @@ class Runner:
                             crep, vrep, ' (known, to fix: %s)' % k[0] if k else ''))
                     elif self.tolerate(k, q, crep, vrep):
                         return None
-                elif q.type == T['SET_PERMS'] and q.tx[0] == 's' and not badtx and \
-                        _err(crep, 'ENOENT') and _owner_unknown(payload):
-                    # Same reply, different state: C refuses an unknown owner before it looks
-                    # at any node, ours (--socket-only: no domains to ask) looks at the node
-                    # and its ancestors, which then count as accessed by the transaction. A
-                    # later difference in that transaction is put down to this.
-                    tainted.add((q.conn, ctx))
                 # Transactions the store changed under (c-tx-stale-view)
                 if (ctx == 0 and q.type in MODIFYING_TYPES and _ok_type(crep, q.type)) or (
                         q.type == T['TX_END'] and _ok_type(crep, T['TX_END']) and ctx != 0):
