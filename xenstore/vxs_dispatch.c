@@ -29,6 +29,7 @@ struct ctx {
     struct vs_txn *x;      /* the transaction the request works in */
     struct vxs_events *ev;
     struct vxs_tx *t;      /* the connection's transaction, or NULL: a single request */
+    long long mem_before;  /* in t: what its changes added to the domain's memory before */
     struct vxs_events own_ev;
     uint64_t need;
     uint8_t out[XS_MSG_MAX];
@@ -74,6 +75,7 @@ static int ctx_open(struct ctx *k)
             return -ENOENT;
         k->x = k->t->x;
         k->ev = &k->t->ev;
+        k->mem_before = vxs_quota_txn_own_mem(k->x);
         return 0;
     }
     k->ev = &k->own_ev;
@@ -88,6 +90,17 @@ static int ctx_open(struct ctx *k)
 static int ctx_close(struct ctx *k, int rc, bool modifies, const char *what)
 {
     if (k->t) {
+        /* The memory quota at each request that adds to the domain's memory, as C checks
+         * it when it writes the transaction's copy of a node; the refused request fails
+         * the transaction (C's fail_transaction). C also counts its copies of the nodes
+         * the transaction only read, and a written node's copy next to the original: it
+         * refuses sooner (vxenstored.8). */
+        if (rc == 0 && modifies && !k->c->priv &&
+            vxs_quota_txn_own_mem(k->x) > k->mem_before &&
+            vxs_quota_txn_check_memory(k->x) < 0) {
+            vxs_quota_txn_fail(k->x);
+            rc = -ENOMEM;
+        }
         if (rc == 0 && modifies)
             k->t->dirty = true;
         k->need = vxs.next_seq;

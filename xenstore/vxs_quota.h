@@ -93,6 +93,11 @@ unsigned vxs_quota_txn_apply(struct vs_txn *x);
 int vxs_quota_txn_check(struct vs_txn *x);
 /* Before a single request commits: -ENOMEM if c's memory would reach its hard quota. */
 int vxs_quota_txn_check_memory(struct vs_txn *x);
+/* The bytes x's changes so far add to its connection's domain (its own nodes'). */
+long long vxs_quota_txn_own_mem(struct vs_txn *x);
+/* A request inside a xenstore transaction failed (ENOMEM over the memory quota): its
+ * TRANSACTION_END T says ENOMEM, as C's failed transaction. */
+void vxs_quota_txn_fail(struct vs_txn *x);
 /* Hooks of vxs_node.c, inside x. */
 /* Creating path (absent; its nearest existing ancestor allows c to write) with a value of
  * vlen bytes: -ENOSPC over the nodes or node-size quota. */

@@ -32,6 +32,7 @@ struct qtx {
     const struct vxs_conn *c; /* NULL: the daemon's own */
     uint32_t domid;
     bool priv, xs_tx, created;
+    bool failed; /* a request in it was refused ENOMEM: the commit says so too */
     unsigned writes; /* node writes and deletions: C's write-rate debits */
     struct delta *d;
     size_t nd, capd;
@@ -146,6 +147,8 @@ int vxs_quota_txn_check(struct vs_txn *x)
     if (vs_txn_failed(x))
         return 0; /* C says ENOMEM first: the commit will */
     struct qtx *q = find(x);
+    if (q && q->failed)
+        return -ENOMEM;
     if (!q || q->priv || !q->created)
         return 0;
     vxs_quota_recount();
@@ -180,6 +183,23 @@ int vxs_quota_txn_check_memory(struct vs_txn *x)
             return -ENOMEM;
     }
     return 0;
+}
+
+long long vxs_quota_txn_own_mem(struct vs_txn *x)
+{
+    const struct qtx *q = find(x);
+    long long m = 0;
+    for (size_t i = 0; q && i < q->nd; i++)
+        if (q->d[i].domid == q->domid)
+            m += q->d[i].mem;
+    return m;
+}
+
+void vxs_quota_txn_fail(struct vs_txn *x)
+{
+    struct qtx *q = find(x);
+    if (q)
+        q->failed = true;
 }
 
 /* The size of the record C xenstored 4.17 writes for a node (write_node_raw): header,

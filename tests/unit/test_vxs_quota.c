@@ -390,6 +390,43 @@ static void test_memory(void **state)
     assert_true(vxs_quota_may_read(d1->c));
 }
 
+/* Inside a transaction the memory quota bites at the request (as C, which charges the
+ * transaction's copy of a node when it writes it), not at the commit: the refused write
+ * fails the transaction, whose commit then says ENOMEM; nothing of it is applied. */
+static void test_memory_transaction(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "memory=5000", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    char big[2001];
+    memset(big, 'x', 2000);
+    big[2000] = '\0';
+    assert_int_equal(vh_write(d1, 0, "a", big), 0);
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "b", big), 0);
+    assert_int_equal(vh_write(d1, tx, "c", big), -ENOMEM);
+    assert_int_equal(vh_rm(d1, tx, "a"), 0); /* gives back: no check */
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
+    assert_int_equal(vh_read(d1, 0, "b", buf), -ENOENT);
+    assert_int_equal(vh_read(d1, 0, "a", buf), 0);
+    assert_string_equal(buf, big);
+    /* Within the quota the transaction commits; the figure is then as without it. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "b", big), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
+    /* An aborted failed transaction is just aborted. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "c", big), -ENOMEM);
+    assert_int_equal(vh_tx_end(d1, tx, false), 0);
+    /* dom0 is exempt inside transactions too. */
+    assert_int_equal(vh_tx_start(d0, &tx), 0);
+    assert_int_equal(vh_write(d0, tx, "/local/domain/1/c", big), 0);
+    assert_int_equal(vh_tx_end(d0, tx, true), 0);
+}
+
 static void test_write_rate_limit(void **state)
 {
     (void)state;
@@ -604,6 +641,7 @@ int main(void)
         T(test_outstanding_ring),
         T(test_memory_figure),
         T(test_memory),
+        T(test_memory_transaction),
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
         T(test_node_size),
