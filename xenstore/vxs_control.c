@@ -2,10 +2,13 @@
  * NUL-separated arguments and produces the reply payload (text, as C xenstored's; always
  * NUL-terminated so that xenstore-control prints it).
  *
- *   check, print STRING, help       as in C xenstored
+ *   check, print STRING, help       as in C xenstored (help: C's list, then ours)
  *   log on|off                      per-request tracing to stderr (vxenstored -V)
- *   memreport                       connections, watches, transactions, commit seqs, the
- *                                   pack's and the tree cache's figures
+ *   logfile FILE                    the -T trace file from now on, as in C
+ *   memreport [FILE]                connections, watches, transactions, commit seqs, the
+ *                                   pack's and the tree cache's figures: appended to FILE
+ *                                   as C does (reply OK), else the reply itself (C writes
+ *                                   to the trace file, EBADF without one)
  *   live-update -a|-c CMDLINE|-s    never in a session: C xenstored's texts for that
  *   quota [set NAME VAL|DOMID], quota-soft [set NAME VAL]
  *                                   C xenstored's quota settings and a domain's figures
@@ -64,22 +67,25 @@ static int reply_buf(struct vxh_buf *b, char **out, size_t *len)
     return 0;
 }
 
+/* C 4.17's format ("command\tparameters\n") and its commands in its order, then ours. */
 static const char help_text[] =
-    "Supported commands:\n"
-    "check\n"
-    "print <string>\n"
-    "help\n"
-    "log on|off\n"
-    "memreport\n"
-    "quota [set <name> <val>|<domid>]\n"
-    "quota-soft [set <name> <val>]\n"
-    "history [-j] [-c <cursor>] log [-n <N>] [<path>]\n"
-    "history [-j] [-c <cursor>] show <commit> [<path>]\n"
-    "history [-j] [-c <cursor>] diff <commit> <commit> [<path>]\n"
-    "history [-j] [-c <cursor>] blame [-r] <path>\n"
-    "history [-j] [-c <cursor>] at <time|commit> read|ls <path>\n"
-    "history [-j] export-git <absolute dir>\n"
-    "gc [-j] [<keep commits> [<keep seconds>]]\n";
+    "check\t\n"
+    "log\ton|off\n"
+    "live-update\t[-c <cmdline>] [-F] [-t <timeout>] <file>\n"
+    "    Default timeout is 60 seconds.\n"
+    "logfile\t<file>\n"
+    "memreport\t[<file>]\n"
+    "print\t<string>\n"
+    "quota\t[set <name> <val>|<domid>]\n"
+    "quota-soft\t[set <name> <val>]\n"
+    "help\t\n"
+    "history\t[-j] [-c <cursor>] log [-n <N>] [<path>]\n"
+    "history\t[-j] [-c <cursor>] show <commit> [<path>]\n"
+    "history\t[-j] [-c <cursor>] diff <commit> <commit> [<path>]\n"
+    "history\t[-j] [-c <cursor>] blame [-r] <path>\n"
+    "history\t[-j] [-c <cursor>] at <time|commit> read|ls <path>\n"
+    "history\t[-j] export-git <absolute dir>\n"
+    "gc\t[-j] [<keep commits> [<keep seconds>]]\n";
 
 /* History queries read through a store of their own: walking old commits must not evict the
  * daemon's working set from its cache, and after a GC the collected commits must not be
@@ -291,8 +297,32 @@ int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out,
         return argc == 1 ? reply_text(help_text, out, olen) : -EINVAL;
     if (!c->priv)
         return -EACCES;
-    if (strcmp(cmd, "memreport") == 0)
-        return do_memreport(out, olen);
+    if (strcmp(cmd, "memreport") == 0) {
+        if (argc > 2)
+            return -EINVAL;
+        int rc = do_memreport(out, olen);
+        if (rc < 0 || argc == 1)
+            return rc;
+        /* To the file, appended, as C's memreport FILE (EBADF if it cannot be opened,
+         * which goes out as EINVAL: not one of xsd_errors, as in C). */
+        FILE *f = fopen(argv[1], "a");
+        size_t n = *olen - 1;
+        bool ok = f && fwrite(*out, 1, n, f) == n;
+        if (f && fclose(f) != 0)
+            ok = false;
+        free(*out);
+        *out = NULL;
+        return ok ? reply_text("OK", out, olen) : -EBADF;
+    }
+    if (strcmp(cmd, "logfile") == 0) {
+        if (argc != 2)
+            return -EINVAL;
+        /* C answers OK also when the file cannot be opened (it logs that). */
+        int rc = vxs_trace_open(argv[1]);
+        if (rc < 0)
+            vxs_log("logfile %s: %s", argv[1], strerror(-rc));
+        return reply_text("OK", out, olen);
+    }
     if (strcmp(cmd, "log") == 0) {
         if (argc != 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off")))
             return -EINVAL;

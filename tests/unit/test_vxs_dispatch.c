@@ -513,6 +513,41 @@ static void test_reintroduce(void **state)
     assert_int_equal(vh_reqv(d5, XS_INTRODUCE, 0, again, 3, NULL, NULL), -EACCES);
 }
 
+/* CONTROL as C 4.17's: help in its format and order (ours' commands after), memreport FILE
+ * appends the report to FILE and says OK, memreport and logfile argument counts. */
+static void test_control_c_commands(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0();
+    struct vh_msg m;
+    const char *help[1] = {"help"};
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, help, 1, NULL, &m), 0);
+    assert_true(strncmp(m.body, "check\t\nlog\ton|off\nlive-update\t", 22) == 0);
+    assert_non_null(strstr(m.body, "\nquota-soft\t[set <name> <val>]\nhelp\t\nhistory\t"));
+    char path[] = "/tmp/vxs-memreport-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *mr[3] = {"memreport", path, "x"};
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, mr, 2, NULL, &m), 0);
+    assert_string_equal(m.body, "OK");
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, mr, 3, NULL, &m), -EINVAL);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[128] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    unlink(path);
+    assert_true(strncmp(line, "connections: ", 13) == 0);
+    const char *bad[2] = {"memreport", "/nonexistent-dir/m"};
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, bad, 2, NULL, &m), -EINVAL); /* C: EBADF */
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, mr, 1, NULL, &m), 0); /* ours: the text */
+    assert_true(strncmp(m.body, "connections: ", 13) == 0);
+    const char *lf[3] = {"logfile", "a", "b"};
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, lf, 1, NULL, &m), -EINVAL);
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, lf, 3, NULL, &m), -EINVAL);
+}
+
 /* The same requests on a pack file with --sync always: every reply waits for its commit. */
 static void test_on_pack(void **state)
 {
@@ -558,6 +593,7 @@ int main(void)
         T(test_release_cleans_up),
         T(test_setperms_owner_exists),
         T(test_reintroduce),
+        T(test_control_c_commands),
         T(test_on_pack),
 #undef T
     };

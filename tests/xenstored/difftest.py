@@ -41,6 +41,8 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
                |                                       | assertion `conn->in == NULL' in
                |                                       | consider_message (xenstored_core.c
                |                                       | :2118). hostile.py tests ours.
+  control-help | CONTROL help: ours = C's text, then    | ours has more commands (history,
+               | lines for its own commands            | gc); C's part compared exactly
   xs421-ops    | GET/SET_FEATURE, GET/SET_QUOTA (types | ours implements Xen 4.21's types;
                | 23-26): C 4.17 says ENOSYS            | expected (ENOSYS, anything); only
                |                                       | requests that change nothing are
@@ -355,8 +357,9 @@ class Gen:
                               (8, b'7\0' + b'1\0' + b'0\0'), (8, b'7\0' + b'1\0')])
             return Req(c, t, pl, ('n',), 'domain')
         if x < 0.25:
-            # CONTROL commands' arguments (not "help": its text lists ours' own commands; not
-            # "log on": ours would trace every request). live-update: no session in either.
+            # CONTROL commands' arguments (not "log on": ours would trace every request; not
+            # memreport or logfile with a file that can be written). live-update: no session
+            # in either. help: C's text, then ours' own commands (DELIBERATE control-help).
             args = q.choice([[b'check'], [b'check', b'x'], [b'print', b'p'], [b'print'],
                              [b'print', b'a', b'b'], [b'help', b'x'], [b'log'],
                              [b'log', b'off'], [b'log', b'x'], [b'log', b'off', b'x'],
@@ -366,7 +369,9 @@ class Gen:
                              [b'live-update', b'-s', b'-F', b'-t', b'5'],
                              [b'live-update', b'-s', b'-t'], [b'live-update', b'-s', b'x'],
                              [b'live-update', b'-s', b'-F', b'-F', b'-F', b'x'],
-                             [b'nosuchcommand'], [b'CHECK']])
+                             [b'nosuchcommand'], [b'CHECK'], [b'help'],
+                             [b'memreport', b'a', b'b'], [b'memreport', b'/nonexistent/m'],
+                             [b'logfile'], [b'logfile', b'a', b'b']])
             return Req(c, T['CONTROL'], b''.join(a + b'\0' for a in args), ('n',), 'control')
         if x < 0.55:
             # CONTROL quota: only what leaves both daemons as they were (values set to the
@@ -574,6 +579,13 @@ class Runner:
                     bar[d] = [(w, d.request(w, T['GET_DOMAIN_PATH'], 0, b'0\0', rid + 1))
                               for w in sorted(watchers)]
                 crep, vrep = reps[self.c], reps[self.v]
+                if q.tag == 'control' and payload == b'help\0' and \
+                        _ok_type(crep, T['CONTROL']) and _ok_type(vrep, T['CONTROL']) and \
+                        vrep[3].startswith(crep[3].rstrip(b'\0')) and crep[1:3] == vrep[1:3]:
+                    # DELIBERATE control-help: ours lists C's commands as C does, then its own.
+                    self.known['(deliberate) control-help'] = \
+                        self.known.get('(deliberate) control-help', 0) + 1
+                    continue
                 if q.tag == 'xs421' and _err(crep, 'ENOSYS'):
                     # DELIBERATE xs421-ops: C 4.17 does not know the type.
                     self.known['(deliberate) xs421-ops'] = \
