@@ -242,7 +242,8 @@ bool events_block(uint64_t deadline_ns)
 
 bool events_pending(void)
 {
-    return shared && shared->vcpu_info[0].evtchn_upcall_pending;
+    /* Also the ports a scan we are nested in (a handler that waits) has not reached. */
+    return shared && evtchn_2l_has_work(&ports);
 }
 
 struct dispatch_count {

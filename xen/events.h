@@ -43,7 +43,8 @@ void evtchn_unmask(evtchn_port_t port);
  * between the event loop's last check and the block. */
 bool events_block(uint64_t deadline_ns);
 
-/* Any port pending (vcpu_info's upcall flag)? Cheap; used by the event loop before halting. */
+/* Any port pending (vcpu_info's upcall flag, or ports an interrupted dispatch has not reached
+ * when called from inside a handler)? Cheap; used by the event loop before halting. */
 bool events_pending(void);
 /* Run the handlers of all pending, unmasked ports. Returns the number of handlers called. */
 unsigned events_dispatch(void);

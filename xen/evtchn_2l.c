@@ -11,6 +11,7 @@ void evtchn_2l_init(struct evtchn_2l *e, volatile uint8_t *upcall_pending,
     e->mask = mask;
     e->next_word = 0;
     e->next_bit = 0;
+    e->deferred = 0;
 }
 
 static uint64_t bit(unsigned n)
@@ -27,6 +28,11 @@ unsigned evtchn_2l_scan(struct evtchn_2l *e, void (*fn)(unsigned port, void *ctx
      * both again, so it is either seen by this scan or flagged for the next one. */
     __atomic_store_n(e->upcall_pending, 0, __ATOMIC_SEQ_CST);
     uint64_t sel = __atomic_exchange_n(e->pending_sel, 0, __ATOMIC_SEQ_CST);
+    /* Inside a handler of another scan: take over the words it has not finished. Their
+     * pending bits are set, so Xen raises neither selector nor upcall flag for them again;
+     * without this a handler waiting for one of those ports would wait for nothing. */
+    sel |= e->deferred;
+    e->deferred = 0;
 
     /* Words from next_word round to next_word again (the start word twice: its bits below
      * next_bit come last). */
@@ -48,10 +54,20 @@ unsigned evtchn_2l_scan(struct evtchn_2l *e, void (*fn)(unsigned port, void *ctx
             e->next_word = (b + 1 == EVTCHN_2L_BITS) ? (w + 1) % EVTCHN_2L_BITS : w;
             e->next_bit = (b + 1) % EVTCHN_2L_BITS;
             taken++;
+            /* What is left of this scan, for a nested one (the current word if it has more
+             * bits; sel still holds it if it is to be visited again). */
+            e->deferred = sel | (ready ? bit(w) : 0);
             fn(w * EVTCHN_2L_BITS + b, ctx);
         }
     }
+    /* Every deferred word has been visited, by a nested scan or by this one. */
+    e->deferred = 0;
     return taken;
+}
+
+bool evtchn_2l_has_work(const struct evtchn_2l *e)
+{
+    return __atomic_load_n(e->upcall_pending, __ATOMIC_SEQ_CST) != 0 || e->deferred != 0;
 }
 
 void evtchn_2l_mask(struct evtchn_2l *e, unsigned port)

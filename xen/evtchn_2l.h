@@ -22,6 +22,10 @@ struct evtchn_2l {
     /* Where the next scan starts, so a port that fires constantly cannot starve the ports
      * after it. */
     unsigned next_word, next_bit;
+    /* Selector bits a scan has taken from Xen but not yet worked through, published while it
+     * is inside a handler: a handler that waits runs a nested scan, which must see these
+     * ports (Xen will not flag them again: their pending bits are still set). */
+    uint64_t deferred;
 };
 
 void evtchn_2l_init(struct evtchn_2l *e, volatile uint8_t *upcall_pending,
@@ -30,8 +34,13 @@ void evtchn_2l_init(struct evtchn_2l *e, volatile uint8_t *upcall_pending,
 
 /* Take every pending, unmasked port: clear its pending bit, then call fn(port, ctx). Ports
  * that are pending but masked stay pending (unmask delivers them). Returns how many ports
- * were taken. */
+ * were taken. fn may itself scan (a handler that waits): the nested scan also takes the
+ * ports the interrupted one had not reached yet. */
 unsigned evtchn_2l_scan(struct evtchn_2l *e, void (*fn)(unsigned port, void *ctx), void *ctx);
+
+/* Is a scan due: the upcall flag, or ports an interrupted scan (we are inside one of its
+ * handlers) has not reached. The event loop must not block while this is true. */
+bool evtchn_2l_has_work(const struct evtchn_2l *e);
 
 void evtchn_2l_mask(struct evtchn_2l *e, unsigned port);
 /* Clear the mask bit; if the port is pending, raise the selector bit and the upcall flag so

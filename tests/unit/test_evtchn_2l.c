@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,10 @@ struct seen {
     unsigned n;
     struct fake_shared *shared;
     int refire_port; /* raise this port again from its own handler, once */
+    struct evtchn_2l *e;
+    int nest_port;   /* this port's handler "waits": runs a nested scan if one is due */
+    int nest_then;   /* the next port to do so */
+    bool work_in_handler;
 };
 
 static void record(unsigned port, void *ctx)
@@ -52,6 +57,15 @@ static void record(unsigned port, void *ctx)
         s->refire_port = -1;
         xen_raise(s->shared, port);
     }
+    if ((int)port == s->nest_port) {
+        /* What the event loop does in a wait inside a handler: scan if a scan is due,
+         * else block (here: return). */
+        s->nest_port = s->nest_then;
+        s->nest_then = -1;
+        s->work_in_handler = evtchn_2l_has_work(s->e);
+        if (s->work_in_handler)
+            evtchn_2l_scan(s->e, record, s);
+    }
 }
 
 static void setup(struct fake_shared *f, struct evtchn_2l *e, struct seen *s)
@@ -60,6 +74,9 @@ static void setup(struct fake_shared *f, struct evtchn_2l *e, struct seen *s)
     memset(s, 0, sizeof(*s));
     s->shared = f;
     s->refire_port = -1;
+    s->nest_port = -1;
+    s->nest_then = -1;
+    s->e = e;
     evtchn_2l_init(e, &f->upcall, &f->sel, f->pending, f->mask);
 }
 
@@ -202,6 +219,82 @@ static void test_out_of_range_ports_ignored(void **state)
         assert_int_equal(f.mask[w], 0);
 }
 
+/* A handler that waits (a vchan handler doing a xenstore request, say) runs a nested scan
+ * from inside the first one. Ports the first scan had taken from the selector but not reached
+ * yet are still pending, so Xen flags them no more: the nested scan must take them, or the
+ * wait would poll on a pending port forever (SCHEDOP_poll returns at once, the upcall flag
+ * stays clear, nothing is dispatched). */
+static void test_nested_scan_takes_the_rest(void **state)
+{
+    (void)state;
+    static struct fake_shared f;
+    static struct seen s;
+    struct evtchn_2l e;
+    setup(&f, &e, &s);
+
+    s.nest_port = 3;
+    xen_raise(&f, 3);
+    xen_raise(&f, 5);      /* same word, after 3 */
+    xen_raise(&f, 70);     /* another word */
+    xen_raise(&f, 4095);   /* the last word */
+    assert_int_equal(evtchn_2l_scan(&e, record, &s), 1); /* the rest went to the nested scan */
+    assert_true(s.work_in_handler);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.order[0], 3);
+    assert_int_equal(s.count[5], 1);
+    assert_int_equal(s.count[70], 1);
+    assert_int_equal(s.count[4095], 1);
+    /* Nothing left over: the loop may block. */
+    assert_false(evtchn_2l_has_work(&e));
+    assert_int_equal(f.sel, 0);
+    assert_int_equal(f.upcall, 0);
+}
+
+/* A handler alone in its scan sees no work, so a wait inside it blocks instead of spinning;
+ * an event raised meanwhile is flagged as usual. */
+static void test_nested_wait_without_work(void **state)
+{
+    (void)state;
+    static struct fake_shared f;
+    static struct seen s;
+    struct evtchn_2l e;
+    setup(&f, &e, &s);
+
+    s.nest_port = 64;
+    xen_raise(&f, 64);
+    evtchn_2l_scan(&e, record, &s);
+    assert_false(s.work_in_handler);
+    assert_false(evtchn_2l_has_work(&e));
+    xen_raise(&f, 9);
+    assert_true(evtchn_2l_has_work(&e));
+    evtchn_2l_scan(&e, record, &s);
+    assert_int_equal(s.count[9], 1);
+    assert_int_equal(s.count[64], 1);
+}
+
+/* Nested twice: the innermost scan still finds what the outer ones left. */
+static void test_nested_twice(void **state)
+{
+    (void)state;
+    static struct fake_shared f;
+    static struct seen s;
+    struct evtchn_2l e;
+    setup(&f, &e, &s);
+
+    s.nest_port = 1;
+    s.nest_then = 2;
+    xen_raise(&f, 1);
+    xen_raise(&f, 2);
+    xen_raise(&f, 200);
+    xen_raise(&f, 300);
+    /* Port 2's handler nests again, from inside port 1's nested scan. */
+    evtchn_2l_scan(&e, record, &s);
+    assert_int_equal(s.n, 4);
+    for (unsigned p = 0; p < 400; p++)
+        assert_int_equal(s.count[p], p == 1 || p == 2 || p == 200 || p == 300);
+    assert_false(evtchn_2l_has_work(&e));
+}
+
 /* Random raises, masks and unmasks against a model: every raise of an unmasked port is
  * delivered before the port is quiet, nothing is delivered that was not raised. */
 static void test_random_against_model(void **state)
@@ -257,6 +350,9 @@ int main(void)
         cmocka_unit_test(test_round_robin),
         cmocka_unit_test(test_out_of_range_ports_ignored),
         cmocka_unit_test(test_random_against_model),
+        cmocka_unit_test(test_nested_scan_takes_the_rest),
+        cmocka_unit_test(test_nested_wait_without_work),
+        cmocka_unit_test(test_nested_twice),
     };
     return cmocka_run_group_tests_name("evtchn_2l", tests, NULL, NULL);
 }
