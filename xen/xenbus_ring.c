@@ -87,9 +87,9 @@ size_t xenbus_ring_write(struct xenbus_ring *r, const void *buf, size_t len)
 size_t xenbus_ring_read(struct xenbus_ring *r, void *buf, size_t len, bool *was_full)
 {
     char *dst = buf;
+    const XENSTORE_RING_IDX old_cons = r->rsp_cons;
     size_t avail = xenbus_ring_avail(r);
     size_t n = avail < len ? avail : len;
-    *was_full = avail == XENSTORE_RING_SIZE;
     for (size_t done = 0; done < n;) {
         size_t off = MASK_XENSTORE_IDX(r->rsp_cons + (XENSTORE_RING_IDX)done);
         size_t run = XENSTORE_RING_SIZE - off;
@@ -101,5 +101,13 @@ size_t xenbus_ring_read(struct xenbus_ring *r, void *buf, size_t len, bool *was_
     r->rsp_cons += (XENSTORE_RING_IDX)n;
     if (n > 0)
         publish(&r->intf->rsp_cons, r->rsp_cons);
+    /* The daemon stops writing only when rsp[] is full, and then sleeps until our event.
+     * Whether it filled the ring is decided on its prod loaded AFTER our cons is published
+     * (a full barrier between, Linux's rule): the count loaded before the copy misses a
+     * daemon that filled the ring meanwhile, which would then wait for an event nobody
+     * sends while we wait for the rest of its message. Either it saw our new cons (and
+     * had room), or we see its full ring here. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    *was_full = !r->broken && load_peer(&r->intf->rsp_prod) - old_cons >= XENSTORE_RING_SIZE;
     return n;
 }

@@ -34,8 +34,9 @@ void xenbus_ring_resync(struct xenbus_ring *r);
  * a release store of req_prod; the caller notifies the daemon. */
 size_t xenbus_ring_write(struct xenbus_ring *r, const void *buf, size_t len);
 /* Copy up to len bytes out of rsp[]; returns how many there were (0 if broken). Sets
- * *was_full if rsp[] was full before: the daemon may be waiting for room, so the caller
- * must notify it. */
+ * *was_full if rsp[] has been full since our previous read (its prod, loaded after our cons
+ * is published, is a ring's size or more ahead of where this read started): the daemon may
+ * be waiting for room, so the caller must notify it. */
 size_t xenbus_ring_read(struct xenbus_ring *r, void *buf, size_t len, bool *was_full);
 
 /* Room in req[] and bytes waiting in rsp[] (0 if broken). */
