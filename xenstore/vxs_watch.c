@@ -20,6 +20,10 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
 {
     char abs[XENSTORE_ABS_PATH_MAX + 1];
     bool rel;
+    /* C 4.17 (check_watch_path): a special path ("@...", any name) up to the relative
+     * paths' limit, not the absolute ones'. */
+    if (given[0] == '@' && strlen(given) > XENSTORE_REL_PATH_MAX)
+        return -EINVAL;
     int rc = vxs_path_resolve(c, given, abs, true, &rel);
     if (rc < 0)
         return rc;

@@ -260,6 +260,17 @@ static void test_special_watches(void **state)
     EVENT(d1, "@releaseDomain", "out1");
     assert_null(d3->c);
     vh_events_drop(d0);
+    /* Any "@" name may be watched, up to 2048 characters (C 4.17's limit for them). */
+    char name[2050];
+    memset(name, 'z', sizeof name - 1);
+    name[0] = '@';
+    name[2048] = '\0';
+    assert_int_equal(vh_watch(d0, name, "t"), 0);
+    EVENT(d0, name, "t");
+    name[2048] = 'z';
+    name[2049] = '\0';
+    assert_int_equal(vh_watch(d0, name, "t"), -EINVAL);
+    assert_int_equal(vh_unwatch(d0, name, "t"), -ENOENT);
 }
 
 /* A device model's watches see what it may read through its target. */

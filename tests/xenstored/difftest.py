@@ -292,7 +292,9 @@ class Gen:
         if op == 'WATCH':
             x = r.random()
             if x < 0.1:
-                p = r.choice([b'/', b'@introduceDomain', b'@releaseDomain'])
+                p = r.choice([b'/', b'@introduceDomain', b'@releaseDomain'] * 2 +
+                             [b'@foo', b'@releaseDomain/7', b'@' + b'z' * 2047,
+                              b'@' + b'z' * 2048])
             else:
                 p = self.path()
             tok = r.choice([b't1', b't2', b'tok/x', b''])
