@@ -159,9 +159,12 @@ MODIFYING_TYPES = {T['WRITE'], T['MKDIR'], T['RM'], T['SET_PERMS']}
 
 
 # Entries of TO_FIX that turned out to be deliberate (tolerated even with --strict):
-#  - at-path-node-op: what remains is GET_PERMS/SET_PERMS of @introduceDomain and
-#    @releaseDomain, which ours supports (their perms say who may watch them, as in newer
-#    C xenstored); C 4.17 says EINVAL. Other node operations on "@..." paths say EINVAL in
+#  - at-path-node-op: what remains is GET_PERMS of "@..." names, which ours answers as
+#    newer C xenstored does (@introduceDomain and @releaseDomain have perms, which say who
+#    may watch them; another name is ENOENT); C 4.17 says EINVAL to every GET_PERMS of an
+#    "@" name. (SET_PERMS of the two works in both; of another "@" name C 4.17 answers
+#    whatever errno an earlier call left, often ENOENT, its intent being EINVAL: a C bug;
+#    ours says ENOENT, as newer Xen.) Other node operations on "@..." paths say EINVAL in
 #    both.
 DELIBERATE_IDS = {'at-path-node-op'}
 
