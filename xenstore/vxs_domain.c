@@ -325,8 +325,12 @@ int vxs_domain_set_target(uint32_t domid, uint32_t target)
         return -ENOENT;
     if (!d->conn)
         return -EINVAL;
-    if (!vxs_domain_exists(target))
+    /* The target must be introduced too (C 4.17's find_connected_domain), not only exist. */
+    struct vxs_domain *t = find(target);
+    if (!t)
         return -ENOENT;
+    if (!t->conn)
+        return -EINVAL;
     d->conn->has_target = true;
     d->conn->target = target;
     return 0;

@@ -196,6 +196,8 @@ static void test_set_target(void **state)
     assert_int_equal(vh_set_perms(d0, 0, "/shared", "n0,r2"), 0);
     assert_int_equal(vh_write(d7, 0, "/foo", "seven"), -EACCES);
     assert_int_equal(vh_set_target(d0, 7, 99), -ENOENT); /* no such domain */
+    vh_set_domain_exists(9, true);
+    assert_int_equal(vh_set_target(d0, 7, 9), -ENOENT); /* exists, not introduced (as C) */
     assert_int_equal(vh_set_target(d0, 9, 2), -ENOENT);  /* 7's stubdom not introduced */
     assert_int_equal(vh_set_target(d0, 7, 2), 0);
     /* Owner through its target: everything, setting perms included. */
