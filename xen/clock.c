@@ -6,6 +6,7 @@
  * which then sees the deadline has passed. The periodic timer Xen may run for a vCPU is
  * stopped so an idle guest really is idle.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,11 +24,12 @@
 static uint64_t last_ns;
 static int use_set_timer_op;
 
-uint64_t clock_monotonic_ns(void)
+/* Xen's system time now, from the vCPU's time info; false if no consistent reading. */
+static bool read_pvclock(uint64_t *out)
 {
     struct vcpu_info *v = xen_vcpu_info();
     if (v == NULL)
-        return last_ns;
+        return false;
     for (unsigned tries = 0; tries < 1000; tries++) {
         struct pvclock_snapshot s;
         uint32_t ver = __atomic_load_n(&v->time.version, __ATOMIC_ACQUIRE);
@@ -41,12 +43,27 @@ uint64_t clock_monotonic_ns(void)
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&v->time.version, __ATOMIC_RELAXED) != ver)
             continue;
-        uint64_t ns = pvclock_ns_at(&s, tsc);
-        if (ns > last_ns)
-            last_ns = ns;
-        return last_ns;
+        *out = pvclock_ns_at(&s, tsc);
+        return true;
     }
+    return false;
+}
+
+uint64_t clock_monotonic_ns(void)
+{
+    uint64_t ns;
+    if (read_pvclock(&ns) && ns > last_ns)
+        last_ns = ns;
     return last_ns;
+}
+
+uint64_t clock_xen_ns(void)
+{
+    static uint64_t last_raw;
+    uint64_t ns;
+    if (read_pvclock(&ns))
+        last_raw = ns;
+    return last_raw;
 }
 
 uint64_t clock_wall_ns(void)

@@ -17,6 +17,14 @@ int clock_init(void);
 /* Nanoseconds since the domain was created (Xen's system time); never goes back. */
 uint64_t clock_monotonic_ns(void);
 
+/* Xen's system time as the vCPU's time info says it is now, not held monotonic: what Xen's
+ * timers (SCHEDOP_poll's timeout, the one-shot timer) count in. It may step back a little
+ * where clock_monotonic_ns() would stand still: under the nested rig a reading now and then
+ * runs ahead of Xen's own clock, and the monotonic clock then stops until Xen's time catches
+ * up (a second or more). Periodic work that must go on meanwhile (vchan's liveness checks)
+ * is scheduled on this clock. */
+uint64_t clock_xen_ns(void);
+
 /* Nanoseconds since 1970-01-01 UTC, as Xen's wall clock says. */
 uint64_t clock_wall_ns(void);
 

@@ -24,33 +24,56 @@ static void run_hooks(void)
         h->fn(h->arg);
 }
 
+/* One round of handlers, then the loop hooks. Returns how many handlers ran. */
+static unsigned dispatch_round(void)
+{
+    unsigned handled = events_dispatch();
+    run_hooks();
+    return handled;
+}
+
+/* Block until an event or until Xen's system time reaches deadline_ns (WAIT_FOREVER: no
+ * limit); returns at once if an event is already pending. */
+static void block_once(uint64_t deadline_ns)
+{
+    /* Check, then block, with interrupts off. The block is SCHEDOP_poll on the ports
+     * that have handlers: Xen wakes it on their pending bits, so an event arriving
+     * after the check ends the poll at once. (Waiting with `sti; hlt` relies on the
+     * upcall interrupt instead; under nested virtualization we saw it lost now and
+     * then, leaving the vCPU asleep with events pending. It remains the fallback.) */
+    uint64_t timeout = deadline_ns == WAIT_FOREVER ? 0 : deadline_ns;
+    cpu_irq_disable();
+    if (events_pending()) {
+        cpu_irq_enable();
+        return;
+    }
+    if (events_block(timeout)) {
+        cpu_irq_enable(); /* take the upcall interrupt Xen raised meanwhile, if any */
+        return;
+    }
+    clock_set_timer(timeout);
+    cpu_irq_enable_and_halt();
+}
+
 bool wait_for_events(uint64_t deadline_ns)
 {
     for (;;) {
-        unsigned handled = events_dispatch();
-        run_hooks();
-        if (handled)
+        if (dispatch_round())
             return true;
         if (deadline_ns != WAIT_FOREVER && clock_monotonic_ns() >= deadline_ns)
             return false;
-
-        /* Check, then block, with interrupts off. The block is SCHEDOP_poll on the ports
-         * that have handlers: Xen wakes it on their pending bits, so an event arriving
-         * after the check ends the poll at once. (Waiting with `sti; hlt` relies on the
-         * upcall interrupt instead; under nested virtualization we saw it lost now and
-         * then, leaving the vCPU asleep with events pending. It remains the fallback.) */
-        cpu_irq_disable();
-        if (events_pending()) {
-            cpu_irq_enable();
-            continue;
-        }
-        if (events_block(deadline_ns == WAIT_FOREVER ? 0 : deadline_ns)) {
-            cpu_irq_enable(); /* take the upcall interrupt Xen raised meanwhile, if any */
-            continue;
-        }
-        clock_set_timer(deadline_ns == WAIT_FOREVER ? 0 : deadline_ns);
-        cpu_irq_enable_and_halt();
+        block_once(deadline_ns);
     }
+}
+
+bool wait_for_wakeup(uint64_t deadline_ns)
+{
+    if (dispatch_round())
+        return true;
+    if (deadline_ns == 0)
+        return false;   /* 0 would mean "no timeout" to Xen */
+    block_once(deadline_ns);
+    return dispatch_round() != 0;
 }
 
 void sleep_until(uint64_t deadline_ns)

@@ -22,6 +22,15 @@
  * with interrupts disabled and `sti; hlt` is atomic. */
 bool wait_for_events(uint64_t deadline_ns);
 
+/* One wake-up: dispatch pending events; if there were none, block once, until an event
+ * arrives or Xen's system time (clock_xen_ns) reaches deadline_ns (WAIT_FOREVER: no limit;
+ * 0: do not block), then dispatch again. Returns true if any handler ran. It may return
+ * false long before the deadline (another wake-up) and never reads clock_monotonic_ns():
+ * for loops whose own checks must go on when that clock stands still (it does, for a
+ * second or more, under the nested rig), which wait_for_events, deciding its deadline on
+ * that clock, would hold up. */
+bool wait_for_wakeup(uint64_t deadline_ns);
+
 /* Sleep until monotonic time reaches deadline_ns, running handlers meanwhile. */
 void sleep_until(uint64_t deadline_ns);
 void sleep_ns(uint64_t ns);

@@ -9,8 +9,9 @@
  *
  * The event handler only moves bytes: it drains txq into the ring, reassembles replies with
  * the codec's reader and hands each one to the request waiting for it (a struct on that
- * caller's stack, linked into `pending`), or queues a watch event. Callers wait in
- * wait_for_events() until their request is marked done.
+ * caller's stack, linked into `pending`), or queues a watch event. Callers wait
+ * (xb_wait_daemon) until their request is marked done, also looking at the ring themselves
+ * after every wake-up.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@
 #define DETACHED_MAX 64
 /* A request unanswered this long gets a console line (and another every as long). */
 #define SLOW_REPORT_NS (5 * NSEC_PER_SEC)
+/* A wait for the daemon looks at the ring itself at least this often (Xen's clock). */
+#define RECHECK_NS (500 * NSEC_PER_MSEC)
 
 struct pending {
     struct pending *next;
@@ -279,6 +282,20 @@ static void on_event(evtchn_port_t port, void *arg)
 
 /* ---- Requests ------------------------------------------------------------------------ */
 
+/* Wait for the daemon: until the next wake-up, at most RECHECK_NS of Xen's clock (or until
+ * deadline_ns), then look at the ring ourselves, whatever woke us: an event consumed by a
+ * nested wait, or that never came, costs at most RECHECK_NS, and that bound does not depend
+ * on the monotonic clock, which under the nested rig now and then stands still for a second
+ * or more (a deadline on it would hold a lost event's wait up as long). The monotonic
+ * deadline is used as a Xen time: that clock is never behind Xen's, so it has passed by
+ * then. */
+void xb_wait_daemon(uint64_t deadline_ns)
+{
+    uint64_t dl = clock_xen_ns() + RECHECK_NS;
+    wait_for_wakeup(deadline_ns < dl ? deadline_ns : dl);
+    poll_ring();
+}
+
 /* Wait until the connection can take a request. */
 static int wait_connected(void)
 {
@@ -293,7 +310,7 @@ static int wait_connected(void)
         case CONN_RECONNECTING:
             poll_ring();
             if (xb.state == CONN_RECONNECTING)
-                wait_for_events(WAIT_FOREVER);
+                xb_wait_daemon(WAIT_FOREVER);
             break;
         }
     }
@@ -335,7 +352,7 @@ static int enqueue(const struct xb_req *rq, uint32_t *req_id)
             break;
         poll_ring();
         if (TXQ_SIZE - xb.txq_len < XS_MSG_MAX)
-            wait_for_events(WAIT_FOREVER);
+            xb_wait_daemon(WAIT_FOREVER);
     }
     /* Nothing below waits, so nobody else can use scratch or txq until we are done. */
     *req_id = xb.next_req_id++;
@@ -368,14 +385,12 @@ int xb_request(const struct xb_req *rq, void *reply, size_t cap, size_t *reply_l
     poll_ring();
     uint64_t start = clock_monotonic_ns(), next_report = start + SLOW_REPORT_NS;
     while (!p.done) {
-        if (!wait_for_events(next_report) && !p.done &&
-            clock_monotonic_ns() >= next_report) {
+        xb_wait_daemon(WAIT_FOREVER);
+        if (!p.done && clock_monotonic_ns() >= next_report) {
             /* Not an error (the daemon may be busy), but worth a line when it lasts. */
             next_report += SLOW_REPORT_NS;
             report_slow(&p, clock_monotonic_ns() - start);
         }
-        /* Also look ourselves: the event may have been consumed by a nested wait. */
-        poll_ring();
     }
     for (struct pending **pp = &xb.pending; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == &p) {

@@ -33,6 +33,11 @@ int xb_request(const struct xb_req *rq, void *reply, size_t cap, size_t *reply_l
  * not fit now. */
 int xb_send_detached(const struct xb_req *rq);
 
+/* Wait for the next wake-up (at most half a second of Xen's clock, or until deadline_ns on
+ * the monotonic clock), then read the ring directly: the wait of every xenbus caller, so a
+ * lost event costs half a second at most. */
+void xb_wait_daemon(uint64_t deadline_ns);
+
 /* The connection's generation: bumped by every reconnection. */
 uint32_t xb_generation(void);
 

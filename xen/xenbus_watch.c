@@ -249,7 +249,7 @@ int xenbus_watch_wait(struct xenbus_watch *w, uint64_t deadline_ns, char *path, 
             return -ENOENT;
         if (deadline_ns != WAIT_FOREVER && clock_monotonic_ns() >= deadline_ns)
             return -ETIMEDOUT;
-        wait_for_events(deadline_ns);
+        xb_wait_daemon(deadline_ns);
     }
 }
 

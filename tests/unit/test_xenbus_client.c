@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,36 +82,75 @@ uint64_t clock_monotonic_ns(void)
     return now_ns;
 }
 
-bool wait_for_events(uint64_t deadline_ns)
+/* Xen's clock, which always moves; the monotonic one (now_ns) stands still while
+ * clock_frozen, as it does for a second or more now and then under the nested rig. */
+static uint64_t xen_ns;
+static bool clock_frozen;
+/* The daemon's events never reach the client's handler. */
+static bool lose_events;
+/* Wake-ups in a row with nothing to do: a wait that keeps coming back for nothing is a hang
+ * in the guest (it would spin or block for ever): fail the test instead. */
+static unsigned idle_wakes;
+
+uint64_t clock_xen_ns(void)
 {
-    bool work = daemon_has_work();
+    return xen_ns;
+}
+
+static void pass_time_to(uint64_t t)
+{
+    if (xen_ns < t)
+        xen_ns = t;
+    if (!clock_frozen && now_ns < t)
+        now_ns = t;
+}
+
+/* One wake-up of the guest's loop: one step of the daemon, whose event runs the client's
+ * handler (unless lost), then the loop hooks. With nothing to do, time passes to the
+ * deadline (a Xen time). */
+bool wait_for_wakeup(uint64_t deadline_ns)
+{
+    bool work = daemon_has_work(), ran = false;
     if (work) {
+        idle_wakes = 0;
         daemon_step();
-        handler(7, handler_arg);
+        if (!lose_events) {
+            handler(7, handler_arg);
+            ran = true;
+        }
     }
     for (struct loop_hook *h = hooks; h; h = h->next)
         h->fn(h->arg);
     if (!work) {
-        /* Nothing will ever happen: time passes to the deadline. A wait for ever with
-         * nothing to do is a hang in the guest: fail the test instead. */
+        /* Nothing will ever happen: a wait for ever is a hang. */
         assert_true(deadline_ns != WAIT_FOREVER);
-        if (now_ns < deadline_ns)
-            now_ns = deadline_ns;
+        assert_true(++idle_wakes < 1000);
+        pass_time_to(deadline_ns);
         return false;
     }
-    now_ns += 1000;
-    return true;
+    pass_time_to(xen_ns + 1000);
+    return ran;
+}
+
+/* As the guest's: wake-ups until a handler ran or the MONOTONIC clock passed the deadline. */
+bool wait_for_events(uint64_t deadline_ns)
+{
+    for (;;) {
+        if (wait_for_wakeup(deadline_ns))
+            return true;
+        if (deadline_ns != WAIT_FOREVER && now_ns >= deadline_ns)
+            return false;
+    }
 }
 
 void sleep_until(uint64_t deadline_ns)
 {
-    if (now_ns < deadline_ns)
-        now_ns = deadline_ns;
+    pass_time_to(deadline_ns);
 }
 
 void sleep_ns(uint64_t ns)
 {
-    now_ns += ns;
+    pass_time_to(now_ns + ns);
 }
 
 /* ---- the fake daemon ----------------------------------------------------------------- */
@@ -444,6 +484,11 @@ static int setup(void **state)
     (void)state;
     d.mischief = M_NONE;
     d.eagains = 0;
+    clock_frozen = false;
+    lose_events = false;
+    idle_wakes = 0;
+    if (xen_ns < now_ns)
+        xen_ns = now_ns;
     return 0;
 }
 
@@ -615,6 +660,37 @@ static void test_watch_queue_and_callback(void **state)
     assert_int_equal(cb_calls, 3);
 }
 
+/* Both rig glitches at once: every event from the daemon is lost and the guest's monotonic
+ * clock stands still. Requests and watch waits still complete (each wait looks at the ring
+ * itself after every wake-up, and its longest block is counted on Xen's clock), and without
+ * endless wake-ups (idle_wakes). Before, a request waited for a handler or for its 5 s
+ * report on the monotonic clock: for ever here. */
+static void test_lost_events_clock_stuck(void **state)
+{
+    (void)state;
+    struct xenbus_watch q;
+    char buf[64], path[128];
+    uint64_t t0 = now_ns, x0 = xen_ns;
+
+    lose_events = true;
+    clock_frozen = true;
+    for (int i = 0; i < 20; i++) {
+        snprintf(path, sizeof(path), "data/lost/%d", i);
+        assert_int_equal(xenbus_write(XENBUS_TX_NONE, path, "v"), 0);
+        assert_int_equal(xenbus_read(XENBUS_TX_NONE, path, buf, sizeof(buf)), 1);
+    }
+    assert_int_equal(xenbus_watch_add(&q, "data/lost", NULL, NULL), 0);
+    assert_int_equal(xenbus_watch_wait(&q, WAIT_FOREVER, path, sizeof(path)), 0);
+    assert_string_equal(path, "data/lost");
+    assert_int_equal(xenbus_rm(XENBUS_TX_NONE, "data/lost"), 0);
+    assert_int_equal(xenbus_watch_wait(&q, WAIT_FOREVER, path, sizeof(path)), 0);
+    assert_int_equal(xenbus_watch_remove(&q), 0);
+    assert_int_equal(now_ns, t0);      /* the guest's clock really stood still */
+    assert_true(xen_ns > x0);
+    lose_events = false;
+    clock_frozen = false;
+}
+
 static int bump(xenbus_tx_t t, void *arg)
 {
     unsigned *calls = arg;
@@ -698,6 +774,7 @@ int main(void)
         cmocka_unit_test_setup(test_transaction_retry, setup),
         cmocka_unit_test_setup(test_state_helpers, setup),
         cmocka_unit_test_setup(test_volume, setup),
+        cmocka_unit_test_setup(test_lost_events_clock_stuck, setup),
     };
     return cmocka_run_group_tests(tests, setup_once, NULL);
 }
