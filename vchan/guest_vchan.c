@@ -49,7 +49,7 @@ struct gvchan {
     void *ctrl_map;
     void *ring_map[2];
     char path[GVCHAN_XS_PATH_CAP];
-    uint64_t next_check;
+    uint64_t next_check;    /* next liveness check, on clock_xen_ns() */
     uint64_t wait_mark;     /* st.events when gvchan_wait_any started */
     gvchan_handler_fn fn;
     void *arg;
@@ -149,9 +149,12 @@ static void mark_gone(struct gvchan *v)
         v->fn(v, v->arg);
 }
 
-static void check_liveness(struct gvchan *v, bool force)
+/* Ask Xen about the event channel if forced or if the last check is GVCHAN_LIVENESS_NS old.
+ * `now` is clock_xen_ns(), not the monotonic clock: that one stands still for a second or
+ * more now and then under the nested rig, and the check is what finds a peer whose death
+ * sent no event (its domain destroyed) or whose event was lost. */
+static void check_liveness(struct gvchan *v, uint64_t now, bool force)
 {
-    uint64_t now = clock_monotonic_ns();
     if (v->peer_gone || !v->have_port || (!force && now < v->next_check))
         return;
     v->next_check = now + GVCHAN_LIVENESS_NS;
@@ -169,26 +172,48 @@ static void check_liveness(struct gvchan *v, bool force)
         mark_gone(v);
 }
 
+/* Liveness is also checked after this many wake-ups that brought none of the waited-on
+ * vchans an event, whatever the clocks say: a wake-up ends every poll timeout, so even a
+ * clock that stood still entirely could not hold the check back. */
+#define GVCHAN_LIVENESS_WAKES 16
+
+/* The vchan needs its caller now: an event came, or it is not open (peer closed, gone or
+ * broken; also at once if it already was: every operation then returns without waiting,
+ * so nothing can wait forever on a dead peer). */
+static bool needs_caller(struct gvchan *v)
+{
+    return v->st.events != v->wait_mark || v->peer_gone || !vchan_is_open(&v->c);
+}
+
 int gvchan_wait_any(struct gvchan *const *vs, unsigned n, uint64_t deadline_ns)
 {
     /* Each vchan keeps its own mark, so any number of them can be waited on. */
     for (unsigned i = 0; i < n; i++)
         vs[i]->wait_mark = vs[i]->st.events;
+    unsigned idle_wakes = 0;
     for (;;) {
-        uint64_t dl = deadline_ns;
+        uint64_t now = clock_xen_ns(), dl = deadline_ns;
+        bool force = idle_wakes >= GVCHAN_LIVENESS_WAKES;
+        if (force)
+            idle_wakes = 0;
         for (unsigned i = 0; i < n; i++) {
-            bool gone = vs[i]->peer_gone;
-            check_liveness(vs[i], false);
-            if (vs[i]->st.events != vs[i]->wait_mark || (!gone && vs[i]->peer_gone))
+            check_liveness(vs[i], now, force);
+            if (needs_caller(vs[i]))
                 return (int)i;
-            if (!vs[i]->peer_gone && vs[i]->next_check < dl)
+            if (vs[i]->next_check < dl)
                 dl = vs[i]->next_check;
         }
         if (deadline_ns != WAIT_FOREVER && clock_monotonic_ns() >= deadline_ns)
             return -ETIMEDOUT;
         for (unsigned i = 0; i < n; i++)
             vs[i]->st.waits++;
-        wait_for_events(dl);
+        /* One wake-up at a time (not wait_for_events, which keeps blocking until the
+         * monotonic clock passes dl): the checks above run after every one. dl mixes the
+         * caller's deadline (monotonic clock) with the liveness checks' (Xen's clock) as a
+         * Xen time: the monotonic clock is never behind Xen's, so the caller's deadline
+         * has passed by then. */
+        wait_for_wakeup(dl);
+        idle_wakes++;
     }
 }
 
@@ -299,7 +324,7 @@ int gvchan_server_init_orders(struct gvchan **out, uint16_t peer, const char *xs
     v->published = true;    /* also on failure: remove whatever part was written */
     if ((rc = gvchan_xs_publish(v->path, v->self, peer, v->ctrl_ref, v->port)) < 0)
         goto fail;
-    v->next_check = clock_monotonic_ns() + GVCHAN_LIVENESS_NS;
+    v->next_check = clock_xen_ns() + GVCHAN_LIVENESS_NS;
     *out = v;
     return 0;
 fail:
@@ -381,7 +406,7 @@ int gvchan_client_init(struct gvchan **out, uint16_t peer, const char *xs_path,
     v->connected = true;
     vchan_client_connect(&v->c);
     free(refs);
-    v->next_check = clock_monotonic_ns() + GVCHAN_LIVENESS_NS;
+    v->next_check = clock_xen_ns() + GVCHAN_LIVENESS_NS;
     *out = v;
     return 0;
 fail:
@@ -494,7 +519,7 @@ long gvchan_send(struct gvchan *v, const void *buf, size_t len, uint64_t deadlin
 
 bool gvchan_is_open(struct gvchan *v)
 {
-    check_liveness(v, false);
+    check_liveness(v, clock_xen_ns(), false);
     return vchan_is_open(&v->c);
 }
 

@@ -32,7 +32,10 @@
  * asks Xen (EVTCHNOP_status) at most every GVCHAN_LIVENESS_NS while someone waits on the
  * vchan or asks gvchan_is_open(), and then plays the part of the unmap notify: it zeroes
  * the peer's live byte itself, and the core does the rest (data still in the ring is
- * delivered, then reads return -ENOTCONN).
+ * delivered, then reads return -ENOTCONN). The period is counted on Xen's clock
+ * (clock_xen_ns), and a wait also checks after every 16 wake-ups that brought it no event
+ * and looks at the live byte after every wake-up: a lost event cannot hang a waiter even
+ * while the guest's monotonic clock stands still (it does, under the nested rig).
  *
  * Return values: > 0 bytes moved; 0 nothing before the deadline (or, without waiting,
  * nothing now); -ENOTCONN the peer is gone (reads: and nothing is left to read) or we
@@ -115,8 +118,10 @@ void gvchan_orders(struct gvchan *v, unsigned *left_order, unsigned *right_order
  * wait, like any event handler), but must not close the vchan. */
 void gvchan_set_handler(struct gvchan *v, gvchan_handler_fn fn, void *arg);
 
-/* Wait until something happens on one of the n vchans (an event, or its peer found gone),
- * or the deadline. Returns the index of one that had activity, or -ETIMEDOUT. The caller
+/* Wait until something happens on one of the n vchans (an event, or its peer found closed
+ * or gone), or the deadline. Returns the index of one that had activity, or -ETIMEDOUT; at
+ * once the index of one that is not open any more (peer closed or gone, broken), so keep
+ * only open vchans in the set (gvchan_is_open). The caller
  * then retries its operations; to be woken by data, it must first have tried to read (or
  * call gvchan_arm), since the peer only notifies on request. */
 int gvchan_wait_any(struct gvchan *const *v, unsigned n, uint64_t deadline_ns);
