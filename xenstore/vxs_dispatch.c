@@ -495,8 +495,9 @@ void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8
         if (hdr->tx_id)
             return send_error(&k, vxs_txn_find(c, hdr->tx_id) ? -EBUSY : -ENOENT);
         uint32_t id;
-        /* A per-domain transactions quota (SET_QUOTA) applies on top of -t. */
-        if (vxs_quota_exceeds(c, VXS_Q_TRANSACTIONS, c->ntxs))
+        /* A per-domain transactions quota (SET_QUOTA) applies on top of -t; as C 4.17,
+         * ENOSPC only with more open than the limit (one beyond it opens). */
+        if (c->ntxs > 0 && vxs_quota_exceeds(c, VXS_Q_TRANSACTIONS, c->ntxs - 1))
             return send_error(&k, -ENOSPC);
         rc = vxs_txn_start(c, &id);
         if (rc < 0)

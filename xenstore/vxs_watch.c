@@ -32,8 +32,10 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
         if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
     unsigned lim = c->priv ? 0 : vxs_quota_limit(c->domid, VXS_Q_WATCHES);
-    if (lim && n >= lim)
-        return -E2BIG; /* C xenstored's watch quota (-W, or the domain's own: SET_QUOTA) */
+    /* C xenstored's watch quota (-W, or the domain's own: SET_QUOTA), checked as C 4.17
+     * does, before the count goes up: "more than the limit" allows one watch beyond it. */
+    if (lim && n > lim)
+        return -E2BIG;
     struct vxs_watch *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
