@@ -94,7 +94,8 @@ unwatch-args, rm-watch-below, path-max-2048, watch-dup-event, perms-owner-unknow
 setperms-badpath (see git history for what each was; the last two: --socket-only now knows
 dom0 alone as owner, as C under the shim).
 
-Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1] [--mix tx|perms]
+Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1]
+                   [--mix tx|perms|watch|dirs] [--conns 4]
                    [--seed N] [--strict] [--no-minimise] [-v]
 Exit: 0 = no undocumented difference; 1 = undocumented difference (minimal repro printed);
 2 = a daemon could not be reached.
@@ -208,18 +209,24 @@ MIXES = {
     # permissions and watches (events' read checks, owners, perms in transactions)
     'perms': {'SET_PERMS': 15, 'GET_PERMS': 8, 'WATCH': 10, 'RM': 10, 'DOMPATH': 0,
               'INTRODUCED': 0, 'UNKNOWN': 0},
+    # watches (special names, relative paths, RESET_WATCHES) against trees that come and go
+    'watch': {'WATCH': 14, 'UNWATCH': 8, 'RESET': 3, 'MKDIR': 10, 'RM': 12, 'SPECIAL': 3,
+              'DOMPATH': 0, 'INTRODUCED': 0, 'UNKNOWN': 0, 'TX_START': 3, 'TX_END': 3},
+    # listings: DIRECTORY(_PART) of trees built and cut down
+    'dirs': {'DIRECTORY': 14, 'DIRPART': 10, 'MKDIR': 12, 'RM': 10, 'READ': 4, 'DOMPATH': 0,
+             'INTRODUCED': 0, 'UNKNOWN': 0},
 }
 
 
 class Gen:
     """Random sequence generator: a tiny model of what is open (txs, watches)."""
 
-    def __init__(self, seed, nreqs, mix=None):
+    def __init__(self, seed, nreqs, mix=None, conns=4):
         self.r = random.Random(seed)
         self.seed = seed
         self.n = nreqs
         self.mix = MIXES[mix] if mix else {}
-        self.nconn = self.r.randint(2, 4)
+        self.nconn = self.r.randint(2, conns)
         self.open = [[] for _ in range(self.nconn)]    # open tx slots per conn
         self.nstart = [0] * self.nconn                 # tx starts per conn so far
         self.watches = [[] for _ in range(self.nconn)]
@@ -729,6 +736,7 @@ def main():
     ap.add_argument('--seqs', type=int, default=200)
     ap.add_argument('--reqs', type=int, default=50)
     ap.add_argument('--mix', choices=sorted(MIXES), help='other request kind weights')
+    ap.add_argument('--conns', type=int, default=4, help='at most this many connections')
     ap.add_argument('--seed0', type=int, default=1)
     ap.add_argument('--seed', type=int, help='run only this seed')
     ap.add_argument('--strict', action='store_true', help='KNOWN_TO_FIX entries fail too')
@@ -746,7 +754,7 @@ def main():
     try:
         for seed in seeds:
             done += 1
-            reqs, nconn = Gen(seed, args.reqs, args.mix).sequence()
+            reqs, nconn = Gen(seed, args.reqs, args.mix, args.conns).sequence()
             if args.list:
                 for i, q in enumerate(reqs):
                     print('  %3d %r' % (i, q))
@@ -761,8 +769,9 @@ def main():
                 if mres is not None:
                     full, res = mreqs, mres
             print('  minimal repro (seed %d, %d connections, @B@ = a fresh name; '
-                  'rerun: --seed %d --reqs %d%s):' % (seed, nconn, seed, res[0] + 1,
-                                                      ' --mix ' + args.mix if args.mix else ''))
+                  'rerun: --seed %d --reqs %d%s%s):' % (
+                      seed, nconn, seed, res[0] + 1, ' --mix ' + args.mix if args.mix else '',
+                      ' --conns %d' % args.conns if args.conns != 4 else ''))
             for i, q in enumerate(full):
                 print('  %3d %r' % (i, q))
             print('  -> %s' % res[1])
