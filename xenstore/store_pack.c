@@ -299,6 +299,27 @@ void pack_gc_touch(struct pack *p, const struct store_hash *h, uint64_t off)
 
 /* ---- objstore ops ---------------------------------------------------------------------------- */
 
+/* The index keys objects by their hash's first 16 bytes (store_pack_int.h): does the record
+ * at off, which the index found for h, carry all of h? 0 if so, -EEXIST if it is another
+ * object with the same prefix, or the read's error. Lock held. */
+static int record_is(struct pack *p, uint64_t off, const struct store_hash *h)
+{
+    uint8_t got[STORE_HASH_LEN];
+    const uint8_t *g = got;
+    if (off >= written_end(p)) {
+        g = p->wbuf + (off - written_end(p)) + REC_HDR;
+    } else {
+        int rc = store_io_read_all(p->io, got, sizeof(got), off + REC_HDR);
+        if (rc < 0)
+            return rc == -ENODATA ? -EBADMSG : rc;
+    }
+    if (memcmp(g, h->b, STORE_HASH_LEN) == 0)
+        return 0;
+    pack_log(p, "pack %s: an object's hash shares its first %d bytes with the object at %llu: "
+             "refused", p->name, IX_KEY_LEN, (unsigned long long)off);
+    return -EEXIST;
+}
+
 static int pack_put_added(struct objstore *s, enum store_kind kind, const void *data,
                           size_t len, struct store_hash *out, bool *added)
 {
@@ -317,7 +338,6 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
      * are fetched while the record is encoded (wasted only when the object is there). */
     int rc = pack_ix_reserve(&p->ix);
     size_t home = ix_home(&p->ix, &h);
-    __builtin_prefetch(&p->ix.tag[home]);
     __builtin_prefetch(&p->ix.e[home], 1);
     int64_t total = rc < 0       ? rc
                     : p->failed  ? p->failed
@@ -328,18 +348,19 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
         /* no memory to index a new object */
     } else if (found) {
         uint64_t off = p->ix.e[slot].off;
-        pack_gc_touch(p, &h, off);
-        if (off < p->refs_end)
-            pack_inflight_add(p, &h); /* the next ref update may name it: GC must keep it */
+        rc = record_is(p, off, &h);
+        if (rc == 0) {
+            pack_gc_touch(p, &h, off);
+            if (off < p->refs_end)
+                pack_inflight_add(p, &h); /* the next ref update may name it: GC keeps it */
+        }
     } else if (total < 0) {
         rc = (int)total; /* the pack failed, or no memory for the record */
     } else {
         uint64_t off;
         rc = pack_append(p, p->scratch, (size_t)total, &off, false);
         if (rc == 0) {
-            p->ix.e[slot].h = h;
-            p->ix.e[slot].off = off;
-            p->ix.tag[slot] = ix_tag(&h);
+            ix_entry_set(&p->ix.e[slot], &h, off);
             p->ix.count++;
             *added = true;
         }

@@ -335,7 +335,6 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         pack_ix_free(&p->ix);
         p->ix = c.nix;
         c.nix.e = NULL;
-        c.nix.tag = NULL;
         if (drc < 0) {
             p->failed = drc;
             pack_log(p, "pack %s: directory sync after GC failed (%s); updates refused", p->name,

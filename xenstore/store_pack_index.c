@@ -120,11 +120,8 @@ int pack_ix_init(struct index *ix, size_t cap)
     while (n < cap * 2)
         n *= 2;
     ix->e = ix_alloc(n * sizeof(*ix->e), &ix->e_mapped);
-    ix->tag = ix_alloc(n * sizeof(*ix->tag), &ix->tag_mapped);
-    if (ix->e == NULL || ix->tag == NULL) {
-        pack_ix_free(ix);
+    if (ix->e == NULL)
         return -ENOMEM;
-    }
     ix->mask = n - 1;
     ix->count = 0;
     return 0;
@@ -133,24 +130,19 @@ int pack_ix_init(struct index *ix, size_t cap)
 void pack_ix_free(struct index *ix)
 {
     ix_release(ix->e, ix->e_mapped);
-    ix_release(ix->tag, ix->tag_mapped);
     ix->e = NULL;
-    ix->tag = NULL;
-    ix->e_mapped = ix->tag_mapped = 0;
+    ix->e_mapped = 0;
 }
 
-static void ix_put_nogrow(struct index *ix, const struct store_hash *h, uint64_t off)
+static void ix_put_nogrow(struct index *ix, uint64_t k0, uint64_t k1, uint64_t off)
 {
-    size_t i = ix_home(ix, h);
-    uint16_t t = ix_tag(h);
-    while (ix->tag[i] != 0) {
-        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h))
+    size_t i = ix_home_k0(ix, k0);
+    while (ix->e[i].off != 0) {
+        if (ix_entry_is(&ix->e[i], k0, k1))
             return;
         i = (i + 1) & ix->mask;
     }
-    ix->e[i].h = *h;
-    ix->e[i].off = off;
-    ix->tag[i] = t;
+    ix->e[i] = (struct ix_entry){k0, k1, off};
     ix->count++;
 }
 
@@ -163,7 +155,7 @@ int pack_ix_reserve(struct index *ix)
         return -ENOMEM;
     for (size_t i = 0; i <= ix->mask; i++)
         if (ix->e[i].off != 0)
-            ix_put_nogrow(&n, &ix->e[i].h, ix->e[i].off);
+            ix_put_nogrow(&n, ix->e[i].k0, ix->e[i].k1, ix->e[i].off);
     pack_ix_free(ix);
     *ix = n;
     return 0;
@@ -173,16 +165,19 @@ int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off)
 {
     if (pack_ix_reserve(ix) < 0)
         return -ENOMEM;
-    ix_put_nogrow(ix, h, off);
+    uint64_t k0, k1;
+    ix_key(h, &k0, &k1);
+    ix_put_nogrow(ix, k0, k1, off);
     return 0;
 }
 
 size_t pack_ix_slot(const struct index *ix, const struct store_hash *h, bool *found)
 {
-    uint16_t t = ix_tag(h);
-    size_t i = ix_home(ix, h);
-    for (; ix->tag[i] != 0; i = (i + 1) & ix->mask) {
-        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h)) {
+    uint64_t k0, k1;
+    ix_key(h, &k0, &k1);
+    size_t i = ix_home_k0(ix, k0);
+    for (; ix->e[i].off != 0; i = (i + 1) & ix->mask) {
+        if (ix_entry_is(&ix->e[i], k0, k1)) {
             *found = true;
             return i;
         }

@@ -69,43 +69,66 @@ static inline uint64_t now_ns(void)
 
 /* ---- the index: open addressing, linear probing, off == 0 is empty ------------------------- */
 
+/* An entry keeps the first 16 bytes of the object's hash, not all 32, and there is no
+ * separate array of tags: 24 bytes a slot instead of 40 + 2. The index's growth was the
+ * daemon's main source of page faults (every doubling faults in a new table), and a put
+ * probed two arrays (a tag line, then the entry line it writes) where it now reads and
+ * writes one line. 128 bits stay unique: two objects of one pack sharing a prefix would take
+ * ~2^64 SHA-256 computations to find, and even then a put that finds the prefix checks the
+ * record's full hash (store_pack.c, pack_put_added), so such an object is refused, never
+ * confused with the other; a get compares the full hash in the record it reads. */
+#define IX_KEY_LEN 16
 struct ix_entry {
-    struct store_hash h;
-    uint64_t off;
+    uint64_t k0, k1; /* hash bytes 0-7 and 8-15, as loaded from memory */
+    uint64_t off;    /* 0: empty slot (no record starts at offset 0: the header is there) */
 };
 
-/* tag[i]: 16 bits of e[i]'s hash (never 0), 0 when e[i] is empty. A commit puts only new
- * objects (every node on the path carries the new gen), so nearly every lookup misses: its
- * probe runs in tag[] (2 bytes a slot, 1/20 of e[]: it stays in cache where e[] of a big
- * pack does not) and reads e[] only on a tag match. */
 struct index {
     struct ix_entry *e;
-    uint16_t *tag;
     size_t mask, count;
-    size_t e_mapped, tag_mapped; /* bytes mmap'ed (store_pack_index.c), 0: malloc'ed */
+    size_t e_mapped; /* bytes mmap'ed (store_pack_index.c), 0: malloc'ed */
 };
 
-static inline uint16_t ix_tag(const struct store_hash *h)
+static inline void ix_key(const struct store_hash *h, uint64_t *k0, uint64_t *k1)
 {
-    uint16_t t = (uint16_t)(h->b[8] | h->b[9] << 8); /* ix_home uses bytes 0-7 */
-    return t ? t : 1;
+    memcpy(k0, h->b, sizeof(*k0));
+    memcpy(k1, h->b + 8, sizeof(*k1));
+}
+
+static inline size_t ix_home_k0(const struct index *ix, uint64_t k0)
+{
+    return (size_t)k0 & ix->mask;
 }
 
 static inline size_t ix_home(const struct index *ix, const struct store_hash *h)
 {
-    uint64_t x;
-    memcpy(&x, h->b, sizeof(x));
-    return (size_t)x & ix->mask;
+    uint64_t k0, k1;
+    ix_key(h, &k0, &k1);
+    return ix_home_k0(ix, k0);
+}
+
+/* Does e hold (the prefix of) h? */
+static inline bool ix_entry_is(const struct ix_entry *e, uint64_t k0, uint64_t k1)
+{
+    return e->k0 == k0 && e->k1 == k1;
+}
+
+static inline void ix_entry_set(struct ix_entry *e, const struct store_hash *h, uint64_t off)
+{
+    ix_key(h, &e->k0, &e->k1);
+    e->off = off;
 }
 
 static inline uint64_t ix_find(const struct index *ix, const struct store_hash *h)
 {
-    uint16_t t = ix_tag(h);
-    for (size_t i = ix_home(ix, h);; i = (i + 1) & ix->mask) {
-        if (ix->tag[i] == 0)
+    uint64_t k0, k1;
+    ix_key(h, &k0, &k1);
+    for (size_t i = ix_home_k0(ix, k0);; i = (i + 1) & ix->mask) {
+        const struct ix_entry *e = &ix->e[i];
+        if (e->off == 0)
             return 0;
-        if (ix->tag[i] == t && store_hash_equal(&ix->e[i].h, h))
-            return ix->e[i].off;
+        if (ix_entry_is(e, k0, k1))
+            return e->off;
     }
 }
 

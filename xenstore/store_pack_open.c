@@ -16,22 +16,21 @@
 /* Backward-shift deletion (only the open scan needs it, to drop objects it had admitted). */
 static void ix_del(struct index *ix, const struct store_hash *h)
 {
-    size_t i = ix_home(ix, h);
-    while (ix->e[i].off != 0 && !store_hash_equal(&ix->e[i].h, h))
+    uint64_t k0, k1;
+    ix_key(h, &k0, &k1);
+    size_t i = ix_home_k0(ix, k0);
+    while (ix->e[i].off != 0 && !ix_entry_is(&ix->e[i], k0, k1))
         i = (i + 1) & ix->mask;
     if (ix->e[i].off == 0)
         return;
     ix->e[i].off = 0;
-    ix->tag[i] = 0;
     ix->count--;
     for (size_t j = (i + 1) & ix->mask; ix->e[j].off != 0; j = (j + 1) & ix->mask) {
-        size_t k = ix_home(ix, &ix->e[j].h);
+        size_t k = ix_home_k0(ix, ix->e[j].k0);
         bool movable = (j > i) ? (k <= i || k > j) : (k <= i && k > j);
         if (movable) {
             ix->e[i] = ix->e[j];
-            ix->tag[i] = ix->tag[j];
             ix->e[j].off = 0;
-            ix->tag[j] = 0;
             i = j;
         }
     }
