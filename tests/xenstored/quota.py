@@ -181,7 +181,7 @@ def main():
           if ok else text)
     ok, text = c.control('help')
     check('help lists quota and quota-soft', True,
-          ok and '\nquota ' in text and '\nquota-soft ' in text)
+          ok and '\nquota\t' in text and '\nquota-soft\t' in text)
 
     print('node accounting (dom0 owns what the socket creates):')
     n0 = dom0_nodes(c)
