@@ -233,6 +233,14 @@ unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c)
     unsigned long long m = c->out_bytes;
     for (const struct vxs_watch *w = c->watches; w; w = w->next)
         m += strlen(w->path) + strlen(w->token); /* C: the absolute path and the token */
+    /* What its open transactions add to its own nodes so far: C charges a transaction's
+     * copies of nodes while it is open (more than this: vxenstored.8), so a domain's big
+     * transactions count against its quota before their commit there too. */
+    for (const struct vxs_tx *t = c->txs; t; t = t->next) {
+        long long d = vxs_quota_txn_own_mem(t->x);
+        if (d > 0)
+            m += (unsigned long long)d;
+    }
     return m;
 }
 

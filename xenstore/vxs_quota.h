@@ -70,8 +70,9 @@ unsigned vxs_quota_limit(uint32_t domid, enum vxs_quota_id q);
 /* Is val at or over c's quota q? Never for privileged connections. */
 bool vxs_quota_exceeds(const struct vxs_conn *c, enum vxs_quota_id q, unsigned long long val);
 uint32_t vxs_quota_features(uint32_t domid);
-/* What domid makes the daemon hold: its nodes, and its connection's watches and queued
- * output (that of c alone for vxs_quota_conn_memory). */
+/* What domid makes the daemon hold: its nodes, and its connection's watches, queued
+ * output and what its open transactions add to its nodes (that of c alone for
+ * vxs_quota_conn_memory). */
 unsigned long long vxs_quota_memory(uint32_t domid);
 unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c);
 /* Note mem as domid's memory (soft/hard warnings); true: at or over the hard value. */

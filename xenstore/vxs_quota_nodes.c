@@ -176,9 +176,10 @@ int vxs_quota_txn_check_memory(struct vs_txn *x)
             continue;
         vxs_quota_recount();
         const struct vxs_qdom *d = vxs_qdom(q->domid, false);
+        /* An xenstore transaction's own changes are in its connection's figure already. */
         unsigned long long m = (d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0) +
                                (q->c ? vxs_quota_conn_memory(q->c) : 0) +
-                               (unsigned long long)q->d[i].mem;
+                               (q->xs_tx ? 0 : (unsigned long long)q->d[i].mem);
         if (vxs_quota_memory_check(q->domid, m))
             return -ENOMEM;
     }

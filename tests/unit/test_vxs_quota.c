@@ -416,10 +416,20 @@ static void test_memory_transaction(void **state)
     assert_int_equal(vh_read(d1, 0, "b", buf), -ENOENT);
     assert_int_equal(vh_read(d1, 0, "a", buf), 0);
     assert_string_equal(buf, big);
+    /* An open transaction's additions count for the domain (C: its copies) also outside
+     * it, and for reading its ring; until it ends. */
+    unsigned long long before = vxs_quota_memory(1);
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "b", big), 0);
+    assert_true(vxs_quota_memory(1) > before + 2000);
+    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
+    assert_int_equal(vh_tx_end(d1, tx, false), 0);
+    assert_int_equal(vxs_quota_memory(1), before);
     /* Within the quota the transaction commits; the figure is then as without it. */
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_write(d1, tx, "b", big), 0);
     assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    assert_true(vxs_quota_memory(1) > before + 2000);
     assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
     /* An aborted failed transaction is just aborted. */
     assert_int_equal(vh_tx_start(d1, &tx), 0);
