@@ -237,7 +237,7 @@ unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c)
      * copies of nodes while it is open (more than this: vxenstored.8), so a domain's big
      * transactions count against its quota before their commit there too. */
     for (const struct vxs_tx *t = c->txs; t; t = t->next) {
-        long long d = vxs_quota_txn_own_mem(t->x);
+        long long d = vxs_quota_txn_open_mem(t->x);
         if (d > 0)
             m += (unsigned long long)d;
     }

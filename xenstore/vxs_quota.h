@@ -96,6 +96,10 @@ int vxs_quota_txn_check(struct vs_txn *x);
 int vxs_quota_txn_check_memory(struct vs_txn *x);
 /* The bytes x's changes so far add to its connection's domain (its own nodes'). */
 long long vxs_quota_txn_own_mem(struct vs_txn *x);
+/* The same while x may still commit, 0 once it failed: the refused request's bytes (still
+ * in the store transaction) must not keep the domain over its quota, or its ring would not
+ * be read and the TRANSACTION_END that ends it never come. */
+long long vxs_quota_txn_open_mem(struct vs_txn *x);
 /* A request inside a xenstore transaction failed (ENOMEM over the memory quota): its
  * TRANSACTION_END T says ENOMEM, as C's failed transaction. */
 void vxs_quota_txn_fail(struct vs_txn *x);

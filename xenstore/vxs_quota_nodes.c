@@ -196,6 +196,12 @@ long long vxs_quota_txn_own_mem(struct vs_txn *x)
     return m;
 }
 
+long long vxs_quota_txn_open_mem(struct vs_txn *x)
+{
+    const struct qtx *q = find(x);
+    return q && !q->failed ? vxs_quota_txn_own_mem(x) : 0;
+}
+
 void vxs_quota_txn_fail(struct vs_txn *x)
 {
     struct qtx *q = find(x);
