@@ -252,6 +252,8 @@ int vxs_daemonize(void);
 void vxs_daemon_ready(int ready_fd, const char *pid_file);
 int vxs_trace_open(const char *path);
 void vxs_trace_reopen(void);
+/* CONTROL log off: stop writing the trace file (log on reopens it). */
+void vxs_trace_close(void);
 void vxs_trace(const struct vxs_conn *c, const char *dir, const struct xsd_sockmsg *h,
                const void *payload);
 

@@ -3,7 +3,7 @@
  * NUL-terminated so that xenstore-control prints it).
  *
  *   check, print STRING, help       as in C xenstored (help: C's list, then ours)
- *   log on|off                      per-request tracing to stderr (vxenstored -V)
+ *   log on|off                      the -T trace file reopened / closed, as in C
  *   logfile FILE                    the -T trace file from now on, as in C
  *   memreport [FILE]                connections, watches, transactions, commit seqs, the
  *                                   pack's and the tree cache's figures: appended to FILE
@@ -326,7 +326,11 @@ int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out,
     if (strcmp(cmd, "log") == 0) {
         if (argc != 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off")))
             return -EINVAL;
-        vxs.verbose = strcmp(argv[1], "on") == 0;
+        /* C's: "on" reopens the trace file (nothing without -T), "off" closes it. */
+        if (strcmp(argv[1], "on") == 0)
+            vxs_trace_reopen();
+        else
+            vxs_trace_close();
         return reply_text("OK", out, olen);
     }
     if (strcmp(cmd, "live-update") == 0)

@@ -107,6 +107,13 @@ void vxs_trace_reopen(void)
         vxs_log("cannot reopen the trace file %s: %s", trace_path, strerror(errno));
 }
 
+void vxs_trace_close(void)
+{
+    if (trace)
+        fclose(trace);
+    trace = NULL;
+}
+
 void vxs_trace(const struct vxs_conn *c, const char *dir, const struct xsd_sockmsg *h,
                const void *payload)
 {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -548,6 +549,28 @@ static void test_control_c_commands(void **state)
     const char *lf[3] = {"logfile", "a", "b"};
     assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, lf, 1, NULL, &m), -EINVAL);
     assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, lf, 3, NULL, &m), -EINVAL);
+    /* log off|on: the trace file closed, then reopened (C's close_log / reopen_log). */
+    char tpath[] = "/tmp/vxs-trace-XXXXXX";
+    fd = mkstemp(tpath);
+    assert_true(fd >= 0);
+    close(fd);
+    lf[1] = tpath;
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, lf, 2, NULL, &m), 0);
+    const char *off[2] = {"log", "off"}, *on[2] = {"log", "on"};
+    struct stat st0, st1;
+    assert_int_equal(vh_write(d0, 0, "/traced", "1"), 0);
+    assert_int_equal(stat(tpath, &st0), 0);
+    assert_true(st0.st_size > 0);
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, off, 2, NULL, &m), 0);
+    assert_int_equal(vh_write(d0, 0, "/traced", "2"), 0);
+    assert_int_equal(stat(tpath, &st1), 0);
+    assert_int_equal(st1.st_size, st0.st_size);
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, on, 2, NULL, &m), 0);
+    assert_int_equal(vh_write(d0, 0, "/traced", "3"), 0);
+    assert_int_equal(stat(tpath, &st1), 0);
+    assert_true(st1.st_size > st0.st_size);
+    vxs_trace_close();
+    unlink(tpath);
 }
 
 /* The same requests on a pack file with --sync always: every reply waits for its commit. */

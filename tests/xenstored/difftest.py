@@ -71,7 +71,7 @@ CONTROL quota / quota-soft (list, set to the default value, bad names and values
 domains) are compared like any request: C 4.17's texts and errors. So is "quota 0", dom0's
 figures (nodes, watches, transactions, outstanding, memory: C's accounting, all of it; the
 memory line only while no transaction is open, see tx-memory).
-So are CONTROL check, print, log off, live-update -a/-c/-s (never a session in either),
+So are CONTROL check, print, log on|off, live-update -a/-c/-s (never a session in either),
 memreport and logfile with wrong arguments or an unwritable file, and their wrong argument
 counts.
 
@@ -383,12 +383,13 @@ class Gen:
                               (8, b'7\0' + b'1\0' + b'0\0'), (8, b'7\0' + b'1\0')])
             return Req(c, t, pl, ('n',), 'domain')
         if x < 0.25:
-            # CONTROL commands' arguments (not "log on": ours would trace every request; not
-            # memreport or logfile with a file that can be written). live-update: no session
+            # CONTROL commands' arguments (not memreport or logfile with a file that can be
+            # written; log on|off: the -T trace, which neither has). live-update: no session
             # in either. help: C's text, then ours' own commands (DELIBERATE control-help).
             args = q.choice([[b'check'], [b'check', b'x'], [b'print', b'p'], [b'print'],
                              [b'print', b'a', b'b'], [b'help', b'x'], [b'log'],
                              [b'log', b'off'], [b'log', b'x'], [b'log', b'off', b'x'],
+                             [b'log', b'on'],
                              [b'live-update'], [b'live-update', b'-a'],
                              [b'live-update', b'-a', b'x'], [b'live-update', b'-c', b'x'],
                              [b'live-update', b'-c'], [b'live-update', b'-s'],
