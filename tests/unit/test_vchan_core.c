@@ -23,6 +23,9 @@ struct pair {
     struct vchan_core srv, cli;
     unsigned srv_kicks, cli_kicks;      /* notifications sent by the server / client */
     uint32_t srv_kick_prod;             /* right.prod when the server last kicked */
+    uint8_t *drain;                     /* non-NULL: each server kick makes the client read
+                                         * everything into drain + drained and ask again */
+    size_t drained;
 };
 
 static void srv_notify(void *ctx)
@@ -30,6 +33,12 @@ static void srv_notify(void *ctx)
     struct pair *p = ctx;
     p->srv_kicks++;
     p->srv_kick_prod = p->ctrl->right.prod;
+    if (p->drain) {
+        long k = vchan_read(&p->cli, p->drain + p->drained, 1u << 20);
+        assert_true(k > 0);
+        p->drained += (size_t)k;
+        assert_false(vchan_arm_read(&p->cli, 1));
+    }
 }
 static void cli_notify(void *ctx) { ((struct pair *)ctx)->cli_kicks++; }
 
@@ -340,6 +349,34 @@ static void test_publish_steps(void **state)
     pair_free(&p);
 }
 
+/* A stream write goes on as long as the reader frees room while it copies: here the reader
+ * (the client) drains the 1 KiB ring on every kick, and asks again, so one call writes 8 KiB
+ * (a packet is never split: it waits for room). */
+static void test_write_while_drained(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p, 11, 10);
+    size_t n = 8192;
+    uint8_t *src = malloc(n), *dst = malloc(n + 1024);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (uint8_t)(i * 13 + 1);
+    (void)vchan_is_open(&p.srv);                           /* the one connect kick */
+    assert_false(vchan_arm_read(&p.cli, 1));
+    p.drain = dst;
+    assert_int_equal(vchan_write(&p.srv, src, n), (long)n);
+    assert_int_equal(p.drained, n);
+    assert_memory_equal(src, dst, n);
+    assert_int_equal(vchan_send(&p.srv, src, 1024), 1024);
+    assert_int_equal(p.drained, n + 1024);
+    p.drain = NULL;
+    assert_int_equal(vchan_send(&p.srv, src, 1000), 1000);
+    assert_int_equal(vchan_send(&p.srv, src, 100), 0);
+    free(src);
+    free(dst);
+    pair_free(&p);
+}
+
 /* A write that fits in the space known from the last load of cons looks at the peer's
  * liveness after publishing: a closed peer still makes it fail, a bad liveness byte breaks
  * the connection. A reader knows what it saw and left. */
@@ -492,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_notify_rules),
         cmocka_unit_test(test_publish_steps),
         cmocka_unit_test(test_write_known_space),
+        cmocka_unit_test(test_write_while_drained),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_bad_init),
     };
