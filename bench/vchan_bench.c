@@ -23,8 +23,8 @@
  * VCHAN_BENCH_ORDERS="16" (a list of 10, 12, 16, 20; naming 20 runs all its tests) runs only
  * those rows; VCHAN_BENCH_RUNS=N runs each side N times (default 5, at most 9); for
  * profiling, VCHAN_BENCH_TESTS="1m" (a list of 64, 4k, 1m, pp) only those tests,
- * VCHAN_BENCH_ONLY=ours (or lxv, or plain) only one side (the other columns are then
- * meaningless; the memcpy references are skipped), VCHAN_BENCH_SCALE=N moves N times the
+ * VCHAN_BENCH_ONLY=ours (or lxv, or plain, or a list: "ours plain") only those sides (the
+ * other columns are then meaningless; the memcpy references are skipped), VCHAN_BENCH_SCALE=N moves N times the
  * bytes, VCHAN_BENCH_PIN=0 leaves the placement to the scheduler.
  */
 #include <errno.h>
@@ -387,8 +387,9 @@ static double plain_best(unsigned order, size_t msg, size_t total, size_t *best_
     return top;
 }
 
-/* VCHAN_BENCH_ONLY: 0 libxenvchan, 1 ours, 2 the plain ring; -1 all */
-static int side_only = -1;
+/* VCHAN_BENCH_ONLY: the sides run, a bit each (1 libxenvchan, 2 ours, 4 the plain ring);
+ * 7: all */
+static int side_only = 7;
 
 /* VCHAN_BENCH_RUNS: runs of each side per row (at most MAX_RUNS). 5 by default: a median
  * then ignores two disturbed runs. */
@@ -413,7 +414,7 @@ static void measure(struct row *r, unsigned order, size_t msg, size_t total)
 {
     for (int i = 0; i < runs; i++)
         for (int who = 0; who < 3; who++) {
-            if ((side_only >= 0 && side_only != who) || (who == 2 && r->kind == 1))
+            if (!(side_only & 1 << who) || (who == 2 && r->kind == 1))
                 continue;
             r->v[who][i] = who == 2 ? plain_best(order, msg, total, &r->step[i])
                                     : run(who, order, r->kind, msg, total);
@@ -608,15 +609,14 @@ int main(void)
     const char *tests = getenv("VCHAN_BENCH_TESTS");
     const char *side = getenv("VCHAN_BENCH_ONLY");
     if (side != NULL)
-        side_only = strcmp(side, "ours") == 0 ? 1 : strcmp(side, "lxv") == 0 ? 0 :
-                    strcmp(side, "plain") == 0 ? 2 : -1;
+        side_only = listed(side, "lxv") | listed(side, "ours") << 1 | listed(side, "plain") << 2;
     const char *sc = getenv("VCHAN_BENCH_SCALE");
     size_t scale = sc != NULL && atoi(sc) > 0 ? (size_t)atoi(sc) : 1;
     const char *rs = getenv("VCHAN_BENCH_RUNS");
     if (rs != NULL && atoi(rs) > 0)
         runs = atoi(rs) < MAX_RUNS ? atoi(rs) : MAX_RUNS;
     double mc_dram = 0, mc_cache = 0;
-    if (side_only < 0) {
+    if (side_only == 7) {
         mc_dram = memcpy_bw(256u << 20, 5);
         mc_cache = memcpy_bw(1u << 20, 5);
         printf("memcpy reference, bytes copied per second, best of 5 passes on one CPU:\n"
