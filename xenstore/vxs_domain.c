@@ -238,8 +238,9 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
          * the middle of its request. */
         if (d->conn == c)
             return -EINVAL;
-        int p = vxs_xen_bind(domid, port);
+        /* Unbound first, as C: the same remote port given again (it can be bound once). */
         vxs_xen_unbind(d->local_port);
+        int p = vxs_xen_bind(domid, port);
         d->local_port = p < 0 ? -1 : p;
         d->remote_port = port;
         vxs_conn_reset(d->conn);

@@ -497,10 +497,16 @@ static void test_reintroduce(void **state)
     assert_int_equal(vh_tx_start(d5, &tx), 0);
     vh_ring(5)->req_prod = vh_ring(5)->req_cons = 7; /* indexes the reset must zero */
     vh_events_drop(d5);
-    const char *zero[3] = {"5", "1", "0"}, *again[3] = {"5", "junk", "205x"};
+    const char *zero[3] = {"5", "1", "0"}, *again[3] = {"5", "junk", "205x"},
+               *same[3] = {"5", "1", "205"};
     assert_int_equal(vh_reqv(d0, XS_INTRODUCE, 0, zero, 3, NULL, NULL), -EINVAL);
     assert_int_equal(vh_reqv(d0, XS_INTRODUCE, 0, again, 3, NULL, NULL), 0);
     assert_int_equal(d5->c->dom->remote_port, 205);
+    int bound = d5->c->dom->local_port;
+    assert_true(bound >= 0);
+    /* The same port again: unbound first, so it binds (a port is bound once at a time). */
+    assert_int_equal(vh_reqv(d0, XS_INTRODUCE, 0, same, 3, NULL, NULL), 0);
+    assert_true(d5->c->dom->local_port >= 0 && d5->c->dom->local_port != bound);
     assert_int_equal(vh_ring(5)->req_prod, 0);
     assert_int_equal(vh_ring(5)->req_cons, 0);
     assert_null(d5->c->watches);

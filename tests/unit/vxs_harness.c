@@ -42,16 +42,35 @@ int vxs_xen_evtchn_fd(void)
     return -1;
 }
 
+/* As Xen: a guest's port can be bound by one local port at a time (EINVAL while bound). */
+#define VH_MAX_BINDS 64
+static struct {
+    int local;
+    uint32_t domid, remote;
+} binds[VH_MAX_BINDS];
+
 int vxs_xen_bind(uint32_t domid, uint32_t remote_port)
 {
-    (void)domid;
-    (void)remote_port;
+    int free_slot = -1;
+    for (int i = 0; i < VH_MAX_BINDS; i++) {
+        if (binds[i].local && binds[i].domid == domid && binds[i].remote == remote_port)
+            return -EINVAL;
+        if (!binds[i].local && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot >= 0) {
+        binds[free_slot].local = next_port;
+        binds[free_slot].domid = domid;
+        binds[free_slot].remote = remote_port;
+    }
     return next_port++;
 }
 
 void vxs_xen_unbind(int local_port)
 {
-    (void)local_port;
+    for (int i = 0; i < VH_MAX_BINDS; i++)
+        if (local_port > 0 && binds[i].local == local_port)
+            binds[i].local = 0;
 }
 
 static unsigned long notifies;
@@ -124,6 +143,7 @@ void vh_start(const char *db, const char *const *args)
 {
     memset(&vxs, 0, sizeof vxs);
     memset(dom_exists, 0, sizeof dom_exists);
+    memset(binds, 0, sizeof binds); /* a new daemon: the old one's bindings died with it */
     dom_exists[0] = true;
     clients = NULL;
     char *argv[64];
