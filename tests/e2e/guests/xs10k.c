@@ -6,7 +6,10 @@
  * batches of 500 were removed in between), so the keys go in 100 batches of 100 under
  * data/xs10k/: write the batch, read every key back and compare, remove the keys one by
  * one, next batch. Prints the totals and the mean round trip per operation, then
- * "xs10k: ok" (or "xs10k: FAILED ...") and powers off.
+ * "xs10k: ok" (or "xs10k: FAILED ...") and powers off. While it works it prints a line at
+ * least every PROGRESS_NS (give or take a batch), so that the scenario can tell a slow run
+ * (a loaded machine: two rig runs at once made round trips 10-30 times slower) from a
+ * stuck one.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +23,9 @@
 /* Defaults; the command line may say "keys=N batch=M". */
 #define KEYS 10000
 #define BATCH 100
+/* A progress line after a batch if the last line is this old, on Xen's clock (the monotonic
+ * clock may stand still for a while under the nested rig: no line would then say we move). */
+#define PROGRESS_NS (2 * NSEC_PER_SEC)
 
 static unsigned option(const char *cmdline, const char *name, unsigned dflt)
 {
@@ -55,6 +61,7 @@ int app_main(const char *cmdline)
     if (batch == 0 || keys == 0)
         return fail("options", 0, -EINVAL);
     printf("xs10k: writing and reading %u keys in batches of %u\n", keys, batch);
+    uint64_t last_line = clock_xen_ns();
     for (unsigned base = 0; base < keys; base += batch) {
         unsigned end = base + batch < keys ? base + batch : keys;
         uint64_t t0 = clock_monotonic_ns();
@@ -89,11 +96,16 @@ int app_main(const char *cmdline)
         write_ns += t1 - t0;
         read_ns += t2 - t1;
         rm_ns += t3 - t2;
-        if ((base / batch) % 10 == 9 || end == keys)
+        if ((base / batch) % 10 == 9 || end == keys) {
             printf("xs10k: keys %u..%u: write %lu ms, read %lu ms, rm %lu ms\n", base, end - 1,
                    (unsigned long)((t1 - t0) / NSEC_PER_MSEC),
                    (unsigned long)((t2 - t1) / NSEC_PER_MSEC),
                    (unsigned long)((t3 - t2) / NSEC_PER_MSEC));
+            last_line = clock_xen_ns();
+        } else if ((int64_t)(clock_xen_ns() - last_line) >= (int64_t)PROGRESS_NS) {
+            printf("xs10k: progress: %u keys done\n", end);
+            last_line = clock_xen_ns();
+        }
     }
     printf("xs10k: wrote %u keys in %lu ms (%lu us per write)\n", keys,
            (unsigned long)(write_ns / NSEC_PER_MSEC), (unsigned long)(write_ns / keys / 1000));
