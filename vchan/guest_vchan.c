@@ -173,9 +173,10 @@ static void check_liveness(struct gvchan *v, uint64_t now, bool force)
 }
 
 /* Liveness is also checked after this many wake-ups that brought none of the waited-on
- * vchans an event, whatever the clocks say: a wake-up ends every poll timeout, so even a
- * clock that stood still entirely could not hold the check back. */
-#define GVCHAN_LIVENESS_WAKES 16
+ * vchans an event, whatever the clocks say: blocks end within about the liveness period of
+ * Xen's real time (clock_xen_timeout), so a clock whose readings run ahead (next_check then
+ * lies in their future) holds the check back by a few periods at most. */
+#define GVCHAN_LIVENESS_WAKES 4
 
 /* The vchan needs its caller now: an event came, or it is not open (peer closed, gone or
  * broken; also at once if it already was: every operation then returns without waiting,
@@ -192,7 +193,11 @@ int gvchan_wait_any(struct gvchan *const *vs, unsigned n, uint64_t deadline_ns)
         vs[i]->wait_mark = vs[i]->st.events;
     unsigned idle_wakes = 0;
     for (;;) {
-        uint64_t now = clock_xen_ns(), dl = deadline_ns;
+        /* The block ends by the liveness period of Xen's real time at the latest (also if
+         * a reading ran ahead: clock_xen_timeout), so wake-ups keep coming. */
+        uint64_t now = clock_xen_ns(), dl = clock_xen_timeout(GVCHAN_LIVENESS_NS);
+        if (deadline_ns < dl)
+            dl = deadline_ns;
         bool force = idle_wakes >= GVCHAN_LIVENESS_WAKES;
         if (force)
             idle_wakes = 0;

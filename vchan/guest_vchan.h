@@ -33,7 +33,7 @@
  * vchan or asks gvchan_is_open(), and then plays the part of the unmap notify: it zeroes
  * the peer's live byte itself, and the core does the rest (data still in the ring is
  * delivered, then reads return -ENOTCONN). The period is counted on Xen's clock
- * (clock_xen_ns), and a wait also checks after every 16 wake-ups that brought it no event
+ * (clock_xen_ns), and a wait also checks after every 4 wake-ups that brought it no event
  * and looks at the live byte after every wake-up: a lost event cannot hang a waiter even
  * while the guest's monotonic clock stands still (it does, under the nested rig).
  *

@@ -283,15 +283,15 @@ static void on_event(evtchn_port_t port, void *arg)
 /* ---- Requests ------------------------------------------------------------------------ */
 
 /* Wait for the daemon: until the next wake-up, at most RECHECK_NS of Xen's clock (or until
- * deadline_ns), then look at the ring ourselves, whatever woke us: an event consumed by a
- * nested wait, or that never came, costs at most RECHECK_NS, and that bound does not depend
- * on the monotonic clock, which under the nested rig now and then stands still for a second
+ * deadline_ns; clock_xen_timeout: a reading that ran ahead adds at most 2 s), then look at
+ * the ring ourselves, whatever woke us: an event consumed by a nested wait, or that never
+ * came, costs at most that, and the bound does not depend on the monotonic clock, which under the nested rig now and then stands still for a second
  * or more (a deadline on it would hold a lost event's wait up as long). The monotonic
  * deadline is used as a Xen time: that clock is never behind Xen's, so it has passed by
  * then. */
 void xb_wait_daemon(uint64_t deadline_ns)
 {
-    uint64_t dl = clock_xen_ns() + RECHECK_NS;
+    uint64_t dl = clock_xen_timeout(RECHECK_NS);
     wait_for_wakeup(deadline_ns < dl ? deadline_ns : dl);
     poll_ring();
 }

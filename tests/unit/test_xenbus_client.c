@@ -97,6 +97,11 @@ uint64_t clock_xen_ns(void)
     return xen_ns;
 }
 
+uint64_t clock_xen_timeout(uint64_t ns)
+{
+    return xen_ns + ns;
+}
+
 static void pass_time_to(uint64_t t)
 {
     if (xen_ns < t)
