@@ -271,11 +271,14 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
         free(d);
         return rc;
     }
+    /* As C's do_introduce (domain_conn_reset): the rings start empty, and a guest that
+     * waits in XENSTORE_RECONNECT (a dom0less domain, introduced after it booted) is told it
+     * is connected; the event below wakes it. */
+    vxs_ring_reset(&d->ring);
     vxs_persist_domain(d);
     if (vxs.verbose)
         vxs_log("domain %u introduced (port %u)", domid, port);
     vxs_watch_fire_special(0, domid, vxs.next_seq);
-    /* Requests it wrote before we were told about it. */
     vxs_xen_notify(d->local_port);
     return 0;
 }

@@ -518,6 +518,18 @@ static void test_reintroduce(void **state)
     struct vh_msg m;
     assert_int_equal(vh_reqv(d0, XS_IS_DOMAIN_INTRODUCED, 0, &five, 1, NULL, &m), 0);
     assert_string_equal(m.body, "T");
+    /* A first INTRODUCE empties the rings too, and a guest waiting in XENSTORE_RECONNECT
+     * (dom0less: introduced after it booted) is told it is connected, with an event. */
+    struct xenstore_domain_interface *p6 = vh_page_before_introduce(6);
+    p6->connection = XENSTORE_RECONNECT;
+    p6->req_prod = 9;
+    p6->rsp_cons = 4;
+    unsigned long ev = vh_notifies();
+    vh_domain(6);
+    assert_int_equal(vh_ring(6)->connection, XENSTORE_CONNECTED);
+    assert_int_equal(vh_ring(6)->req_prod, 0);
+    assert_int_equal(vh_ring(6)->rsp_cons, 0);
+    assert_true(vh_notifies() > ev);
     /* Not by the domain's own connection (it is not privileged anyway). */
     assert_int_equal(vh_reqv(d5, XS_INTRODUCE, 0, again, 3, NULL, NULL), -EACCES);
 }

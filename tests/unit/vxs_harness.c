@@ -105,6 +105,14 @@ void vh_keep_rings(bool keep)
     keep_rings = keep;
 }
 
+struct xenstore_domain_interface *vh_page_before_introduce(uint32_t domid)
+{
+    assert_true(domid < VH_MAX_DOMID);
+    if (!kept_page[domid])
+        kept_page[domid] = calloc(1, 4096);
+    return kept_page[domid];
+}
+
 void *vxs_xen_map_ring(uint32_t domid, uint64_t gfn, enum vxs_map_kind *kind)
 {
     (void)gfn;

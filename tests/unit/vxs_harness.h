@@ -125,6 +125,9 @@ void vh_keep_rings(bool keep);
 void vh_start_disk(const char *prefix, const char *const *args);
 void vh_restart(void);
 void vh_finish_disk(void);
+/* The page domid's next INTRODUCE maps (a guest's ring before the daemon knows it), for the
+ * test to fill first. */
+struct xenstore_domain_interface *vh_page_before_introduce(uint32_t domid);
 /* Events the daemon sent to guests so far (all ports). */
 unsigned long vh_notifies(void);
 
