@@ -12,7 +12,7 @@ STORE_HEAP_SRCS := xenstore/store_hash.c xenstore/store_memobj.c xenstore/store_
                    xenstore/store_pack.c xenstore/store_pack_refs.c \
                    xenstore/store_pack_index.c \
                    xenstore/store_pack_open.c xenstore/store_pack_gc.c \
-                   xenstore/store_pack_sync.c
+                   xenstore/store_pack_sync.c xenstore/store_pack_fill.c
 STORE_HEAP_LIBS := -lcrypto -pthread
 
 # The versioned store's tree/commit layer (host code, no xenstore protocol knowledge): object

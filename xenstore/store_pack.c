@@ -135,10 +135,12 @@ int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
 static void prealloc(struct pack *p, uint64_t need)
 {
     static const uint8_t zeros[65536];
-    if (need <= p->alloc_end)
-        return;
     uint64_t step = p->end / 8;
     step = step < PREALLOC_MIN ? PREALLOC_MIN : step > PREALLOC_MAX ? PREALLOC_MAX : step;
+    /* With the fill thread the zeros are written ahead of time, off the update's path
+     * (store_pack_fill.c); without it, or when an append outruns it, here. */
+    if (pack_filler_prealloc(p, need, step) || need <= p->alloc_end)
+        return;
     uint64_t from = p->alloc_end > need ? p->alloc_end : need;
     if (from < written_end(p))
         from = written_end(p);
@@ -535,6 +537,7 @@ static void pack_close(struct objstore *s)
     if (p == NULL)
         return;
     pack_syncer_stop(p); /* it finishes the sync it owes; the flushes below do the rest */
+    pack_filler_stop(p);
     pack_flush(s);
     pack_flush(s); /* after WRITE waiters (file only), what is unsynced goes to the device */
     pthread_mutex_lock(&p->lock);

@@ -73,6 +73,13 @@ int store_pack_poll(struct objstore *s);
 int store_pack_sync_thread(struct objstore *s);
 int store_pack_sync_round(struct objstore *s);
 
+/* Write the zeros ahead of the records (docs/store-format.md, "Preallocated tail") in a thread
+ * of the pack instead of in the update that runs out of them (0.3-1.5 ms for a 2 MiB step on
+ * a VM, in the middle of a request): an append that leaves less than half a step ahead asks
+ * the thread for the next one. Start it after any fork (threads do not survive one); close
+ * stops it. Returns 0 (also when already running) or -errno. */
+int store_pack_fill_thread(struct objstore *s);
+
 struct store_pack_stats {
     uint64_t file_size;      /* bytes in the pack */
     uint64_t objects;        /* objects in the index */

@@ -255,9 +255,11 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         st.catchup_rounds++;
     }
     /* 3. Stop the writers: the last catch-up, the refs, sync, rename, switch. A sync the
-     * sync thread runs on the old file ends first (the switch closes that file). */
+     * sync thread runs on the old file ends first (the switch closes that file), and so do the
+     * zeros the fill thread writes to it. */
     pthread_mutex_lock(&p->lock);
     pack_syncer_wait_idle(p);
+    pack_filler_wait_idle(p); /* (it writes zeros to the old file) */
     uint64_t t0 = now_ns();
     if (rc == 0 && p->failed)
         rc = p->failed;

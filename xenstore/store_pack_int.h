@@ -203,6 +203,7 @@ struct pack {
     size_t wlen, wcap;
     struct gc_state *gc;
     struct pack_syncer *syncer; /* the sync thread (store_pack_sync.c), NULL: none */
+    struct pack_filler *filler; /* the thread writing zeros ahead (store_pack_fill.c), NULL: none */
 };
 
 static inline struct pack *P(struct objstore *s)
@@ -281,6 +282,15 @@ extern const struct objstore_ops pack_ops;
 void pack_syncer_stop(struct pack *p);
 void pack_syncer_wait_idle(struct pack *p);
 bool pack_syncer_running(const struct pack *p);
+
+/* store_pack_fill.c: the thread writing the zeros ahead (lock held, except stop). Before an
+ * append that needs the file's zeros to reach `need`: true if they do (the thread asked for
+ * the next step when less than half of `step` is left), false if the caller must write them
+ * (no thread, or it is idle and the zeros end before `need`). Wait until it is idle (a GC
+ * about to switch files); stop it (close). */
+bool pack_filler_prealloc(struct pack *p, uint64_t need, uint64_t step);
+void pack_filler_wait_idle(struct pack *p);
+void pack_filler_stop(struct pack *p);
 
 /* store_pack_open.c: the header and the record check the open scan and the GC share. */
 void pack_encode_header(uint8_t *h);

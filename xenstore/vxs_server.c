@@ -93,6 +93,17 @@ void vxs_seq_durable(void *arg, bool ok)
  * thread starts on first use, i.e. in the loop after the fork (it would not survive it). */
 int vxs_durable_fd(void)
 {
+    /* The pack's zeros ahead of the records are written by a thread of its own, not by the
+     * commit that runs out of them (store_pack_fill.c). Started here, on the loop's first
+     * round, for the same reason as the sync thread: after the fork. */
+    static bool fill_started;
+    if (!fill_started && vxs.is_pack) {
+        fill_started = true;
+        int rc = store_pack_fill_thread(vxs.os);
+        if (rc < 0)
+            vxs_log("no fill thread (%s): commits write the zeros ahead themselves",
+                    strerror(-rc));
+    }
     if (!vxs.sync_started && vxs.is_pack && vxs.sync == STORE_SYNC_BATCH) {
         vxs.sync_started = true;
         const char *env = getenv("VXS_SYNC_THREAD");

@@ -84,12 +84,14 @@ static int enum_recent(void *arg, store_live_fn live, void *larg)
     return 0;
 }
 
-static void child(const char *path, int fd, uint64_t seed)
+static void child(const char *path, int fd, uint64_t seed, bool fill)
 {
     struct store_pack_opts o = {.create = true};
     struct objstore *s;
     if (store_pack_open_path(path, &o, &s, NULL) != 0)
         _exit(3);
+    if (fill && store_pack_fill_thread(s) != 0) /* zeros ahead written by a thread */
+        _exit(8);
     struct store_hash head;
     bool have = s->ops->get_ref(s, "main", &head) == 0;
     uint64_t n = 0;
@@ -139,7 +141,7 @@ static void test_crash_kill_reopen(void **state)
         assert_true(pid >= 0);
         if (pid == 0) {
             close(p[0]);
-            child(path, p[1], store_rng(&rng) + (uint64_t)k);
+            child(path, p[1], store_rng(&rng) + (uint64_t)k, k % 2 == 1);
         }
         close(p[1]);
         struct timespec ts = {0, (long)(store_rng(&rng) % 4000000)};

@@ -7,6 +7,7 @@
  * test_store_pack_gc.c.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -88,6 +90,61 @@ static void test_index_prefix_collision(void **state)
         assert_int_equal(s->ops->set_ref(s, "main", NULL, &c, STORE_SYNC_ALWAYS, NULL, NULL), 0);
         s->ops->close(s);
     }
+}
+
+/* The fill thread (store_pack_fill.c) writes the zeros ahead while appends go on below them:
+ * an append that leaves less than half a step asks it, and the zeros then grow with no
+ * append in between; every commit survives close and reopen, also a close while it fills. */
+static uint64_t zeros_ahead(struct objstore *s)
+{
+    struct pack *p = P(s);
+    pthread_mutex_lock(&p->lock);
+    uint64_t z = p->alloc_end - p->end;
+    pthread_mutex_unlock(&p->lock);
+    return z;
+}
+
+static void test_fill_thread(void **state)
+{
+    (void)state;
+    struct objstore *s = open_ok("fill", NULL, NULL);
+    assert_int_equal(store_pack_fill_thread(s), 0);
+    assert_int_equal(store_pack_fill_thread(s), 0); /* already running */
+    uint8_t big[8192];
+    uint64_t n = 0, refills = 0;
+    for (; n < 600; n++) {
+        memset(big, (int)n, sizeof(big));
+        memcpy(big, &n, sizeof(n));
+        struct store_hash h;
+        assert_int_equal(s->ops->put(s, STORE_KIND_BLOB, big, sizeof(big), &h), 0);
+        assert_int_equal(commit_n(s, n, 7, n % 50 == 0 ? STORE_SYNC_ALWAYS : STORE_SYNC_NONE),
+                         0);
+        if (zeros_ahead(s) < (128u << 10)) {
+            /* Below half the smallest step (256 KiB): the thread was asked for the next. */
+            refills++;
+            for (int i = 0; i < 5000 && zeros_ahead(s) < (128u << 10); i++)
+                usleep(1000);
+            assert_true(zeros_ahead(s) >= (128u << 10));
+        }
+    }
+    assert_true(refills >= 3); /* ~4.9 MB appended */
+    s->ops->close(s);
+    struct store_pack_report rep;
+    s = open_ok("fill", NULL, &rep);
+    assert_false(rep.truncated);
+    assert_int_equal(check_chain(s, 7), (int64_t)n - 1);
+    /* Closed while it may be writing: close waits for it; nothing is lost. */
+    assert_int_equal(store_pack_fill_thread(s), 0);
+    for (uint64_t k = 0; k < 40; k++, n++) {
+        struct store_hash h;
+        memcpy(big, &n, sizeof(n));
+        assert_int_equal(s->ops->put(s, STORE_KIND_BLOB, big, sizeof(big), &h), 0);
+        assert_int_equal(commit_n(s, n, 7, STORE_SYNC_NONE), 0);
+    }
+    s->ops->close(s);
+    s = open_ok("fill", NULL, &rep);
+    assert_int_equal(check_chain(s, 7), (int64_t)n - 1);
+    s->ops->close(s);
 }
 
 static void test_reopen_many(void **state)
@@ -562,6 +619,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contract),
         cmocka_unit_test(test_index_prefix_collision),
+        cmocka_unit_test(test_fill_thread),
         cmocka_unit_test(test_reopen_many),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_bad_files),
