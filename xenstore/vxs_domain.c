@@ -224,10 +224,15 @@ static int connect_domain(struct vxs_domain *d)
 
 int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint32_t port)
 {
-    if (port == 0 || domid >= DOMID_FIRST_RESERVED)
+    if (port == 0)
         return -EINVAL;
+    /* --socket-only: dom0 alone exists and is introduced from the start (as C's dom0_init),
+     * so introducing it again is OK and changes nothing here (no ring); any other domain is
+     * missing (C without a hypervisor: its ring cannot be mapped, ENOENT). */
     if (!vxs_xen_available())
-        return -ENODEV;
+        return domid == 0 ? 0 : -ENOENT;
+    if (domid >= DOMID_FIRST_RESERVED)
+        return -ENOENT; /* DOMID_SELF and the like: no ring of theirs to map */
     struct vxs_domain *d = find(domid);
     if (d && d->conn) {
         /* Introduced again (C 4.17's do_introduce): the gfn is ignored (the ring stays
@@ -324,6 +329,9 @@ int vxs_domain_resume(uint32_t domid)
 
 int vxs_domain_set_target(uint32_t domid, uint32_t target)
 {
+    /* --socket-only: dom0 is the one introduced domain (privileged: a target adds nothing). */
+    if (!vxs_xen_available())
+        return domid == 0 && target == 0 ? 0 : -ENOENT;
     struct vxs_domain *d = find(domid);
     if (!d)
         return -ENOENT;

@@ -530,6 +530,9 @@ static void test_reintroduce(void **state)
     assert_int_equal(vh_ring(6)->req_prod, 0);
     assert_int_equal(vh_ring(6)->rsp_cons, 0);
     assert_true(vh_notifies() > ev);
+    /* Reserved ids (DOMID_SELF...) have no ring to map: ENOENT. */
+    const char *self[3] = {"32752", "1", "5"};
+    assert_int_equal(vh_reqv(d0, XS_INTRODUCE, 0, self, 3, NULL, NULL), -ENOENT);
     /* Not by the domain's own connection (it is not privileged anyway). */
     assert_int_equal(vh_reqv(d5, XS_INTRODUCE, 0, again, 3, NULL, NULL), -EACCES);
 }

@@ -372,15 +372,17 @@ class Gen:
         x = q.random()
         if x < 0.15:
             # The toolstack's domain requests, on domains that do not exist (C under the shim
-            # and ours with --socket-only know no other) or on dom0: only refusals, no state.
-            # Not SET_TARGET 0 0 nor INTRODUCE with a valid port: C's dom0 is introduced, ours
-            # has none without a hypervisor.
+            # and ours with --socket-only know no other) or on dom0 (introduced from the start
+            # in both: INTRODUCE and SET_TARGET 0 0 are OK and change nothing): no state.
             t, pl = q.choice([(9, b'0\0'), (9, b'7\0'), (9, b'abc\0'), (9, b'7x\0'),
                               (9, b'-1\0'), (9, b'7\0extra\0'), (9, b'7'), (18, b'0\0'),
                               (18, b'7\0'), (18, b'abc\0'), (18, b' 7\0'), (18, b''),
                               (19, b'7\0' + b'0\0'), (19, b'0\0' + b'7\0'), (19, b'7\0'),
                               (19, b'7\0' + b'0\0' + b'x\0'), (19, b'abc\0' + b'7\0'),
-                              (8, b'7\0' + b'1\0' + b'0\0'), (8, b'7\0' + b'1\0')])
+                              (8, b'7\0' + b'1\0' + b'0\0'), (8, b'7\0' + b'1\0'),
+                              (8, b'7\0' + b'1\0' + b'5\0'), (8, b'32752\0' + b'1\0' + b'5\0'),
+                              (8, b'0\0' + b'1\0' + b'5\0'), (8, b'abc\0' + b'x\0' + b'-5\0'),
+                              (19, b'0\0' + b'0\0')])
             return Req(c, t, pl, ('n',), 'domain')
         if x < 0.25:
             # CONTROL commands' arguments (not memreport or logfile with a file that can be
