@@ -79,7 +79,8 @@ Not comparable here (C under the shim knows only dom0, and dom0 is exempt from q
 quotas of unprivileged domains (test_vxs_quota.c; what differs from C is in vxenstored.8:
 e.g. the memory quota inside transactions).
 RELEASE, RESUME, SET_TARGET and INTRODUCE are generated only where both refuse them (domains
-that do not exist, dom0 for RELEASE/RESUME, bad arguments): C's texts and errors.
+that do not exist, dom0 for RELEASE/RESUME, bad arguments) or accept them without effect
+(INTRODUCE of dom0, SET_TARGET 0 0): C's texts and errors.
 
 KNOWN_TO_FIX (real divergences of vxenstored found by this test; the table TO_FIX below gives
 each one's description and matcher; tolerated unless --strict, counted at the end. A
