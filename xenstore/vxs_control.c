@@ -273,6 +273,9 @@ int vxs_control(struct vxs_conn *c, const uint8_t *body, size_t len, char **out,
 {
     char *argv[CONTROL_MAX_ARGS + 1];
     int argc = 0;
+    /* As C (xs_count_strings): bytes after the last NUL are no argument, and ignored. */
+    while (len > 0 && body[len - 1] != '\0')
+        len--;
     size_t n = xs_strings_count(body, len);
     struct xs_strings it;
     if (n < 1 || n > CONTROL_MAX_ARGS || xs_strings_init(&it, body, len) < 0)

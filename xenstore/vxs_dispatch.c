@@ -23,6 +23,16 @@ static uint32_t c_atou(const char *s)
     return neg ? (uint32_t)-v : v;
 }
 
+/* The length of body up to its last NUL: C's get_strings counts and returns only
+ * NUL-terminated strings, so bytes after the last NUL are ignored where C uses it (WATCH,
+ * UNWATCH, DIRECTORY_PART; not where C wants exactly one string or takes the rest). */
+static size_t c_strings_len(const uint8_t *body, size_t len)
+{
+    while (len > 0 && body[len - 1] != '\0')
+        len--;
+    return len;
+}
+
 struct ctx {
     struct vxs_conn *c;
     const struct xsd_sockmsg *hdr;
@@ -179,6 +189,8 @@ static void do_node(struct ctx *k, const uint8_t *body, size_t len)
     int rc;
     bool with_rest = type == XS_WRITE || type == XS_SET_PERMS;
     unsigned nargs = type == XS_DIRECTORY_PART ? 2 : 1;
+    if (type == XS_DIRECTORY_PART)
+        len = c_strings_len(body, len);
     rc = xs_split(body, len, arg, nargs, with_rest ? &rest : NULL, with_rest ? &rest_len : NULL);
     if (rc < 0)
         return send_error(k, -EINVAL);
@@ -373,6 +385,7 @@ static void do_domain(struct ctx *k, const uint8_t *body, size_t len)
 
 static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
 {
+    len = c_strings_len(body, len);
     size_t n = xs_strings_count(body, len);
     const char *arg[3];
     if ((n != 2 && !(n == 3 && k->hdr->type == XS_WATCH)) ||

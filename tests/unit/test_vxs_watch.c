@@ -43,6 +43,15 @@ static void test_simple_watches(void **state)
     assert_int_equal(vh_unwatch(d0, "/a", "token"), -ENOENT);
     assert_int_equal(vh_write(d0, 0, "/a", "bar"), 0);
     NO_EVENT(d0);
+    /* Bytes after the last NUL are ignored (C's get_strings); a third string is a depth. */
+    const char *wt[2] = {"/a", "t2"};
+    assert_int_equal(vh_reqv(d0, XS_WATCH, 0, wt, 2, "junk", NULL), 0);
+    EVENT(d0, "/a", "t2");
+    assert_int_equal(vh_reqv(d0, XS_UNWATCH, 0, wt, 2, "junk", NULL), 0);
+    const char *dp[2] = {"/a", "0"};
+    assert_int_equal(vh_reqv(d0, XS_DIRECTORY_PART, 0, dp, 2, "junk", NULL), 0);
+    const char *ctl[1] = {"check"};
+    assert_int_equal(vh_reqv(d0, XS_CONTROL, 0, ctl, 1, "-a", NULL), 0);
 }
 
 static void test_relative_watches(void **state)

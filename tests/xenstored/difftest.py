@@ -350,11 +350,12 @@ class Gen:
             # (c-onearg-crash in the table); hostile.py covers them against vxenstored.
             t = r.choice(['WRITE', 'WATCH', 'UNWATCH', 'DIRECTORY_PART', 'TX_END'])
             p = self.path(False)
+            # Bytes after the last NUL ("junk"): C's get_strings ignores them.
             shapes = {'WRITE': [p, b''],
-                      'WATCH': [p + b'\0', p + b'\0tok\0a\0b\0', b''],
-                      'UNWATCH': [p + b'\0', p + b'\0tok\0a\0', b''],
-                      'DIRECTORY_PART': [p + b'\0', p + b'\0x\0'],
-                      'TX_END': [b'', b'T\0extra\0', b'TT\0']}[t]
+                      'WATCH': [p + b'\0', p + b'\0tok\0a\0b\0', b'', p + b'\0tok\0junk'],
+                      'UNWATCH': [p + b'\0', p + b'\0tok\0a\0', b'', p + b'\0tok\0junk'],
+                      'DIRECTORY_PART': [p + b'\0', p + b'\0x\0', p + b'\x000\0junk'],
+                      'TX_END': [b'', b'T\0extra\0', b'TT\0', b'T\0junk', b'Tjunk']}[t]
             return Req(c, T[t], r.choice(shapes), tx, 'badargs')
         if op == 'SPECIAL':
             t = r.choice(['READ', 'DIRECTORY', 'GET_PERMS', 'RM'] * 3 + ['WRITE', 'MKDIR'])
@@ -402,7 +403,9 @@ class Gen:
                              [b'nosuchcommand'], [b'CHECK'], [b'help'],
                              [b'memreport', b'a', b'b'], [b'memreport', b'/nonexistent/m'],
                              [b'logfile'], [b'logfile', b'a', b'b']])
-            return Req(c, T['CONTROL'], b''.join(a + b'\0' for a in args), ('n',), 'control')
+            junk = b'junk' if q.random() < 0.1 else b''   # after the last NUL: ignored
+            return Req(c, T['CONTROL'], b''.join(a + b'\0' for a in args) + junk, ('n',),
+                       'control')
         if x < 0.55:
             # CONTROL quota: only what leaves both daemons as they were (values set to the
             # defaults, which both start with).
@@ -610,7 +613,7 @@ class Runner:
                     bar[d] = [(w, d.request(w, T['GET_DOMAIN_PATH'], 0, b'0\0', rid + 1))
                               for w in sorted(watchers)]
                 crep, vrep = reps[self.c], reps[self.v]
-                if q.tag == 'control' and payload == b'help\0' and \
+                if q.tag == 'control' and payload.split(b'\0')[:-1] == [b'help'] and \
                         _ok_type(crep, T['CONTROL']) and _ok_type(vrep, T['CONTROL']) and \
                         vrep[3].startswith(crep[3].rstrip(b'\0')) and crep[1:3] == vrep[1:3]:
                     # DELIBERATE control-help: ours lists C's commands as C does, then its own.
