@@ -345,11 +345,11 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
                     : p->failed  ? p->failed
                                  : pack_encode_record(p, REC_OBJ, kind, &h, data, len);
     bool found = false;
-    size_t slot = rc == 0 ? pack_ix_slot(&p->ix, &h, &found) : 0;
+    uint64_t off = 0;
+    size_t slot = rc == 0 ? pack_ix_slot(&p->ix, &h, &found, &off) : 0;
     if (rc < 0) {
         /* no memory to index a new object */
     } else if (found) {
-        uint64_t off = p->ix.e[slot].off;
         rc = record_is(p, off, &h);
         if (rc == 0) {
             pack_gc_touch(p, &h, off);
@@ -359,7 +359,6 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
     } else if (total < 0) {
         rc = (int)total; /* the pack failed, or no memory for the record */
     } else {
-        uint64_t off;
         rc = pack_append(p, p->scratch, (size_t)total, &off, false);
         if (rc == 0) {
             ix_entry_set(&p->ix.e[slot], &h, off);

@@ -336,7 +336,7 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         p->seq++;
         pack_ix_free(&p->ix);
         p->ix = c.nix;
-        c.nix.e = NULL;
+        c.nix = (struct index){0};
         if (drc < 0) {
             p->failed = drc;
             pack_log(p, "pack %s: directory sync after GC failed (%s); updates refused", p->name,

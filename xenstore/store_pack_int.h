@@ -83,10 +83,16 @@ struct ix_entry {
     uint64_t off;    /* 0: empty slot (no record starts at offset 0: the header is there) */
 };
 
+/* Growing is incremental: the table doubles into a new one and the entries of the old one
+ * move over IX_MOVE_STEP slots per insertion; until all have moved, a lookup that misses in
+ * e looks in old too (old stays intact, so its probes stay valid). Rehashing a big index at
+ * once stopped the commit that crossed 70% for milliseconds (1.5-8 ms at ~10^6 slots here). */
 struct index {
     struct ix_entry *e;
-    size_t mask, count;
-    size_t e_mapped; /* bytes mmap'ed (store_pack_index.c), 0: malloc'ed */
+    size_t mask, count; /* count: entries in both tables */
+    size_t e_mapped;    /* bytes mmap'ed (store_pack_index.c), 0: malloc'ed */
+    struct ix_entry *old; /* NULL: not growing */
+    size_t old_mask, old_mapped, moved; /* moved: old's slots [0, moved) are in e */
 };
 
 static inline void ix_key(const struct store_hash *h, uint64_t *k0, uint64_t *k1)
@@ -119,17 +125,26 @@ static inline void ix_entry_set(struct ix_entry *e, const struct store_hash *h, 
     e->off = off;
 }
 
-static inline uint64_t ix_find(const struct index *ix, const struct store_hash *h)
+static inline uint64_t ix_find_in(const struct ix_entry *t, size_t mask, uint64_t k0,
+                                  uint64_t k1)
 {
-    uint64_t k0, k1;
-    ix_key(h, &k0, &k1);
-    for (size_t i = ix_home_k0(ix, k0);; i = (i + 1) & ix->mask) {
-        const struct ix_entry *e = &ix->e[i];
+    for (size_t i = (size_t)k0 & mask;; i = (i + 1) & mask) {
+        const struct ix_entry *e = &t[i];
         if (e->off == 0)
             return 0;
         if (ix_entry_is(e, k0, k1))
             return e->off;
     }
+}
+
+static inline uint64_t ix_find(const struct index *ix, const struct store_hash *h)
+{
+    uint64_t k0, k1;
+    ix_key(h, &k0, &k1);
+    uint64_t off = ix_find_in(ix->e, ix->mask, k0, k1);
+    if (off == 0 && ix->old != NULL)
+        off = ix_find_in(ix->old, ix->old_mask, k0, k1);
+    return off;
 }
 
 /* ---- the pack ------------------------------------------------------------------------------ */
@@ -239,10 +254,13 @@ uint32_t pack_crc32c(uint32_t crc, const void *data, size_t len);
 int pack_ix_init(struct index *ix, size_t cap);
 void pack_ix_free(struct index *ix);
 int pack_ix_put(struct index *ix, const struct store_hash *h, uint64_t off);
-/* Make room for one more entry (at most 70% full); -ENOMEM. */
+/* Make room for one more entry (at most 70% full; a growth under way moves on); -ENOMEM. */
 int pack_ix_reserve(struct index *ix);
-/* The slot of h: where it is (*found) or where it would go. */
-size_t pack_ix_slot(const struct index *ix, const struct store_hash *h, bool *found);
+/* Where h is (*found, its offset in *off) or the slot of e where it would go. */
+size_t pack_ix_slot(const struct index *ix, const struct store_hash *h, bool *found,
+                    uint64_t *off);
+/* Move what is left of a growth (before a deletion, which only works in one table). */
+void pack_ix_settle(struct index *ix);
 
 /* store_pack.c: records, the write buffer, objects, the ops. */
 void pack_log(struct pack *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -16,6 +16,7 @@
 /* Backward-shift deletion (only the open scan needs it, to drop objects it had admitted). */
 static void ix_del(struct index *ix, const struct store_hash *h)
 {
+    pack_ix_settle(ix); /* one table */
     uint64_t k0, k1;
     ix_key(h, &k0, &k1);
     size_t i = ix_home_k0(ix, k0);

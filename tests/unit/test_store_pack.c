@@ -92,6 +92,52 @@ static void test_index_prefix_collision(void **state)
     }
 }
 
+/* The index grows incrementally (store_pack_int.h): while the old table's entries move over,
+ * every entry is found (in either table), slot() reports found ones with their offset, a
+ * second put of a known hash adds nothing, and settle() leaves one table. */
+static void test_index_incremental_growth(void **state)
+{
+    (void)state;
+    struct index ix;
+    assert_int_equal(pack_ix_init(&ix, 16), 0);
+    enum { N = 60000 };
+    struct store_hash *hs = malloc(N * sizeof(*hs));
+    assert_non_null(hs);
+    uint64_t rng = 99;
+    size_t growths = 0;
+    for (size_t i = 0; i < N; i++) {
+        for (size_t k = 0; k < STORE_HASH_LEN; k += 8) {
+            uint64_t r = store_rng(&rng);
+            memcpy(hs[i].b + k, &r, 8);
+        }
+        bool growing = ix.old != NULL;
+        assert_int_equal(pack_ix_put(&ix, &hs[i], 1000 + i), 0);
+        growths += !growing && ix.old != NULL;
+        assert_int_equal(ix.count, i + 1);
+        size_t j = (size_t)(store_rng(&rng) % (i + 1));
+        assert_int_equal(ix_find(&ix, &hs[j]), 1000 + j);
+        bool found;
+        uint64_t off;
+        pack_ix_slot(&ix, &hs[j], &found, &off);
+        assert_true(found);
+        assert_int_equal(off, 1000 + j);
+        if (i % 7 == 0) { /* again: no new entry */
+            assert_int_equal(pack_ix_put(&ix, &hs[j], 5), 0);
+            assert_int_equal(ix.count, i + 1);
+            assert_int_equal(ix_find(&ix, &hs[j]), 1000 + j);
+        }
+    }
+    assert_true(growths >= 5);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(ix_find(&ix, &hs[i]), 1000 + i);
+    pack_ix_settle(&ix);
+    assert_null(ix.old);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(ix_find(&ix, &hs[i]), 1000 + i);
+    pack_ix_free(&ix);
+    free(hs);
+}
+
 /* The fill thread (store_pack_fill.c) writes the zeros ahead while appends go on below them:
  * an append that leaves less than half a step asks it, and the zeros then grow with no
  * append in between; every commit survives close and reopen, also a close while it fills. */
@@ -620,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_contract),
         cmocka_unit_test(test_index_prefix_collision),
         cmocka_unit_test(test_fill_thread),
+        cmocka_unit_test(test_index_incremental_growth),
         cmocka_unit_test(test_reopen_many),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_bad_files),
