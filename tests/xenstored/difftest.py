@@ -43,6 +43,10 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
                |                                       | :2118). hostile.py tests ours.
   control-help | CONTROL help: ours = C's text, then    | ours has more commands (history,
                | lines for its own commands            | gc); C's part compared exactly
+  memreport-   | CONTROL memreport without a file: C   | not generated: ours answers with
+  text         | appends talloc's report to the -T     | its own report (what `vxs
+               | file (EINVAL without one)             | memreport` shows); with a file
+               |                                       | both append and say OK
   tx-memory    | CONTROL quota 0 while a transaction is | C charges the transaction's copies
                | open: C's memory figure is higher     | of nodes it read or wrote (with its
                |                                       | generation in the key) to the
