@@ -417,6 +417,16 @@ static void hint_notify(struct vchan_core *c, uint8_t bit)
         send_notify(c, bit);
 }
 
+/* How many bytes a call moves between two looks at the request byte: one ring, at most
+ * VCHAN_PUBLISH_STEP. Not every step: a libxenvchan peer asks for a notification on almost
+ * every read (whenever it finds less than it wants) or write, and an event per 128-byte step
+ * would cost us a system call each; this is the rate of one check per call (a call moved at
+ * most one ring, in 16 KiB steps) from before calls went on while the peer keeps up. */
+static uint32_t hint_every(const struct vchan_ring *r)
+{
+    return r->size < VCHAN_PUBLISH_STEP ? r->size : VCHAN_PUBLISH_STEP;
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -432,7 +442,7 @@ static long do_read(struct vchan_core *c, void *buf, size_t n, uint32_t avail, b
 {
     uint8_t *dst = buf;
     size_t done = 0;
-    uint32_t max = publish_step(&c->rd);
+    uint32_t max = publish_step(&c->rd), every = hint_every(&c->rd), since = 0;
     rmb();
     for (;;) {
         size_t step = n - done;
@@ -450,6 +460,10 @@ static long do_read(struct vchan_core *c, void *buf, size_t n, uint32_t avail, b
         avail -= (uint32_t)step;
         if (done == n)
             break;
+        if ((since += (uint32_t)step) >= every) {
+            since = 0;
+            hint_notify(c, VCHAN_NOTIFY_READ);
+        }
         if (avail == 0) {
             if (!more)
                 break;
@@ -458,7 +472,6 @@ static long do_read(struct vchan_core *c, void *buf, size_t n, uint32_t avail, b
                 break;
             rmb();
         }
-        hint_notify(c, VCHAN_NOTIFY_READ);
     }
     send_notify(c, VCHAN_NOTIFY_READ);
     return (long)done;
@@ -489,7 +502,7 @@ static long do_write(struct vchan_core *c, const void *buf, size_t n, uint32_t a
 {
     const uint8_t *src = buf;
     size_t done = 0;
-    uint32_t max = publish_step(&c->wr);
+    uint32_t max = publish_step(&c->wr), every = hint_every(&c->wr), since = 0;
     for (;;) {
         size_t step = n - done;
         if (step > avail)
@@ -504,11 +517,14 @@ static long do_write(struct vchan_core *c, const void *buf, size_t n, uint32_t a
         avail -= (uint32_t)step;
         if (done == n)
             break;
+        if ((since += (uint32_t)step) >= every) {
+            since = 0;
+            hint_notify(c, VCHAN_NOTIFY_WRITE);
+        }
         if (avail == 0 && more)
             avail = wait_space(c);
         if (avail == 0)
             break;
-        hint_notify(c, VCHAN_NOTIFY_WRITE);
     }
     send_notify(c, VCHAN_NOTIFY_WRITE);
     return (long)done;
