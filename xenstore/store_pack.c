@@ -132,15 +132,21 @@ int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
 #define PREALLOC_MIN (256u << 10)
 #define PREALLOC_MAX (2u << 20)
 
+uint64_t pack_prealloc_step(const struct pack *p)
+{
+    uint64_t step = p->end / 8;
+    return step < PREALLOC_MIN ? PREALLOC_MIN : step > PREALLOC_MAX ? PREALLOC_MAX : step;
+}
+
 static void prealloc(struct pack *p, uint64_t need)
 {
     static const uint8_t zeros[65536];
-    uint64_t step = p->end / 8;
-    step = step < PREALLOC_MIN ? PREALLOC_MIN : step > PREALLOC_MAX ? PREALLOC_MAX : step;
+    uint64_t step = pack_prealloc_step(p);
     /* With the fill thread the zeros are written ahead of time, off the update's path
      * (store_pack_fill.c); without it, or when an append outruns it, here. */
     if (pack_filler_prealloc(p, need, step) || need <= p->alloc_end)
         return;
+    p->zero_steps_inline++;
     uint64_t from = p->alloc_end > need ? p->alloc_end : need;
     if (from < written_end(p))
         from = written_end(p);

@@ -64,8 +64,10 @@ static void *fill_main(void *arg)
         }
         pthread_mutex_lock(&p->lock);
         t->busy = false;
-        if (at > p->alloc_end)
+        if (at > p->alloc_end) {
             p->alloc_end = at;
+            p->zero_steps_thread++;
+        }
         if (at < to)
             t->want_to = 0; /* failed or stopped: asked again by the next append */
         pthread_cond_broadcast(&t->cv); /* an append, a GC or close waiting for us */
@@ -85,6 +87,10 @@ int store_pack_fill_thread(struct objstore *s)
     pthread_cond_init(&t->cv, NULL);
     pthread_mutex_lock(&p->lock);
     p->filler = t;
+    if (p->alloc_end - p->end < pack_prealloc_step(p) / 2) { /* the first step too */
+        t->want_to = p->alloc_end + pack_prealloc_step(p);
+        t->want_to -= t->want_to % 4096;
+    }
     int rc = pthread_create(&t->thread, NULL, fill_main, p);
     if (rc != 0)
         p->filler = NULL;
@@ -121,6 +127,13 @@ bool pack_filler_prealloc(struct pack *p, uint64_t need, uint64_t step)
 void pack_filler_wait_idle(struct pack *p)
 {
     while (p->filler != NULL && p->filler->busy)
+        pthread_cond_wait(&p->filler->cv, &p->lock);
+}
+
+void pack_filler_settle(struct pack *p)
+{
+    while (p->filler != NULL && !p->failed &&
+           (p->filler->busy || p->filler->want_to > p->alloc_end))
         pthread_cond_wait(&p->filler->cv, &p->lock);
 }
 

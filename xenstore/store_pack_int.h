@@ -219,6 +219,7 @@ struct pack {
     struct gc_state *gc;
     struct pack_syncer *syncer; /* the sync thread (store_pack_sync.c), NULL: none */
     struct pack_filler *filler; /* the thread writing zeros ahead (store_pack_fill.c), NULL: none */
+    uint64_t zero_steps_inline, zero_steps_thread; /* steps of zeros written by appends, by it */
 };
 
 static inline struct pack *P(struct objstore *s)
@@ -286,6 +287,8 @@ int pack_ref_apply(struct pack *p, unsigned op, const char *name, const struct s
 int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
                            const struct store_hash *h, const void *payload, size_t len);
 int pack_wbuf_write(struct pack *p);
+/* How many bytes of zeros the file grows by ahead of its records (lock held). */
+uint64_t pack_prealloc_step(const struct pack *p);
 void pack_trim_prealloc(struct pack *p);
 void pack_inflight_add(struct pack *p, const struct store_hash *h);
 size_t pack_encode_ref_entry(uint8_t *b, unsigned op, const char *name,
@@ -309,6 +312,8 @@ bool pack_syncer_running(const struct pack *p);
 bool pack_filler_prealloc(struct pack *p, uint64_t need, uint64_t step);
 void pack_filler_wait_idle(struct pack *p);
 void pack_filler_stop(struct pack *p);
+/* Wait until the thread wrote what it was asked for (tests: a deterministic point). */
+void pack_filler_settle(struct pack *p);
 
 /* store_pack_open.c: the header and the record check the open scan and the GC share. */
 void pack_encode_header(uint8_t *h);
