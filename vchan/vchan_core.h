@@ -188,7 +188,7 @@ static inline size_t vchan_write_size(const struct vchan_core *c) { return c->wr
 /* Stream: copy up to len bytes (whatever is there / whatever fits). Both keep going while
  * the peer keeps up: a read loads prod again when it has taken what it saw, a write loads
  * cons again when it has filled the space it knew of, and a write larger than the ring that
- * finds it full looks again for up to VCHAN_WRITE_SPIN pauses (~2.5 us) before it returns
+ * finds it full looks again up to VCHAN_WRITE_SPIN times (~2.5 us) before it returns
  * what it wrote (a read loads prod again only after finding a publication step's worth).
  * So a large write into a small ring moves far more than the ring's size per call when the
  * reader runs on another CPU. */
