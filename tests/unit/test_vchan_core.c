@@ -26,6 +26,10 @@ struct pair {
     uint8_t *drain;                     /* non-NULL: each server kick makes the client read
                                          * everything into drain + drained and ask again */
     size_t drained;
+    const uint8_t *refill;              /* non-NULL: each client kick makes the server write
+                                         * what fits from refill + refilled (up to refill_end)
+                                         * and ask again */
+    size_t refilled, refill_end;
 };
 
 static void srv_notify(void *ctx)
@@ -40,7 +44,17 @@ static void srv_notify(void *ctx)
         assert_false(vchan_arm_read(&p->cli, 1));
     }
 }
-static void cli_notify(void *ctx) { ((struct pair *)ctx)->cli_kicks++; }
+static void cli_notify(void *ctx)
+{
+    struct pair *p = ctx;
+    p->cli_kicks++;
+    if (p->refill && p->refilled < p->refill_end) {
+        long k = vchan_write(&p->srv, p->refill + p->refilled, p->refill_end - p->refilled);
+        assert_true(k > 0);
+        p->refilled += (size_t)k;
+        (void)vchan_arm_write(&p->srv, vchan_write_size(&p->srv));
+    }
+}
 
 static void *ring_mem(unsigned order)
 {
@@ -377,6 +391,33 @@ static void test_write_while_drained(void **state)
     pair_free(&p);
 }
 
+/* A stream read goes on while the writer keeps bringing data: the server fills the 2 KiB
+ * ring and asks to hear when the client reads; the client's read of 8 KiB kicks it after
+ * each ring's worth, the server writes more from the kick, and the read loads prod again and
+ * takes it, all in one call. */
+static void test_read_while_refilled(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p, 10, 11);
+    size_t n = 8192;
+    uint8_t *src = malloc(n), *dst = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (uint8_t)(i * 29 + 5);
+    assert_int_equal(vchan_write(&p.srv, src, n), 2048);
+    assert_false(vchan_arm_write(&p.srv, 2048));
+    assert_int_equal(p.ctrl->cli_notify & VCHAN_NOTIFY_READ, VCHAN_NOTIFY_READ);
+    p.refill = src;
+    p.refilled = 2048;
+    p.refill_end = n;
+    assert_int_equal(vchan_read(&p.cli, dst, n), (long)n);
+    assert_memory_equal(src, dst, n);
+    p.refill = NULL;
+    free(src);
+    free(dst);
+    pair_free(&p);
+}
+
 /* A write that fits in the space known from the last load of cons looks at the peer's
  * liveness after publishing: a closed peer still makes it fail, a bad liveness byte breaks
  * the connection. A reader knows what it saw and left. */
@@ -530,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_publish_steps),
         cmocka_unit_test(test_write_known_space),
         cmocka_unit_test(test_write_while_drained),
+        cmocka_unit_test(test_read_while_refilled),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_bad_init),
     };
