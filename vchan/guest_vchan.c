@@ -195,7 +195,7 @@ int gvchan_wait_any(struct gvchan *const *vs, unsigned n, uint64_t deadline_ns)
     for (;;) {
         /* The block ends by the liveness period of Xen's real time at the latest (also if
          * a reading ran ahead: clock_xen_timeout), so wake-ups keep coming. */
-        uint64_t now = clock_xen_ns(), dl = clock_xen_timeout(GVCHAN_LIVENESS_NS);
+        uint64_t now = clock_xen_ns(), dl = clock_xen_timeout(now, GVCHAN_LIVENESS_NS);
         if (deadline_ns < dl)
             dl = deadline_ns;
         bool force = idle_wakes >= GVCHAN_LIVENESS_WAKES;

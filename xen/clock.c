@@ -66,7 +66,7 @@ uint64_t clock_xen_ns(void)
     return last_raw;
 }
 
-uint64_t clock_xen_timeout(uint64_t ns)
+uint64_t clock_xen_timeout(uint64_t now_xen, uint64_t ns)
 {
     /* The time info's own stamp is Xen's time when it last wrote it: never ahead of Xen's
      * clock, and behind by at most a calibration epoch (1 s) in normal operation, where an
@@ -76,7 +76,7 @@ uint64_t clock_xen_timeout(uint64_t ns)
     struct pvclock_snapshot s;
     if (v != NULL && pvclock_snapshot(&v->time, &s, 1000) == 0)
         last_stamp = s.system_time;
-    uint64_t t = clock_xen_ns() + ns, cap = last_stamp + ns + CLOCK_STAMP_SLACK_NS;
+    uint64_t t = now_xen + ns, cap = last_stamp + ns + CLOCK_STAMP_SLACK_NS;
     return t < cap ? t : cap;
 }
 

@@ -26,12 +26,12 @@ uint64_t clock_monotonic_ns(void);
 uint64_t clock_xen_ns(void);
 
 /* A Xen time `ns` from now, for a block's timeout, that a reading running ahead cannot push
- * far out: clock_xen_ns() + ns, but no later than the time info's stamp (Xen's own time when
+ * far out: now_xen (a clock_xen_ns() reading) + ns, but no later than the time info's stamp (Xen's own time when
  * it last rewrote the time info, never ahead of Xen's clock) + ns + CLOCK_STAMP_SLACK_NS.
  * So a block ends within about ns + 2 s of Xen's real time whatever the readings say (at
  * once if the stamp is older than the slack: a spin, not a hang, until Xen rewrites it). */
 #define CLOCK_STAMP_SLACK_NS (2 * NSEC_PER_SEC)
-uint64_t clock_xen_timeout(uint64_t ns);
+uint64_t clock_xen_timeout(uint64_t now_xen, uint64_t ns);
 
 /* Nanoseconds since 1970-01-01 UTC, as Xen's wall clock says. */
 uint64_t clock_wall_ns(void);

@@ -291,7 +291,7 @@ static void on_event(evtchn_port_t port, void *arg)
  * then. */
 void xb_wait_daemon(uint64_t deadline_ns)
 {
-    uint64_t dl = clock_xen_timeout(RECHECK_NS);
+    uint64_t dl = clock_xen_timeout(clock_xen_ns(), RECHECK_NS);
     wait_for_wakeup(deadline_ns < dl ? deadline_ns : dl);
     poll_ring();
 }
@@ -383,13 +383,21 @@ int xb_request(const struct xb_req *rq, void *reply, size_t cap, size_t *reply_l
     p.next = xb.pending;
     xb.pending = &p;
     poll_ring();
-    uint64_t start = clock_monotonic_ns(), next_report = start + SLOW_REPORT_NS;
+    /* The clock is read only once a wake-up has not brought the reply (most replies come
+     * with the first): guests with an emulated TSC pay a trap per reading. */
+    uint64_t start = 0, next_report = 0;
     while (!p.done) {
         xb_wait_daemon(WAIT_FOREVER);
-        if (!p.done && clock_monotonic_ns() >= next_report) {
+        if (p.done)
+            break;
+        uint64_t now = clock_monotonic_ns();
+        if (next_report == 0) {
+            start = now;
+            next_report = now + SLOW_REPORT_NS;
+        } else if (now >= next_report) {
             /* Not an error (the daemon may be busy), but worth a line when it lasts. */
             next_report += SLOW_REPORT_NS;
-            report_slow(&p, clock_monotonic_ns() - start);
+            report_slow(&p, now - start);
         }
     }
     for (struct pending **pp = &xb.pending; *pp != NULL; pp = &(*pp)->next) {

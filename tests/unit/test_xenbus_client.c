@@ -97,9 +97,9 @@ uint64_t clock_xen_ns(void)
     return xen_ns;
 }
 
-uint64_t clock_xen_timeout(uint64_t ns)
+uint64_t clock_xen_timeout(uint64_t now_xen, uint64_t ns)
 {
-    return xen_ns + ns;
+    return now_xen + ns;
 }
 
 static void pass_time_to(uint64_t t)
