@@ -30,16 +30,16 @@ demo: guests host-progs $(E2E_DEPS)
 
 # xen-init-dom0, xenconsoled, xl create/destroy, guest rings, blkback/netback-free toolstack
 # checks and vchan (unikernel pairs, one server with two clients, 50 vchans at once under the
-# transaction quota, dom0 vchan-cat), a stock Linux PVH guest whose xen-blkfront and
-# xen-netfront negotiate with dom0's blkback and netback, then survive a SIGKILL + restart of
-# the daemon (linux-guest), with vxenstored; vxs-restart last (it kills and restarts the
-# daemon under a dom0 ring writer too). vxenstored runs under vxs-fdstore, as a dom0 should
-# run it (docs/vxenstored.8, RESTARTS): the socket clients (xenconsoled, xl create -F) keep
-# their connections across the kills. VXS_PLAIN_SCENARIOS then run on a boot with vxenstored
-# alone, where a kill ends the socket connections (the scenarios restart xenconsoled) and only
-# the rings and the database carry over.
+# transaction quota, dom0 vchan-cat, one of a pair destroyed mid-stream), a stock Linux PVH
+# guest whose xen-blkfront and xen-netfront negotiate with dom0's blkback and netback, then
+# survive a SIGKILL + restart of the daemon (linux-guest), with vxenstored; vxs-restart last
+# (it kills and restarts the daemon under a dom0 ring writer too). vxenstored runs under
+# vxs-fdstore, as a dom0 should run it (docs/vxenstored.8, RESTARTS): the socket clients
+# (xenconsoled, xl create -F) keep their connections across the kills. VXS_PLAIN_SCENARIOS
+# then run on a boot with vxenstored alone, where a kill ends the socket connections (the
+# scenarios restart xenconsoled) and only the rings and the database carry over.
 VXS_SCENARIOS ?= hello xsprobe toolstack xlshutdown vchan vchan-big vchan-multi vchan-many vchan-dom0 \
-                 linux-guest vxs-restart
+                 vchan-kill linux-guest vxs-restart
 VXS_PLAIN_SCENARIOS ?= vxs-restart
 RIG_VXS_KEPT = BUILD=$(BUILD) RIG_HOST_PROGS="$(HOST_PROGS)" tools/rig/run.sh \
     --xenstored $(BUILD)/vxs-fdstore \
