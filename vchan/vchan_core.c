@@ -436,6 +436,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* The next step of a transfer: what is left, at most what is known free / ready, at most a
+ * publication step. */
+static size_t step_len(size_t left, uint32_t avail, uint32_t max)
+{
+    size_t step = left < avail ? left : avail;
+    return step < max ? step : max;
+}
+
 /* Stream (more = true): move up to n bytes, starting with the `avail` known readable, and
  * loading prod again each time those run out, as long as the last load found at least a
  * step's worth (a writer that publishes small messages one by one is not chased: each load
@@ -448,11 +456,7 @@ static long do_read(struct vchan_core *c, void *buf, size_t n, uint32_t avail, b
     uint32_t max = publish_step(&c->rd), every = hint_every(&c->rd), since = 0, seen = avail;
     rmb();
     for (;;) {
-        size_t step = n - done;
-        if (step > avail)
-            step = avail;
-        if (step > max)
-            step = max;
+        size_t step = step_len(n - done, avail, max);
         copy_out(&c->rd, dst + done, step);
         /* Our loads of the bytes are done before the peer may see cons move and reuse
          * them: a release fence orders earlier loads before later stores. */
@@ -516,11 +520,7 @@ static long do_write(struct vchan_core *c, const void *buf, size_t n, uint32_t a
     size_t done = 0;
     uint32_t max = publish_step(&c->wr), every = hint_every(&c->wr), since = 0;
     for (;;) {
-        size_t step = n - done;
-        if (step > avail)
-            step = avail;
-        if (step > max)
-            step = max;
+        size_t step = step_len(n - done, avail, max);
         copy_in(&c->wr, src + done, step);
         wmb();
         c->wr.own += (uint32_t)step;
