@@ -371,15 +371,21 @@ static void test_memory_figure(void **state)
     assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
 }
 
+/* A 2,000-byte value: two fit under the memory quotas of the tests below, three do not. */
+static const char *big_value(void)
+{
+    static char big[2001];
+    memset(big, 'x', 2000);
+    return big;
+}
+
 static void test_memory(void **state)
 {
     (void)state;
     const char *args[] = {"-Q", "memory=5000", "-q", "memory=3000", NULL};
     vh_start(NULL, args);
     struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    char big[2001];
-    memset(big, 'x', 2000);
-    big[2000] = '\0';
+    const char *big = big_value();
     assert_int_equal(vh_write(d1, 0, "a", big), 0);
     assert_false(vxs_qdom(1, false)->soft_reported);
     assert_int_equal(vh_write(d1, 0, "b", big), 0);
@@ -403,9 +409,7 @@ static void test_memory_transaction(void **state)
     const char *args[] = {"-Q", "memory=5000", NULL};
     vh_start(NULL, args);
     struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    char big[2001];
-    memset(big, 'x', 2000);
-    big[2000] = '\0';
+    const char *big = big_value();
     assert_int_equal(vh_write(d1, 0, "a", big), 0);
     uint32_t tx;
     assert_int_equal(vh_tx_start(d1, &tx), 0);
