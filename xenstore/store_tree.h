@@ -219,6 +219,9 @@ size_t vs_txn_accessed(const struct vs_txn *x);
 /* Whether the transaction accessed path; then *then: it existed at the first access, *now: it
  * exists in the transaction's view (records nothing). */
 bool vs_txn_was_accessed(const struct vs_txn *x, const char *path, bool *then, bool *now);
+/* Where path comes in the order of the transaction's first accesses (1: the first node it
+ * accessed), 0 if it did not access it. */
+size_t vs_txn_access_rank(const struct vs_txn *x, const char *path);
 /* At most max accessed nodes (0: no limit): an access to one more says -ENOSPC and fails the
  * transaction (its commit says -ENOMEM), as C's transaction-nodes quota. */
 void vs_txn_set_max_accessed(struct vs_txn *x, size_t max);

@@ -398,6 +398,18 @@ bool vs_txn_was_accessed(const struct vs_txn *x, const char *path, bool *then, b
     return true;
 }
 
+size_t vs_txn_access_rank(const struct vs_txn *x, const char *path)
+{
+    if (x->nslots == 0)
+        return 0;
+    size_t mask = x->nslots - 1;
+    for (size_t i = path_hash(path) & mask;; i = (i + 1) & mask) {
+        uint32_t s = x->slots[i];
+        if (s == 0 || strcmp(x->recs[s - 1]->path, path) == 0)
+            return s; /* records are only ever appended: the slot holds index + 1 */
+    }
+}
+
 void vs_txn_set_max_accessed(struct vs_txn *x, size_t max)
 {
     x->max_recs = max;

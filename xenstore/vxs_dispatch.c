@@ -406,9 +406,10 @@ static void do_watch(struct ctx *k, const uint8_t *body, size_t len)
         }
         if (rc < 0)
             return send_error(k, rc);
-        k->need = vxs_persist_watch(k->c, k->c->watches, true);
+        struct vxs_watch *w = vxs_watch_newest(k->c);
+        k->need = vxs_persist_watch(k->c, w, true);
         send_str(k, "OK");
-        vxs_watch_first_event(k->c, k->c->watches, k->need);
+        vxs_watch_first_event(k->c, w, k->need);
     } else {
         rc = vxs_watch_del(k->c, arg[0], arg[1]);
         if (rc == -ENOENT && k->c->replay)

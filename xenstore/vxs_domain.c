@@ -479,7 +479,7 @@ static void restore_watch(uint32_t domid, const char *path, const char *token, i
     if (!d || !d->conn || vxs_watch_add(d->conn, path, token, depth) < 0)
         return;
     /* The events it may have missed come from vxs_events_replay. */
-    d->conn->watches->since = since;
+    vxs_watch_newest(d->conn)->since = since;
 }
 
 void vxs_domain_restore(void)

@@ -27,7 +27,7 @@ static void restore_watch(void *arg, const char *path, const char *token, int de
 {
     struct vxs_conn *c = arg;
     if (vxs_watch_add(c, path, token, depth) == 0)
-        c->watches->since = since;
+        vxs_watch_newest(c)->since = since;
 }
 
 void vxs_persist_sock_load(struct vxs_conn *c)

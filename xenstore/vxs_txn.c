@@ -76,6 +76,77 @@ static void drop_transient(struct vs_txn *x, struct vxs_events *ev)
     ev->n = k;
 }
 
+/* Moves the events ev->paths[0..n) into the order order[] gives (indexes into the old
+ * arrays). */
+static void events_permute(struct vxs_events *ev, const size_t *order)
+{
+    size_t n = ev->n;
+    char **paths = malloc(n * (2 * sizeof(char *) + sizeof(size_t) + sizeof(bool)));
+    if (!paths)
+        return; /* keep the order they came in */
+    char **perms = paths + n;
+    size_t *plen = (size_t *)(perms + n);
+    bool *exact = (bool *)(plen + n);
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = ev->paths[order[i]];
+        perms[i] = ev->perms[order[i]];
+        plen[i] = ev->perms_len[order[i]];
+        exact[i] = ev->exact[order[i]];
+    }
+    memcpy(ev->paths, paths, n * sizeof(char *));
+    memcpy(ev->perms, perms, n * sizeof(char *));
+    memcpy(ev->perms_len, plen, n * sizeof(size_t));
+    memcpy(ev->exact, exact, n * sizeof(bool));
+    free(paths);
+}
+
+struct ranked {
+    size_t rank, at;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* C xenstored queues a transaction's events on the nodes it accessed, one per node, and
+ * fires them at the commit in the order of the nodes' first access (a read counts), each
+ * node's as an exact event only if every change of it was exact (a removed subtree's inner
+ * nodes). So: the events sorted by the first access of their path (stable), the exactness
+ * of one path's events made the same. */
+static void order_by_access(struct vs_txn *x, struct vxs_events *ev)
+{
+    size_t n = ev->n;
+    if (n < 2)
+        return;
+    struct ranked *r = malloc(n * sizeof *r);
+    size_t *order = malloc(n * sizeof *order);
+    if (r && order) {
+        for (size_t i = 0; i < n; i++) {
+            r[i].rank = vs_txn_access_rank(x, ev->paths[i]);
+            if (r[i].rank == 0)
+                r[i].rank = SIZE_MAX; /* not accessed (cannot happen): last */
+            r[i].at = i;
+        }
+        qsort(r, n, sizeof *r, ranked_cmp);
+        for (size_t i = 0; i < n; i++)
+            order[i] = r[i].at;
+        events_permute(ev, order);
+        for (size_t i = 0, j; i < n; i = j) {
+            bool exact = true;
+            for (j = i; j < n && strcmp(ev->paths[j], ev->paths[i]) == 0; j++)
+                exact = exact && ev->exact[j];
+            for (size_t k = i; k < j; k++)
+                ev->exact[k] = exact;
+        }
+    }
+    free(r);
+    free(order);
+}
+
 static int commit(struct vxs_conn *c, struct vs_txn *x, struct vxs_events *ev, bool dirty,
                   const char *what, uint64_t *need)
 {
@@ -128,6 +199,7 @@ int vxs_txn_end(struct vxs_conn *c, struct vxs_tx *t, bool do_commit, const char
     int rc = 0;
     *need = 0;
     if (do_commit) {
+        order_by_access(t->x, &t->ev);
         rc = commit(c, t->x, &t->ev, t->dirty, what, need);
     } else {
         vs_txn_abort(t->x);

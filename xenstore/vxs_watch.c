@@ -16,6 +16,22 @@ static void watch_free(struct vxs_watch *w)
     free(w);
 }
 
+/* A watch's path made absolute. C 4.17 (check_watch_path) takes a name starting with "@"
+ * as it is, whatever its characters and slashes ("@/", "@a//b"): only its length is
+ * limited (by the caller). */
+static int special_or_resolve(const struct vxs_conn *c, const char *given, char *abs,
+                              bool *rel)
+{
+    if (given[0] != '@')
+        return vxs_path_resolve(c, given, abs, true, rel);
+    size_t n = strlen(given);
+    if (n > XENSTORE_ABS_PATH_MAX)
+        return -EINVAL;
+    memcpy(abs, given, n + 1);
+    *rel = false;
+    return 0;
+}
+
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth)
 {
     char abs[XENSTORE_ABS_PATH_MAX + 1];
@@ -24,13 +40,16 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
      * paths' limit, not the absolute ones'. */
     if (given[0] == '@' && strlen(given) > XENSTORE_REL_PATH_MAX)
         return -EINVAL;
-    int rc = vxs_path_resolve(c, given, abs, true, &rel);
+    int rc = special_or_resolve(c, given, abs, &rel);
     if (rc < 0)
         return rc;
     unsigned n = 0;
-    for (struct vxs_watch *w = c->watches; w; w = w->next, n++)
+    struct vxs_watch **tail = &c->watches;
+    for (struct vxs_watch *w = c->watches; w; w = w->next, n++) {
         if (strcmp(w->path, abs) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
+        tail = &w->next;
+    }
     unsigned lim = c->priv ? 0 : vxs_quota_limit(c->domid, VXS_Q_WATCHES);
     /* C xenstored's watch quota (-W, or the domain's own: SET_QUOTA), checked as C 4.17
      * does, before the count goes up: "more than the limit" allows one watch beyond it. */
@@ -48,16 +67,26 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
     }
     w->depth = depth;
     w->relative = rel;
-    w->next = c->watches;
-    c->watches = w;
+    /* At the end: one change fires a connection's watches in the order they were added,
+     * as C xenstored (its list of a connection's watches grows at the tail). */
+    *tail = w;
     return 0;
+}
+
+struct vxs_watch *vxs_watch_newest(struct vxs_conn *c)
+{
+    struct vxs_watch *w = c->watches;
+    while (w && w->next)
+        w = w->next;
+    return w;
 }
 
 int vxs_watch_del(struct vxs_conn *c, const char *given, const char *token)
 {
     char abs[XENSTORE_ABS_PATH_MAX + 1];
     /* A path no watch could have is simply not found (as C: ENOENT, not EINVAL). */
-    if (vxs_path_resolve(c, given, abs, true, NULL) < 0)
+    bool rel;
+    if (special_or_resolve(c, given, abs, &rel) < 0)
         return -ENOENT;
     for (struct vxs_watch **pw = &c->watches; *pw; pw = &(*pw)->next) {
         struct vxs_watch *w = *pw;
@@ -197,6 +226,48 @@ static void note_subtree(struct vs_txn *x, struct vxs_events *ev, char *path, si
     free(perms);
 }
 
+/* Does a come before b when a subtree is walked children first, siblings by name (the
+ * store's order)? Both are below the removed node. */
+static int postorder_cmp(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    if (!a[i] && !b[i])
+        return 0;
+    if (!a[i])
+        return b[i] == '/' ? 1 : -1;   /* a is b's ancestor, or a's last name is shorter */
+    if (!b[i])
+        return a[i] == '/' ? -1 : 1;
+    if (a[i] == '/')
+        return -1;                      /* a's name at this level is a prefix of b's */
+    if (b[i] == '/')
+        return 1;
+    return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+}
+
+/* Sorts the events ev[from..n) into post-order, stably (insertion: removals with watches
+ * inside are few). */
+static void postorder_sort(struct vxs_events *ev, size_t from)
+{
+    for (size_t i = from + 1; i < ev->n; i++) {
+        char *p = ev->paths[i], *pm = ev->perms[i];
+        size_t pl = ev->perms_len[i];
+        bool ex = ev->exact[i];
+        size_t j = i;
+        for (; j > from && postorder_cmp(ev->paths[j - 1], p) > 0; j--) {
+            ev->paths[j] = ev->paths[j - 1];
+            ev->perms[j] = ev->perms[j - 1];
+            ev->perms_len[j] = ev->perms_len[j - 1];
+            ev->exact[j] = ev->exact[j - 1];
+        }
+        ev->paths[j] = p;
+        ev->perms[j] = pm;
+        ev->perms_len[j] = pl;
+        ev->exact[j] = ex;
+    }
+}
+
 void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path)
 {
     if (commit_later(ev)) {
@@ -207,6 +278,7 @@ void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char 
         }
         return;
     }
+    size_t first = ev->n;
     for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
         for (struct vxs_watch *w = c->watches; w; w = w->next) {
             int levels;
@@ -237,6 +309,10 @@ void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char 
             free(perms);
         }
     }
+    /* C fires them as it deletes the nodes, children before their parent (then the removed
+     * node's own event, which the caller adds); its children come in creation order, ours by
+     * name (the DIRECTORY order, vxenstored.8). */
+    postorder_sort(ev, first);
 }
 
 void vxs_watch_report(struct vxs_conn *c, const struct vxs_watch *w, const char *abs,

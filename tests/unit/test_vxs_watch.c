@@ -228,6 +228,55 @@ static void test_transaction_rm_watch_added_later(void **state)
     NO_EVENT(d1);
 }
 
+/* The order of one change's events, as C 4.17: a connection's watches in the order they
+ * were added; a removed subtree's nodes children first (siblings by name in ours, by
+ * creation in C), then the node removed; a transaction's events at the commit in the order
+ * of its first access to each node (a read counts), one per node. */
+static void test_event_order(void **state)
+{
+    (void)state;
+    struct vh_client *d0 = vh_dom0(), *w = vh_dom0();
+    assert_int_equal(vh_write(d0, 0, "/o/b/c", "x"), 0);
+    assert_int_equal(vh_write(d0, 0, "/o/a", "x"), 0);
+    assert_int_equal(vh_write(d0, 0, "/o/b/d", "x"), 0);
+    assert_int_equal(vh_watch(w, "/o", "o"), 0);
+    assert_int_equal(vh_watch(w, "/o/b/d", "d"), 0);
+    assert_int_equal(vh_watch(w, "/", "root"), 0);
+    assert_int_equal(vh_watch(w, "/o/a", "a"), 0);
+    assert_int_equal(vh_watch(w, "/o/b", "b"), 0);
+    assert_int_equal(vh_watch(w, "/o/b/c", "c"), 0);
+    vh_events_drop(w);
+    assert_int_equal(vh_write(d0, 0, "/o/b/c", "y"), 0);
+    EVENT(w, "/o/b/c", "o");
+    EVENT(w, "/o/b/c", "root");
+    EVENT(w, "/o/b/c", "b");
+    EVENT(w, "/o/b/c", "c");
+    NO_EVENT(w);
+    uint32_t t;
+    assert_int_equal(vh_tx_start(d0, &t), 0);
+    READS(d0, t, "/o/b/d", "x");
+    assert_int_equal(vh_write(d0, t, "/o/a", "y"), 0);
+    assert_int_equal(vh_write(d0, t, "/o/b/d", "y"), 0);
+    assert_int_equal(vh_write(d0, t, "/o/a", "z"), 0);
+    assert_int_equal(vh_tx_end(d0, t, true), 0);
+    EVENT(w, "/o/b/d", "o");
+    EVENT(w, "/o/b/d", "d");
+    EVENT(w, "/o/b/d", "root");
+    EVENT(w, "/o/b/d", "b");
+    EVENT(w, "/o/a", "o");
+    EVENT(w, "/o/a", "root");
+    EVENT(w, "/o/a", "a");
+    NO_EVENT(w);
+    assert_int_equal(vh_rm(d0, 0, "/o"), 0);
+    EVENT(w, "/o/a", "a");
+    EVENT(w, "/o/b/c", "c");
+    EVENT(w, "/o/b/d", "d");
+    EVENT(w, "/o/b", "b");
+    EVENT(w, "/o", "o");
+    EVENT(w, "/o", "root");
+    NO_EVENT(w);
+}
+
 /* @introduceDomain and @releaseDomain: for dom0, and for the domains their perms let read. */
 static void test_special_watches(void **state)
 {
@@ -358,6 +407,7 @@ int main(void)
         T(test_watches_read_perm),
         T(test_transaction_watches),
         T(test_recursive_rm_watch),
+        T(test_event_order),
         T(test_transaction_rm_watch_added_later),
         T(test_special_watches),
         T(test_target_watches),
