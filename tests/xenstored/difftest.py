@@ -7,13 +7,18 @@ several connections per sequence, transactions, watches, permissions, relative p
 DIRECTORY_PART and malformed requests. Replies must be identical (type, echoed req_id and
 tx_id, payload), after the normalisations listed in DELIBERATE below.
 
-Watch events are compared per connection as multisets per step: after each request, every
-connection that ever asked for a watch gets a barrier request (GET_DOMAIN_PATH 0) and all the
-events read on that connection until the barrier's reply form that step's multiset. Both
-daemons queue an event before any reply to a later request of the same connection, so this
-catches every event a request causes; the order of an event against the reply that caused it
-differs between implementations (C sends a WRITE's event before the WRITE's reply and a
-WATCH's first event after the WATCH's reply) and is not compared.
+Watch events are compared per connection and step: after each request, every connection
+that ever asked for a watch gets a barrier request (GET_DOMAIN_PATH 0) and all the events
+read on that connection until the barrier's reply form that step's list. Both daemons queue an
+event before any reply to a later request of the same connection, so this catches every event
+a request causes; the order of an event against the reply that caused it differs between
+implementations (C sends a WRITE's event before the WRITE's reply and a WATCH's first event
+after the WATCH's reply) and is not compared. The events' order among themselves is: a
+connection's watches in the order they were added, a transaction's events in the order of its
+first access to each node, a removed subtree's nodes children first. An RM's events, and a
+TX_END's after an RM in its transaction, are compared as multisets (DELIBERATE dir-order: the
+siblings of a removed subtree come in creation order in C, by name in ours); so are all with
+--sorted-events.
 
 Each sequence works below its own names (the placeholder @B@ in a payload becomes a fresh tag
 per run): /local/domain/0/@B@ (also reached by the relative path @B@), and /@B@.
@@ -23,7 +28,9 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
   id           | what differs                          | why / how compared
   -------------+---------------------------------------+-----------------------------------
   dir-order    | DIRECTORY child order: C = creation   | the versioned store keeps children
-               | order, ours = sorted by name          | sorted; compared as sorted lists
+               | order, ours = sorted by name (also    | sorted; compared as sorted lists
+               | the order of an RM's events on the    | (an RM's events, a TX_END's after
+               | removed subtree's siblings)           | an RM in it: as multisets)
   dirpart-gen  | DIRECTORY_PART generation string: C = | any decimal is a valid gencnt; only
                | global write counter, ours = node     | "is a decimal" is checked
                | version                               |
@@ -101,7 +108,7 @@ dom0 alone as owner, as C under the shim).
 
 Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1]
                    [--mix tx|perms|watch|dirs] [--conns 4]
-                   [--seed N] [--strict] [--no-minimise] [-v]
+                   [--seed N] [--strict] [--sorted-events] [--no-minimise] [-v]
 Exit: 0 = no undocumented difference; 1 = undocumented difference (minimal repro printed);
 2 = a daemon could not be reached.
 """
@@ -309,7 +316,8 @@ class Gen:
             if x < 0.1:
                 p = r.choice([b'/', b'@introduceDomain', b'@releaseDomain'] * 2 +
                              [b'@foo', b'@releaseDomain/7', b'@' + b'z' * 2047,
-                              b'@' + b'z' * 2048])
+                              b'@' + b'z' * 2048, b'@/', b'@a//b', b'@a b\xff',
+                              b'@releaseDomain/', b'@' + b'/' * 2047])
             else:
                 p = self.path()
             tok = r.choice([b't1', b't2', b'tok/x', b''])
@@ -509,12 +517,13 @@ class Daemon:
                     self.socks[c] = None
                 return m
             if m[0] == T['WATCH_EVENT'] and m[1] == 0:
-                self.events[c].append(m[3])
+                # an event's header says tx 0 in both: any other is shown
+                self.events[c].append(m[3] if m[2] == 0 else b'<tx %d>' % m[2] + m[3])
                 continue
             return m
 
-    def take_events(self, c):
-        e = sorted(self.events[c])
+    def take_events(self, c, ordered=False):
+        e = list(self.events[c]) if ordered else sorted(self.events[c])
         self.events[c] = []
         return e
 
@@ -583,6 +592,7 @@ class Runner:
         opentx = [set() for _ in range(nconn)]     # tx ids open on C, per connection
         watchers = set()
         stale = set()       # (conn, C tx id) open while the store changed outside them
+        rm_in_tx = set()    # (conn, C tx id) that had an RM (their events' order: dir-order)
         diverged = {}       # stale transactions whose view differed (c-tx-stale-view): the
                             # index of the first difference and ours' tx id
         try:
@@ -684,6 +694,8 @@ class Runner:
                         q.type == T['TX_END'] and _ok_type(crep, T['TX_END']) and ctx != 0):
                     stale.update((w, t) for w in range(nconn) for t in opentx[w]
                                  if (w, t) != (q.conn, ctx))
+                if q.type == T['RM'] and ctx != 0:
+                    rm_in_tx.add((q.conn, ctx))
                 # C's open transactions (for "unknown tx id")
                 if q.type == T['TX_START'] and _ok_type(crep, T['TX_START']):
                     opentx[q.conn].add(int(crep[3].rstrip(b'\0')))
@@ -699,7 +711,9 @@ class Runner:
                         return (i, 'barrier on conn%d differs: C %r, vxenstored %r' %
                                 (w, bc, bv))
                 for c in range(nconn):
-                    ec, ev = self.c.take_events(c), self.v.take_events(c)
+                    ordered = not self.args.sorted_events and q.type != T['RM'] and not (
+                        q.type == T['TX_END'] and (q.conn, ctx) in rm_in_tx)
+                    ec, ev = self.c.take_events(c, ordered), self.v.take_events(c, ordered)
                     if ec != ev:
                         k = self.classify(q, ec, ev, badtx, events=True)
                         if k is None or (self.args.strict and k[0] not in DELIBERATE_IDS):
@@ -754,6 +768,8 @@ def main():
     ap.add_argument('--seed', type=int, help='run only this seed')
     ap.add_argument('--strict', action='store_true', help='KNOWN_TO_FIX entries fail too')
     ap.add_argument('--no-minimise', action='store_true')
+    ap.add_argument('--sorted-events', action='store_true',
+                    help="compare a step's events as multisets, not in order")
     ap.add_argument('--max-fail', type=int, default=3, help='stop after this many failures')
     ap.add_argument('--list', action='store_true', help='print the generated requests')
     ap.add_argument('-v', '--verbose', action='store_true')
