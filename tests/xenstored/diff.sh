@@ -3,6 +3,8 @@
 # shim tests/shim/xkshim.so, no hypervisor), each on its own socket, fresh state; then
 # tests/xenstored/difftest.py sends both the same seeded random request sequences.
 # Usage: tests/xenstored/diff.sh [BUILD_DIR] [difftest.py options, e.g. --strict --seqs 2000]
+# Without options it runs DIFF_SEQS (1000) sequences of the default mix, then DIFF_MIX_SEQS
+# (150) of each --mix with --strict.
 set -u
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
@@ -43,6 +45,14 @@ echo "xenstored differential test: vxenstored vs C xenstored (Debian xen-utils-4
 python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c/socket" --v "$D/v/socket" \
     --seqs "${DIFF_SEQS:-1000}" "$@"
 rc=$?
+# Without options (as make test-xenstored runs it): each --mix briefly too, on other seeds
+# (~10 s in all; DIFF_MIX_SEQS=0 skips them).
+if [ $# -eq 0 ] && [ "${DIFF_MIX_SEQS:-150}" -gt 0 ]; then
+    for mix in limits tx perms watch dirs; do
+        python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c/socket" --v "$D/v/socket" \
+            --mix $mix --conns 6 --seqs "${DIFF_MIX_SEQS:-150}" --seed0 100001 --strict || rc=1
+    done
+fi
 kill -0 "$CPID" 2>/dev/null || { echo "diff.sh: C xenstored died:"; tail -c 400 "$D/c/log"; }
 kill -0 "$VPID" 2>/dev/null || { echo "diff.sh: vxenstored died:"; tail -c 400 "$D/v/log"; rc=1; }
 exit $rc

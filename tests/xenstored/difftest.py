@@ -107,7 +107,7 @@ setperms-badpath (see git history for what each was; the last two: --socket-only
 dom0 alone as owner, as C under the shim).
 
 Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1]
-                   [--mix tx|perms|watch|dirs] [--conns 4]
+                   [--mix tx|perms|watch|dirs|limits] [--conns 4]
                    [--seed N] [--strict] [--sorted-events] [--no-minimise] [-v]
 Exit: 0 = no undocumented difference; 1 = undocumented difference (minimal repro printed);
 2 = a daemon could not be reached.
@@ -227,6 +227,8 @@ MIXES = {
     # listings: DIRECTORY(_PART) of trees built and cut down
     'dirs': {'DIRECTORY': 14, 'DIRPART': 10, 'MKDIR': 12, 'RM': 10, 'READ': 4, 'DOMPATH': 0,
              'INTRODUCED': 0, 'UNKNOWN': 0},
+    # limits: paths and payloads at and one past them, odd domids, malformed perms
+    'limits': {'LIMITS': 25, 'BADARGS': 6},
 }
 
 
@@ -287,7 +289,7 @@ class Gen:
                ('DIRPART', 4), ('GET_PERMS', 4), ('SET_PERMS', 5), ('WATCH', 6),
                ('UNWATCH', 3), ('TX_START', 5), ('TX_END', 6), ('DOMPATH', 2),
                ('INTRODUCED', 2), ('RESET', 1), ('UNKNOWN', 1), ('BADARGS', 3),
-               ('SPECIAL', 1), ('GLOBAL', 1)]
+               ('SPECIAL', 1), ('GLOBAL', 1), ('LIMITS', 1)]
         op = r.choices([o for o, _ in ops], [self.mix.get(o, w) for o, w in ops])[0]
         tx = self.txspec(c)
         if op == 'WRITE':
@@ -369,6 +371,8 @@ class Gen:
                       'DIRECTORY_PART': [p + b'\0', p + b'\0x\0', p + b'\x000\0junk'],
                       'TX_END': [b'', b'T\0extra\0', b'TT\0', b'T\0junk', b'Tjunk']}[t]
             return Req(c, T[t], r.choice(shapes), tx, 'badargs')
+        if op == 'LIMITS':
+            return self.limits(c, tx)
         if op == 'SPECIAL':
             t = r.choice(['READ', 'DIRECTORY', 'GET_PERMS', 'RM'] * 3 + ['WRITE', 'MKDIR'])
             p = r.choice(SPECIAL)
@@ -378,6 +382,39 @@ class Gen:
                       (T['DIRECTORY'], b'/tool\0'), (T['READ'], b'/tool/xenstored\0'),
                       (T['RM'], b'/\0'), (T['GET_PERMS'], b'/tool\0')])
         return Req(c, q[0], q[1], tx)
+
+    def limits(self, c, tx):
+        """A request at a limit or one past it: paths of 2047-2049 and 3071-3073 characters
+        (absolute, relative, below /local/domain/0: C's path-max quota counts from below a
+        domain's home), names of every allowed character, payloads of 4095-4097 bytes, odd
+        domids, malformed perms."""
+        r = self.r
+        x = r.random()
+        if x < 0.45:
+            base = r.choice([b'/@B@/', b'@B@/', b'/local/domain/0/@B@/', b'/@B@/Az09-_@/'])
+            n = r.choice([2047, 2048, 2049, 3071, 3072, 3073])
+            p = base + b'@SPAD%d@' % n
+            t = r.choice(['WRITE', 'WRITE', 'READ', 'MKDIR', 'RM', 'WATCH', 'UNWATCH',
+                          'DIRECTORY', 'GET_PERMS', 'SET_PERMS'])
+            tail = {'WRITE': b'x', 'WATCH': b't1\0', 'UNWATCH': b't1\0',
+                    'SET_PERMS': b'n0\0'}.get(t, b'')
+            return Req(c, T[t], p + b'\0' + tail, tx, 'limits')
+        if x < 0.65:
+            # a WRITE's payload of 4095-4097 bytes (4096 = XENSTORE_PAYLOAD_MAX: one more
+            # and both daemons drop the connection)
+            n = r.choice([4095, 4096, 4096, 4097])
+            p = r.choice([b'/@B@/big', b'@B@/big', b'/@B@/' + b'-_@Az09' * 3])
+            return Req(c, T['WRITE'], p + b'\0' + b'@TPAD%d@' % n, tx, 'limits')
+        if x < 0.8:
+            t = r.choice(['GET_DOMAIN_PATH', 'IS_INTRODUCED'])
+            return Req(c, T[t], r.choice([b'99999999999\0', b'4294967296\0', b'65535\0',
+                                          b'32768\0', b' 0\0', b'+0\0', b'00\0', b'0\0x\0',
+                                          b'0', b'', b'0\0\0']), tx, 'limits')
+        perms = r.choice([b'n0\0r7', b'R0\0', b'n 0\0', b'n0 \0', b'n0x\0', b'n\0',
+                          b'n0\0\0r7\0', b'n0\0rw5\0', b'n0\0r-5\0', b'n0\0r32768\0',
+                          b'n0\0r99999999999\0', b'n0\0r7\0w7\0b7\0n7\0', b'b0\0b0\0',
+                          b'n0\0' + b'r1\0' * 1300, b'r0\0n0\0', b'n0\0r0\0junk'])
+        return Req(c, T['SET_PERMS'], self.path(False) + b'\0' + perms, tx, 'limits')
 
     def extra(self, q):
         """A request about quotas or features on a random connection, outside transactions,
@@ -529,6 +566,27 @@ class Daemon:
 
 
 # ---- comparison --------------------------------------------------------------------------
+PAD_RE = re.compile(rb'@([ST])PAD(\d+)@')
+
+
+def pad(payload):
+    """Expand a length marker (after the tag substitution, whose length varies): @SPADn@
+    grows its NUL-terminated string to n bytes, @TPADn@ the whole payload to n bytes."""
+    m = PAD_RE.search(payload)
+    if not m:
+        return payload
+    kind, n = m.group(1), int(m.group(2))
+    rest = payload[:m.start()] + payload[m.end():]
+    if kind == b'T':
+        have = len(rest)
+    else:
+        start = payload.rfind(b'\0', 0, m.start()) + 1
+        end = rest.find(b'\0', start)
+        have = (end if end >= 0 else len(rest)) - start
+    return payload[:m.start()] + b'p' * max(0, n - have) + payload[m.end():]
+
+
+
 def is_decimal(b):
     return len(b) > 0 and b.isdigit()
 
@@ -597,7 +655,7 @@ class Runner:
                             # index of the first difference and ours' tx id
         try:
             for i, q in enumerate(reqs):
-                payload = q.payload.replace(b'@B@', tagb)
+                payload = pad(q.payload.replace(b'@B@', tagb))
                 rid = 1 + 2 * i
                 reps = {}
                 txids = {}
@@ -810,9 +868,10 @@ def main():
         print('difftest: cannot talk to a daemon: %s' % e)
         return 2
     dt = time.monotonic() - t0
-    print('difftest: %d sequences (%d runs with minimisation), %d requests sent to each '
+    print('difftest%s: %d sequences (%d runs with minimisation), %d requests sent to each '
           'daemon, %d replies compared, %d undocumented differences, %.1f s' %
-          (done, r.runs, r.nreq, r.ncmp, failures, dt))
+          (' --mix ' + args.mix if args.mix else '', done, r.runs, r.nreq, r.ncmp, failures,
+           dt))
     if r.known:
         print('difftest: tolerated: ' + ', '.join('%s x%d' % kv for kv in sorted(r.known.items())))
         if r.skipped_tails:
