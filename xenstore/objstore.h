@@ -96,6 +96,16 @@ struct objstore_ops {
      * new object, which it cannot hold. */
     int (*put_added)(struct objstore *s, enum store_kind kind, const void *data, size_t len,
                      struct store_hash *out, bool *added);
+    /* Optional, both or neither (NULL: callers use put_added or put). A writer that puts a
+     * chain of objects (each naming the one before) hashes each itself, calls prefetch, and
+     * puts it with put_hashed only after hashing the next: the heap's index lookup, a cache
+     * miss in a big heap, then overlaps that work instead of stalling the put.
+     * prefetch is a hint (no effect on the heap's state). put_hashed is put_added with
+     * *h = store_hash_object(kind, data, len) already computed by the caller: not checked
+     * (that would hash again), so a wrong h stores the object under a wrong name. */
+    void (*prefetch)(struct objstore *s, const struct store_hash *h);
+    int (*put_hashed)(struct objstore *s, enum store_kind kind, const void *data, size_t len,
+                      const struct store_hash *h, bool *added);
 };
 
 #define STORE_REF_NAME_MAX 255

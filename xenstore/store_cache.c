@@ -110,6 +110,9 @@ void vs_store_close(struct vs_store *st)
     st->ring_cap = st->nslots = 0;
     free(st->enc.p);
     memset(&st->enc, 0, sizeof(st->enc));
+    free(st->pend_buf.p);
+    memset(&st->pend_buf, 0, sizeof(st->pend_buf));
+    st->pend = false;
     if (st->trees > 0)
         st->closed = true; /* a tree still open refers to it: the last vs_tree_close frees it */
     else
@@ -187,6 +190,9 @@ static struct cobj *cache_append(struct vs_store *st, struct vs_cslot *slot,
 int vs_load(struct vs_store *st, const struct store_hash *h, enum store_kind kind,
             const uint8_t **data, size_t *len)
 {
+    int prc = vs_put_pending(st); /* (it may be the object asked for) */
+    if (prc < 0)
+        return prc;
     struct vs_cslot *s = cache_find(st, h);
     struct cobj *c = NULL;
     if (s != NULL) {
@@ -225,22 +231,29 @@ int vs_load(struct vs_store *st, const struct store_hash *h, enum store_kind kin
     return 0;
 }
 
+/* Nearly every put is of a new object (a commit rewrites the nodes on its paths with the new
+ * gen), which cannot be in the cache: a heap that says so (added) spares the cache a lookup
+ * that misses. Freshly written objects are read again soon: by the next transaction that
+ * opens the head when the store's kept tree is another's (concurrent transactions). */
+static void cache_put(struct vs_store *st, bool added, const struct store_hash *h,
+                      enum store_kind kind, const void *data, size_t len)
+{
+    if (added || cache_find(st, h) == NULL)
+        cache_append(st, NULL, h, kind, data, len);
+}
+
 int vs_put(struct vs_store *st, enum store_kind kind, const void *data, size_t len,
            struct store_hash *out)
 {
-    /* Nearly every put is of a new object (a commit rewrites the nodes on its paths with the
-     * new gen), which cannot be in the cache: a heap that says so spares the cache a lookup
-     * that misses. */
-    bool added = false;
-    int rc = st->os->ops->put_added
-                 ? st->os->ops->put_added(st->os, kind, data, len, out, &added)
-                 : st->os->ops->put(st->os, kind, data, len, out);
+    int rc = vs_put_pending(st);
     if (rc < 0)
         return rc;
-    /* Freshly written objects are read again soon: by the next transaction that opens the
-     * head when the store's kept tree is another's (concurrent transactions). */
-    if (added || cache_find(st, out) == NULL)
-        cache_append(st, NULL, out, kind, data, len);
+    bool added = false;
+    rc = st->os->ops->put_added ? st->os->ops->put_added(st->os, kind, data, len, out, &added)
+                                : st->os->ops->put(st->os, kind, data, len, out);
+    if (rc < 0)
+        return rc;
+    cache_put(st, added, out, kind, data, len);
     return 0;
 }
 
@@ -264,13 +277,70 @@ struct vs_buf *vs_enc_buf(struct vs_store *st)
 
 #define VS_ENC_KEEP (256u << 10) /* a bigger encoding buffer is not kept for the next one */
 
-int vs_put_enc(struct vs_store *st, enum store_kind kind, struct store_hash *out)
+static void enc_shrink(struct vs_buf *b)
 {
-    struct vs_buf *b = &st->enc;
-    int rc = b->oom ? -ENOMEM : vs_put(st, kind, b->p, b->len, out);
     if (b->cap > VS_ENC_KEEP) {
         free(b->p);
         memset(b, 0, sizeof(*b));
     }
+}
+
+int vs_put_enc(struct vs_store *st, enum store_kind kind, struct store_hash *out)
+{
+    struct vs_buf *b = &st->enc;
+    int rc = b->oom ? -ENOMEM : vs_put(st, kind, b->p, b->len, out);
+    enc_shrink(b);
     return rc;
+}
+
+int vs_put_pending(struct vs_store *st)
+{
+    if (!st->pend)
+        return 0;
+    st->pend = false;
+    struct vs_buf *b = &st->pend_buf;
+    bool added = false;
+    int rc = st->os->ops->put_hashed(st->os, st->pend_kind, b->p, b->len, &st->pend_h, &added);
+    if (rc == 0)
+        cache_put(st, added, &st->pend_h, st->pend_kind, b->p, b->len);
+    enc_shrink(b);
+    return rc;
+}
+
+void vs_put_drop(struct vs_store *st)
+{
+    st->pend = false;
+    enc_shrink(&st->pend_buf);
+}
+
+int vs_put_enc_next(struct vs_store *st, enum store_kind kind, struct store_hash *out)
+{
+    const struct objstore_ops *ops = st->os->ops;
+    if (ops->put_hashed == NULL || ops->prefetch == NULL)
+        return vs_put_enc(st, kind, out);
+    struct vs_buf *b = &st->enc;
+    if (b->oom) {
+        enc_shrink(b);
+        return -ENOMEM;
+    }
+    store_hash_object(kind, b->p, b->len, out);
+    /* What this object's put will touch: the heap's index slot, then the cache's table slot
+     * and the ring's head, where it will be appended. */
+    ops->prefetch(st->os, out);
+    if (st->nslots > 0)
+        __builtin_prefetch(&st->slots[hash_tag(out) & (st->nslots - 1)], 1);
+    int rc = vs_put_pending(st);
+    if (rc < 0) {
+        enc_shrink(b);
+        return rc;
+    }
+    if (st->ring_cap > 0)
+        __builtin_prefetch(st->ring + st->head % st->ring_cap, 1);
+    struct vs_buf swap = st->pend_buf;
+    st->pend_buf = *b;
+    *b = swap;
+    st->pend_h = *out;
+    st->pend_kind = kind;
+    st->pend = true;
+    return 0;
 }

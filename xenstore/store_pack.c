@@ -328,17 +328,11 @@ static int record_is(struct pack *p, uint64_t off, const struct store_hash *h)
     return -EEXIST;
 }
 
-static int pack_put_added(struct objstore *s, enum store_kind kind, const void *data,
-                          size_t len, struct store_hash *out, bool *added)
+/* put_added, the hash h computed (by pack_put_added, or by the caller of put_hashed). */
+static int put_hashed(struct pack *p, enum store_kind kind, const void *data, size_t len,
+                      const struct store_hash *hp, bool *added)
 {
-    struct pack *p = P(s);
-    *added = false;
-    if (!valid_kind(kind) || (data == NULL && len > 0))
-        return -EINVAL;
-    if (len > OBJ_MAX)
-        return -EFBIG;
-    struct store_hash h;
-    store_hash_object(kind, data, len, &h);
+    const struct store_hash h = *hp;
     pthread_mutex_lock(&p->lock);
     /* One probe: room is made first, so the slot a miss ends on is where the new entry goes.
      * A miss is the usual case (a commit puts new nodes), and the probe's cache misses (the
@@ -375,9 +369,48 @@ static int pack_put_added(struct objstore *s, enum store_kind kind, const void *
          * the record is served from the write buffer. */
     }
     pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+static int check_put(enum store_kind kind, const void *data, size_t len, bool *added)
+{
+    *added = false;
+    if (!valid_kind(kind) || (data == NULL && len > 0))
+        return -EINVAL;
+    return len > OBJ_MAX ? -EFBIG : 0;
+}
+
+static int pack_put_added(struct objstore *s, enum store_kind kind, const void *data,
+                          size_t len, struct store_hash *out, bool *added)
+{
+    int rc = check_put(kind, data, len, added);
+    if (rc < 0)
+        return rc;
+    struct store_hash h;
+    store_hash_object(kind, data, len, &h);
+    rc = put_hashed(P(s), kind, data, len, &h, added);
     if (rc == 0 && out != NULL)
         *out = h;
     return rc;
+}
+
+static int pack_put_hashed(struct objstore *s, enum store_kind kind, const void *data,
+                           size_t len, const struct store_hash *h, bool *added)
+{
+    int rc = check_put(kind, data, len, added);
+    return rc < 0 ? rc : put_hashed(P(s), kind, data, len, h, added);
+}
+
+/* The index slot a put of h probes first, fetched ahead (the put's cache miss: objstore.h). */
+static void pack_prefetch(struct objstore *s, const struct store_hash *h)
+{
+    struct pack *p = P(s);
+    pthread_mutex_lock(&p->lock);
+    const struct ix_entry *e = &p->ix.e[ix_home(&p->ix, h)];
+    __builtin_prefetch(e, 1);
+    if (((uintptr_t)e & 63) + sizeof(*e) > 64) /* it straddles two lines */
+        __builtin_prefetch(e + 1, 1);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static int pack_put(struct objstore *s, enum store_kind kind, const void *data, size_t len,
@@ -562,4 +595,6 @@ const struct objstore_ops pack_ops = {
     .flush = pack_flush,
     .close = pack_close,
     .put_added = pack_put_added,
+    .prefetch = pack_prefetch,
+    .put_hashed = pack_put_hashed,
 };

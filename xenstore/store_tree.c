@@ -404,6 +404,7 @@ void vs_tree_close(struct vs_tree *t)
     struct vs_store *st = t->st;
     if (--st->trees == 0 && st->closed) {
         free(st->enc.p);
+        free(st->pend_buf.p);
         free(st);
     }
     vs_node_free(t->root);

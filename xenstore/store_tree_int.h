@@ -104,6 +104,12 @@ struct vs_store {
     size_t trees;          /* trees open on it (not counting the spare) */
     bool closed;           /* vs_store_close came while trees were open: the last one frees */
     struct vs_buf enc;     /* where objects are encoded before vs_put_enc (reused) */
+    /* The put vs_put_enc_next deferred (store_cache.c): its bytes (the previous enc buffer,
+     * swapped out), kind and hash; pend: one waits. */
+    struct vs_buf pend_buf;
+    struct store_hash pend_h;
+    enum store_kind pend_kind;
+    bool pend;
 };
 
 /* The cache's live objects, the ring's bytes in use and its size (memreport). */
@@ -121,6 +127,17 @@ int vs_put(struct vs_store *st, enum store_kind kind, const void *data, size_t l
  * object. */
 struct vs_buf *vs_enc_buf(struct vs_store *st);
 int vs_put_enc(struct vs_store *st, enum store_kind kind, struct store_hash *out);
+/* vs_put_enc for a chain of objects (a tree written children first): hashes the encoding
+ * (*out), has the heap prefetch what its put will probe, puts the object deferred before (if
+ * any), and defers this one, until the next vs_put_enc_next, vs_put, vs_load or
+ * vs_put_pending. So the heap's index miss for an object overlaps the encoding and hashing
+ * of the next (objstore.h, prefetch). A heap without put_hashed: vs_put_enc. The deferred
+ * object is in the heap only once that next call returned 0: a writer that fails must
+ * vs_put_drop it and write everything it marked clean meanwhile again (vs_tree_write marks
+ * the tree dirty). */
+int vs_put_enc_next(struct vs_store *st, enum store_kind kind, struct store_hash *out);
+int vs_put_pending(struct vs_store *st);
+void vs_put_drop(struct vs_store *st);
 
 /* ---- in-memory tree ---------------------------------------------------------------------- */
 struct vs_node;

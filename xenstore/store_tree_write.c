@@ -50,7 +50,7 @@ static int write_part(struct vs_tree *t, struct vs_inode *in, unsigned depth,
     if (rc < 0)
         return rc;
     vs_inode_encode(in, depth, vs_enc_buf(t->st));
-    rc = vs_put_enc(t->st, STORE_KIND_NODE, out);
+    rc = vs_put_enc_next(t->st, STORE_KIND_NODE, out);
     if (rc == 0)
         in->dirty = false;
     return rc;
@@ -77,7 +77,7 @@ int vs_node_write(struct vs_tree *t, struct vs_node *n)
         n->val_dirty = false;
     }
     vs_node_encode(n, vs_enc_buf(t->st));
-    rc = vs_put_enc(t->st, STORE_KIND_NODE, &n->h);
+    rc = vs_put_enc_next(t->st, STORE_KIND_NODE, &n->h);
     if (rc == 0) {
         n->dirty = false;
         n->dir.dirty = false;
@@ -85,12 +85,52 @@ int vs_node_write(struct vs_tree *t, struct vs_node *n)
     return rc;
 }
 
+static void mark_node_dirty(struct vs_node *n);
+
+static void mark_part_dirty(struct vs_inode *in)
+{
+    in->dirty = true;
+    if (in->tree) {
+        for (unsigned i = 0; i < VS_FANOUT; i++)
+            if (in->slot[i].in != NULL)
+                mark_part_dirty(in->slot[i].in);
+        return;
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        struct vs_entry *e = &in->ents[i];
+        if (e->n != NULL) {
+            e->dirty = true;
+            mark_node_dirty(e->n);
+        }
+    }
+}
+
+static void mark_node_dirty(struct vs_node *n)
+{
+    n->dirty = true;
+    mark_part_dirty(&n->dir);
+}
+
+/* A write failed (rc < 0): the put vs_put_enc_next deferred is dropped, and the nodes and
+ * parts marked clean since may name objects that never reached the heap, so the whole loaded
+ * tree is marked dirty (written again, a retry finds what is there: errors only). */
+static int write_failed(struct vs_tree *t, int rc)
+{
+    vs_put_drop(t->st);
+    mark_node_dirty(t->root);
+    return rc;
+}
+
 int vs_tree_write(struct vs_tree *t, struct store_hash *root_out)
 {
     int rc = vs_node_write(t, t->root);
-    if (rc == 0 && root_out)
+    if (rc == 0)
+        rc = vs_put_pending(t->st);
+    if (rc < 0)
+        return write_failed(t, rc);
+    if (root_out)
         *root_out = t->root->h;
-    return rc;
+    return 0;
 }
 
 int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t nparents,
@@ -100,9 +140,11 @@ int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t n
         return -EINVAL;
     struct vs_commit c;
     memset(&c, 0, sizeof(c));
-    int rc = vs_tree_write(t, &c.root);
+    /* The root's put stays deferred until the commit is encoded and hashed. */
+    int rc = vs_node_write(t, t->root);
     if (rc < 0)
-        return rc;
+        return write_failed(t, rc);
+    c.root = t->root->h;
     c.gen = t->gen;
     for (size_t i = 0; i < nparents; i++) {
         c.parents[i] = parents[i];
@@ -113,7 +155,7 @@ int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t n
         struct vs_commit p;
         rc = vs_commit_read(t->st, &parents[i], &p);
         if (rc < 0)
-            return rc;
+            return write_failed(t, rc);
         if (p.gen + 1 > c.gen)
             c.gen = p.gen + 1;
         vs_commit_free(&p);
@@ -124,9 +166,11 @@ int vs_tree_commit(struct vs_tree *t, const struct store_hash *parents, size_t n
     c.message = (char *)(info && info->message ? info->message : "");
     vs_commit_encode(&c, vs_enc_buf(t->st));
     struct store_hash h;
-    rc = vs_put_enc(t->st, STORE_KIND_COMMIT, &h);
+    rc = vs_put_enc_next(t->st, STORE_KIND_COMMIT, &h);
+    if (rc == 0)
+        rc = vs_put_pending(t->st);
     if (rc < 0)
-        return rc;
+        return write_failed(t, rc);
     t->has_base = true;
     t->base = h;
     t->gen = c.gen + 1;

@@ -75,6 +75,8 @@ static inline void co_close(struct objstore *s)
 static const struct objstore_ops counting_ops = {
     co_put, co_get, co_has, co_get_ref, co_set_ref, co_del_ref, co_list_refs, co_flush, co_close,
     NULL, /* put_added: vs_put then looks in its cache itself */
+    NULL, /* prefetch, put_hashed: vs_put_enc_next puts at once */
+    NULL,
 };
 
 /* A counting objstore over a fresh in-memory heap. */

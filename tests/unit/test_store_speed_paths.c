@@ -3,7 +3,10 @@
  *   - the pack's WRITE mode (vxenstored --sync none) answers an update only at the flush that
  *     writes it to the file, and never syncs; BATCH updates wait in the write buffer and one
  *     flush writes and syncs them together;
- *   - put_added says whether a put added the object (pack and in-memory heap);
+ *   - put_added says whether a put added the object (pack and in-memory heap); the pack's
+ *     put_hashed does the same with the caller's hash, and prefetch changes nothing;
+ *   - a tree write whose deferred put (vs_put_enc_next) fails writes everything again on the
+ *     next try: the commit that finally succeeds names only objects the heap has;
  *   - vs_name_hash's memo gives every name its own hash;
  *   - a transaction's records keep the node they found in `live`: reads after live moved to a
  *     newer head (where those pointers are gone) still see the first access, and the
@@ -183,6 +186,197 @@ static void test_put_added_memobj(void **state)
     check_put_added(store_memobj_open());
 }
 
+static void test_put_hashed_pack(void **state)
+{
+    (void)state;
+    struct objstore *s = open_pack("hashed");
+    assert_non_null(s->ops->put_hashed);
+    assert_non_null(s->ops->prefetch);
+    struct store_hash h, other;
+    store_hash_object(STORE_KIND_NODE, "Nnode", 5, &h);
+    store_hash_object(STORE_KIND_BLOB, "x", 1, &other);
+    s->ops->prefetch(s, &h); /* a hint: nothing stored */
+    assert_false(s->ops->has(s, &h));
+    bool added = false;
+    assert_int_equal(s->ops->put_hashed(s, STORE_KIND_NODE, "Nnode", 5, &h, &added), 0);
+    assert_true(added);
+    assert_int_equal(s->ops->put_hashed(s, STORE_KIND_NODE, "Nnode", 5, &h, &added), 0);
+    assert_false(added);
+    struct store_hash h2;
+    assert_int_equal(s->ops->put_added(s, STORE_KIND_NODE, "Nnode", 5, &h2, &added), 0);
+    assert_false(added); /* the same object as put_added names it */
+    assert_true(store_hash_equal(&h, &h2));
+    enum store_kind k;
+    void *d;
+    size_t n;
+    assert_int_equal(s->ops->get(s, &h, &k, &d, &n), 0);
+    assert_int_equal(k, STORE_KIND_NODE);
+    assert_int_equal(n, 5);
+    assert_memory_equal(d, "Nnode", 5);
+    free(d);
+    assert_int_equal(s->ops->put_hashed(s, (enum store_kind)9, "x", 1, &other, &added), -EINVAL);
+    assert_false(added);
+    assert_false(s->ops->has(s, &other));
+    s->ops->close(s);
+}
+
+/* ---- a deferred put that fails ------------------------------------------------------------- */
+
+/* A pack whose put_hashed lets pass_puts calls through, then fails fail_puts (as out of
+ * memory), then lets all through. */
+struct failing_os {
+    struct objstore base;
+    struct objstore *inner;
+    int pass_puts, fail_puts;
+};
+static struct objstore *fo_inner(struct objstore *s)
+{
+    return ((struct failing_os *)s)->inner;
+}
+static int fo_put(struct objstore *s, enum store_kind k, const void *d, size_t n,
+                  struct store_hash *out)
+{
+    return fo_inner(s)->ops->put(fo_inner(s), k, d, n, out);
+}
+static int fo_get(struct objstore *s, const struct store_hash *h, enum store_kind *k, void **d,
+                  size_t *n)
+{
+    return fo_inner(s)->ops->get(fo_inner(s), h, k, d, n);
+}
+static bool fo_has(struct objstore *s, const struct store_hash *h)
+{
+    return fo_inner(s)->ops->has(fo_inner(s), h);
+}
+static int fo_get_ref(struct objstore *s, const char *name, struct store_hash *out)
+{
+    return fo_inner(s)->ops->get_ref(fo_inner(s), name, out);
+}
+static int fo_set_ref(struct objstore *s, const char *name, const struct store_hash *e,
+                      const struct store_hash *v, enum store_sync sy, store_durable_fn done,
+                      void *arg)
+{
+    return fo_inner(s)->ops->set_ref(fo_inner(s), name, e, v, sy, done, arg);
+}
+static int fo_del_ref(struct objstore *s, const char *name, const struct store_hash *e,
+                      enum store_sync sy)
+{
+    return fo_inner(s)->ops->del_ref(fo_inner(s), name, e, sy);
+}
+static int fo_list_refs(struct objstore *s,
+                        int (*fn)(void *, const char *, const struct store_hash *), void *arg)
+{
+    return fo_inner(s)->ops->list_refs(fo_inner(s), fn, arg);
+}
+static int fo_flush(struct objstore *s)
+{
+    return fo_inner(s)->ops->flush(fo_inner(s));
+}
+static void fo_close(struct objstore *s)
+{
+    fo_inner(s)->ops->close(fo_inner(s));
+    free(s);
+}
+static int fo_put_added(struct objstore *s, enum store_kind k, const void *d, size_t n,
+                        struct store_hash *out, bool *added)
+{
+    return fo_inner(s)->ops->put_added(fo_inner(s), k, d, n, out, added);
+}
+static void fo_prefetch(struct objstore *s, const struct store_hash *h)
+{
+    fo_inner(s)->ops->prefetch(fo_inner(s), h);
+}
+static int fo_put_hashed(struct objstore *s, enum store_kind k, const void *d, size_t n,
+                         const struct store_hash *h, bool *added)
+{
+    struct failing_os *f = (struct failing_os *)s;
+    if (f->pass_puts > 0) {
+        f->pass_puts--;
+    } else if (f->fail_puts > 0) {
+        f->fail_puts--;
+        *added = false;
+        return -ENOMEM;
+    }
+    return f->inner->ops->put_hashed(f->inner, k, d, n, h, added);
+}
+static const struct objstore_ops failing_ops = {
+    .put = fo_put,
+    .get = fo_get,
+    .has = fo_has,
+    .get_ref = fo_get_ref,
+    .set_ref = fo_set_ref,
+    .del_ref = fo_del_ref,
+    .list_refs = fo_list_refs,
+    .flush = fo_flush,
+    .close = fo_close,
+    .put_added = fo_put_added,
+    .prefetch = fo_prefetch,
+    .put_hashed = fo_put_hashed,
+};
+
+/* Every /d/kI in t has the value vI. */
+static void expect_tree(struct vs_tree *t, int nkeys)
+{
+    for (int i = 0; i < nkeys; i++) {
+        char p[64], v[32];
+        snprintf(p, sizeof p, "/d/k%d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        void *val;
+        size_t len;
+        assert_int_equal(vs_tree_read(t, p, &val, &len), 0);
+        assert_int_equal(len, strlen(v));
+        assert_memory_equal(val, v, len);
+        free(val);
+    }
+}
+
+/* Each put of a write is deferred to the next (vs_put_enc_next): when one fails, the nodes
+ * already marked clean name objects that never reached the heap. The failed commit must leave
+ * the tree to be written again in full, whichever put failed (the 1st, 2nd, ... of the
+ * write), so that the retried commit is complete: read back through a fresh store (no cache),
+ * every node is there. */
+static void test_deferred_put_failure(void **state)
+{
+    (void)state;
+    enum { NKEYS = 80 }; /* > 64 entries: /d is a split directory (parts are written too) */
+    for (int nth = 0; nth < 12; nth++) {
+        char name[32];
+        snprintf(name, sizeof name, "deferred%d", nth);
+        unlink(path_of(name));
+        struct failing_os *f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        f->base.ops = &failing_ops;
+        f->inner = open_pack(name);
+        struct vs_store *st = vs_store_open(&f->base, 0);
+        struct vs_tree *t;
+        assert_int_equal(vs_tree_open(st, NULL, &t), 0);
+        assert_int_equal(vs_tree_set(t, "/d", "", 0, NULL, 0, VS_CREATE), 0);
+        for (int i = 0; i < NKEYS; i++) {
+            char p[64], v[32];
+            snprintf(p, sizeof p, "/d/k%d", i);
+            snprintf(v, sizeof v, "v%d", i);
+            assert_int_equal(vs_tree_set(t, p, v, strlen(v), NULL, 0, VS_CREATE | VS_SET_VALUE), 0);
+        }
+        /* the commit's puts before the nth go through; the nth fails */
+        f->pass_puts = nth;
+        f->fail_puts = 1;
+        struct store_hash c;
+        assert_int_equal(vs_tree_commit(t, NULL, 0, NULL, &c), -ENOMEM);
+        assert_int_equal(f->fail_puts, 0);
+        assert_int_equal(vs_tree_commit(t, NULL, 0, NULL, &c), 0);
+        assert_int_equal(vs_branch_set(st, "main", NULL, &c, STORE_SYNC_NONE, NULL, NULL), 0);
+        vs_tree_close(t);
+        vs_store_close(st);
+        /* read back through a fresh store on the same heap: nothing cached */
+        st = vs_store_open(&f->base, 0);
+        assert_int_equal(vs_tree_open(st, &c, &t), 0);
+        expect_tree(t, NKEYS);
+        vs_tree_close(t);
+        vs_store_close(st);
+        f->base.ops->close(&f->base);
+        unlink(path_of(name));
+    }
+}
+
 /* ---- name hashes -------------------------------------------------------------------------- */
 
 static void test_name_hash_memo(void **state)
@@ -296,6 +490,8 @@ int main(void)
         cmocka_unit_test(test_none_mode_answers_at_once),
         cmocka_unit_test(test_put_added_pack),
         cmocka_unit_test(test_put_added_memobj),
+        cmocka_unit_test(test_put_hashed_pack),
+        cmocka_unit_test(test_deferred_put_failure),
         cmocka_unit_test(test_name_hash_memo),
         cmocka_unit_test(test_txn_found_nodes_survive_live_moving),
     };
