@@ -37,7 +37,8 @@ HOST_PROG_LIBS_vxs-export-demo := $(STORE_HEAP_LIBS) $(STORE_TREE_LIBS)
 VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_server.c xenstore/vxs_dispatch.c \
             xenstore/vxs_node.c xenstore/vxs_perms.c xenstore/vxs_watch.c xenstore/vxs_txn.c \
             xenstore/vxs_control.c xenstore/vxs_conn.c xenstore/vxs_domain.c \
-            xenstore/vxs_xen.c xenstore/vxs_ring.c xenstore/vxs_replay_done.c \
+            xenstore/vxs_xen.c xenstore/vxs_ring.c xenstore/vxs_ring_partial.c \
+            xenstore/vxs_replay_done.c \
             xenstore/vxs_persist.c \
             xenstore/vxs_events_replay.c \
             xenstore/vxs_opts.c xenstore/vxs_daemon.c xenstore/vxs_quota.c \

@@ -107,6 +107,7 @@ struct vxs_out {
                           * queued then (-w watch-event=); 0: never */
     uint64_t gen;   /* a watch event: the xenstore branch's gen of the commit that caused it
                      * (0: none, e.g. a new watch's first event); see vxs_events_replay.c */
+    uint32_t req_pos; /* a ring's reply: its request's ring index (vxs_ring_partial.c) */
     size_t len;
     uint8_t data[];
 };

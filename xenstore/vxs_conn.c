@@ -20,6 +20,7 @@
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_quota.h"
 #include "xenstore/vxs_replay_done.h"
+#include "xenstore/vxs_ring_partial.h"
 #include "xenstore/vxs_xen.h"
 
 #define VXS_OUT_HIGH (256u * 1024)
@@ -55,6 +56,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
     o->serial = ++c->out_serial;
     o->expires_ms = 0;
     o->gen = 0;
+    o->req_pos = c->req_pos;
     o->len = len;
     memcpy(o->data, msg, len);
     if (c->out_tail)
@@ -191,9 +193,10 @@ static void flush_ring(struct vxs_conn *c)
             struct vxs_out *o = c->out_head;
             /* What fits goes, even part of a message: a guest like Linux notifies us after
              * reading only if rsp[] was full, so waiting for room for a whole message could
-             * wait forever. (A daemon killed mid-message leaves the guest half a reply,
-             * followed after the restart by the whole of it, the request being still in
-             * req[]: see docs/ARCHITECTURE.md.) */
+             * wait forever. One that does not fit whole is recorded first, so that a daemon
+             * killed in its middle finishes it after the restart (vxs_ring_partial.c). */
+            if (c->out_off == 0 && !vxs_ring_partial_may_start(c, o))
+                break;
             size_t n = vxs_ring_write(&d->ring, o->data + c->out_off, o->len - c->out_off);
             if (n == 0)
                 break;

@@ -39,6 +39,7 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_replay_done.h"
+#include "xenstore/vxs_ring_partial.h"
 
 /* How many commits back a restart looks at most. */
 #define REPLAY_MAX 20000
@@ -213,6 +214,8 @@ out:
 
 void vxs_events_replay(void)
 {
+    /* First on each restored ring: the rest of a message a kill cut in rsp[]. */
+    vxs_ring_partial_restore_all();
     /* Once per restart, before any restored connection is read: the requests committed
      * before the kill, so that none is applied again. */
     vxs_replay_done_scan();

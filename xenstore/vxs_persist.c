@@ -15,6 +15,10 @@
  *                             larger than req[], from ring index <start> on, saved before
  *                             those bytes are consumed (vxs_persist_head); stale (ignored)
  *                             once req_cons is past its end
+ *   /dom/<domid>/rsp          "<start> <request's ring index or -> <bytes>"   a message
+ *                             written into rsp[] in parts, from rsp[] index <start> on, saved
+ *                             before its first byte (vxs_ring_partial.c); stale once rsp_prod
+ *                             is past its end, removed lazily with the marks
  *   /sock/<name>              a Unix socket the fd store keeps (vxs_sock.c), from its first
  *                             WATCH to its close: /sock/<name>/ev and /sock/<name>/w/<id>
  *                             as a ring's
@@ -46,6 +50,7 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_replay_done.h"
+#include "xenstore/vxs_ring_partial.h"
 
 #define BRANCH VXS_CONN_BRANCH
 
@@ -568,8 +573,8 @@ uint64_t vxs_head_gen(void)
     return gen;
 }
 
-/* A ring's mark now: below every queued event's gen (one partly in rsp[] included: the rest
- * of it dies with the daemon), else the head (every commit's events were queued when it was
+/* A ring's mark now: below every queued event's gen (one partly in rsp[] included: a restart
+ * finishes it from its record, vxs_ring_partial.c, and then replays it whole), else the head (every commit's events were queued when it was
  * made, and are all gone into the ring, or dropped as live events are). The minimum, not the
  * first: a restart's first events are tagged by their watch's start, in no order. */
 static uint64_t mark_of(const struct vxs_conn *c, uint64_t head)
@@ -585,6 +590,7 @@ struct marks_arg {
     size_t n;
     char (*dir)[64];
     uint64_t *gen;
+    bool *rsp_done; /* its cut message's record is stale: removed (vxs_ring_partial.c) */
 };
 
 static int put_marks(struct vs_txn *x, struct vxs_events *ev, void *p)
@@ -599,6 +605,12 @@ static int put_marks(struct vs_txn *x, struct vxs_events *ev, void *p)
         int rc = set_mark_at(x, a->dir[i], a->gen[i]);
         if (rc < 0)
             return rc;
+        if (a->rsp_done[i]) {
+            char path[80];
+            snprintf(path, sizeof path, "%s/rsp", a->dir[i]);
+            if ((rc = vxs_persist_rm(x, ev, path)) < 0)
+                return rc;
+        }
         done++;
     }
     return done ? 0 : 1;
@@ -617,28 +629,35 @@ void vxs_persist_marks(bool force)
     size_t rings = 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
         rings += c->dom != NULL || c->in_table;
-    struct marks_arg a = {0, calloc(rings + 1, sizeof *a.dir), calloc(rings + 1, sizeof *a.gen)};
+    struct marks_arg a = {0, calloc(rings + 1, sizeof *a.dir), calloc(rings + 1, sizeof *a.gen),
+                          calloc(rings + 1, sizeof *a.rsp_done)};
     struct vxs_conn **who = calloc(rings + 1, sizeof *who);
-    if (a.dir && a.gen && who) {
+    if (a.dir && a.gen && a.rsp_done && who) {
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
             if ((!c->dom && !c->in_table) || c->dead)
                 continue;
             uint64_t m = mark_of(c, head);
-            if (m != c->ev_saved && a.n < rings) {
+            bool rsp_done = vxs_ring_partial_clear_due(c);
+            if ((m != c->ev_saved || rsp_done) && a.n < rings) {
                 vxs_persist_conn_dir(a.dir[a.n], sizeof a.dir[a.n], c);
                 who[a.n] = c;
+                a.rsp_done[a.n] = rsp_done;
                 a.gen[a.n++] = m;
             }
         }
         if (a.n) {
             vxs_txn_daemon_commit(BRANCH, "marks", put_marks, &a);
-            for (size_t i = 0; i < a.n; i++)
+            for (size_t i = 0; i < a.n; i++) {
                 who[i]->ev_saved = a.gen[i];
+                if (a.rsp_done[i])
+                    who[i]->dom->ring.partial.saved = false;
+            }
         }
     }
     free(who);
     free(a.dir);
     free(a.gen);
+    free(a.rsp_done);
 }
 
 static bool mark_get(const char *dir, uint64_t *gen)

@@ -25,7 +25,8 @@
  *     node) that another client's acknowledged change (RM) followed is applied again.
  * A ring's reply then leaves once, unless the kill came between the reply's bytes reaching
  * rsp[] and req_cons moving (a few instructions in one flush, vxs_conn.c): the guest then
- * gets it twice, and Linux's xenbus drops the second (no request waits for its id).
+ * gets it twice, and Linux's xenbus drops the second (no request waits for its id). Not a
+ * reply that went in parts: its record (vxs_ring_partial.c) says it is answered.
  *
  * A ring's walk ends at its first commit before the window (older ones are older requests)
  * or older than the ring's incarnation (the wall clock at its INTRODUCE or its last
@@ -39,6 +40,7 @@
 
 #include "xenstore/vxs.h"
 #include "xenstore/vxs_replay_done.h"
+#include "xenstore/vxs_ring_partial.h"
 
 /* How far back the restart looks: the commits were made shortly before the kill. */
 #define LOOKBACK 10000
@@ -239,6 +241,8 @@ bool vxs_replay_done_answer(struct vxs_conn *c, const struct xsd_sockmsg *hdr)
     dry_conn = NULL;
     if (!c->replay)
         return false;
+    if (vxs_ring_partial_answers(c, hdr))
+        return true; /* its reply went in parts: in rsp[], or its rest resumed */
     const struct vxs_replay_window *w = window_now(c);
     if (!w || !w->ndone)
         return false;

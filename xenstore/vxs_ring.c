@@ -29,6 +29,7 @@ void vxs_ring_attach(struct vxs_ring *r, struct xenstore_domain_interface *intf,
     r->nheld = 0;
     r->replay.ndone = 0;
     r->replay.lost = r->replay.complete = false;
+    memset(&r->partial, 0, sizeof r->partial);
     r->req_cons = r->req_read = load_acquire(&intf->req_cons);
     r->rsp_prod = load_acquire(&intf->rsp_prod);
     __atomic_store_n(&intf->server_features, features, __ATOMIC_RELEASE);
@@ -249,6 +250,7 @@ void vxs_ring_reset(struct vxs_ring *r)
     r->replay.lost = r->replay.complete = false;
     r->nheld = 0;
     r->broken = false;
+    memset(&r->partial, 0, sizeof r->partial); /* (its record left with the table's entry) */
     __atomic_store_n(&i->error, XENSTORE_ERROR_NONE, __ATOMIC_RELEASE);
     __atomic_store_n(&i->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
 }

@@ -61,6 +61,23 @@ bool vxs_replay_note_done(struct vxs_replay_window *w, uint32_t start, uint32_t 
 enum vxs_replay vxs_replay_kind(const struct vxs_replay_window *w, uint32_t start,
                                 uint32_t type);
 
+/* A message written into rsp[] in parts (it did not fit whole) is recorded in the connection
+ * table first: a daemon killed in its middle must finish exactly it after the restart, or the
+ * guest's stream is corrupt (vxenstored's vxs_ring_partial.c keeps this, the ring only its
+ * place; zeroed at attach and reset). */
+struct vxs_ring_partial {
+    bool saved;                 /* the table has a record (maybe stale: done and not cleared) */
+    XENSTORE_RING_IDX start;    /* the rsp[] index of its first byte */
+    uint64_t serial;            /* the recorded message's output number (0: not queued) */
+    uint64_t need;              /* the commit of the record (or of its removal) */
+    /* The recorded reply (this message, or one recorded before it) whose request, at ring
+     * index ans_pos, may not be consumed yet: replayed, it gets no second reply. */
+    bool ans;
+    XENSTORE_RING_IDX ans_pos;
+    uint32_t ans_req_id, ans_type;
+    bool skip;                  /* restored: that request is not handled again */
+};
+
 struct vxs_ring {
     struct xenstore_domain_interface *intf;
     XENSTORE_RING_IDX req_cons; /* ours: the guest may overwrite bytes before it */
@@ -75,6 +92,7 @@ struct vxs_ring {
     } held[VXS_RING_HELD];
     unsigned nheld;
     bool broken;
+    struct vxs_ring_partial partial;
 };
 
 /* Adopt our indexes from the page and check them against the guest's. Sets the features we

@@ -214,6 +214,8 @@ $(eval $(call vxs_harness_test,test_vxs_replay))
 $(eval $(call vxs_harness_test,test_vxs_ring_replay_done))
 # A ring request larger than the ring, cut by a restart: its saved head (vxs_persist_head).
 $(eval $(call vxs_harness_test,test_vxs_big_request_restart))
+# A reply or watch event cut in rsp[] by a kill: the restart sends exactly its rest.
+$(eval $(call vxs_harness_test,test_vxs_ring_partial_restart))
 $(eval $(call vxs_harness_test,test_vxs_events_restart))
 # Socket connections kept by the fd store across a SIGKILL: the journal's restart cases
 # (each daemon life a forked child, killed at a chosen recv; the test is keeper and client).

@@ -99,6 +99,13 @@ int vxs_xen_bind_dom_exc(void)
 /* Ring pages kept by vh_stop (vh_keep_rings): a guest's page outlives a killed daemon. */
 static void *kept_page[VH_MAX_DOMID];
 static bool keep_rings;
+/* Ring connections' output stays queued for vh_round_output (vh_rings_keep_output). */
+static bool rings_keep_output;
+
+void vh_rings_keep_output(bool keep)
+{
+    rings_keep_output = keep;
+}
 
 void vh_keep_rings(bool keep)
 {
@@ -262,7 +269,9 @@ static int round_end(struct vh_client *req, struct vh_msg *reply)
         next = c->next;
         struct vh_client *cl = client_of(c);
         struct vxs_out *o;
-        while ((o = vxs_conn_take(c)) != NULL) {
+        /* (vh_rings_keep_output: a ring's output is for its ring page) */
+        while ((!rings_keep_output || !c->dom || cl == req) &&
+               (o = vxs_conn_take(c)) != NULL) {
             const struct xsd_sockmsg *h = (const void *)o->data;
             assert_int_equal(o->len, sizeof *h + h->len);
             if (cl && h->type == XS_WATCH_EVENT) {
@@ -586,6 +595,7 @@ void vh_restart(void)
 void vh_finish_disk(void)
 {
     vh_keep_rings(false);
+    vh_rings_keep_output(false);
     vh_stop();
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf %s", disk_dir);

@@ -118,6 +118,10 @@ void vh_round_output(void);
 /* keep: vh_stop keeps the domains' ring pages, and the next run's daemon maps the same
  * bytes again (a restart: the guest's page outlives the killed daemon). Off by default. */
 void vh_keep_rings(bool keep);
+/* keep: the requests of other clients leave a ring connection's output queued, for
+ * vh_round_output to write into its page (tests whose guest reads its ring by hand). Off by
+ * default (their events are taken as every client's are); vh_finish_disk turns it off. */
+void vh_rings_keep_output(bool keep);
 /* A daemon whose store is a pack in a new directory /tmp/PREFIX.XXXXXX (args as vh_start),
  * for restart tests; vh_restart: a SIGKILL and a start on the same pack with the same args,
  * the domains that existed still existing, the rings restored (vxs_domain_restore);

@@ -1,0 +1,291 @@
+/*
+ * vxenstored: a ring's message cut by a kill is finished, not sent again, by the restarted
+ * daemon.
+ *
+ * rsp[] holds XENSTORE_RING_SIZE (1024) bytes, so a reply or watch event that does not fit in
+ * the room left (any message over 1 KB: a DIRECTORY of a big directory, a READ of a 4 KB
+ * value; a small one when the guest is behind) goes in parts, as the guest makes room
+ * (flush_ring, vxs_conn.c). A daemon killed between two parts used to leave the guest the
+ * first part of a message, then after the restart the whole message again (its request was
+ * still in req[], consumed only once the whole reply is in rsp[]; an event was replayed from
+ * the marks, maybe with other bytes): a corrupt xenbus stream, Linux misparses everything
+ * after it.
+ *
+ * So before the first byte of a message that does not fit whole is published, the message
+ * and the rsp[] index where it starts are recorded in the connection table,
+ * /dom/<domid>/rsp = "<start> <request's ring index, or -> <the message's bytes>", and the
+ * first part waits until that commit is durable (--sync none: at once; batch: the round's
+ * flush). A message that fits goes as before: no store write, no syscall.
+ *
+ * At restart (vxs_ring_partial_restore_all, before anything else is queued on the ring), with
+ * rsp_prod as the page says (our index, adopted once at attach; done = rsp_prod - start):
+ *   - done < len: the rest of the message, from byte `done` on, is queued first, exactly
+ *     those bytes (a second kill finds the same record and does the same);
+ *   - done >= len: all of it is in rsp[] (a stale record: it is removed lazily);
+ *   - rsp_prod before start: no daemon wrote that; the ring is broken (RINGIDX), as for any
+ *     impossible index.
+ * A recorded reply's request may still be in req[] (it is consumed only after its reply is
+ * whole in rsp[]): replayed, it is not handled again and gets no second reply
+ * (vxs_ring_partial_answers: same ring index, same req_id and type). That also closes, for
+ * the messages that were cut, the window in which a reply is whole in rsp[] but its request
+ * not yet consumed (vxs_replay_done.c: the guest gets a duplicate reply); for replies that
+ * fit at once the window stays as it is. An event's rest is sent; the events replay
+ * (vxs_events_replay.c) may send it again whole, after it: a duplicate event at worst.
+ *
+ * The record is removed once its message is whole in rsp[] and a reply's request consumed,
+ * lazily, in the marks' commit (vxs_persist_marks). A record whose message never started
+ * (an expired watch event, dropped while its record became durable) would describe whatever
+ * is written at its start next: it is replaced or removed, durably, first.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xenstore/vxs.h"
+#include "xenstore/vxs_ring_partial.h"
+
+static const char perms[] = "n0";
+
+/* ---- the record in the connection table --------------------------------------------------- */
+
+struct rsp_arg {
+    uint32_t domid, start;
+    const struct vxs_ring_partial *p; /* its answered request (p->ans) */
+    const void *msg;
+    size_t len; /* 0: remove the record */
+};
+
+static int put_rsp(struct vs_txn *x, struct vxs_events *ev, void *arg)
+{
+    struct rsp_arg *a = arg;
+    char path[64];
+    snprintf(path, sizeof path, "/dom/%" PRIu32, a->domid);
+    struct vs_stat st;
+    if (vs_txn_stat(x, path, &st) < 0)
+        return 1; /* not in the table (released): nothing to keep */
+    snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp", a->domid);
+    if (a->len == 0)
+        return vxs_persist_rm(x, ev, path);
+    char val[48 + XS_MSG_MAX];
+    const struct vxs_ring_partial *p = a->p;
+    int n = p->ans ? snprintf(val, sizeof val, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32 " ",
+                              a->start, p->ans_pos, p->ans_req_id, p->ans_type)
+                   : snprintf(val, sizeof val, "%" PRIu32 " - ", a->start);
+    if (a->len > sizeof val - (size_t)n)
+        return -E2BIG;
+    memcpy(val + n, a->msg, a->len);
+    return vs_txn_set(x, path, val, (size_t)n + a->len, perms, sizeof perms,
+                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+}
+
+static uint64_t save(const struct rsp_arg *a)
+{
+    char what[64];
+    if (a->len)
+        snprintf(what, sizeof what, "RSP dom%" PRIu32 " @%" PRIu32 "+%zu", a->domid, a->start,
+                 a->len);
+    else
+        snprintf(what, sizeof what, "RSP dom%" PRIu32 " done", a->domid);
+    return vxs_txn_daemon_commit(VXS_CONN_BRANCH, what, put_rsp, (void *)a);
+}
+
+/* A decimal u32 ending at a space, from *p on (within end); false if not one. */
+static bool parse_u32_sp(const char **p, const char *end, uint32_t *v)
+{
+    const char *s = *p;
+    uint64_t x = 0;
+    if (s >= end || *s < '0' || *s > '9')
+        return false;
+    while (s < end && *s >= '0' && *s <= '9') {
+        x = x * 10 + (uint64_t)(*s++ - '0');
+        if (x > UINT32_MAX)
+            return false;
+    }
+    if (s >= end || *s != ' ')
+        return false;
+    *p = s + 1;
+    *v = (uint32_t)x;
+    return true;
+}
+
+/* "<start> <ans_pos> <ans_req_id> <ans_type> " or "<start> - " into *p; the rest is the
+ * message. */
+static const char *parse_head(const char *s, const char *end, struct vxs_ring_partial *p)
+{
+    if (!parse_u32_sp(&s, end, &p->start))
+        return NULL;
+    if (end - s >= 2 && s[0] == '-' && s[1] == ' ')
+        return s + 2;
+    p->ans = true;
+    return parse_u32_sp(&s, end, &p->ans_pos) && parse_u32_sp(&s, end, &p->ans_req_id) &&
+                   parse_u32_sp(&s, end, &p->ans_type)
+               ? s
+               : NULL;
+}
+
+/* The record of domid's ring into *p (false: none, or unreadable). *msg is malloc'd; checked
+ * as the file on disk it is: a whole message, its header's length matching. */
+static bool load(uint32_t domid, struct vxs_ring_partial *p, void **msg, size_t *len)
+{
+    struct vs_txn *x;
+    if (vs_txn_begin(vxs.st, VXS_CONN_BRANCH, &x) < 0)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp", domid);
+    void *val;
+    size_t vlen;
+    bool ok = false;
+    if (vs_txn_read(x, path, &val, &vlen) == 0) {
+        const char *end = (const char *)val + vlen, *m = parse_head(val, end, p);
+        size_t n = m ? (size_t)(end - m) : 0;
+        struct xsd_sockmsg h;
+        if (m && n >= sizeof h && n <= XS_MSG_MAX) {
+            memcpy(&h, m, sizeof h);
+            void *b = h.len == n - sizeof h ? malloc(n) : NULL;
+            if (b) {
+                memcpy(b, m, n);
+                *msg = b;
+                *len = n;
+                ok = true;
+            }
+        }
+        if (!ok)
+            vxs_log("domain %" PRIu32 ": unreadable record of a message cut in rsp[], ignored",
+                    domid);
+        free(val);
+    }
+    vs_txn_abort(x);
+    return ok;
+}
+
+/* ---- before a message's first byte ---------------------------------------------------------- */
+
+/* Is the record's commit durable? If not, the loop must come back: without the pack's sync
+ * thread only its next round flushes (have it come at once); with it, the thread's eventfd
+ * wakes the loop. */
+static bool durable(const struct vxs_ring_partial *p)
+{
+    if (p->need <= vxs.durable_upto)
+        return true;
+    if (!(vxs.sync_started && vxs.sync_fd >= 0))
+        vxs.ring_backlog = true;
+    return false;
+}
+
+/* Is the request at ring index pos still in req[] (not consumed)? (Signed: indexes wrap.) */
+static bool unconsumed(const struct vxs_ring *r, XENSTORE_RING_IDX pos)
+{
+    return (int32_t)(r->req_cons - pos) <= 0;
+}
+
+bool vxs_ring_partial_may_start(struct vxs_conn *c, const struct vxs_out *o)
+{
+    struct vxs_ring *r = &c->dom->ring;
+    struct vxs_ring_partial *p = &r->partial;
+    if (p->serial && p->serial == o->serial)
+        return durable(p); /* recorded: it starts once the record is durable */
+    /* A record whose message never started and is gone (an expired event). */
+    bool orphan = p->saved && p->serial && r->rsp_prod == p->start;
+    size_t room = vxs_ring_space(r);
+    if (!orphan && (o->len <= room || room == 0))
+        return true; /* whole, or nothing yet (no room: recorded when there is some) */
+    const struct xsd_sockmsg *h = (const void *)o->data;
+    if (h->type != XS_WATCH_EVENT) {
+        p->ans = true;
+        p->ans_pos = o->req_pos;
+        p->ans_req_id = h->req_id;
+        p->ans_type = h->type;
+    } else if (p->ans && !unconsumed(r, p->ans_pos)) {
+        p->ans = false; /* (else kept: a WATCH's first event follows its reply) */
+    }
+    struct rsp_arg a = {c->domid, r->rsp_prod, p, o->data, o->len <= room ? 0 : o->len};
+    p->need = save(&a); /* (o fits: the orphan record only goes) */
+    p->saved = a.len > 0;
+    p->serial = a.len ? o->serial : 0;
+    p->start = a.start;
+    return durable(p);
+}
+
+/* ---- after a restart ------------------------------------------------------------------------ */
+
+static void restore(struct vxs_conn *c)
+{
+    struct vxs_ring *r = &c->dom->ring;
+    struct vxs_ring_partial rec = {0};
+    void *msg;
+    size_t len;
+    /* (A guest asking to reconnect gets its rings reset, and the record goes with its old
+     * table entry: vxs_domain_ring_reconnected.) */
+    if (r->broken || vxs_ring_reconnect_requested(r) || !load(c->domid, &rec, &msg, &len))
+        return;
+    /* rsp_prod: our index, read from the page once at attach (and checked there against the
+     * guest's rsp_cons). */
+    XENSTORE_RING_IDX done = r->rsp_prod - rec.start, behind = rec.start - r->rsp_prod;
+    if (behind != 0 && behind <= UINT32_MAX / 2) {
+        vxs_log("domain %u: rsp_prod %" PRIu32 " before the cut message's start %" PRIu32
+                ", ring broken", c->domid, r->rsp_prod, rec.start);
+        vxs_ring_fail(r, XENSTORE_ERROR_RINGIDX);
+        free(msg);
+        return;
+    }
+    rec.saved = true;
+    /* The recorded reply's request, if still in req[], has its reply in rsp[] already or
+     * resumed below. */
+    rec.skip = rec.ans;
+    r->partial = rec;
+    if (done < len) {
+        if (c->out_head) {
+            /* Cannot happen (nothing is queued on a restored ring before this); the rest
+             * must be the first thing the guest gets, so nothing is resumed. */
+            vxs_log("domain %u: output queued before the cut message's rest", c->domid);
+            r->partial.skip = false;
+        } else {
+            vxs_send(c, msg, len, 0);
+            if (c->out_head && c->out_head->serial == c->out_serial) {
+                c->out_off = done;
+                r->partial.serial = c->out_serial;
+                vxs_log("restart: domain %u: %zu of a %zu-byte message cut by the kill, sent",
+                        c->domid, len - (size_t)done, len);
+            }
+        }
+    }
+    free(msg);
+}
+
+void vxs_ring_partial_restore_all(void)
+{
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (c->dom && c->restored && !c->dead)
+            restore(c);
+}
+
+bool vxs_ring_partial_answers(struct vxs_conn *c, const struct xsd_sockmsg *hdr)
+{
+    if (!c->dom || !c->replay)
+        return false;
+    struct vxs_ring_partial *p = &c->dom->ring.partial;
+    if (!p->skip || c->req_pos != p->ans_pos)
+        return false;
+    p->skip = false;
+    if (hdr->req_id != p->ans_req_id || (hdr->type != p->ans_type && p->ans_type != XS_ERROR))
+        return false; /* not that request (the ring was reset since?): handled as usual */
+    vxs_trace(c, "IN ", hdr, c->body);
+    return true;
+}
+
+bool vxs_ring_partial_clear_due(const struct vxs_conn *c)
+{
+    if (!c->dom)
+        return false;
+    const struct vxs_ring *r = &c->dom->ring;
+    const struct vxs_ring_partial *p = &r->partial;
+    if (!p->saved || r->broken)
+        return false;
+    /* Queued still (the queue's serials grow from its head). */
+    if (p->serial && c->out_head && c->out_head->serial <= p->serial)
+        return false;
+    /* A recorded reply's request not consumed yet: a restart still needs the record to know
+     * it is answered. */
+    return !p->ans || !unconsumed(r, p->ans_pos);
+}
