@@ -24,7 +24,10 @@ int vxs_path_resolve(const struct vxs_conn *c, const char *in, char *out, bool w
     bool rel = in[0] != '/' && !(watch && in[0] == '@');
     if (relative)
         *relative = rel;
-    if (n == 0 || n > (rel ? XENSTORE_REL_PATH_MAX : XENSTORE_ABS_PATH_MAX))
+    /* A relative path's length is limited by the path-max quota below, after it is made
+     * absolute (as C: the quota can be raised beyond XENSTORE_REL_PATH_MAX with CONTROL);
+     * any path by XENSTORE_ABS_PATH_MAX, which C 4.17 does not check (vxenstored.8). */
+    if (n == 0 || n > XENSTORE_ABS_PATH_MAX)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         if (!valid_char(in[i]))

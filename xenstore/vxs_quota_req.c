@@ -270,7 +270,12 @@ int vxs_quota_control(bool soft, int argc, char **argv, char **out, size_t *olen
             return -EINVAL;
         for (size_t i = 0; i < nt; i++)
             if (strcmp(argv[1], t[i].name) == 0) {
-                vxs_quota_set_global(t[i].q, soft, (unsigned)val);
+                /* C 4.17 caps path-max at 2048 for -M only: here it takes any value (the
+                 * paths themselves stay within XENSTORE_ABS_PATH_MAX, vxs_path_resolve). */
+                if (t[i].q == VXS_Q_PATH_MAX && !soft)
+                    vxs.path_max = (size_t)val;
+                else
+                    vxs_quota_set_global(t[i].q, soft, (unsigned)val);
                 return reply(out, olen, "OK");
             }
         return -EINVAL;

@@ -78,6 +78,13 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
                |                                       | C with EAGAIN (or an abort); one
                |                                       | left open is ended after the run
 
+  abs-path-  | a path of more than 3072 characters   | ours keeps to xs_wire.h's
+  max        | after CONTROL quota set path-max      | XENSTORE_ABS_PATH_MAX; tolerated
+             | raised the quota: C OK, ours EINVAL   | (the sequence stops there; its
+             |                                       | trees are removed after it)
+  domid-any  | perms naming DOMID_ANY (32756): C 4.17| not generated (ours implements
+             | does not know it (ENOENT as owner)    | newer Xen's DOMID_ANY)
+
 CONTROL quota / quota-soft (list, set to the default value, bad names and values, unknown
 domains) are compared like any request: C 4.17's texts and errors. So is "quota 0", dom0's
 figures (nodes, watches, transactions, outstanding, memory: C's accounting, all of it; the
@@ -162,6 +169,29 @@ TO_FIX = [
      lambda q, c, v, x: q.tag == 'special' and _err(c, 'EINVAL') and not _err(v, 'EINVAL'),
      lambda q, c, v: q.type in (T['WRITE'], T['MKDIR']) and not _err(v)),
 ]
+
+
+def _abs_len(q, payload):
+    """The length of the absolute path a node or watch request names (dom0's relative
+    paths are below /local/domain/0/)."""
+    p = payload.split(b'\0', 1)[0]
+    return len(p) if p.startswith(b'/') else 16 + len(p)
+
+
+TO_FIX.append(
+    ('abs-path-max',
+     'a path longer than XENSTORE_ABS_PATH_MAX (3072) once CONTROL quota set path-max has '
+     'raised the quota beyond it: C 4.17 accepts it (it checks the quota alone), ours says '
+     'EINVAL (UNWATCH: ENOENT)',
+     lambda q, c, v, x: (not x.get('events') and x.get('payload') is not None and
+                         q.type in (T['WRITE'], T['MKDIR'], T['RM'], T['READ'], T['WATCH'],
+                                    T['UNWATCH'], T['DIRECTORY'], T['GET_PERMS'],
+                                    T['SET_PERMS'], T['DIRECTORY_PART']) and
+                         _abs_len(q, x['payload']) > 3072 and
+                         (_err(v, 'EINVAL') or (_err(v, 'ENOENT') and
+                                                q.type == T['UNWATCH'])) and
+                         not _err(c, 'EINVAL')),
+     True))
 TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
 
 # DELIBERATE c-tx-stale-view: the request types whose replies may differ in a transaction
@@ -179,7 +209,10 @@ MODIFYING_TYPES = {T['WRITE'], T['MKDIR'], T['RM'], T['SET_PERMS']}
 #    whatever errno an earlier call left, often ENOENT, its intent being EINVAL: a C bug;
 #    ours says ENOENT, as newer Xen.) Other node operations on "@..." paths say EINVAL in
 #    both.
-DELIBERATE_IDS = {'at-path-node-op'}
+#  - abs-path-max: paths stay within the protocol's XENSTORE_ABS_PATH_MAX (xs_wire.h) in
+#    ours whatever the path-max quota (vxenstored.8); only met after CONTROL quota set
+#    path-max above ~3050 (--mix limits).
+DELIBERATE_IDS = {'at-path-node-op', 'abs-path-max'}
 
 
 # ---- requests ---------------------------------------------------------------------------
@@ -390,6 +423,12 @@ class Gen:
         domids, malformed perms."""
         r = self.r
         x = r.random()
+        if x < 0.06:
+            # path-max changed for the rest of the sequence (Runner.run sets it back): C
+            # takes any value >= 1 here, only -M caps it at 2048
+            v = r.choice([b'100', b'2047', b'2049', b'3000', b'4000', b'2048'])
+            return Req(c, T['CONTROL'], b'quota\0set\0path-max\0' + v + b'\0', ('n',),
+                       'pathmax')
         if x < 0.45:
             base = r.choice([b'/@B@/', b'@B@/', b'/local/domain/0/@B@/', b'/@B@/Az09-_@/'])
             n = r.choice([2047, 2048, 2049, 3071, 3072, 3073])
@@ -622,9 +661,9 @@ class Runner:
         # per invocation, so that reruns against the same daemons start from fresh names
         self.nonce = 'q%x' % ((os.getpid() * 7919 + int(time.time())) % 0xfffff)
 
-    def classify(self, q, crep, vrep, badtx, events=None):
+    def classify(self, q, crep, vrep, badtx, events=None, payload=None):
         """The KNOWN_TO_FIX entry explaining this difference, or None."""
-        x = {'badtx': badtx, 'events': events}
+        x = {'badtx': badtx, 'events': events, 'payload': payload}
         for k in TO_FIX:
             if k[2](q, crep, vrep, x):
                 return k
@@ -735,7 +774,7 @@ class Runner:
                                 'view differed at request %d ends with C %r, vxenstored %r'
                                 % (first, crep, vrep))
                 if normalise(q, crep) != normalise(q, vrep):
-                    k = self.classify(q, crep, vrep, badtx)
+                    k = self.classify(q, crep, vrep, badtx, payload=payload)
                     if k is None and (q.conn, ctx) in stale and not badtx and \
                             q.type != T['TX_END'] and (
                                 q.type in STALE_VIEW_TYPES or (q.conn, ctx) in diverged):
@@ -792,6 +831,16 @@ class Runner:
         finally:
             self.c.close()
             self.v.close()
+            if any(q.tag == 'pathmax' for q in reqs):
+                # path-max back to the default, and the sequence's trees removed: C may hold
+                # nodes of long paths ours refused (abs-path-max), which the quota figures of
+                # later sequences would show
+                for d in (self.c, self.v):
+                    d.open(1)
+                    d.request(0, T['CONTROL'], 0, b'quota\0set\0path-max\x002048\0', 1)
+                    d.request(0, T['RM'], 0, b'/' + tagb + b'\0', 2)
+                    d.request(0, T['RM'], 0, b'/local/domain/0/' + tagb + b'\0', 3)
+                    d.close()
 
     def minimise(self, reqs, nconn, seed):
         """Greedy: drop requests one at a time while some undocumented difference stays."""
