@@ -161,16 +161,9 @@ static bool load(uint32_t domid, struct vxs_ring_partial *p, void **msg, size_t 
 
 /* ---- before a message's first byte ---------------------------------------------------------- */
 
-/* Is the record's commit durable? If not, the loop must come back: without the pack's sync
- * thread only its next round flushes (have it come at once); with it, the thread's eventfd
- * wakes the loop. */
 static bool durable(const struct vxs_ring_partial *p)
 {
-    if (p->need <= vxs.durable_upto)
-        return true;
-    if (!(vxs.sync_started && vxs.sync_fd >= 0))
-        vxs.ring_backlog = true;
-    return false;
+    return p->need <= vxs.durable_upto;
 }
 
 /* Is the request at ring index pos still in req[] (not consumed)? (Signed: indexes wrap.) */
@@ -204,7 +197,13 @@ bool vxs_ring_partial_may_start(struct vxs_conn *c, const struct vxs_out *o)
     p->saved = a.len > 0;
     p->serial = a.len ? o->serial : 0;
     p->start = a.start;
-    return durable(p);
+    if (durable(p))
+        return true; /* (--sync none or always: written already) */
+    /* The loop's next round writes the commit out (--sync batch: and syncs it, or hands it to
+     * the sync thread, whose end wakes the loop): have it come at once, not at the next
+     * event or the batch's time limit. */
+    vxs.ring_backlog = true;
+    return false;
 }
 
 /* ---- after a restart ------------------------------------------------------------------------ */

@@ -33,7 +33,11 @@
 
 static char buf[XENSTORE_PAYLOAD_MAX + 1];
 /* A node may be as large as a payload (the default quota counts 2048 bytes). */
-static const char *const args[] = {"-S", "8192", NULL};
+static const char *const batch_args[] = {"-S", "8192", NULL};
+/* --sync none and always: the record is written by its commit, the first part goes at once. */
+static const char *const none_args[] = {"-S", "8192", "--sync", "none", NULL};
+static const char *const always_args[] = {"-S", "8192", "--sync", "always", NULL};
+static const char *const *args = batch_args;
 
 /* ---- the guest's side: every byte it took from rsp[], in order ---------------------------- */
 
@@ -219,6 +223,21 @@ static void test_reply_killed_at_every_step(void **state)
     }
 }
 
+static void test_reply_killed_other_sync_modes(void **state)
+{
+    (void)state;
+    const char *const *modes[] = {none_args, always_args};
+    for (size_t m = 0; m < 2; m++) {
+        args = modes[m];
+        int steps = reply_run(-1, -1);
+        for (int k = 0; k < steps; k++) {
+            reply_run(k, -1);
+            assert_int_equal(kills, 1);
+        }
+    }
+    args = batch_args;
+}
+
 static void test_reply_killed_twice(void **state)
 {
     (void)state;
@@ -338,6 +357,61 @@ static void test_whole_but_unconsumed(void **state)
     vh_finish_disk();
 }
 
+/* ---- a recorded message dropped before its first byte ----------------------------------- */
+
+static struct vxs_conn *conn_of(uint32_t domid)
+{
+    for (struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (c->dom && c->domid == domid)
+            return c;
+    return NULL;
+}
+
+/* A watch event recorded (it did not fit), then dropped before its record was durable (as an
+ * expired event of an unprivileged domain is, vxs_conn_expire_events; played here by taking
+ * it off the queue), then a small reply written where the event would have started: the
+ * record must not outlive its message, or the restart would write the event's bytes into the
+ * middle of the stream. */
+static void test_dropped_before_start(void **state)
+{
+    (void)state;
+    world(-1, -1);
+    char v[101];
+    fill(v, 100, 'k');
+    assert_int_equal(vh_write(vh_dom0(), 0, "/local/domain/5/v", v), 0);
+    guest_send(XS_READ, 30, "/local/domain/5/v", NULL);          /* 116 bytes back */
+    guest_send(XS_WATCH, 31, "/local/domain/5/w", token);        /* 19, then a 935-byte event */
+    vh_guest_event(DOM);
+    vh_round_output(); /* the replies go; the event is recorded, its record not yet durable */
+    struct vxs_conn *c = conn_of(DOM);
+    assert_non_null(c->out_head);
+    const struct xsd_sockmsg *h = (const void *)c->out_head->data;
+    assert_int_equal(h->type, XS_WATCH_EVENT);
+    assert_int_equal(c->out_off, 0);
+    free(vxs_conn_take(c));
+    guest_send(XS_READ, 32, "/local/domain/5/x", NULL);
+    vh_guest_event(DOM);
+    for (int k = 0; k < 3; k++)
+        vh_round_output();
+    vh_restart();
+    drain();
+    struct msg m[16];
+    size_t n = parse(m, 16), replies = 0;
+    char want[64 + TOKEN_LEN];
+    int wl = snprintf(want, sizeof want, "/local/domain/5/w%c%s", 0, token);
+    for (size_t k = 0; k < n; k++) {
+        if (m[k].type == XS_WATCH_EVENT) {
+            assert_int_equal(m[k].len, (size_t)wl + 1);
+            assert_memory_equal(m[k].body, want, (size_t)wl + 1);
+            continue;
+        }
+        assert_int_equal(m[k].req_id, 30 + replies);
+        replies++;
+    }
+    assert_int_equal(replies, 3);
+    vh_finish_disk();
+}
+
 /* ---- what it costs, and a hostile page ------------------------------------------------------- */
 
 static bool conn_head(struct store_hash *h)
@@ -397,9 +471,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_killed_at_every_step),
         cmocka_unit_test(test_reply_killed_twice),
+        cmocka_unit_test(test_reply_killed_other_sync_modes),
         cmocka_unit_test(test_event_killed_at_every_step),
         cmocka_unit_test(test_event_killed_twice),
         cmocka_unit_test(test_whole_but_unconsumed),
+        cmocka_unit_test(test_dropped_before_start),
         cmocka_unit_test(test_record_only_when_cut),
         cmocka_unit_test(test_rsp_prod_before_start),
     };
