@@ -15,10 +15,14 @@
  *                             larger than req[], from ring index <start> on, saved before
  *                             those bytes are consumed (vxs_persist_head); stale (ignored)
  *                             once req_cons is past its end
- *   /dom/<domid>/rsp          "<start> <request's ring index or -> <bytes>"   a message
- *                             written into rsp[] in parts, from rsp[] index <start> on, saved
- *                             before its first byte (vxs_ring_partial.c); stale once rsp_prod
- *                             is past its end, removed lazily with the marks
+ *   /dom/<domid>/rsp          "<start> <pos> <req_id> <type>" or "<start> -"   a message
+ *                             written into rsp[] in parts from rsp[] index <start> on, saved
+ *                             before its first byte (vxs_ring_partial.c), and the reply (it,
+ *                             or one before it) whose request at ring index <pos> may still
+ *                             be in req[]; stale once rsp_prod is past its end and that
+ *                             request consumed, removed lazily with the marks
+ *   /dom/<domid>/rsp/hdr      that message's header (16 bytes), and in .../rsp/body its
+ *                             payload (a node of its own: the same payload again is stored once)
  *   /sock/<name>              a Unix socket the fd store keeps (vxs_sock.c), from its first
  *                             WATCH to its close: /sock/<name>/ev and /sock/<name>/w/<id>
  *                             as a ring's

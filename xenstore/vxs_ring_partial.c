@@ -13,7 +13,8 @@
  *
  * So before the first byte of a message that does not fit whole is published, the message
  * and the rsp[] index where it starts are recorded in the connection table,
- * /dom/<domid>/rsp = "<start> <request's ring index, or -> <the message's bytes>", and the
+ * /dom/<domid>/rsp = "<start> <answered request: ring index, req_id, type | ->", its header
+ * in rsp/hdr and its payload in rsp/body, and the
  * first part waits until that commit is durable (--sync none: at once; batch: the round's
  * flush). A message that fits goes as before: no store write, no syscall.
  *
@@ -67,16 +68,28 @@ static int put_rsp(struct vs_txn *x, struct vxs_events *ev, void *arg)
     snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp", a->domid);
     if (a->len == 0)
         return vxs_persist_rm(x, ev, path);
-    char val[48 + XS_MSG_MAX];
-    const struct vxs_ring_partial *p = a->p;
-    int n = p->ans ? snprintf(val, sizeof val, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32 " ",
-                              a->start, p->ans_pos, p->ans_req_id, p->ans_type)
-                   : snprintf(val, sizeof val, "%" PRIu32 " - ", a->start);
-    if (a->len > sizeof val - (size_t)n)
+    if (a->len > XS_MSG_MAX || a->len < sizeof(struct xsd_sockmsg))
         return -E2BIG;
-    memcpy(val + n, a->msg, a->len);
-    return vs_txn_set(x, path, val, (size_t)n + a->len, perms, sizeof perms,
-                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    char val[64];
+    const struct vxs_ring_partial *p = a->p;
+    int n = p->ans ? snprintf(val, sizeof val, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32,
+                              a->start, p->ans_pos, p->ans_req_id, p->ans_type)
+                   : snprintf(val, sizeof val, "%" PRIu32 " -", a->start);
+    int rc = vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
+                        VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    /* The header (its req_id differs each time) and the payload in nodes of their own: the
+     * same payload recorded again (a guest polling a large value while behind, the same
+     * event) is the same stored object, not another copy in the pack. */
+    const size_t hl = sizeof(struct xsd_sockmsg);
+    snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp/hdr", a->domid);
+    if (rc == 0)
+        rc = vs_txn_set(x, path, a->msg, hl, perms, sizeof perms,
+                        VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp/body", a->domid);
+    if (rc == 0)
+        rc = vs_txn_set(x, path, (const uint8_t *)a->msg + hl, a->len - hl, perms, sizeof perms,
+                        VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    return rc;
 }
 
 static uint64_t save(const struct rsp_arg *a)
@@ -109,19 +122,22 @@ static bool parse_u32_sp(const char **p, const char *end, uint32_t *v)
     return true;
 }
 
-/* "<start> <ans_pos> <ans_req_id> <ans_type> " or "<start> - " into *p; the rest is the
- * message. */
-static const char *parse_head(const char *s, const char *end, struct vxs_ring_partial *p)
+/* "<start> <ans_pos> <ans_req_id> <ans_type>" or "<start> -" into *p. */
+static bool parse_head(const char *s, size_t len, struct vxs_ring_partial *p)
 {
-    if (!parse_u32_sp(&s, end, &p->start))
-        return NULL;
-    if (end - s >= 2 && s[0] == '-' && s[1] == ' ')
-        return s + 2;
+    char buf[64];
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = ' '; /* (each number ends at a space) */
+    const char *q = buf, *end = buf + len + 1;
+    if (!parse_u32_sp(&q, end, &p->start))
+        return false;
+    if (end - q == 2 && q[0] == '-')
+        return true;
     p->ans = true;
-    return parse_u32_sp(&s, end, &p->ans_pos) && parse_u32_sp(&s, end, &p->ans_req_id) &&
-                   parse_u32_sp(&s, end, &p->ans_type)
-               ? s
-               : NULL;
+    return parse_u32_sp(&q, end, &p->ans_pos) && parse_u32_sp(&q, end, &p->ans_req_id) &&
+           parse_u32_sp(&q, end, &p->ans_type) && q == end;
 }
 
 /* The record of domid's ring into *p (false: none, or unreadable). *msg is malloc'd; checked
@@ -133,26 +149,33 @@ static bool load(uint32_t domid, struct vxs_ring_partial *p, void **msg, size_t 
         return false;
     char path[64];
     snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp", domid);
-    void *val;
-    size_t vlen;
+    void *val, *hv = NULL, *bv = NULL;
+    size_t vlen, hl = 0, bl = 0;
     bool ok = false;
     if (vs_txn_read(x, path, &val, &vlen) == 0) {
-        const char *end = (const char *)val + vlen, *m = parse_head(val, end, p);
-        size_t n = m ? (size_t)(end - m) : 0;
+        char hpath[64];
+        snprintf(hpath, sizeof hpath, "/dom/%" PRIu32 "/rsp/hdr", domid);
+        snprintf(path, sizeof path, "/dom/%" PRIu32 "/rsp/body", domid);
         struct xsd_sockmsg h;
-        if (m && n >= sizeof h && n <= XS_MSG_MAX) {
-            memcpy(&h, m, sizeof h);
-            void *b = h.len == n - sizeof h ? malloc(n) : NULL;
-            if (b) {
-                memcpy(b, m, n);
-                *msg = b;
-                *len = n;
+        if (parse_head(val, vlen, p) && vs_txn_read(x, hpath, &hv, &hl) == 0 &&
+            hl == sizeof h && vs_txn_read(x, path, &bv, &bl) == 0 &&
+            bl <= XENSTORE_PAYLOAD_MAX) {
+            memcpy(&h, hv, sizeof h);
+            uint8_t *m = h.len == bl ? malloc(sizeof h + bl) : NULL;
+            if (m) {
+                memcpy(m, &h, sizeof h);
+                if (bl)
+                    memcpy(m + sizeof h, bv, bl);
+                *msg = m;
+                *len = sizeof h + bl;
                 ok = true;
             }
         }
         if (!ok)
             vxs_log("domain %" PRIu32 ": unreadable record of a message cut in rsp[], ignored",
                     domid);
+        free(hv);
+        free(bv);
         free(val);
     }
     vs_txn_abort(x);
