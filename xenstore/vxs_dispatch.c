@@ -59,6 +59,10 @@ static void send_built(struct ctx *k, struct xs_builder *b)
     int n = xs_build_end(b);
     if (n < 0)
         send_error(k, n);
+    /* C: a reply longer than its request buffer's own 16 bytes is charged to the domain
+     * first, and one that reaches the hard memory quota is ENOMEM (a short one never). */
+    else if ((size_t)n > sizeof(struct xsd_sockmsg) + 16 && vxs_quota_out_over(k->c, (size_t)n))
+        send_error(k, -ENOMEM);
     else
         vxs_send(k->c, k->out, (size_t)n, k->need);
 }

@@ -254,6 +254,19 @@ unsigned long long vxs_quota_memory(uint32_t domid)
     return m;
 }
 
+bool vxs_quota_out_over(const struct vxs_conn *c, size_t n)
+{
+    if (c->priv || c->domid == 0)
+        return false;
+    unsigned hard = vxs_quota_limit(c->domid, VXS_Q_MEMORY);
+    if (!hard)
+        return false;
+    /* The figure vxs_quota_may_read uses (a domain's own connection, not a scan of all). */
+    const struct vxs_qdom *d = doms[c->domid & 0xffffu];
+    unsigned long long m = d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0;
+    return m + vxs_quota_conn_memory(c) + n >= hard;
+}
+
 /* Log crossing the soft and hard values once each way, as C does. true: at the hard one. */
 bool vxs_quota_memory_check(uint32_t domid, unsigned long long mem)
 {

@@ -77,6 +77,10 @@ unsigned long long vxs_quota_memory(uint32_t domid);
 unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c);
 /* Note mem as domid's memory (soft/hard warnings); true: at or over the hard value. */
 bool vxs_quota_memory_check(uint32_t domid, unsigned long long mem);
+/* Would queueing n more bytes (a message with its header) for c take its domain to the hard
+ * memory quota? C charges what it queues for a domain to it: such an event is dropped, such a
+ * reply of more than 16 bytes becomes ENOMEM. Never for dom0. */
+bool vxs_quota_out_over(const struct vxs_conn *c, size_t n);
 /* A reply was queued (+1) or taken (-1) on c. */
 void vxs_quota_outstanding(const struct vxs_conn *c, int delta);
 /* May c's ring be read now (outstanding requests, memory, write rate)? */

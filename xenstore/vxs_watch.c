@@ -129,6 +129,10 @@ static void send_event(struct vxs_conn *c, const char *path, const char *token, 
                 memcmp(o->data, buf, (size_t)n) == 0)
                 return;
     }
+    /* As C: an event that would take the watcher's domain to its hard memory quota is lost
+     * (events cannot be refused). */
+    if (vxs_quota_out_over(c, (size_t)n))
+        return;
     uint64_t before = c->out_serial;
     vxs_send(c, buf, (size_t)n, need);
     if (c->out_serial != before)

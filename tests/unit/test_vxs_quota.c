@@ -446,6 +446,41 @@ static void test_memory_transaction(void **state)
     assert_int_equal(vh_tx_end(d0, tx, true), 0);
 }
 
+/* C charges what it queues for a domain to the domain's memory: at the hard quota a reply of
+ * more than 16 bytes becomes ENOMEM (a short one still goes), an event is lost. */
+static void test_memory_replies_and_events(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    assert_int_equal(vh_write(d1, 0, "v", "01234567890123456789"), 0);
+    assert_int_equal(vh_write(d1, 0, "s", "ok"), 0);
+    assert_int_equal(vh_write(d1, 0, "w/x", ""), 0);
+    assert_int_equal(vh_watch(d1, "w", "tok"), 0);
+    vh_events_drop(d1);
+    /* With its header, the event "w/x\0tok\0" is 24 bytes, the 20-byte value's reply 37,
+     * "ok"'s 19 (16 of payload at most are never refused). */
+    unsigned long long mem = vxs_quota_memory(1);
+    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 25));
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/w/x", ""), 0);
+    char ep[64], et[64];
+    assert_true(vh_event(d1, ep, et));
+    assert_string_equal(ep, "w/x");
+    assert_int_equal(vxs_quota_memory(1), mem);
+    assert_int_equal(vh_read(d1, 0, "v", buf), -ENOMEM);
+    assert_int_equal(vh_read(d1, 0, "s", buf), 0);
+    assert_string_equal(buf, "ok");
+    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 38));
+    assert_int_equal(vh_read(d1, 0, "v", buf), 0);
+    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 24));
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/w/x", ""), 0);
+    assert_false(vh_event(d1, NULL, NULL));
+    /* dom0 is exempt. */
+    vxs_quota_set_global(VXS_Q_MEMORY, 0, 1);
+    assert_int_equal(vh_read(d0, 0, "/local/domain/1/v", buf), 0);
+    assert_string_equal(buf, "01234567890123456789");
+}
+
 static void test_write_rate_limit(void **state)
 {
     (void)state;
@@ -661,6 +696,7 @@ int main(void)
         T(test_memory_figure),
         T(test_memory),
         T(test_memory_transaction),
+        T(test_memory_replies_and_events),
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
         T(test_node_size),
