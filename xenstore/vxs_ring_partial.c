@@ -14,9 +14,9 @@
  * So before the first byte of a message that does not fit whole is published, the message
  * and the rsp[] index where it starts are recorded in the connection table,
  * /dom/<domid>/rsp = "<start> <answered request: ring index, req_id, type | ->", its header
- * in rsp/hdr and its payload in rsp/body, and the
- * first part waits until that commit is durable (--sync none: at once; batch: the round's
- * flush). A message that fits goes as before: no store write, no syscall.
+ * in rsp/hdr and its payload in rsp/body, and the first part waits until that commit is
+ * durable (the loop's next round: its write, and with --sync batch its sync). A message that
+ * fits goes as before: no store write, no syscall.
  *
  * At restart (vxs_ring_partial_restore_all, before anything else is queued on the ring), with
  * rsp_prod as the page says (our index, adopted once at attach; done = rsp_prod - start):
