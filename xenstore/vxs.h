@@ -468,6 +468,8 @@ void vxs_events_replay(void);
 
 /* vxs_watch.c */
 int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth);
+/* The same without the quotas, for a watch the daemon had before a restart (as C's restore). */
+int vxs_watch_restore(struct vxs_conn *c, const char *given, const char *token, int depth);
 int vxs_watch_del(struct vxs_conn *c, const char *given, const char *token);
 /* The watch vxs_watch_add added last (c's list keeps the order they were added in). */
 struct vxs_watch *vxs_watch_newest(struct vxs_conn *c);

@@ -476,7 +476,7 @@ static void restore_watch(uint32_t domid, const char *path, const char *token, i
                           uint64_t since)
 {
     struct vxs_domain *d = find(domid);
-    if (!d || !d->conn || vxs_watch_add(d->conn, path, token, depth) < 0)
+    if (!d || !d->conn || vxs_watch_restore(d->conn, path, token, depth) < 0)
         return;
     /* The events it may have missed come from vxs_events_replay. */
     vxs_watch_newest(d->conn)->since = since;

@@ -32,7 +32,8 @@ static int special_or_resolve(const struct vxs_conn *c, const char *given, char 
     return 0;
 }
 
-int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth)
+static int add(struct vxs_conn *c, const char *given, const char *token, int depth,
+               bool quota)
 {
     char abs[XENSTORE_ABS_PATH_MAX + 1];
     bool rel;
@@ -50,11 +51,14 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
             return -EEXIST;
         tail = &w->next;
     }
-    unsigned lim = c->priv ? 0 : vxs_quota_limit(c->domid, VXS_Q_WATCHES);
+    unsigned lim = c->priv || !quota ? 0 : vxs_quota_limit(c->domid, VXS_Q_WATCHES);
     /* C xenstored's watch quota (-W, or the domain's own: SET_QUOTA), checked as C 4.17
      * does, before the count goes up: "more than the limit" allows one watch beyond it. */
     if (lim && n > lim)
         return -E2BIG;
+    /* Then its memory quota: C charges the watch's absolute path and token. */
+    if (quota && vxs_quota_out_over(c, strlen(abs) + strlen(token)))
+        return -ENOMEM;
     struct vxs_watch *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
@@ -71,6 +75,16 @@ int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int 
      * as C xenstored (its list of a connection's watches grows at the tail). */
     *tail = w;
     return 0;
+}
+
+int vxs_watch_add(struct vxs_conn *c, const char *given, const char *token, int depth)
+{
+    return add(c, given, token, depth, true);
+}
+
+int vxs_watch_restore(struct vxs_conn *c, const char *given, const char *token, int depth)
+{
+    return add(c, given, token, depth, false);
 }
 
 struct vxs_watch *vxs_watch_newest(struct vxs_conn *c)

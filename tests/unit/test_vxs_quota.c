@@ -475,6 +475,11 @@ static void test_memory_replies_and_events(void **state)
     vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 24));
     assert_int_equal(vh_write(d0, 0, "/local/domain/1/w/x", ""), 0);
     assert_false(vh_event(d1, NULL, NULL));
+    /* A new watch is charged its absolute path and token ("/local/domain/1/w", "t2": 19). */
+    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 19));
+    assert_int_equal(vh_watch(d1, "w", "t2"), -ENOMEM);
+    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 20));
+    assert_int_equal(vh_watch(d1, "w", "t2"), 0);
     /* dom0 is exempt. */
     vxs_quota_set_global(VXS_Q_MEMORY, 0, 1);
     assert_int_equal(vh_read(d0, 0, "/local/domain/1/v", buf), 0);
