@@ -334,8 +334,15 @@ int vs_put_enc_next(struct vs_store *st, enum store_kind kind, struct store_hash
         enc_shrink(b);
         return rc;
     }
-    if (st->ring_cap > 0)
-        __builtin_prefetch(st->ring + st->head % st->ring_cap, 1);
+    /* The ring bytes its cache_append will store to: cold (the head last passed there 1 MiB of
+     * appends ago), and stores that miss hold up the next locked instruction (the heap's
+     * lock) until they complete. */
+    size_t size = cobj_size(b->len);
+    if (st->ring_cap > 0 && size <= st->ring_cap / 4) {
+        const uint8_t *r = (const uint8_t *)at(st, place(st, size));
+        for (size_t o = 0; o < size; o += 64)
+            __builtin_prefetch(r + o, 1);
+    }
     struct vs_buf swap = st->pend_buf;
     st->pend_buf = *b;
     *b = swap;

@@ -97,15 +97,11 @@ static void cache_free(struct pack *p)
 
 /* -- appending -- */
 
-/* Encode a record into p->scratch; returns its total length or -ENOMEM. */
-int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
-                                  const struct store_hash *h, const void *payload, size_t len)
+/* Encode a record at b (REC_HDR, the hash for an object, len, REC_CRC bytes). */
+static void encode_record_at(uint8_t *b, unsigned type, unsigned kind,
+                            const struct store_hash *h, const void *payload, size_t len)
 {
     size_t hl = type == REC_OBJ ? STORE_HASH_LEN : 0;
-    size_t total = REC_HDR + hl + len + REC_CRC;
-    uint8_t *b = scratch(p, total);
-    if (b == NULL)
-        return -ENOMEM;
     b[0] = (uint8_t)type;
     b[1] = (uint8_t)kind;
     b[2] = b[3] = 0;
@@ -115,6 +111,17 @@ int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
     if (len > 0)
         memcpy(b + REC_HDR + hl, payload, len);
     put_le32(b + REC_HDR + hl + len, pack_crc32c(0, b, REC_HDR + hl + len));
+}
+
+/* Encode a record into p->scratch; returns its total length or -ENOMEM. */
+int64_t pack_encode_record(struct pack *p, unsigned type, unsigned kind,
+                           const struct store_hash *h, const void *payload, size_t len)
+{
+    size_t total = REC_HDR + (type == REC_OBJ ? STORE_HASH_LEN : 0) + len + REC_CRC;
+    uint8_t *b = scratch(p, total);
+    if (b == NULL)
+        return -ENOMEM;
+    encode_record_at(b, type, kind, h, payload, len);
     return (int64_t)total;
 }
 
@@ -247,6 +254,31 @@ int pack_append(struct pack *p, const uint8_t *rec, size_t total, uint64_t *at, 
     return 0;
 }
 
+/* Room for a record of total bytes at the end of the write buffer, for an object record
+ * encoded in place (no copy through p->scratch) and kept or not (an object already stored)
+ * by the caller: p->wbuf + p->wlen, after writing the buffer out if it would grow past
+ * WBUF_MAX, as pack_append. NULL if the record does not fit the buffer or there is no memory
+ * for it (then pack_append writes it) or the write out failed (*rc). Lock held. */
+static uint8_t *wbuf_room(struct pack *p, size_t total, int *rc)
+{
+    *rc = 0;
+    if (p->wlen + total > WBUF_MAX && (*rc = pack_wbuf_write(p)) < 0)
+        return NULL;
+    if (p->wlen + total > p->wcap) {
+        if (p->wlen + total > WBUF_MAX)
+            return NULL;
+        size_t cap = p->wcap ? p->wcap : 65536;
+        while (cap < p->wlen + total)
+            cap *= 2;
+        uint8_t *b = realloc(p->wbuf, cap);
+        if (b == NULL)
+            return NULL;
+        p->wbuf = b;
+        p->wcap = cap;
+    }
+    return p->wbuf + p->wlen;
+}
+
 /* The sync that makes every appended record durable (docs/store-format.md, "Durability"). */
 int pack_do_sync(struct pack *p)
 {
@@ -341,9 +373,19 @@ static int put_hashed(struct pack *p, enum store_kind kind, const void *data, si
     int rc = pack_ix_reserve(&p->ix);
     size_t home = ix_home(&p->ix, &h);
     __builtin_prefetch(&p->ix.e[home], 1);
-    int64_t total = rc < 0       ? rc
-                    : p->failed  ? p->failed
-                                 : pack_encode_record(p, REC_OBJ, kind, &h, data, len);
+    size_t need = REC_HDR + STORE_HASH_LEN + len + REC_CRC;
+    int64_t total = rc < 0 ? rc : p->failed ? p->failed : (int64_t)need;
+    uint8_t *rec = NULL; /* encoded in place in the write buffer, not kept yet */
+    if (total > 0) {
+        int wrc;
+        rec = wbuf_room(p, need, &wrc);
+        if (rec != NULL)
+            encode_record_at(rec, REC_OBJ, kind, &h, data, len);
+        else if (wrc < 0)
+            total = wrc;
+        else
+            total = pack_encode_record(p, REC_OBJ, kind, &h, data, len);
+    }
     bool found = false;
     uint64_t off = 0;
     size_t slot = rc == 0 ? pack_ix_slot(&p->ix, &h, &found, &off) : 0;
@@ -359,7 +401,13 @@ static int put_hashed(struct pack *p, enum store_kind kind, const void *data, si
     } else if (total < 0) {
         rc = (int)total; /* the pack failed, or no memory for the record */
     } else {
-        rc = pack_append(p, p->scratch, (size_t)total, &off, false);
+        if (rec != NULL) { /* keep it: as pack_append */
+            off = p->end;
+            p->wlen += need;
+            p->end += need;
+        } else {
+            rc = pack_append(p, p->scratch, (size_t)total, &off, false);
+        }
         if (rc == 0) {
             ix_entry_set(&p->ix.e[slot], &h, off);
             p->ix.count++;
@@ -410,6 +458,11 @@ static void pack_prefetch(struct objstore *s, const struct store_hash *h)
     __builtin_prefetch(e, 1);
     if (((uintptr_t)e & 63) + sizeof(*e) > 64) /* it straddles two lines */
         __builtin_prefetch(e + 1, 1);
+    if (p->ix.old != NULL) { /* growing: a put that misses in e probes the old table too */
+        uint64_t k0, k1;
+        ix_key(h, &k0, &k1);
+        __builtin_prefetch(&p->ix.old[k0 & p->ix.old_mask]);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
