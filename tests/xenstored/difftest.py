@@ -11,11 +11,12 @@ Watch events are compared per connection and step: after each request, every con
 that ever asked for a watch gets a barrier request (GET_DOMAIN_PATH 0) and all the events
 read on that connection until the barrier's reply form that step's list. Both daemons queue an
 event before any reply to a later request of the same connection, so this catches every event
-a request causes; the order of an event against the reply that caused it differs between
-implementations (C sends a WRITE's event before the WRITE's reply and a WATCH's first event
-after the WATCH's reply) and is not compared. The events' order among themselves is: a
-connection's watches in the order they were added, a transaction's events in the order of its
-first access to each node, a removed subtree's nodes children first. An RM's events, and a
+a request causes; the order of an event against the reply that caused it is compared too on
+the request's own connection (how many of its events come ahead of its reply: C sends a
+change's events before the reply, a WATCH's first event after its OK). The events' order
+among themselves is: a connection's watches in the order they were added, a transaction's
+events in the order of its first access to each node, a removed subtree's nodes children
+first. An RM's events, and a
 TX_END's after an RM in its transaction, are compared as multisets (DELIBERATE dir-order: the
 siblings of a removed subtree come in creation order in C, by name in ours); so are all with
 --sorted-events.
@@ -535,6 +536,7 @@ class Daemon:
         self.bufs = []
         self.events = []
         self.rid = 0
+        self.before = 0
 
     def open(self, n):
         self.close()
@@ -585,6 +587,7 @@ class Daemon:
             self.socks[c] = None
             return 'EOF'
         deadline = time.monotonic() + REPLY_TIMEOUT
+        self.before = len(self.events[c])
         while True:
             m = self._read_msg(c, deadline)
             if isinstance(m, str):
@@ -596,6 +599,7 @@ class Daemon:
                 # an event's header says tx 0 in both: any other is shown
                 self.events[c].append(m[3] if m[2] == 0 else b'<tx %d>' % m[2] + m[3])
                 continue
+            self.before = len(self.events[c]) - self.before  # events ahead of the reply
             return m
 
     def take_events(self, c, ordered=False):
@@ -698,6 +702,7 @@ class Runner:
                 rid = 1 + 2 * i
                 reps = {}
                 txids = {}
+                ahead = {}
                 for d in (self.c, self.v):
                     if q.tx[0] == 'n':
                         txid = 0
@@ -707,6 +712,7 @@ class Runner:
                         txid = slots[d][q.conn].get(q.tx[1], 90000 + q.tx[1])
                     txids[d] = txid
                     rep = d.request(q.conn, q.type, txid, payload, rid)
+                    ahead[d] = d.before if isinstance(rep, tuple) else None
                     if q.type == T['TX_START'] and q.tag.startswith('start'):
                         slot = int(q.tag[5:])
                         if isinstance(rep, tuple) and rep[0] == T['TX_START'] and \
@@ -786,6 +792,11 @@ class Runner:
                             crep, vrep, ' (known, to fix: %s)' % k[0] if k else ''))
                     elif self.tolerate(k, q, crep, vrep):
                         return None
+                if ahead[self.c] != ahead[self.v] and normalise(q, crep) == normalise(q, vrep):
+                    # the request's own connection: its events queued before the reply (C: a
+                    # change's events go first, a new watch's event after the WATCH's OK)
+                    return (i, 'events ahead of the reply on conn%d differ: C %r, vxenstored '
+                            '%r (reply %r)' % (q.conn, ahead[self.c], ahead[self.v], crep))
                 # Transactions the store changed under (c-tx-stale-view)
                 if (ctx == 0 and q.type in MODIFYING_TYPES and _ok_type(crep, q.type)) or (
                         q.type == T['TX_END'] and _ok_type(crep, T['TX_END']) and ctx != 0):
