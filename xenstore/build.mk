@@ -102,6 +102,19 @@ test-xenstored: test-xenstored-kill-fdstore
 test-xenstored-kill-fdstore: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter $(BUILD)/vxs-fdstore
 	$(Q)tests/xenstored/killtest_fdstore.sh $(BUILD)
 
+# The SIGKILL restart test over a real ring (tests/xenstored/killtest_ring.sh, about 30 s):
+# vxenstored serves dom0's ring under the xkshim shim while vxs-ringkill-client, a client on
+# that ring page, writes, reads 3 KB values slowly and watches, and the daemon is killed 100+
+# times.
+HOST_PROG_NAMES += vxs-ringkill-client
+HOST_PROG_SRCS_vxs-ringkill-client := tests/xenstored/ringkill_client.c
+HOST_PROG_LIBS_vxs-ringkill-client := -lxenevtchn
+.PHONY: test-xenstored-kill-ring
+test-xenstored: test-xenstored-kill-ring
+test-xenstored-kill-ring: $(BUILD)/vxenstored $(BUILD)/vxs-ringkill-client \
+                          $(BUILD)/tests/shim/xkshim.so
+	$(Q)tests/xenstored/killtest_ring.sh $(BUILD)
+
 # Quotas (issue 5, item 3): the options, GET/SET_QUOTA, GET/SET_FEATURE, CONTROL quota and
 # dom0's node count across a restart (about 2 s); the unprivileged side is test_vxs_quota.
 .PHONY: test-xenstored-quota

@@ -8,7 +8,10 @@
  *                 $XKSHIM_DIR/peer.N names the port at the other end. notify(port) sends the
  *                 peer's port number to the peer's socket (non-blocking: a full socket means
  *                 an event is already pending, as with Xen's pending bit); pending() reads
- *                 one and drops queued duplicates of the same port.
+ *                 one and drops queued duplicates of the same port. A notify that finds
+ *                 the peer's socket dead (its process killed) looks the peer up again, so
+ *                 that a restarted xenstored that bound the port anew gets the event, as
+ *                 under Xen (tests/xenstored/killtest_ring.sh).
  *   libxengntshr  grants: each granted page is a 4 KiB file $XKSHIM_DIR/gnt.REF mapped
  *   libxengnttab  MAP_SHARED; multi-page grants/maps get one contiguous range.
  *                 Unmap notification (share_page_notify / map_grant_ref_notify): on
@@ -274,12 +277,21 @@ int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
             h->ports[i].peer = 0;
             return 0;       /* nobody bound at the other end yet: the event is lost */
         }
-        uint32_t v = h->ports[i].peer;
-        ssize_t n = sendto(h->fd, &v, sizeof(v), MSG_DONTWAIT,
-                           (struct sockaddr *)&h->ports[i].peer_addr,
-                           sizeof(h->ports[i].peer_addr));
-        if (n < 0 && errno != EAGAIN && errno != ENOBUFS)
-            h->ports[i].peer = 0;   /* peer gone or rebound: look it up again next time */
+        for (int attempt = 0; attempt < 2; attempt++) {
+            uint32_t v = h->ports[i].peer;
+            ssize_t n = sendto(h->fd, &v, sizeof(v), MSG_DONTWAIT,
+                               (struct sockaddr *)&h->ports[i].peer_addr,
+                               sizeof(h->ports[i].peer_addr));
+            if (n >= 0 || errno == EAGAIN || errno == ENOBUFS)
+                break;
+            /* The peer's process is gone (killed: its socket file stays, nobody reads it).
+             * Someone may have bound the other end again since (a restarted xenstored):
+             * as Xen does, the event goes to whoever is bound now, so look it up again. */
+            if (peer_lookup(port, &h->ports[i].peer, &h->ports[i].peer_addr) < 0) {
+                h->ports[i].peer = 0;
+                break;
+            }
+        }
         return 0;
     }
     notify_port(port);
