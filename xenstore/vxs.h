@@ -108,6 +108,8 @@ struct vxs_out {
     uint64_t gen;   /* a watch event: the xenstore branch's gen of the commit that caused it
                      * (0: none, e.g. a new watch's first event); see vxs_events_replay.c */
     uint32_t req_pos; /* a ring's reply: its request's ring index (vxs_ring_partial.c) */
+    struct vxs_cause *cause; /* a guest's request that caused watch events: its reply and
+                              * those events (vxs_watch.c: vxs_cause_taken) */
     size_t len;
     uint8_t data[];
 };
@@ -480,6 +482,14 @@ void vxs_watch_fire(const struct vxs_events *ev, uint64_t need);
 /* A special event: "@introduceDomain", or "@releaseDomain" for domid (watches on
  * "@releaseDomain/<domid>", and those on "@releaseDomain" with a depth, see the domid). */
 void vxs_watch_fire_special(int which, uint32_t domid, uint64_t need);
+/* XSA-326, as C 4.17: a guest's request stays outstanding for its domain until its reply
+ * and the watch events it caused (to any connection) have all left their queues, so that a
+ * guest cannot pile events up on a slow watcher. vxs_dispatch brackets each request with
+ * vxs_cause_begin/end; every message leaving a queue (taken, expired, dropped) goes through
+ * vxs_cause_taken, which says whether a reply's outstanding count drops now. */
+void vxs_cause_begin(struct vxs_conn *c);
+void vxs_cause_end(struct vxs_conn *c, uint64_t serial_before);
+bool vxs_cause_taken(const struct vxs_out *o);
 /* Before path is removed in x: an exact event for every watched node strictly below it. */
 void vxs_watch_note_removal(struct vs_txn *x, struct vxs_events *ev, const char *path);
 /* One WATCH_EVENT message to c. */

@@ -57,6 +57,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
     o->expires_ms = 0;
     o->gen = 0;
     o->req_pos = c->req_pos;
+    o->cause = NULL;
     o->len = len;
     memcpy(o->data, msg, len);
     if (c->out_tail)
@@ -76,7 +77,7 @@ void vxs_send(struct vxs_conn *c, const void *msg, size_t len, uint64_t need)
 /* A reply leaves the queue: one request less outstanding. */
 static void taken(struct vxs_conn *c, const struct vxs_out *o)
 {
-    if (((const struct xsd_sockmsg *)o->data)->type != XS_WATCH_EVENT)
+    if (vxs_cause_taken(o) && ((const struct xsd_sockmsg *)o->data)->type != XS_WATCH_EVENT)
         vxs_quota_outstanding(c, -1);
 }
 
@@ -554,6 +555,7 @@ void vxs_conn_expire_events(void)
             if (c->out_tail == o)
                 c->out_tail = prev;
             c->out_bytes -= o->len;
+            vxs_cause_taken(o);
             free(o);
         }
     }

@@ -467,7 +467,17 @@ static void do_quota(struct ctx *k, const uint8_t *body, size_t len)
     send_built(k, &b);
 }
 
+static void dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body);
+
 void vxs_dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body)
+{
+    uint64_t serial = c->out_serial;
+    vxs_cause_begin(c);
+    dispatch(c, hdr, body);
+    vxs_cause_end(c, serial);
+}
+
+static void dispatch(struct vxs_conn *c, const struct xsd_sockmsg *hdr, const uint8_t *body)
 {
     static struct ctx k;
     memset(&k, 0, offsetof(struct ctx, out));

@@ -300,11 +300,8 @@ bool vxs_quota_memory_check(uint32_t domid, unsigned long long mem)
 
 /* ---- outstanding requests and reading a ring ------------------------------------------ */
 
-void vxs_quota_outstanding(const struct vxs_conn *c, int delta)
+static void outstanding(struct vxs_qdom *d, int delta)
 {
-    if (!c->dom)
-        return;
-    struct vxs_qdom *d = vxs_qdom(c->domid, true);
     if (!d)
         return;
     if (delta < 0 && d->outstanding < (unsigned)-delta)
@@ -313,6 +310,17 @@ void vxs_quota_outstanding(const struct vxs_conn *c, int delta)
         d->outstanding += (unsigned)delta;
     if (d->outstanding > d->max_seen[VXS_Q_OUTSTANDING])
         d->max_seen[VXS_Q_OUTSTANDING] = d->outstanding;
+}
+
+void vxs_quota_outstanding(const struct vxs_conn *c, int delta)
+{
+    if (c->dom)
+        outstanding(vxs_qdom(c->domid, true), delta);
+}
+
+void vxs_quota_outstanding_dom(uint32_t domid, int delta)
+{
+    outstanding(vxs_qdom(domid, false), delta);
 }
 
 bool vxs_quota_may_read(const struct vxs_conn *c)

@@ -83,6 +83,8 @@ bool vxs_quota_memory_check(uint32_t domid, unsigned long long mem);
 bool vxs_quota_out_over(const struct vxs_conn *c, size_t n);
 /* A reply was queued (+1) or taken (-1) on c. */
 void vxs_quota_outstanding(const struct vxs_conn *c, int delta);
+/* The same for a domain by its id (nothing if it is not known). */
+void vxs_quota_outstanding_dom(uint32_t domid, int delta);
 /* May c's ring be read now (outstanding requests, memory, write rate)? */
 bool vxs_quota_may_read(const struct vxs_conn *c);
 

@@ -122,10 +122,71 @@ void vxs_watch_clear(struct vxs_conn *c)
     }
 }
 
+/* ---- events a guest's request caused (XSA-326) -------------------------------------------- */
+
+struct vxs_cause {
+    uint32_t domid;
+    unsigned events;    /* its events still queued */
+    bool reply;         /* its reply still queued */
+    bool held;          /* its reply has left before its events: still outstanding */
+};
+
+/* The request being handled, if an unprivileged domain's, and the cause its events share
+ * (made at its first event). */
+static struct vxs_conn *cause_conn;
+static struct vxs_cause *cause_now;
+
+void vxs_cause_begin(struct vxs_conn *c)
+{
+    cause_conn = !c->priv && c->dom && c->domid != 0 ? c : NULL;
+    cause_now = NULL;
+}
+
+void vxs_cause_end(struct vxs_conn *c, uint64_t serial_before)
+{
+    struct vxs_cause *k = cause_now;
+    cause_conn = NULL;
+    cause_now = NULL;
+    if (!k)
+        return;
+    for (struct vxs_out *o = c->out_head; o; o = o->next)
+        if (o->serial > serial_before && !o->cause &&
+            ((const struct xsd_sockmsg *)o->data)->type != XS_WATCH_EVENT) {
+            o->cause = k; /* its reply: counted outstanding until it and the events leave */
+            k->reply = true;
+            return;
+        }
+    if (!k->events)
+        free(k);          /* no reply (the connection died) and no event left */
+}
+
+bool vxs_cause_taken(const struct vxs_out *o)
+{
+    struct vxs_cause *k = o->cause;
+    if (!k)
+        return true;
+    if (((const struct xsd_sockmsg *)o->data)->type != XS_WATCH_EVENT) {
+        k->reply = false;
+        if (k->events) {
+            k->held = true;
+            return false;
+        }
+        free(k);
+        return true;
+    }
+    if (--k->events == 0 && !k->reply) {
+        if (k->held)
+            vxs_quota_outstanding_dom(k->domid, -1);
+        if (k != cause_now)
+            free(k);
+    }
+    return true;
+}
+
 /* One event; gen (the commit that caused it) is kept with a ring's queued copy, so that its
  * events-delivered mark (vxs_persist_marks) stays below what has not reached the ring. */
 static void send_event(struct vxs_conn *c, const char *path, const char *token, uint64_t need,
-                       uint64_t gen)
+                       uint64_t gen, bool linked)
 {
     uint8_t buf[XS_MSG_MAX];
     struct xs_builder b;
@@ -149,13 +210,22 @@ static void send_event(struct vxs_conn *c, const char *path, const char *token, 
         return;
     uint64_t before = c->out_serial;
     vxs_send(c, buf, (size_t)n, need);
-    if (c->out_serial != before)
+    if (c->out_serial != before) {
         c->out_tail->gen = gen;
+        if (cause_conn && linked) {
+            if (!cause_now && (cause_now = calloc(1, sizeof *cause_now)) != NULL)
+                cause_now->domid = cause_conn->domid;
+            if (cause_now) {
+                cause_now->events++;
+                c->out_tail->cause = cause_now;
+            }
+        }
+    }
 }
 
 void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uint64_t need)
 {
-    send_event(c, path, token, need, 0);
+    send_event(c, path, token, need, 0, false);
 }
 
 /* Tagged one past the gen the watch was added at (vxs_persist_watch set w->since): while it
@@ -163,7 +233,8 @@ void vxs_watch_send(struct vxs_conn *c, const char *path, const char *token, uin
  * (vxs_events_replay.c). */
 void vxs_watch_first_event(struct vxs_conn *c, const struct vxs_watch *w, uint64_t need)
 {
-    send_event(c, w->given, w->token, need, vxs_conn_in_table(c) && w->since ? w->since + 1 : 0);
+    send_event(c, w->given, w->token, need, vxs_conn_in_table(c) && w->since ? w->since + 1 : 0,
+               false); /* not the WATCH request's doing (as C) */
 }
 
 
@@ -343,7 +414,7 @@ void vxs_watch_report(struct vxs_conn *c, const struct vxs_watch *w, const char 
         if (strncmp(abs, prefix, (size_t)k) == 0)
             path = abs + k;
     }
-    send_event(c, path, w->token, need, gen);
+    send_event(c, path, w->token, need, gen, true);
 }
 
 /* The perms of path's parent in the committed tree (it has just been committed), into

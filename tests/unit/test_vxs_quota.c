@@ -313,6 +313,54 @@ static void test_release(void **state)
     assert_string_equal(out, "1000");
 }
 
+/* XSA-326, as C 4.17: a guest's request stays outstanding until the watch events it caused
+ * have left their queues too (here: a watcher that does not read its ring), so a guest cannot
+ * pile events up on a slow watcher; not the first event of its own WATCH. */
+static void test_outstanding_events(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "outstanding=2", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d2 = domain_with_home(d0, 2);
+    assert_int_equal(vh_write(d1, 0, "w", ""), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "w", "n1,r2"), 0);
+    assert_int_equal(vh_watch(d2, "/local/domain/1/w", "slow"), 0);
+    assert_int_equal(vh_watch(d1, "w", "own"), 0);
+    vh_events_drop(d1);
+    vh_events_drop(d2);
+    vh_rings_keep_output(true); /* d2 takes nothing from now on */
+    assert_int_equal(vh_write(d1, 0, "w/a", "1"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 1); /* d2 has its event */
+    assert_true(vxs_quota_may_read(d1->c));
+    assert_int_equal(vh_write(d1, 0, "w/b", "1"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 2);
+    assert_false(vxs_quota_may_read(d1->c));
+    /* d2 reads its ring: both requests are done. */
+    free(vxs_conn_take(d2->c));
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 1);
+    free(vxs_conn_take(d2->c));
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 0);
+    assert_true(vxs_quota_may_read(d1->c));
+    /* A watcher that goes away lets them go as well; a new watch's own first event and
+     * dom0's requests are not held. */
+    assert_int_equal(vh_write(d1, 0, "w/c", "1"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 1);
+    vxs_conn_reset(d2->c);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 0);
+    assert_int_equal(vh_watch(d1, "w", "own2"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 0);
+    assert_int_equal(vh_watch(d2, "/local/domain/1/w", "slow"), 0);
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/w/d", "1"), 0);
+    vh_events_drop(d1);
+    assert_int_equal(vxs_qdom(1, false)->outstanding, 0);
+    vh_rings_keep_output(false);
+}
+
 static void test_outstanding(void **state)
 {
     (void)state;
@@ -697,6 +745,7 @@ int main(void)
         T(test_quota_requests),
         T(test_release),
         T(test_outstanding),
+        T(test_outstanding_events),
         T(test_outstanding_ring),
         T(test_memory_figure),
         T(test_memory),
