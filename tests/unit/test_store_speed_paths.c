@@ -220,6 +220,69 @@ static void test_put_hashed_pack(void **state)
     s->ops->close(s);
 }
 
+/* put_hashed encodes a record in place at the write buffer's end: around the buffer's 1 MiB
+ * bound (written out first), for a record bigger than the buffer (written at once), and for
+ * objects already there (nothing kept), every object reads back, also after reopening. */
+static void test_put_in_place_buffer_edges(void **state)
+{
+    (void)state;
+    unlink(path_of("inplace"));
+    struct objstore *s = open_pack("inplace");
+    enum { SMALL = 1500, SMALL_LEN = 1000, BIG_LEN = 3 << 20 };
+    static struct store_hash hs[SMALL];
+    uint8_t *buf = malloc(BIG_LEN);
+    assert_non_null(buf);
+    for (int i = 0; i < SMALL; i++) { /* ~1.5 MB: crosses the buffer's bound */
+        memset(buf, i & 0xff, SMALL_LEN);
+        memcpy(buf, &i, sizeof i);
+        bool added = false;
+        store_hash_object(STORE_KIND_BLOB, buf, SMALL_LEN, &hs[i]);
+        assert_int_equal(s->ops->put_hashed(s, STORE_KIND_BLOB, buf, SMALL_LEN, &hs[i], &added),
+                         0);
+        assert_true(added);
+        if (i % 7 == 0) { /* an older one again: found, in the buffer or the file */
+            int j = i / 2;
+            memset(buf, j & 0xff, SMALL_LEN);
+            memcpy(buf, &j, sizeof j);
+            assert_int_equal(
+                s->ops->put_hashed(s, STORE_KIND_BLOB, buf, SMALL_LEN, &hs[j], &added), 0);
+            assert_false(added);
+        }
+    }
+    memset(buf, 0x5a, BIG_LEN);
+    struct store_hash big;
+    bool added = false;
+    store_hash_object(STORE_KIND_BLOB, buf, BIG_LEN, &big);
+    assert_int_equal(s->ops->put_hashed(s, STORE_KIND_BLOB, buf, BIG_LEN, &big, &added), 0);
+    assert_true(added);
+    assert_int_equal(s->ops->put_hashed(s, STORE_KIND_BLOB, buf, BIG_LEN, &big, &added), 0);
+    assert_false(added);
+    assert_int_equal(s->ops->set_ref(s, "big", NULL, &big, STORE_SYNC_NONE, NULL, NULL), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < SMALL; i++) {
+            enum store_kind k;
+            void *d;
+            size_t n;
+            assert_int_equal(s->ops->get(s, &hs[i], &k, &d, &n), 0);
+            assert_int_equal(n, SMALL_LEN);
+            assert_memory_equal(d, &i, sizeof i);
+            free(d);
+        }
+        enum store_kind k;
+        void *d;
+        size_t n;
+        assert_int_equal(s->ops->get(s, &big, &k, &d, &n), 0);
+        assert_int_equal(n, BIG_LEN);
+        assert_memory_equal(d, buf, BIG_LEN);
+        free(d);
+        s->ops->close(s);
+        s = open_pack("inplace");
+    }
+    s->ops->close(s);
+    free(buf);
+    unlink(path_of("inplace"));
+}
+
 /* ---- a deferred put that fails ------------------------------------------------------------- */
 
 /* A pack whose put_hashed lets pass_puts calls through, then fails fail_puts (as out of
@@ -491,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_put_added_pack),
         cmocka_unit_test(test_put_added_memobj),
         cmocka_unit_test(test_put_hashed_pack),
+        cmocka_unit_test(test_put_in_place_buffer_edges),
         cmocka_unit_test(test_deferred_put_failure),
         cmocka_unit_test(test_name_hash_memo),
         cmocka_unit_test(test_txn_found_nodes_survive_live_moving),
