@@ -109,6 +109,10 @@ test-xenstored-kill-fdstore: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter $(BUILD
 HOST_PROG_NAMES += vxs-ringkill-client
 HOST_PROG_SRCS_vxs-ringkill-client := tests/xenstored/ringkill_client.c
 HOST_PROG_LIBS_vxs-ringkill-client := -lxenevtchn
+# A guest's xenstore ring behind a Unix socket, for difftest.py's guest connections (diff.sh).
+HOST_PROG_NAMES += vxs-ring-proxy
+HOST_PROG_SRCS_vxs-ring-proxy := tests/xenstored/ring_proxy.c
+HOST_PROG_LIBS_vxs-ring-proxy := -lxenevtchn
 .PHONY: test-xenstored-kill-ring
 test-xenstored: test-xenstored-kill-ring
 test-xenstored-kill-ring: $(BUILD)/vxenstored $(BUILD)/vxs-ringkill-client \
