@@ -248,6 +248,21 @@ BAD_PATHS = [b'', b'/@B@//a', b'/@B@/a/', b'@B@/a b', b'/@B@/\xc3\xa4', b'/@B@/\
              b'/@B@/' + b'w' * 2500]
 SPECIAL = [b'@introduceDomain', b'@releaseDomain', b'@foo']
 
+# The guest (--c-guest/--v-guest: tests/xenstored/ring_proxy.c in front of each daemon).
+GUEST_DOMID = 5
+SHIM_GNT_PER_DOMAIN = False
+GUEST_HOME = b'/local/domain/%d' % GUEST_DOMID
+GUEST_PERMS = [b'r5', b'w5', b'b5', b'n5']
+# Quotas set for a guest sequence (None: left at the default), set back after it.
+GUEST_QUOTAS = [(b'nodes', [None, b'8', b'15']), (b'watches', [None, b'2', b'4']),
+                (b'transactions', [None, b'1', b'2']),
+                (b'transaction-nodes', [None, b'3', b'6']),
+                (b'node-size', [None, b'40', b'300']), (b'permissions', [None, b'1', b'2']),
+                (b'path-max', [None, None, b'30'])]
+QUOTA_DEFAULTS = {b'nodes': b'1000', b'watches': b'128', b'transactions': b'10',
+                  b'transaction-nodes': b'1024', b'node-size': b'2048', b'permissions': b'5',
+                  b'path-max': b'2048'}
+
 
 # --mix: other weights for some request kinds (CI uses the default mix).
 MIXES = {
@@ -272,15 +287,24 @@ MIXES = {
 class Gen:
     """Random sequence generator: a tiny model of what is open (txs, watches)."""
 
-    def __init__(self, seed, nreqs, mix=None, conns=4):
+    def __init__(self, seed, nreqs, mix=None, conns=4, guest=False):
         self.r = random.Random(seed)
         self.seed = seed
         self.n = nreqs
         self.mix = MIXES[mix] if mix else {}
         self.nconn = self.r.randint(2, conns)
+        self.guest = None       # the guest's connection index (the last one), if any
+        self.cur = 0            # the connection of the request being generated
+        self.setup = []
+        self.watch_intro = False
+        if guest:
+            self.guest = self.nconn
+            self.nconn += 1
         self.open = [[] for _ in range(self.nconn)]    # open tx slots per conn
         self.nstart = [0] * self.nconn                 # tx starts per conn so far
         self.watches = [[] for _ in range(self.nconn)]
+        if guest:
+            self.setup = self.guest_setup()
 
     def path(self, allow_bad=True):
         r = self.r
@@ -290,7 +314,10 @@ class Gen:
         depth = r.choice([0, 1, 1, 2, 2, 3])
         comps = b'/'.join(r.choice(COMPS) for _ in range(depth))
         form = r.random()
-        if form < 0.45:
+        if self.guest is not None and form < 0.3:
+            # the guest's home (also reached by the guest's relative paths)
+            base = GUEST_HOME + b'/@B@'
+        elif form < 0.45:
             base = b'/local/domain/0/@B@'
         elif form < 0.75:
             base = b'@B@'
@@ -321,7 +348,11 @@ class Gen:
 
     def one(self):
         r = self.r
-        c = r.randrange(self.nconn)
+        if self.guest is not None:
+            c = self.guest if r.random() < 0.45 else r.randrange(self.nconn - 1)
+        else:
+            c = r.randrange(self.nconn)
+        self.cur = c
         ops = [('WRITE', 20), ('READ', 12), ('MKDIR', 6), ('RM', 7), ('DIRECTORY', 8),
                ('DIRPART', 4), ('GET_PERMS', 4), ('SET_PERMS', 5), ('WATCH', 6),
                ('UNWATCH', 3), ('TX_START', 5), ('TX_END', 6), ('DOMPATH', 2),
@@ -347,7 +378,13 @@ class Gen:
             # Mostly dom0 as owner: another owner is ENOENT in both (C under the shim and
             # ours with --socket-only know no other domain).
             owner = r.choice(GOOD_PERMS[:4] * 6 + [GOOD_PERMS[4]])
-            perms = owner + b'\0' + b''.join(r.choice(GOOD_PERMS) + b'\0'
+            acl = GOOD_PERMS
+            if self.guest is not None:
+                # the guest as owner (its implicit rights) or in the list
+                if r.random() < 0.3:
+                    owner = r.choice(GUEST_PERMS)
+                acl = GOOD_PERMS + GUEST_PERMS * 4
+            perms = owner + b'\0' + b''.join(r.choice(acl) + b'\0'
                                              for _ in range(r.randint(0, 2)))
             return Req(c, T['SET_PERMS'], self.path() + b'\0' + perms, tx)
         if op == 'WATCH':
@@ -459,6 +496,30 @@ class Gen:
                           b'n0\0' + b'r1\0' * 1300, b'r0\0n0\0', b'n0\0r0\0junk'])
         return Req(c, T['SET_PERMS'], self.path(False) + b'\0' + perms, tx, 'limits')
 
+    def guest_setup(self):
+        """dom0's requests that make the guest's world before each guest sequence: its home
+        (owned by it, or by dom0 with read access for it, as libxl does), /@B@ with perms
+        that let it in or not, small quotas (so that a sequence reaches them), and the
+        INTRODUCE (@PORT@: the port the daemon's ring proxy allocated)."""
+        r = self.r
+        home = r.choice([b'n%d' % GUEST_DOMID] * 4 + [b'n0\0r%d' % GUEST_DOMID])
+        top = r.choice([b'n0', b'n0\0r5', b'n0\0w5', b'n0\0b5', b'r0', b'n5', b'n5\0r0'])
+        reqs = [(T['MKDIR'], GUEST_HOME + b'\0'), (T['SET_PERMS'], GUEST_HOME + b'\0' + home + b'\0'),
+                (T['MKDIR'], b'/@B@\0'), (T['SET_PERMS'], b'/@B@\0' + top + b'\0')]
+        for name, vals in GUEST_QUOTAS:
+            v = r.choice(vals)
+            if v is not None:
+                reqs.append((T['CONTROL'], b'quota\0set\0' + name + b'\0' + v + b'\0'))
+        reqs = [('admin',) + x for x in reqs]
+        if r.random() < 0.5:
+            # conn0 watches the special nodes first: the INTRODUCE's and the RELEASE's events
+            self.watch_intro = True
+            for w in (b'@introduceDomain', b'@releaseDomain'):
+                reqs.append((0, T['WATCH'], w + b'\0sp\0'))
+                self.watches[0].append((w, b'sp'))
+        reqs.append(('admin', T['INTRODUCE'], b'%d\x00%d\x00@PORT@\0' % (GUEST_DOMID, 0x1234)))
+        return reqs
+
     def extra(self, q):
         """A request about quotas or features on a random connection, outside transactions,
         drawn from q (not self.r: the other requests of a seed stay what they were)."""
@@ -477,6 +538,8 @@ class Gen:
                               (8, b'7\0' + b'1\0' + b'5\0'), (8, b'32752\0' + b'1\0' + b'5\0'),
                               (8, b'0\0' + b'1\0' + b'5\0'), (8, b'abc\0' + b'x\0' + b'-5\0'),
                               (19, b'0\0' + b'0\0')])
+            if self.guest is not None and t == 8 and not SHIM_GNT_PER_DOMAIN:
+                pl = b'0\0' + b'1\0' + b'5\0'    # (TEMP) the shim maps gnt.1 for any domain
             return Req(c, t, pl, ('n',), 'domain')
         if x < 0.25:
             # CONTROL commands' arguments (not memreport or logfile with a file that can be
@@ -528,13 +591,19 @@ class Gen:
             if q.random() < 0.04:
                 out.append(self.extra(q))
             out.append(req)
+        if self.guest is not None:
+            # the toolstack's end of the guest: its home removed, then RELEASE (the guest's
+            # connection is gone after it)
+            out.append(Req(0, T['RM'], GUEST_HOME + b'\0', ('n',), 'cleanup'))
+            out.append(Req(0, T['RELEASE'], b'%d\0' % GUEST_DOMID, ('n',), 'release'))
         return out, self.nconn
 
 
 # ---- a daemon under test ---------------------------------------------------------------
 class Daemon:
-    def __init__(self, name, path):
-        self.name, self.path = name, path
+    def __init__(self, name, path, guest_path=None):
+        self.name, self.path, self.guest_path = name, path, guest_path
+        self.admin = None
         self.socks = []
         self.bufs = []
         self.events = []
@@ -555,6 +624,64 @@ class Daemon:
             if s is not None:
                 s.close()
         self.socks, self.bufs, self.events = [], [], []
+        if self.admin is not None:
+            self.admin.close()
+            self.admin = None
+
+    def open_guest(self, n, setup, tagb):
+        """n connections, the last one the guest's (through its ring proxy), made by the
+        setup requests (on a dom0 admin connection or a numbered one). Returns the setup's
+        replies and conn0's events."""
+        self.open(n - 1)
+        self.admin = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.admin.connect(self.path)
+        g = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        g.connect(self.guest_path)
+        g.settimeout(REPLY_TIMEOUT)
+        port = b''
+        while len(port) < 4:
+            d = g.recv(4 - len(port))
+            if not d:
+                raise ConnectionError('%s: the ring proxy closed' % self.guest_path)
+            port += d
+        g.settimeout(None)
+        self.socks.append(g)
+        self.bufs.append(b'')
+        self.events.append([])
+        port = b'%d' % struct.unpack('<I', port)[0]
+        reps = []
+        for i, (c, t, pl) in enumerate(setup):
+            pl = pl.replace(b'@B@', tagb).replace(b'@PORT@', port)
+            reps.append(self.admin_request(t, pl, 0x7ff00000 + i) if c == 'admin' else
+                        self.request(c, t, 0, pl, 0x7ff00000 + i))
+        if any(c == 0 for c, _, _ in setup):
+            reps.append(self.request(0, T['GET_DOMAIN_PATH'], 0, b'0\0', 0x7ff0ffff))
+        return reps, self.take_events(0, True)
+
+    def admin_request(self, type_, payload, rid):
+        """A request on the admin connection (no events there)."""
+        self.socks.append(self.admin)
+        self.bufs.append(b'')
+        self.events.append([])
+        try:
+            return self.request(len(self.socks) - 1, type_, 0, payload, rid)
+        finally:
+            self.socks.pop()
+            self.bufs.pop()
+            self.events.pop()
+
+    def guest_teardown(self, tagb):
+        """What the sequence's own cleanup may not have done (minimised runs): the guest's
+        trees removed, quotas back to the defaults, the domain released."""
+        if self.admin is None:
+            return
+        for i, pl in enumerate([GUEST_HOME + b'\0', b'/' + tagb + b'\0',
+                                b'/local/domain/0/' + tagb + b'\0']):
+            self.admin_request(T['RM'], pl, 0x7ff10000 + i)
+        for name, v in QUOTA_DEFAULTS.items():
+            self.admin_request(T['CONTROL'], b'quota\0set\0' + name + b'\0' + v + b'\0',
+                               0x7ff20000)
+        self.admin_request(T['RELEASE'], b'%d\0' % GUEST_DOMID, 0x7ff30000)
 
     def _read_msg(self, c, deadline):
         s = self.socks[c]
@@ -657,8 +784,10 @@ def normalise(q, rep):
 class Runner:
     def __init__(self, args):
         self.args = args
-        self.c = Daemon('C', args.c)
-        self.v = Daemon('vxs', args.v)
+        self.c = Daemon('C', args.c, args.c_guest)
+        self.v = Daemon('vxs', args.v, args.v_guest)
+        self.gen = None     # the Gen of the sequence being run (its guest setup)
+        self.nguest = 0     # requests sent on the guest's connection
         self.runs = 0
         self.nreq = 0
         self.ncmp = 0
@@ -690,11 +819,25 @@ class Runner:
         else (index, description)."""
         self.runs += 1
         tagb = (tag + self.nonce).encode()
-        self.c.open(nconn)
-        self.v.open(nconn)
+        g = self.gen if self.gen is not None and self.gen.guest is not None else None
+        watchers = set()
+        if g is None:
+            self.c.open(nconn)
+            self.v.open(nconn)
+        else:
+            sc, ec = self.c.open_guest(nconn, g.setup, tagb)
+            sv, ev = self.v.open_guest(nconn, g.setup, tagb)
+            if sc != sv or ec != ev:
+                self.c.guest_teardown(tagb)
+                self.v.guest_teardown(tagb)
+                self.c.close()
+                self.v.close()
+                return (0, 'the guest setup (%r) differs: C %r events %r, vxenstored %r '
+                        'events %r' % (g.setup, sc, ec, sv, ev))
+            if g.watch_intro:
+                watchers.add(0)
         slots = {self.c: [dict() for _ in range(nconn)], self.v: [dict() for _ in range(nconn)]}
         opentx = [set() for _ in range(nconn)]     # tx ids open on C, per connection
-        watchers = set()
         stale = set()       # (conn, C tx id) open while the store changed outside them
         rm_in_tx = set()    # (conn, C tx id) that had an RM (their events' order: dir-order)
         diverged = {}       # stale transactions whose view differed (c-tx-stale-view): the
@@ -725,6 +868,15 @@ class Runner:
                 ctx = txids[self.c]
                 badtx = ctx != 0 and ctx not in opentx[q.conn]
                 self.nreq += 1
+                if g is not None and q.conn == g.guest:
+                    self.nguest += 1
+                if g is not None and q.tag == 'release':
+                    # the guest is gone: its connection too (the proxy sees it close)
+                    watchers.discard(g.guest)
+                    for d in (self.c, self.v):
+                        if d.socks[g.guest] is not None:
+                            d.socks[g.guest].close()
+                            d.socks[g.guest] = None
                 if q.type == T['WATCH']:
                     watchers.add(q.conn)
                 # barriers: every connection that may receive events
@@ -843,6 +995,9 @@ class Runner:
                             'sequence) with C %r, vxenstored %r' % (first, crep, vrep))
             return None
         finally:
+            if g is not None:
+                self.c.guest_teardown(tagb)
+                self.v.guest_teardown(tagb)
             self.c.close()
             self.v.close()
             if any(q.tag == 'pathmax' for q in reqs):
@@ -884,6 +1039,11 @@ def main():
     ap.add_argument('--seqs', type=int, default=200)
     ap.add_argument('--reqs', type=int, default=50)
     ap.add_argument('--mix', choices=sorted(MIXES), help='other request kind weights')
+    ap.add_argument('--c-guest', help="C xenstored's guest ring proxy socket")
+    ap.add_argument('--v-guest', help="vxenstored's guest ring proxy socket")
+    ap.add_argument('--guest', action='store_true',
+                    help='one connection of each sequence is domain %d (needs the proxies)'
+                    % GUEST_DOMID)
     ap.add_argument('--conns', type=int, default=4, help='at most this many connections')
     ap.add_argument('--seed0', type=int, default=1)
     ap.add_argument('--seed', type=int, help='run only this seed')
@@ -895,6 +1055,8 @@ def main():
     ap.add_argument('--list', action='store_true', help='print the generated requests')
     ap.add_argument('-v', '--verbose', action='store_true')
     args = ap.parse_args()
+    if args.guest and not (args.c_guest and args.v_guest):
+        ap.error('--guest needs --c-guest and --v-guest')
 
     r = Runner(args)
     seeds = [args.seed] if args.seed is not None else range(args.seed0, args.seed0 + args.seqs)
@@ -904,7 +1066,9 @@ def main():
     try:
         for seed in seeds:
             done += 1
-            reqs, nconn = Gen(seed, args.reqs, args.mix, args.conns).sequence()
+            gen = Gen(seed, args.reqs, args.mix, args.conns, args.guest)
+            r.gen = gen
+            reqs, nconn = gen.sequence()
             if args.list:
                 for i, q in enumerate(reqs):
                     print('  %3d %r' % (i, q))
@@ -931,10 +1095,10 @@ def main():
         print('difftest: cannot talk to a daemon: %s' % e)
         return 2
     dt = time.monotonic() - t0
-    print('difftest%s: %d sequences (%d runs with minimisation), %d requests sent to each '
-          'daemon, %d replies compared, %d undocumented differences, %.1f s' %
-          (' --mix ' + args.mix if args.mix else '', done, r.runs, r.nreq, r.ncmp, failures,
-           dt))
+    print('difftest%s%s: %d sequences (%d runs with minimisation), %d requests sent to each '
+          'daemon (%d by the guest), %d replies compared, %d undocumented differences, %.1f s' %
+          (' --mix ' + args.mix if args.mix else '', ' --guest' if args.guest else '', done,
+           r.runs, r.nreq, r.nguest, r.ncmp, failures, dt))
     if r.known:
         print('difftest: tolerated: ' + ', '.join('%s x%d' % kv for kv in sorted(r.known.items())))
         if r.skipped_tails:
