@@ -339,18 +339,30 @@ int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char 
     size_t np = xs_strings_count(perms, plen); /* the new nodes inherit as many entries */
     if (record_too_big(szlim, np, vlen, 0))
         return -ENOSPC;
+    /* C writes the new nodes deepest first, then the existing ancestor. A record refused
+     * after the first write undoes the nodes written so far, which in a transaction marks it
+     * failed: its commit says ENOMEM (C's destroy_node -> fail_transaction). */
+    struct qtx *qt = find(x);
+    bool fail_tx = qt && qt->xs_tx;
     /* Each new parent holds one child's name: the components after the first new one. */
     const char *rest = path + strlen(cur) + (strcmp(cur, "/") != 0);
     for (const char *comp = strchr(rest, '/'); comp; comp = strchr(comp + 1, '/')) {
         const char *end = strchr(comp + 1, '/');
         size_t clen = end ? (size_t)(end - comp - 1) : strlen(comp + 1);
-        if (record_too_big(szlim, np, 0, clen + 1))
+        if (record_too_big(szlim, np, 0, clen + 1)) {
+            if (fail_tx)
+                qt->failed = true;
             return -ENOSPC;
+        }
     }
     if (vs_txn_stat(x, cur, &st) < 0)
         return 0;
     size_t childlen = (st.nchildren ? children_bytes(x, cur) : 0) + strlen(child) + 1;
-    return record_too_big(szlim, np, st.vlen, childlen) ? -ENOSPC : 0;
+    if (!record_too_big(szlim, np, st.vlen, childlen))
+        return 0;
+    if (fail_tx)
+        qt->failed = true;
+    return -ENOSPC;
 }
 
 void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, const void *perms,

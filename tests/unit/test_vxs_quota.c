@@ -634,6 +634,33 @@ static void test_node_size(void **state)
     assert_int_equal(vh_write(d1, 0, "c", v), 0);
 }
 
+/* In a transaction, a create that node-size refuses after C has written some of its new
+ * nodes (deepest first: a new parent or the existing ancestor is too big) fails the
+ * transaction, whose commit then says ENOMEM; refused at the first node, it does not. */
+static void test_node_size_fails_transaction(void **state)
+{
+    (void)state;
+    vh_start(NULL, NULL);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "node-size", "60", out), 0);
+    uint32_t tx;
+    /* The deepest node itself too big (24 + 8 + 28 = 60): nothing written, no harm. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "a", "0123456789012345678901234567"), -ENOSPC);
+    assert_int_equal(vh_write(d1, tx, "b", "1"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    /* The home gains a 28-byte name: 24 + 8 + 2 + 29 >= 60, after "x/y" were written. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "abcdefghijabcdefghijabcdefgh/y", "1"), -ENOSPC);
+    assert_int_equal(vh_write(d1, tx, "c", "1"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
+    assert_int_equal(vh_read(d1, 0, "c", buf), -ENOENT);
+    /* Outside a transaction the same refusal is only that request's. */
+    assert_int_equal(vh_write(d1, 0, "abcdefghijabcdefghijabcdefgh/y", "1"), -ENOSPC);
+    assert_int_equal(vh_write(d1, 0, "c", "1"), 0);
+}
+
 /* node-permissions: the entries are counted before they are parsed (C's order). */
 static void test_perms_entries(void **state)
 {
@@ -754,6 +781,7 @@ int main(void)
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
         T(test_node_size),
+        T(test_node_size_fails_transaction),
         T(test_perms_entries),
         T(test_hostile_payloads),
 #undef T
