@@ -160,6 +160,10 @@ struct vxs_conn {
     struct vxs_sock_rx *rx;     /* such a socket's requests kept until answered (vxs_sock.c) */
     size_t peeked;              /* a plain socket: bytes read with MSG_PEEK, still queued in it
                                  * until the round's replies have left (vxs_conn.c) */
+    bool batched;               /* a plain socket polled edge-triggered, its answered bytes
+                                 * dropped in batches (vxs_conn.c: drop_peeked) */
+    uint64_t dropped_serial;    /* such a socket: out_serial when its bytes were last dropped */
+    bool peer_shut;             /* such a socket: its peer shut its side (epoll said so) */
     bool in_table;              /* such a socket has an entry in the connection table (its
                                  * watches, its events mark: /sock/<name>, vxs_persist.c) */
 };
@@ -178,6 +182,8 @@ struct vxs_server {
     enum store_sync sync;
     struct vxs_conn *conns;
     unsigned next_conn_id;
+    unsigned drop_batch;    /* > 0: plain sockets drop answered requests' bytes this many at a
+                             * time (the daemon's loop sets it; vxs_conn.c: drop_peeked) */
     /* Durability of commits: seq numbers handed out in order; durable_upto = every commit
      * with seq <= it is durable. */
     uint64_t next_seq;      /* last seq handed out */
@@ -273,6 +279,12 @@ void vxs_conn_flush(struct vxs_conn *c);
 /* The end of a poll round, after vxs_durable_round: every connection sends what may leave,
  * and the dead ones are freed. */
 void vxs_conn_flush_all(void);
+/* Plain sockets with batched drops are polled through this epoll fd (edge-triggered; -1: none
+ * yet): when it is readable, vxs_conn_events reads and handles what they received and says
+ * how many had input. Before the loop sleeps, vxs_conn_drop_batched drops what they hold. */
+int vxs_conn_epoll_fd(void);
+unsigned vxs_conn_events(void);
+void vxs_conn_drop_batched(void);
 /* Unlink the next message that may leave (its commit is durable) and hand it over, instead
  * of sending it: for the unit tests' in-process clients. NULL if none; the caller frees. */
 struct vxs_out *vxs_conn_take(struct vxs_conn *c);

@@ -29,6 +29,10 @@
 #include "xenstore/vxs_spin.h"
 #include "xenstore/vxs_xen.h"
 
+/* Plain sockets drop the bytes of answered requests this many at a time (vxs_conn.c,
+ * drop_peeked): one recv() and at most one needless wake-up of the client per batch. */
+#define VXS_DROP_BATCH 16
+
 static volatile sig_atomic_t got_sighup, got_sigusr1, got_sigterm;
 
 static uint64_t now_ns(void)
@@ -45,6 +49,17 @@ static int wait_round(struct vxs_spin *spin, struct pollfd *pfd, size_t n, int t
 {
     uint64_t start = now_ns();
     vxs_spin_wait_start(spin, start);
+    if (vxs_conn_epoll_fd() >= 0 && timeout != 0) {
+        /* Before any wait, the bytes plain sockets hold go (vxs_conn.c: drop_peeked): only
+         * if there is nothing to do at once, since the drops are batched for when there is. */
+        struct timespec zero = {0, 0};
+        int prc = ppoll(pfd, n, &zero, wait_mask);
+        if (prc != 0) {
+            vxs_spin_wait_end(spin, now_ns(), prc > 0);
+            return prc;
+        }
+        vxs_conn_drop_batched();
+    }
     uint64_t look = vxs_spin_plan(spin, timeout);
     int prc = 0;
     if (look) {
@@ -183,13 +198,14 @@ int main(int argc, char **argv)
     vxs_daemon_ready(ready_fd, o.pid_file);
 
     int efd = vxs.socket_only ? -1 : vxs_xen_evtchn_fd();
+    vxs.drop_batch = VXS_DROP_BATCH; /* plain sockets' answered bytes: vxs_conn.c */
     struct vxs_spin spin;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vxs_spin_init(&spin, o.spin_us, ncpu > 2 ? (unsigned)(ncpu - 1) : 1);
     struct pollfd *pfd = NULL;
     size_t pcap = 0;
     for (;;) {
-        size_t n = 4;
+        size_t n = 5;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next)
             n++;
         if (n > pcap) {
@@ -202,7 +218,8 @@ int main(int argc, char **argv)
         pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
         pfd[2] = (struct pollfd){.fd = vxs_durable_fd(), .events = POLLIN}; /* a sync ended */
         pfd[3] = (struct pollfd){.fd = vxs_sock_epoll_fd(), .events = POLLIN}; /* vxs_sock.c */
-        size_t i = 4;
+        pfd[4] = (struct pollfd){.fd = vxs_conn_epoll_fd(), .events = POLLIN}; /* vxs_conn.c */
+        size_t i = 5;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
             if (c->fd < 0)
                 continue;
@@ -242,7 +259,7 @@ int main(int argc, char **argv)
         }
         /* Sockets by fd: the list may change while requests are handled. */
         unsigned served = 0; /* connections with input this round (the spin policy) */
-        for (i = 4; i < n; i++) {
+        for (i = 5; i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             served++;
@@ -252,6 +269,8 @@ int main(int argc, char **argv)
                     break;
                 }
         }
+        if (pfd[4].revents & POLLIN)
+            served += vxs_conn_events(); /* plain sockets with new bytes */
         if (pfd[3].revents & POLLIN)
             served += (unsigned)vxs_sock_events(); /* kept sockets with new bytes */
         if (pfd[1].revents & POLLIN) {

@@ -223,6 +223,7 @@ $(eval $(call vxs_harness_test,test_vxs_sock_restart))
 UNIT_TEST_SRCS_test_vxs_sock_restart += tests/unit/vxs_sock_restart_util.c
 # A plain socket's requests: peeked, taken from the socket after the round's replies.
 $(eval $(call vxs_harness_test,test_vxs_sock_plain))
+$(eval $(call vxs_harness_test,test_vxs_sock_batched))
 $(eval $(call vxs_harness_test,test_vxs_perms_unknown))
 $(eval $(call vxs_harness_test,test_vxs_ring_wake))
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,
