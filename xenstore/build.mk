@@ -80,7 +80,7 @@ test-xenstored-history: $(BUILD)/vxenstored $(BUILD)/vxs
 # hostile-input test (about 10 s); make test-xenstored runs both (as prerequisites).
 .PHONY: test-xenstored-diff test-xenstored-hostile
 test-xenstored: test-xenstored-diff test-xenstored-hostile
-test-xenstored-diff: $(BUILD)/vxenstored $(BUILD)/tests/shim/xkshim.so
+test-xenstored-diff: $(BUILD)/vxenstored $(BUILD)/tests/shim/xkshim.so $(BUILD)/vxs-ring-proxy
 	$(Q)tests/xenstored/diff.sh $(BUILD)
 test-xenstored-hostile: $(BUILD)/vxenstored
 	$(Q)tests/xenstored/hostile.sh $(BUILD)

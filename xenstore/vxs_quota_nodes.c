@@ -269,6 +269,17 @@ static bool record_too_big(unsigned lim, size_t nperms, size_t vlen, size_t chil
     return lim && C_RECORD_HDR + C_RECORD_PERM * nperms + vlen + childlen >= lim;
 }
 
+/* A record node-size refuses: in a transaction C has already noted the node as accessed for
+ * writing, cannot take that back, and fails the transaction (write_node ->
+ * fail_transaction): its commit says ENOMEM. */
+static int size_refused(struct vs_txn *x)
+{
+    struct qtx *q = find(x);
+    if (q && q->xs_tx)
+        q->failed = true;
+    return -ENOSPC;
+}
+
 int vxs_quota_node_size(const struct vxs_conn *c, struct vs_txn *x, const char *path,
                         size_t vlen, const void *perms, size_t plen)
 {
@@ -290,7 +301,7 @@ int vxs_quota_node_size(const struct vxs_conn *c, struct vs_txn *x, const char *
     if (vlen == (size_t)-1)
         vlen = st.vlen;
     size_t childlen = st.nchildren ? children_bytes(x, path) : 0;
-    return record_too_big(lim, nperms, vlen, childlen) ? -ENOSPC : 0;
+    return record_too_big(lim, nperms, vlen, childlen) ? size_refused(x) : 0;
 }
 
 int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path,
@@ -338,31 +349,19 @@ int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char 
         return 0;
     size_t np = xs_strings_count(perms, plen); /* the new nodes inherit as many entries */
     if (record_too_big(szlim, np, vlen, 0))
-        return -ENOSPC;
-    /* C writes the new nodes deepest first, then the existing ancestor. A record refused
-     * after the first write undoes the nodes written so far, which in a transaction marks it
-     * failed: its commit says ENOMEM (C's destroy_node -> fail_transaction). */
-    struct qtx *qt = find(x);
-    bool fail_tx = qt && qt->xs_tx;
+        return size_refused(x);
     /* Each new parent holds one child's name: the components after the first new one. */
     const char *rest = path + strlen(cur) + (strcmp(cur, "/") != 0);
     for (const char *comp = strchr(rest, '/'); comp; comp = strchr(comp + 1, '/')) {
         const char *end = strchr(comp + 1, '/');
         size_t clen = end ? (size_t)(end - comp - 1) : strlen(comp + 1);
-        if (record_too_big(szlim, np, 0, clen + 1)) {
-            if (fail_tx)
-                qt->failed = true;
-            return -ENOSPC;
-        }
+        if (record_too_big(szlim, np, 0, clen + 1))
+            return size_refused(x);
     }
     if (vs_txn_stat(x, cur, &st) < 0)
         return 0;
     size_t childlen = (st.nchildren ? children_bytes(x, cur) : 0) + strlen(child) + 1;
-    if (!record_too_big(szlim, np, st.vlen, childlen))
-        return 0;
-    if (fail_tx)
-        qt->failed = true;
-    return -ENOSPC;
+    return record_too_big(szlim, np, st.vlen, childlen) ? size_refused(x) : 0;
 }
 
 void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, const void *perms,

@@ -634,9 +634,9 @@ static void test_node_size(void **state)
     assert_int_equal(vh_write(d1, 0, "c", v), 0);
 }
 
-/* In a transaction, a create that node-size refuses after C has written some of its new
- * nodes (deepest first: a new parent or the existing ancestor is too big) fails the
- * transaction, whose commit then says ENOMEM; refused at the first node, it does not. */
+/* In a transaction, a record node-size refuses (a new node, a new parent, the existing
+ * ancestor that gains a child, an existing node's new value or perms) fails the transaction
+ * (C's write_node): its commit then says ENOMEM. The nodes quota does not. */
 static void test_node_size_fails_transaction(void **state)
 {
     (void)state;
@@ -645,11 +645,23 @@ static void test_node_size_fails_transaction(void **state)
     char out[XENSTORE_PAYLOAD_MAX + 1];
     assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "node-size", "60", out), 0);
     uint32_t tx;
-    /* The deepest node itself too big (24 + 8 + 28 = 60): nothing written, no harm. */
+    /* The new node itself too big (24 + 8 + 28 = 60). */
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_write(d1, tx, "a", "0123456789012345678901234567"), -ENOSPC);
     assert_int_equal(vh_write(d1, tx, "b", "1"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
+    assert_int_equal(vh_write(d1, 0, "b", "1"), 0);
+    /* An existing node's new value, its new perms. */
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_write(d1, tx, "b", "0123456789012345678901234567"), -ENOSPC);
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_set_perms(d1, tx, "b", "n1,r0,r0,r0,r0"), -ENOSPC); /* 24 + 40 + 1 */
+    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(vh_set_perms(d1, tx, "b", "n1,r0"), 0);
     assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    assert_int_equal(vh_set_perms(d1, 0, "b", "n1"), 0);
     /* The home gains a 28-byte name: 24 + 8 + 2 + 29 >= 60, after "x/y" were written. */
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_write(d1, tx, "abcdefghijabcdefghijabcdefgh/y", "1"), -ENOSPC);

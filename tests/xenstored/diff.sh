@@ -4,7 +4,11 @@
 # tests/xenstored/difftest.py sends both the same seeded random request sequences.
 # Usage: tests/xenstored/diff.sh [BUILD_DIR] [difftest.py options, e.g. --strict --seqs 2000]
 # Without options it runs DIFF_SEQS (1000) sequences of the default mix, then DIFF_MIX_SEQS
-# (150) of each --mix with --strict.
+# (150) of each --mix with --strict, then DIFF_GUEST_SEQS (200) --guest sequences with
+# --strict: one connection is domain 5 over a xenstore ring (vxs-ring-proxy, a guest's ring
+# page and event channel under the shim, in front of a second C xenstored and of a second
+# vxenstored that runs under the shim too, not --socket-only, as on a Xen host; fresh ones, so
+# that dom0's figures in "quota 0" compare).
 set -u
 BUILD=${1:-build}
 [ $# -gt 0 ] && shift
@@ -15,31 +19,48 @@ SHIM=$BUILD/tests/shim/xkshim.so
 if [ ! -x "$XBIN/xenstored" ]; then
     "$ROOT/tools/rig/fetch.sh" >/dev/null || { echo "diff.sh: cannot fetch the Xen tools" >&2; exit 1; }
 fi
-for f in "$BUILD/vxenstored" "$SHIM"; do
+PROXY=$BUILD/vxs-ring-proxy
+for f in "$BUILD/vxenstored" "$SHIM" "$PROXY"; do
     [ -e "$f" ] || { echo "diff.sh: $f missing (make BUILD=$BUILD $f)" >&2; exit 1; }
 done
 base=/dev/shm
 [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
 D=$(mktemp -d "$base/xk-diff.XXXXXX")
-CPID= VPID=
+CPID= VPID= C2PID= GPID= CPPID= GPPID=
 cleanup() {
-    [ -n "$CPID" ] && kill "$CPID" 2>/dev/null
-    [ -n "$VPID" ] && kill "$VPID" 2>/dev/null
+    for p in $CPID $VPID $C2PID $GPID $CPPID $GPPID; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$D"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-mkdir -p "$D/c" "$D/v"
+mkdir -p "$D/c" "$D/v" "$D/c2" "$D/g"
 XKSHIM_DIR=$D/c XENSTORED_RUNDIR=$D/c XENSTORED_PATH=$D/c/socket LD_PRELOAD=$SHIM \
     "$XBIN/xenstored" -N -F "$D/c/pid" >"$D/c/log" 2>&1 &
 CPID=$!
 XENSTORED_PATH=$D/v/socket "$BUILD/vxenstored" -N --socket-only --db "$D/v/db" --sync none \
     >"$D/v/log" 2>&1 &
 VPID=$!
-for _ in $(seq 100); do [ -S "$D/c/socket" ] && [ -S "$D/v/socket" ] && break; sleep 0.05; done
-if [ ! -S "$D/c/socket" ] || [ ! -S "$D/v/socket" ]; then
-    echo "diff.sh: a daemon did not start"; cat "$D/c/log" "$D/v/log"; exit 1
+# The guest's side: C xenstored and vxenstored under the shim (rings, the domains the shim
+# knows), and a ring proxy (domain 5) in front of each.
+XKSHIM_DIR=$D/c2 XENSTORED_RUNDIR=$D/c2 XENSTORED_PATH=$D/c2/socket LD_PRELOAD=$SHIM \
+    "$XBIN/xenstored" -N -F "$D/c2/pid" >"$D/c2/log" 2>&1 &
+C2PID=$!
+XKSHIM_DIR=$D/g XENSTORED_PATH=$D/g/socket LD_PRELOAD=$SHIM \
+    "$BUILD/vxenstored" -N --db "$D/g/db" --sync none >"$D/g/log" 2>&1 &
+GPID=$!
+XKSHIM_DIR=$D/c2 LD_PRELOAD=$SHIM "$PROXY" "$D/c2/guest" 5 2>"$D/c2/proxy.log" &
+CPPID=$!
+XKSHIM_DIR=$D/g LD_PRELOAD=$SHIM "$PROXY" "$D/g/guest" 5 2>"$D/g/proxy.log" &
+GPPID=$!
+for _ in $(seq 100); do
+    [ -S "$D/c/socket" ] && [ -S "$D/v/socket" ] && [ -S "$D/c2/socket" ] &&
+        [ -S "$D/g/socket" ] && [ -S "$D/c2/guest" ] && [ -S "$D/g/guest" ] && break
+    sleep 0.05
+done
+if [ ! -S "$D/c/socket" ] || [ ! -S "$D/v/socket" ] || [ ! -S "$D/c2/socket" ] ||
+   [ ! -S "$D/g/socket" ] || [ ! -S "$D/c2/guest" ] || [ ! -S "$D/g/guest" ]; then
+    echo "diff.sh: a daemon did not start"; cat "$D"/*/log "$D"/*/proxy.log; exit 1
 fi
 echo "xenstored differential test: vxenstored vs C xenstored (Debian xen-utils-4.17, under xkshim)"
 python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c/socket" --v "$D/v/socket" \
@@ -53,6 +74,13 @@ if [ $# -eq 0 ] && [ "${DIFF_MIX_SEQS:-150}" -gt 0 ]; then
             --mix $mix --conns 6 --seqs "${DIFF_MIX_SEQS:-150}" --seed0 100001 --strict || rc=1
     done
 fi
+# Without options: the guest's sequences (~10-20 s; DIFF_GUEST_SEQS=0 skips them).
+if [ $# -eq 0 ] && [ "${DIFF_GUEST_SEQS:-200}" -gt 0 ]; then
+    python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c2/socket" --v "$D/g/socket" \
+        --c-guest "$D/c2/guest" --v-guest "$D/g/guest" --guest \
+        --seqs "${DIFF_GUEST_SEQS:-200}" --seed0 200001 --strict || rc=1
+fi
 kill -0 "$CPID" 2>/dev/null || { echo "diff.sh: C xenstored died:"; tail -c 400 "$D/c/log"; }
 kill -0 "$VPID" 2>/dev/null || { echo "diff.sh: vxenstored died:"; tail -c 400 "$D/v/log"; rc=1; }
+kill -0 "$GPID" 2>/dev/null || { echo "diff.sh: vxenstored (shim) died:"; tail -c 400 "$D/g/log"; rc=1; }
 exit $rc

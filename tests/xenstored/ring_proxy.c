@@ -7,14 +7,16 @@
  *
  * It plays the guest's kernel: the ring page is the grant file the shim hands a daemon that
  * maps the guest's xenstore grant ref ($XKSHIM_DIR/gnt.DOMID.1 if the shim knows per-domain
- * grant files, else gnt.1), $XKSHIM_DIR/dom.DOMID says the domain runs, and it listens on the
- * Unix socket SOCKET. Each accepted client is a new incarnation of the guest: the page is
- * zeroed, a fresh unbound event channel port is allocated and sent to the client as 4 bytes
+ * grant files, else gnt.1), and it listens on the Unix socket SOCKET. Each accepted client is
+ * a new incarnation of the guest: $XKSHIM_DIR/dom.DOMID says the domain runs, the page is
+ * created zeroed, a fresh unbound event channel port is allocated and sent to the client as 4 bytes
  * (little endian), which then INTRODUCEs the domain with that port over dom0's connection.
  * After that the client's bytes are xs_wire requests, copied into req[] as room allows, and
  * everything the daemon puts in rsp[] is copied to the client, the event channel kicked both
- * ways. The client must RELEASE the domain before it closes its connection: the next
- * incarnation zeroes the page.
+ * ways. The client must RELEASE the domain before it closes its connection: then the page's
+ * file and dom.DOMID are removed, so that between clients the domain does not exist and no
+ * other domain id the daemon is asked to introduce finds a page (the shim's gnt.1 is any
+ * domain's).
  *
  * One client at a time; exits on SIGTERM or when SOCKET cannot be served.
  */
@@ -43,6 +45,7 @@ static void on_term(int sig)
 
 static struct xenstore_domain_interface *intf;
 static xenevtchn_handle *xce;
+static char dom_path[4200], gnt_path[4200];
 
 static void drain_events(void)
 {
@@ -98,7 +101,28 @@ static int pull_rsp(int cfd)
 /* One incarnation of the guest, for one client. */
 static void serve(int cfd)
 {
-    memset(intf, 0, 4096);
+    FILE *f = fopen(dom_path, "w");
+    if (!f || fputs("running\n", f) < 0 || fclose(f) != 0) {
+        perror(dom_path);
+        return;
+    }
+    unlink(gnt_path);
+    int fd = open(gnt_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) < 0) {
+        perror(gnt_path);
+        if (fd >= 0)
+            close(fd);
+        unlink(dom_path);
+        return;
+    }
+    intf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (intf == MAP_FAILED) {
+        perror("ring_proxy: mmap");
+        unlink(gnt_path);
+        unlink(dom_path);
+        return;
+    }
     int p = xenevtchn_bind_unbound_port(xce, 0);
     if (p < 0) {
         perror("ring_proxy: xenevtchn_bind_unbound_port");
@@ -142,6 +166,9 @@ static void serve(int cfd)
     }
 out:
     xenevtchn_unbind(xce, port);
+    munmap(intf, 4096);
+    unlink(gnt_path);
+    unlink(dom_path);
 }
 
 int main(int argc, char **argv)
@@ -161,30 +188,13 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char path[4200];
     /* Per-domain grant file if the shim has them (it then creates the marker), else gnt.1. */
-    snprintf(path, sizeof path, "%s/gnt-per-domain", dir);
-    if (access(path, F_OK) == 0)
-        snprintf(path, sizeof path, "%s/gnt.%u.1", dir, domid);
+    snprintf(gnt_path, sizeof gnt_path, "%s/gnt-per-domain", dir);
+    if (access(gnt_path, F_OK) == 0)
+        snprintf(gnt_path, sizeof gnt_path, "%s/gnt.%u.1", dir, domid);
     else
-        snprintf(path, sizeof path, "%s/gnt.1", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || ftruncate(fd, 4096) < 0) {
-        perror(path);
-        return 1;
-    }
-    intf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (intf == MAP_FAILED) {
-        perror("ring_proxy: mmap");
-        return 1;
-    }
-    snprintf(path, sizeof path, "%s/dom.%u", dir, domid);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs("running\n", f) < 0 || fclose(f) != 0) {
-        perror(path);
-        return 1;
-    }
+        snprintf(gnt_path, sizeof gnt_path, "%s/gnt.1", dir);
+    snprintf(dom_path, sizeof dom_path, "%s/dom.%u", dir, domid);
     xce = xenevtchn_open(NULL, 0);
     if (!xce) {
         perror("ring_proxy: xenevtchn_open (is the shim preloaded?)");
