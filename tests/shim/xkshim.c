@@ -18,11 +18,13 @@
  *                 unshare/unmap, or at process exit for mappings still alive, the byte at
  *                 the offset is zeroed and an event sent, as gntalloc/gntdev do. (A process
  *                 killed by a signal gets no notification.)
- *   libxenctrl    xc_interface_open/close and xc_domain_getinfo (only domain 0 exists).
+ *   libxenctrl    xc_interface_open/close and xc_domain_getinfo (domain 0, and domain N
+ *                 while a file $XKSHIM_DIR/dom.N exists: see xc_domain_getinfo).
  *   open/fopen    /proc/xen/xsd_port and /proc/xen/xsd_kva go to files in $XKSHIM_DIR (for
  *                 xenstored, which reads them at start).
  *
- * Domain ids are ignored: everything is "domain 0". Not thread safe (none of the users is
+ * Domain ids are otherwise ignored: grant ref 1 (a guest's xenstore ring) is the file gnt.1
+ * whichever domain maps it, so one introduced guest at a time. Not thread safe (none of the users is
  * threaded). $XKSHIM_DIR must exist and be shared by all the processes (tmpfs is best);
  * default /tmp.
  */
@@ -589,14 +591,35 @@ int xc_interface_close(xc_interface *xch)
     return 0;
 }
 
+/* Domain 0 always exists; domain N > 0 while $XKSHIM_DIR/dom.N does (a test that introduces
+ * a guest ring creates it), in the state its first word says: "running" (or empty),
+ * "shutdown", "crashed" or "dying". Only an exact match of `first` is reported (the callers,
+ * xenstored's among them, ask for one domain and check its id). */
 int xc_domain_getinfo(xc_interface *xch, uint32_t first, unsigned int max, xc_dominfo_t *info)
 {
     (void)xch;
-    if (first != 0 || max == 0)
+    if (max == 0)
         return 0;
+    char state[32] = "running";
+    if (first != 0) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s/dom.%u", shim_dir(), first);
+        if (read_file(p, state, sizeof(state)) < 0)
+            return 0;
+    }
     memset(info, 0, sizeof(*info));
-    info->domid = 0;
+    info->domid = first;
     info->running = 1;
+    if (strncmp(state, "shutdown", 8) == 0) {
+        info->running = 0;
+        info->shutdown = 1;
+    } else if (strncmp(state, "crashed", 7) == 0) {
+        info->running = 0;
+        info->crashed = 1;
+    } else if (strncmp(state, "dying", 5) == 0) {
+        info->running = 0;
+        info->dying = 1;
+    }
     info->max_vcpu_id = 0;
     info->nr_online_vcpus = 1;
     return 1;

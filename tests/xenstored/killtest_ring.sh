@@ -4,9 +4,12 @@
 # sockets, /proc/xen/xsd_kva and xsd_port as files in $XKSHIM_DIR), so it serves dom0's ring
 # page as it would under Xen. vxs-ringkill-client (tests/xenstored/ringkill_client.c) plays
 # dom0's kernel and a client on that ring: writes, slow reads of a 3 KB value (replies cut by
-# kills), big writes, transactions, a watch. The daemon is killed with SIGKILL at random
+# kills), big writes, transactions, a watch. A second one plays a guest, domain 5: dom0's
+# client gives it /local/domain/5 and INTRODUCEs it (its ring is the shim's grant ref 1, its
+# port one it allocated), and it does the same work on its own ring, under the guest quotas
+# (-S 4096 lets it write the 3 KB value). The daemon is killed with SIGKILL at random
 # moments, KILLS times, each time restarted on the same --db: it reattaches the page, binds
-# the port again and carries on. The client checks the reply stream (well-formed, each reply
+# the ports again, remaps the guest's page and carries on. The client checks the reply stream (well-formed, each reply
 # once and in order; a duplicate of a whole reply, the leftover docs/vxenstored.8 RESTARTS
 # allows, is counted), the events, and at the end every acknowledged write.
 # Usage: tests/xenstored/killtest_ring.sh [BUILD_DIR]   (KILLS=n, SEED=n, KEEP=1)
@@ -24,9 +27,11 @@ export XKSHIM_DIR=$D/shim
 export XENSTORED_PATH=$D/socket
 PID=
 CPID=
+GPID=
 cleanup() {
     [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
     [ -n "$CPID" ] && kill -9 "$CPID" 2>/dev/null
+    [ -n "$GPID" ] && kill -9 "$GPID" 2>/dev/null
     wait 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$D"
 }
@@ -34,7 +39,8 @@ trap cleanup EXIT INT TERM
 
 start() { # SYNC
     rm -f "$XENSTORED_PATH"
-    LD_PRELOAD=$SHIM "$BUILD/vxenstored" -N --db "$D/db" --sync "$1" 2>>"$D/log" &
+    LD_PRELOAD=$SHIM "$BUILD/vxenstored" -N --db "$D/db" --sync "$1" -E 100000 -S 4096 \
+        2>>"$D/log" &
     PID=$!
     for _ in $(seq 400); do
         [ -S "$XENSTORED_PATH" ] && return 0
@@ -48,6 +54,10 @@ seed=${SEED:-$$}
 rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
 
 echo 0 >"$D/gen"
+LD_PRELOAD=$SHIM "$C" "$D" guest 5 >"$D/guest.out" 2>"$D/guest.err" &
+GPID=$!
+for _ in $(seq 200); do [ -e "$D/guest_ready" ] && break; sleep 0.02; done
+[ -e "$D/guest_ready" ] || { echo "killtest_ring: the guest did not start"; cat "$D/guest.err"; exit 1; }
 LD_PRELOAD=$SHIM "$C" "$D" >"$D/client.out" 2>"$D/client.err" &
 CPID=$!
 for _ in $(seq 200); do [ -e "$D/ready" ] && break; sleep 0.02; done
@@ -66,22 +76,27 @@ while [ $kills -lt "$KILLS" ]; do
     kills=$((kills + 1))
     echo $kills >"$D/gen.tmp" && mv "$D/gen.tmp" "$D/gen"
     kill -0 "$CPID" 2>/dev/null || break
+    kill -0 "$GPID" 2>/dev/null || break
     case $((kills % 22)) in 3) mode=always ;; 14) mode=none ;; *) mode=batch ;; esac
     start $mode || exit 1
 done
 secs=$(( $(date +%s) - t0 ))
 sleep 0.5
 fail=0
-kill -TERM "$CPID" 2>/dev/null
-# The client reads every acknowledged write back over the ring before it exits.
-wait "$CPID" || fail=1
-CPID=
-cat "$D/client.out"
-if [ -s "$D/client.err" ]; then sed 's/^/  /' "$D/client.err" | head -30; fi
+kill -TERM "$CPID" "$GPID" 2>/dev/null
+# The clients read every acknowledged write back over their ring before they exit.
+wait "$CPID" || { echo "  FAIL dom0's client: exit status $?"; fail=1; }
+wait "$GPID" || { echo "  FAIL the guest's client: exit status $?"; fail=1; }
+CPID= GPID=
+cat "$D/client.out" "$D/guest.out"
+for e in client guest; do
+    if [ -s "$D/$e.err" ]; then sed 's/^/  /' "$D/$e.err" | head -30; fi
+done
 if grep -qi "sanitizer\|assert\|ring broken\|RINGIDX" "$D/log"; then
     echo "  FAIL the daemon reported:"; grep -i "sanitizer\|assert\|ring broken\|RINGIDX" "$D/log" | head; fail=1
 fi
 grep -q "acknowledged writes checked" "$D/client.out" || fail=1
+grep -q "acknowledged writes checked" "$D/guest.out" || fail=1
 echo "killtest_ring: $kills SIGKILLs in ${secs} s"
 if [ $fail -eq 0 ]; then echo "killtest_ring: ok"; else echo "killtest_ring: FAILED (KEEP=1 keeps $D)"; fi
 exit $fail

@@ -59,6 +59,8 @@ static void on_term(int sig)
 {
     (void)sig;
     stop = 1;
+    if (getenv("RK_DEBUG"))
+        (void)!write(2, "got TERM\n", 9);
 }
 
 static struct xenstore_domain_interface *intf;
@@ -101,6 +103,18 @@ static long read_gen(void)
         return -1;
     b[n] = 0;
     return strtol(b, NULL, 10);
+}
+
+/* The client's nodes: /ringkill (dom0) or /local/domain/<domid>/ringkill (a guest). */
+static char base[64] = "/ringkill";
+
+static const char *P(const char *suffix)
+{
+    static char buf[4][128];
+    static unsigned k;
+    char *b = buf[k++ % 4];
+    snprintf(b, sizeof buf[0], "%s%s", base, suffix);
+    return b;
 }
 
 static uint64_t now_s(void)
@@ -158,6 +172,10 @@ static bool read_some(void)
         avail = (uint32_t)want;
     if (avail > sizeof in - inlen)
         avail = (uint32_t)(sizeof in - inlen);
+    if (avail == 0) {
+        fprintf(stderr, "ringkill: input buffer full (a bug of the client)\n");
+        exit(1);
+    }
     if (inlen == 0)
         msg_gen = read_gen();
     for (uint32_t i = 0; i < avail; i++)
@@ -202,11 +220,15 @@ static void check_event(const char *body, uint32_t len)
         violation("malformed watch event (%u bytes: %.*s)", len, (int)plen, body);
         return;
     }
-    if (strcmp(body, "/ringkill/w") == 0)
+    if (strcmp(body, P("/w")) == 0)
         return;
-    unsigned long i;
-    char extra;
-    if (sscanf(body, "/ringkill/w/%lu%c", &i, &extra) != 1 || i >= MAX_WRITES) {
+    const char *w = P("/w/");
+    char *end;
+    unsigned long i = strncmp(body, w, strlen(w)) == 0 && body[strlen(w)] >= '0' &&
+                              body[strlen(w)] <= '9'
+                          ? strtoul(body + strlen(w), &end, 10)
+                          : MAX_WRITES;
+    if (i >= MAX_WRITES || *end) {
         violation("watch event for %s", body);
         return;
     }
@@ -222,8 +244,52 @@ static uint32_t next_req_id = 1;
 static struct xsd_sockmsg prev_hdr;        /* the last reply taken */
 static char prev_body[XENSTORE_PAYLOAD_MAX + 1];
 
+/* Take the whole messages read so far: events are checked, a duplicate of the previous
+ * reply counted. With want, true once want's reply is taken (its type in *rtype, payload in
+ * body); any other reply is a violation. */
+static bool take(const struct xsd_sockmsg *want, char *body, uint32_t *blen, uint32_t *rtype)
+{
+    struct xsd_sockmsg r;
+    while (next_msg(&r, body)) {
+        if (r.type == XS_WATCH_EVENT) {
+            check_event(body, r.len);
+            continue;
+        }
+        if (want && r.req_id == want->req_id) {
+            if (r.type != want->type && r.type != XS_ERROR)
+                violation("reply of type %u to request %u of type %u", r.type, r.req_id,
+                          want->type);
+            prev_hdr = r;
+            memcpy(prev_body, body, r.len + 1);
+            *blen = r.len;
+            *rtype = r.type;
+            return true;
+        }
+        if (r.req_id == prev_hdr.req_id && r.type == prev_hdr.type && r.len == prev_hdr.len &&
+            memcmp(body, prev_body, r.len) == 0 && r.len <= XENSTORE_RING_SIZE - sizeof r) {
+            n_dup++;
+            continue;
+        }
+        violation("unexpected reply: req_id %u type %u len %u while waiting for %u "
+                  "(previous %u type %u)", r.req_id, r.type, r.len, want ? want->req_id : 0,
+                  prev_hdr.req_id, prev_hdr.type);
+    }
+    return false;
+}
+
+/* Read more of rsp[], or wait for the daemon. */
+static void read_or_wait(void)
+{
+    bool got = read_some();
+    if (got && slow && inlen)
+        usleep(SLOW_US); /* a message not yet whole: keep it cut for a while */
+    if (!got)
+        wait_event();
+}
+
 static void write_req(const void *msg, size_t len)
 {
+    static char scratch[XENSTORE_PAYLOAD_MAX + 1];
     const uint8_t *p = msg;
     while (len) {
         XENSTORE_RING_IDX cons = __atomic_load_n(&intf->req_cons, __ATOMIC_ACQUIRE);
@@ -234,9 +300,11 @@ static void write_req(const void *msg, size_t len)
             exit(1);
         }
         if (room == 0) {
-            /* Replies to earlier requests may be what the daemon waits on. */
-            if (!read_some())
-                wait_event();
+            /* The daemon may be sending events (or a duplicate reply) meanwhile: take
+             * them, or our buffer fills and we wait on each other. */
+            uint32_t blen, t;
+            take(NULL, scratch, &blen, &t);
+            read_or_wait();
             continue;
         }
         uint32_t n = room < len ? room : (uint32_t)len;
@@ -260,38 +328,10 @@ static uint32_t request(uint32_t type, uint32_t tx_id, const void *payload, size
     memcpy(msg, &h, sizeof h);
     memcpy(msg + sizeof h, payload, len);
     write_req(msg, sizeof h + len);
-    for (;;) {
-        struct xsd_sockmsg r;
-        while (next_msg(&r, body)) {
-            if (r.type == XS_WATCH_EVENT) {
-                check_event(body, r.len);
-                continue;
-            }
-            if (r.req_id == h.req_id) {
-                if (r.type != type && r.type != XS_ERROR)
-                    violation("reply of type %u to request %u of type %u", r.type, r.req_id,
-                              type);
-                prev_hdr = r;
-                memcpy(prev_body, body, r.len + 1);
-                *blen = r.len;
-                return r.type;
-            }
-            if (r.req_id == prev_hdr.req_id && r.type == prev_hdr.type &&
-                r.len == prev_hdr.len && memcmp(body, prev_body, r.len) == 0 &&
-                r.len <= XENSTORE_RING_SIZE - sizeof r) {
-                n_dup++;
-                continue;
-            }
-            violation("unexpected reply: req_id %u type %u len %u while waiting for %u "
-                      "(previous %u type %u)", r.req_id, r.type, r.len, h.req_id,
-                      prev_hdr.req_id, prev_hdr.type);
-        }
-        bool got = read_some();
-        if (got && slow && inlen)
-            usleep(SLOW_US); /* a message not yet whole: keep it cut for a while */
-        if (!got)
-            wait_event();
-    }
+    uint32_t t;
+    while (!take(&h, body, blen, &t))
+        read_or_wait();
+    return t;
 }
 
 static char big[BIG_LEN + 1];
@@ -336,10 +376,13 @@ static bool do_txn(unsigned long i)
     uint32_t tx = (uint32_t)strtoul(body, NULL, 10);
     char v[32];
     int n = snprintf(v, sizeof v, "x%lu", i);
-    if (!do_write(tx, "/ringkill/t/a", v, (size_t)n) ||
-        !do_write(tx, "/ringkill/t/b", v, (size_t)n)) {
+    if (!do_write(tx, P("/t/a"), v, (size_t)n) ||
+        !do_write(tx, P("/t/b"), v, (size_t)n)) {
         n_txn_eagain++;
+        char why[80];
+        snprintf(why, sizeof why, "WRITE in %u: %.60s", tx, body);
         request(XS_TRANSACTION_END, tx, "F", 2, body, &blen); /* EAGAIN or ENOENT: fine */
+        snprintf(body, sizeof body, "%s", why);
         return false;
     }
     t = request(XS_TRANSACTION_END, tx, "T", 2, body, &blen);
@@ -347,6 +390,7 @@ static bool do_txn(unsigned long i)
         return true;
     if (t == XS_ERROR && strcmp(body, "EAGAIN") == 0) {
         n_txn_eagain++;
+        snprintf(body, sizeof body, "TRANSACTION_END %u: EAGAIN", tx);
         return false;
     }
     violation("TRANSACTION_END: %s", body);
@@ -358,14 +402,62 @@ static bool read_node(const char *path, uint32_t *len)
     return request(XS_READ, 0, path, strlen(path) + 1, body, len) == XS_READ;
 }
 
+/* Write a small file atomically. */
+static int put_file(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* dom0, as a toolstack: give the guest its directory and introduce it. */
+static void introduce_guest(const char *dir)
+{
+    char path[4096], line[64];
+    snprintf(path, sizeof path, "%s/guest_port", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    unsigned d = 0, gport = 0;
+    int ok = fgets(line, sizeof line, f) && sscanf(line, "%u %u", &d, &gport) == 2;
+    fclose(f);
+    if (!ok) {
+        violation("%s: unreadable", path);
+        return;
+    }
+    char pl[128];
+    uint32_t blen;
+    int n = snprintf(pl, sizeof pl, "/local/domain/%u", d);
+    if (!do_write(0, pl, "", 0))
+        return;
+    int m = snprintf(pl + n + 1, sizeof pl - (size_t)n - 1, "n%u", d);
+    if (request(XS_SET_PERMS, 0, pl, (size_t)n + (size_t)m + 2, body, &blen) != XS_SET_PERMS)
+        violation("SET_PERMS /local/domain/%u: %s", d, body);
+    /* domid, the ring's gfn (unused: the shim maps grant ref 1), the guest's port. */
+    n = snprintf(pl, sizeof pl, "%u%c%u%c%u", d, 0, 0x1234u, 0, gport);
+    if (request(XS_INTRODUCE, 0, pl, (size_t)n + 1, body, &blen) != XS_INTRODUCE)
+        violation("INTRODUCE %u: %s", d, body);
+    snprintf(path, sizeof path, "%s/introduced", dir);
+    put_file(path, "1\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    bool guest = argc == 4 && strcmp(argv[2], "guest") == 0;
+    if (argc != 2 && !guest) {
+        fprintf(stderr, "usage: %s DIR [guest DOMID]\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
-    char path[4096], tmp[4096];
+    unsigned domid = guest ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
+    if (guest)
+        snprintf(base, sizeof base, "/local/domain/%u/ringkill", domid);
+    char path[4096], text[64];
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
     event_seen = calloc(MAX_WRITES, 1);
@@ -374,8 +466,8 @@ int main(int argc, char **argv)
         return 1;
     snprintf(gen_path, sizeof gen_path, "%s/gen", dir);
 
-    /* The ring page, as dom0's kernel has it. */
-    snprintf(path, sizeof path, "%s/shim/xsd_kva", dir);
+    /* The ring page: dom0's as its kernel has it, or a guest's at grant ref 1. */
+    snprintf(path, sizeof path, "%s/shim/%s", dir, guest ? "gnt.1" : "xsd_kva");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, 4096) < 0) {
         perror(path);
@@ -400,55 +492,83 @@ int main(int argc, char **argv)
         return 1;
     }
     port = (evtchn_port_t)p;
-    snprintf(tmp, sizeof tmp, "%s/shim/xsd_port.tmp", dir);
-    snprintf(path, sizeof path, "%s/shim/xsd_port", dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
-        perror(path);
-        return 1;
+    if (guest) {
+        /* The domain exists (for the shim's xc_domain_getinfo), its port is known. */
+        snprintf(path, sizeof path, "%s/shim/dom.%u", dir, domid);
+        snprintf(text, sizeof text, "running\n");
+        if (put_file(path, text) < 0)
+            return 1;
+        snprintf(path, sizeof path, "%s/guest_port", dir);
+        snprintf(text, sizeof text, "%u %u\n", domid, port);
+    } else {
+        snprintf(path, sizeof path, "%s/shim/xsd_port", dir);
+        snprintf(text, sizeof text, "%u\n", port);
     }
-    snprintf(path, sizeof path, "%s/ready", dir);
-    f = fopen(path, "w");
-    if (f)
-        fclose(f);
+    if (put_file(path, text) < 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/%s", dir, guest ? "guest_ready" : "ready");
+    put_file(path, "1\n");
     last_progress = now_s();
 
-    /* Set up (the daemon may not run yet: the requests wait in req[]). */
     uint32_t blen;
+    if (guest) {
+        /* Wait for dom0 to introduce us. */
+        snprintf(path, sizeof path, "%s/introduced", dir);
+        while (access(path, F_OK) != 0) {
+            if (stop || now_s() - last_progress > HANG_S) {
+                fprintf(stderr, "ringkill guest: never introduced\n");
+                return 1;
+            }
+            usleep(20000);
+        }
+        last_progress = now_s();
+    } else {
+        introduce_guest(dir); /* (the daemon may not run yet: the requests wait in req[]) */
+    }
     make_big(0);
-    if (!do_write(0, "/ringkill/big", big, BIG_LEN))
+    if (!do_write(0, P("/big"), big, BIG_LEN))
         return 1;
-    if (request(XS_WATCH, 0, "/ringkill/w\0rk", 15, body, &blen) != XS_WATCH)
-        violation("WATCH: %s", body);
+    {
+        char wt[200];
+        int n = snprintf(wt, sizeof wt, "%s/w", base);
+        memcpy(wt + n + 1, "rk", 3);
+        if (request(XS_WATCH, 0, wt, (size_t)n + 4, body, &blen) != XS_WATCH)
+            violation("WATCH: %s", body);
+    }
 
     unsigned long i = 0, txn_last = 0;
     bool txn_any = false;
     while (!stop && i < MAX_WRITES) {
-        char key[64], v[32];
-        snprintf(key, sizeof key, "/ringkill/w/%lu", i);
+        char key[128], v[32];
+        snprintf(key, sizeof key, "%s/w/%lu", base, i);
         int n = snprintf(v, sizeof v, "v%lu", i);
         if (do_write(0, key, v, (size_t)n)) {
             acked[i] = 1;
             n_acked++;
         }
-        if (read_node("/ringkill/big", &blen)) {
+        if (read_node(P("/big"), &blen)) {
             n_big_reads++;
             if (blen != BIG_LEN || memcmp(body, big, BIG_LEN) != 0)
-                violation("READ /ringkill/big: %u bytes, not generation %u's value (%.12s)",
+                violation("READ %s/big: %u bytes, not generation %u's value (%.12s)", base,
                           blen, big_gen, body);
         } else {
-            violation("READ /ringkill/big: %s", body);
+            violation("READ %s/big: %s", base, body);
         }
         if (i % 16 == 15) {
             make_big(big_gen + 1);
-            if (do_write(0, "/ringkill/big", big, BIG_LEN)) {
+            if (do_write(0, P("/big"), big, BIG_LEN)) {
                 big_gen++;
                 n_big_writes++;
             }
         }
         if (i % 8 == 3) {
+            /* EAGAIN only comes from a restart (nobody else writes these nodes), so a
+             * few retries at most. */
+            unsigned tries = 0;
             while (!do_txn(i) && n_violations == 0)
-                ;
+                if (++tries == 100)
+                    violation("transaction %lu: EAGAIN 100 times in a row (last: %s)", i,
+                              body);
             n_txn++;
             txn_last = i;
             txn_any = true;
@@ -462,8 +582,8 @@ int main(int argc, char **argv)
     for (unsigned long k = 0; k < i; k++) {
         if (!acked[k])
             continue;
-        char key[64], v[32];
-        snprintf(key, sizeof key, "/ringkill/w/%lu", k);
+        char key[128], v[32];
+        snprintf(key, sizeof key, "%s/w/%lu", base, k);
         snprintf(v, sizeof v, "v%lu", k);
         if (!read_node(key, &blen) || strcmp(body, v) != 0)
             violation("acknowledged write %s = %s: read back %s", key, v, body);
@@ -473,22 +593,22 @@ int main(int argc, char **argv)
     for (unsigned long k = 0; k < i; k++)
         if (acked[k] && !event_seen[k]) {
             if (missing_events++ < 5)
-                violation("no watch event for acknowledged write /ringkill/w/%lu", k);
+                violation("no watch event for acknowledged write %s/w/%lu", base, k);
         }
     if (txn_any) {
         char a[64] = "", b[64] = "", want[32];
         snprintf(want, sizeof want, "x%lu", txn_last);
-        if (read_node("/ringkill/t/a", &blen))
+        if (read_node(P("/t/a"), &blen))
             snprintf(a, sizeof a, "%.40s", body);
-        if (read_node("/ringkill/t/b", &blen))
+        if (read_node(P("/t/b"), &blen))
             snprintf(b, sizeof b, "%.40s", body);
         if (strcmp(a, want) != 0 || strcmp(b, want) != 0)
             violation("transaction keys: a=%s b=%s, last committed %s", a, b, want);
     }
-    printf("ringkill: %lu acknowledged writes checked (%lu rounds), %lu big reads "
+    printf("ringkill %s: %lu acknowledged writes checked (%lu rounds), %lu big reads "
            "(%lu cut by a kill), %lu big writes, %lu transactions (%lu EAGAIN), %lu duplicate "
            "replies, %lu events (%lu duplicates, %lu missing), %lu quiet waits, %lu violations\n",
-           checked, i, n_big_reads, n_cut, n_big_writes, n_txn, n_txn_eagain, n_dup, n_events,
+           guest ? base : "dom0", checked, i, n_big_reads, n_cut, n_big_writes, n_txn, n_txn_eagain, n_dup, n_events,
            n_event_dup, missing_events, n_quiet, n_violations);
     return n_violations ? 1 : 0;
 }
