@@ -85,6 +85,15 @@ DELIBERATE (documented, always tolerated; each with its normalisation):
              |                                       | trees are removed after it)
   domid-any  | perms naming DOMID_ANY (32756): C 4.17| not generated (ours implements
              | does not know it (ENOENT as owner)    | newer Xen's DOMID_ANY)
+  perms-     | (--guest: ours not --socket-only)     | GET_PERMS compared without such
+  unknown    | SET_PERMS entries (after the owner)   | entries; the guest's SET_PERMS
+             | naming a domain that does not exist:  | name only dom0 and itself (the
+             | C keeps them, marked ignored; ours    | node-size quota counts C's 8
+             | drops them (vxenstored.8)             | bytes per entry, ours none)
+  rm-txnodes-| (--guest) an RM in a transaction that | DELIBERATE_IDS: ours keeps RM
+  eio (C bug)| reaches transaction-nodes: C removes  | atomic; the sequence stops there
+             | part of the subtree, says EIO; ours   | (vxenstored.8)
+             | ENOSPC, nothing removed               |
 
 CONTROL quota / quota-soft (list, set to the default value, bad names and values, unknown
 domains) are compared like any request: C 4.17's texts and errors. So is "quota 0", dom0's
@@ -94,9 +103,29 @@ So are CONTROL check, print, log on|off, live-update -a/-c/-s (never a session i
 memreport and logfile with wrong arguments or an unwritable file, and their wrong argument
 counts.
 
-Not comparable here (C under the shim knows only dom0, and dom0 is exempt from quotas): the
-quotas of unprivileged domains (test_vxs_quota.c; what differs from C is in vxenstored.8:
-e.g. the memory quota inside transactions).
+GUEST CONNECTIONS (--guest, with --c-guest/--v-guest: diff.sh runs 200 such sequences
+against a second C xenstored and a vxenstored under the shim, not --socket-only): one
+connection of each sequence is domain 5, over a real xenstore ring page and event channel
+(tests/xenstored/ring_proxy.c relays the wire protocol between a Unix socket and the ring, a
+new incarnation of the guest per connection). Before the sequence dom0 (on an extra admin
+connection) makes /local/domain/5 (owned by 5, or by dom0 with read for 5, as libxl),
+/@B@ with perms that let 5 in or not, sets small quotas (nodes 8/15, watches 2/4,
+transactions 1/2, transaction-nodes 3/6, node-size 40/300, permissions 1/2, path-max 30, each
+or the default), maybe WATCHes @introduceDomain/@releaseDomain on conn0, and INTRODUCEs 5
+(setup replies and events compared); the sequence ends with RM /local/domain/5 and RELEASE 5
+from conn0 (replies and events compared; then the guest's connection is gone); quotas are set
+back after it. The guest's requests are the same generator's (relative paths are below
+/local/domain/5, and its home is one of the bases), SET_PERMS name it as owner or in the
+list, and extra requests ask "quota 5" (its figures: C's accounting) or SET_TARGET 5 0. So
+permissions of an unprivileged domain, ownership of what it creates, the owner's rights,
+quotas, its watches and what their events may show it, its transactions, GET_DOMAIN_PATH /
+IS_DOMAIN_INTRODUCED and the special watches are compared with C. An oversized request from
+the guest makes both daemons stop serving it (both time out: then the connection is dropped).
+Not generated: INTRODUCE of another domain while the guest exists (the shim maps grant ref 1
+of any domain to the guest's page), SET_TARGET 5 5 (a C talloc self-reference delays the
+RELEASE's event), the XSA-206 write rate limit (time-based), the outstanding-requests quota
+(the test sends one request at a time), the memory quota (C's and ours' figures differ inside
+transactions: tx-memory).
 RELEASE, RESUME, SET_TARGET and INTRODUCE are generated only where both refuse them (domains
 that do not exist, dom0 for RELEASE/RESUME, bad arguments) or accept them without effect
 (INTRODUCE of dom0, SET_TARGET 0 0): C's texts and errors.
@@ -196,6 +225,15 @@ TO_FIX.append(
                                                 q.type == T['UNWATCH'])) and
                          not _err(c, 'EINVAL')),
      True))
+TO_FIX.append(
+    ('rm-txnodes-eio',
+     'an unprivileged RM inside a transaction that reaches the transaction-nodes quota '
+     '(--guest): C 4.17 stops its walk at the node access refused, keeps the removals made '
+     'so far in the transaction, and says EIO (the parent cannot be rewritten); ours refuses '
+     'the RM whole with ENOSPC and the transaction is unchanged',
+     lambda q, c, v, x: (not x.get('events') and q.type == T['RM'] and q.tx[0] != 'n' and
+                         _err(c, 'EIO') and _err(v, 'ENOSPC')),
+     True))
 TO_FIX_BY_ID = {k[0]: k for k in TO_FIX}
 
 # DELIBERATE c-tx-stale-view: the request types whose replies may differ in a transaction
@@ -216,7 +254,9 @@ MODIFYING_TYPES = {T['WRITE'], T['MKDIR'], T['RM'], T['SET_PERMS']}
 #  - abs-path-max: paths stay within the protocol's XENSTORE_ABS_PATH_MAX (xs_wire.h) in
 #    ours whatever the path-max quota (vxenstored.8); only met after CONTROL quota set
 #    path-max above ~3050 (--mix limits).
-DELIBERATE_IDS = {'at-path-node-op', 'abs-path-max'}
+#  - rm-txnodes-eio: C 4.17 leaves a half-removed subtree in the transaction and says EIO;
+#    ours keeps RM atomic (vxenstored.8). Met only with a small transaction-nodes quota.
+DELIBERATE_IDS = {'at-path-node-op', 'abs-path-max', 'rm-txnodes-eio'}
 
 
 # ---- requests ---------------------------------------------------------------------------
@@ -426,7 +466,9 @@ class Gen:
             if r.random() < 0.2:
                 return Req(c, t, r.choice([b'abc\0', b'\0', b'-1\0', b'0x10\0']), tx,
                            'baddomid')
-            return Req(c, t, r.choice([b'0\0', b'1\0', b'7\0', b'32767\0']), tx)
+            ids = [b'0\0', b'1\0', b'7\0', b'32767\0']
+            return Req(c, t, r.choice(ids + [b'5\0'] * 2 if self.guest is not None else ids),
+                       tx)
         if op == 'RESET':
             self.watches[c] = []
             self.open[c] = []
@@ -526,6 +568,15 @@ class Gen:
         drawn from q (not self.r: the other requests of a seed stay what they were)."""
         c = q.randrange(self.nconn)
         x = q.random()
+        if self.guest is not None and q.random() < 0.3:
+            # the guest's figures (C's accounting: nodes it owns, watches, transactions,
+            # outstanding requests, memory), or SET_TARGET of it (then it may act on dom0's
+            # nodes as dom0's device model would), asked by dom0 or by the guest itself
+            if q.random() < 0.8:
+                return Req(c, T['CONTROL'], b'quota\0%d\0' % GUEST_DOMID, ('n',), 'quota')
+            # (Not SET_TARGET 5 5: C 4.17 then holds a talloc reference of the connection to
+            # itself, and RELEASE's @releaseDomain event comes after its reply, not before.)
+            return Req(c, T['SET_TARGET'], b'%d\0' % GUEST_DOMID + b'0\0', ('n',), 'domain')
         if x < 0.15:
             # The toolstack's domain requests, on domains that do not exist (C under the shim
             # and ours with --socket-only know no other) or on dom0 (introduced from the start
@@ -921,7 +972,8 @@ class Runner:
                     self.known['(deliberate) control-help'] = \
                         self.known.get('(deliberate) control-help', 0) + 1
                     continue
-                if q.tag == 'quota' and payload == b'quota\0' + b'0\0' and \
+                if q.tag == 'quota' and payload in (b'quota\0' + b'0\0',
+                                                    b'quota\0%d\0' % GUEST_DOMID) and \
                         any(opentx[w] for w in range(nconn)) and \
                         _ok_type(crep, T['CONTROL']) and _ok_type(vrep, T['CONTROL']):
                     # DELIBERATE tx-memory: C charges dom0 for its open transactions' copies
