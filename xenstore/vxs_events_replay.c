@@ -7,7 +7,8 @@
  * its own path is not enough. Instead each ring has a mark in the connection table: "every
  * event of the xenstore branch's commits up to gen X has reached the ring (or was dropped,
  * as live events are)". It is saved lazily (vxs_persist_marks: at most once a second, all
- * rings in one commit, so no store write per request) and is only ever too old, never too
+ * rings in one commit, so no store write per request; every 100 ms while a ring still takes
+ * the events a restart replayed) and is only ever too old, never too
  * new: a ring's queued event keeps its mark below that event's commit. The branch is a line
  * of commits (a transaction is replayed onto the head, never merged), so at start-up the
  * commits after the oldest mark are diffed one by one against their parents, oldest first,

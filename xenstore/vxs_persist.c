@@ -33,7 +33,8 @@
  * Every change is its own commit, made with the daemon's sync mode; the reply that depends on
  * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. The marks
  * are the exception: they move with every event a ring takes, so they are saved lazily (at
- * most once a second, all rings in one commit); a stale mark only replays events the ring
+ * most once a second, all rings in one commit; faster just after a restart, see
+ * catchup_head); a stale mark only replays events the ring
  * already had (vxs_events_replay.c). A socket connection is recorded only when the fd store
  * keeps it (else its process sees the socket close when the daemon dies).
  * Open transactions are not recorded: after a restart a ring's unknown transaction ids get
