@@ -357,6 +357,9 @@ bool vxs_sock_replay_window(const struct vxs_conn *c, uint64_t *from, uint64_t *
 void vxs_sock_hold(struct vxs_conn *c, uint64_t end, uint64_t serial);
 void vxs_sock_sending(struct vxs_conn *c, uint64_t serial, bool whole);
 void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);
+/* Discard what vxs_sock_release left answered in the socket (with vxs.drop_batch it batches
+ * its discards, as plain sockets their drops: vxs_conn.c, drop_peeked). */
+void vxs_sock_discard_done(struct vxs_conn *c);
 /* Kept sockets are watched by an edge-triggered epoll set, not polled for POLLIN (their
  * queue holds peeked bytes): wants_pollin is false for them; the loop polls epoll_fd (-1:
  * none yet) and calls events when it is readable (returns how many sockets had bytes). */

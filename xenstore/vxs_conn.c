@@ -214,6 +214,8 @@ void vxs_conn_drop_batched(void)
         if (c->batched && c->peeked && !c->dead) {
             drop_peeked(c);
             c->dropped_serial = c->out_serial;
+        } else if (c->rx && !c->dead) {
+            vxs_sock_discard_done(c); /* a kept socket's answered requests (vxs_sock.c) */
         }
 }
 

@@ -50,7 +50,7 @@ static int wait_round(struct vxs_spin *spin, struct pollfd *pfd, size_t n, int t
 {
     uint64_t start = now_ns();
     vxs_spin_wait_start(spin, start);
-    if (vxs_conn_epoll_fd() >= 0 && timeout != 0) {
+    if (vxs.drop_batch && timeout != 0) {
         /* Before any wait, the bytes plain sockets hold go (vxs_conn.c: drop_peeked): only
          * if there is nothing to do at once, since the drops are batched for when there is. */
         struct timespec zero = {0, 0};

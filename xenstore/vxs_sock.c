@@ -186,6 +186,8 @@ struct vxs_sock_rx {
     struct {
         uint64_t end, serial;
     } hold[HOLDS];      /* requests handled, not discarded: end offset, last message serial */
+    uint64_t done_end;  /* requests answered up to here, not yet discarded (batched) */
+    unsigned done_reqs; /* how many */
 };
 
 /* poll() reports a socket readable while its queue holds bytes, peeked or not: polling a
@@ -476,5 +478,23 @@ void vxs_sock_release(struct vxs_conn *c, uint64_t left_below)
     rx->nholds -= k;
     if (rx->slot && rx->slot->answered < end)
         rx->slot->answered = end;
-    discard(c, end - rx->head);
+    /* Discarding wakes the client if it already sleeps again for its next reply, so with
+     * vxs.drop_batch the answered requests go that many at a time (the journal's `answered`
+     * says already that they are answered; a restart skips them), as a plain socket's drops
+     * (vxs_conn.c, drop_peeked, which has the bounds). */
+    rx->done_end = end;
+    rx->done_reqs += (unsigned)k;
+    if (!vxs.drop_batch || rx->done_reqs >= vxs.drop_batch ||
+        end - rx->head >= 16u * 1024 || c->rd.have)
+        vxs_sock_discard_done(c);
+}
+
+void vxs_sock_discard_done(struct vxs_conn *c)
+{
+    struct vxs_sock_rx *rx = c->rx;
+    if (!rx)
+        return;
+    if (rx->done_end > rx->head)
+        discard(c, rx->done_end - rx->head);
+    rx->done_reqs = 0;
 }
