@@ -102,10 +102,10 @@ test-xenstored: test-xenstored-kill-fdstore
 test-xenstored-kill-fdstore: $(BUILD)/vxenstored $(BUILD)/vxs-killwriter $(BUILD)/vxs-fdstore
 	$(Q)tests/xenstored/killtest_fdstore.sh $(BUILD)
 
-# The SIGKILL restart test over a real ring (tests/xenstored/killtest_ring.sh, about 30 s):
-# vxenstored serves dom0's ring under the xkshim shim while vxs-ringkill-client, a client on
-# that ring page, writes, reads 3 KB values slowly and watches, and the daemon is killed 100+
-# times.
+# The SIGKILL restart test over a real ring (tests/xenstored/killtest_ring.sh, about 20 s):
+# vxenstored serves dom0's ring and an introduced guest's under the xkshim shim while two
+# vxs-ringkill-clients on those ring pages write, read 3 KB values slowly, run transactions
+# and watch, and the daemon is killed 110 times.
 HOST_PROG_NAMES += vxs-ringkill-client
 HOST_PROG_SRCS_vxs-ringkill-client := tests/xenstored/ringkill_client.c
 HOST_PROG_LIBS_vxs-ringkill-client := -lxenevtchn
