@@ -8,7 +8,8 @@
 # client gives it /local/domain/5 and INTRODUCEs it (its ring is the shim's grant ref 1, its
 # port one it allocated), and it does the same work on its own ring, under the guest quotas
 # (-S 4096 lets it write the 3 KB value; it makes at most 900 new keys, within the default
-# node quota of 1000). The daemon is killed with SIGKILL at random moments, KILLS times, each
+# node quota of 1000 and the node-size of their directory, whose children's names count as
+# in C 4.17: at -S 4096 the 1035th child is ENOSPC). The daemon is killed with SIGKILL at random moments, KILLS times, each
 # time restarted on the same --db: it reattaches dom0's page, maps the guest's again, binds
 # both ports again and carries on. Each client checks its reply stream (well-formed, each
 # reply once and in order; a duplicate of a reply that fitted whole, the leftover

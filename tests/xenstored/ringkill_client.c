@@ -52,7 +52,7 @@
 #define SLOW_US 400        /* the pause after each CHUNK of a message not yet whole */
 #define BIG_LEN 3000
 #define MAX_WRITES 200000
-#define GUEST_KEYS 900     /* a guest's w/<i>: within the default node quota (1000) */
+#define GUEST_KEYS 900     /* a guest's w/<i>: within its node quota (1000) and node-size */
 #define HANG_S 60          /* no byte moved for this long: the test fails */
 
 static volatile sig_atomic_t stop;
