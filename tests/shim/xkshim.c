@@ -23,8 +23,9 @@
  *   open/fopen    /proc/xen/xsd_port and /proc/xen/xsd_kva go to files in $XKSHIM_DIR (for
  *                 xenstored, which reads them at start).
  *
- * Domain ids are otherwise ignored: grant ref 1 (a guest's xenstore ring) is the file gnt.1
- * whichever domain maps it, so one introduced guest at a time. Not thread safe (none of the users is
+ * Domain ids are otherwise ignored, but a mapper that names domain N > 0 gets the file
+ * gnt.N.REF if it exists (a guest's own pages: tests/xenstored/ring_proxy.c), else gnt.REF
+ * (so grant ref 1, a guest's xenstore ring, is gnt.1 for whichever domain maps it). Not thread safe (none of the users is
  * threaded). $XKSHIM_DIR must exist and be shared by all the processes (tmpfs is best);
  * default /tmp.
  */
@@ -380,8 +381,10 @@ static void gnt_path(char *p, size_t len, uint32_t ref)
     snprintf(p, len, "%s/gnt.%u", shim_dir(), ref);
 }
 
-/* Map `count` grant files (creating them when `create`) into one contiguous range. */
-static struct region *map_refs(uint32_t count, uint32_t *refs, int create, int prot)
+/* Map `count` grant files (creating them when `create`) into one contiguous range; domain
+ * `domid`'s own files gnt.DOMID.REF first when it is not 0. */
+static struct region *map_refs(uint32_t count, uint32_t *refs, int create, int prot,
+                               uint32_t domid)
 {
     if (count == 0 || count > 4096) {
         errno = EINVAL;
@@ -420,8 +423,15 @@ static struct region *map_refs(uint32_t count, uint32_t *refs, int create, int p
                 goto fail;
             }
         } else {
-            gnt_path(p, sizeof(p), refs[i]);
-            fd = open(p, O_RDWR | O_CLOEXEC);
+            fd = -1;
+            if (domid != 0) {
+                snprintf(p, sizeof(p), "%s/gnt.%u.%u", shim_dir(), domid, refs[i]);
+                fd = open(p, O_RDWR | O_CLOEXEC);
+            }
+            if (fd < 0) {
+                gnt_path(p, sizeof(p), refs[i]);
+                fd = open(p, O_RDWR | O_CLOEXEC);
+            }
             if (fd < 0)
                 goto fail;
         }
@@ -461,7 +471,7 @@ void *xengntshr_share_pages(xengntshr_handle *h, uint32_t domid, int count, uint
         errno = EINVAL;
         return NULL;
     }
-    struct region *r = map_refs((uint32_t)count, refs, 1, PROT_READ | PROT_WRITE);
+    struct region *r = map_refs((uint32_t)count, refs, 1, PROT_READ | PROT_WRITE, 0);
     return r ? r->addr : NULL;
 }
 
@@ -472,7 +482,7 @@ void *xengntshr_share_page_notify(xengntshr_handle *h, uint32_t domid, uint32_t 
     (void)h;
     (void)domid;
     (void)writable;
-    struct region *r = map_refs(1, ref, 1, PROT_READ | PROT_WRITE);
+    struct region *r = map_refs(1, ref, 1, PROT_READ | PROT_WRITE, 0);
     if (!r)
         return NULL;
     if (notify_offset < PAGE) {
@@ -488,8 +498,7 @@ void *xengnttab_map_grant_ref_notify(xengnttab_handle *h, uint32_t domid, uint32
                                      evtchn_port_t notify_port)
 {
     (void)h;
-    (void)domid;
-    struct region *r = map_refs(1, &ref, 0, prot);
+    struct region *r = map_refs(1, &ref, 0, prot, domid);
     if (!r)
         return NULL;
     if (notify_offset < PAGE) {
@@ -503,8 +512,7 @@ void *xengnttab_map_grant_ref_notify(xengnttab_handle *h, uint32_t domid, uint32
 void *xengnttab_map_grant_ref(xengnttab_handle *h, uint32_t domid, uint32_t ref, int prot)
 {
     (void)h;
-    (void)domid;
-    struct region *r = map_refs(1, &ref, 0, prot);
+    struct region *r = map_refs(1, &ref, 0, prot, domid);
     return r ? r->addr : NULL;
 }
 
@@ -512,8 +520,7 @@ void *xengnttab_map_domain_grant_refs(xengnttab_handle *h, uint32_t count, uint3
                                       uint32_t *refs, int prot)
 {
     (void)h;
-    (void)domid;
-    struct region *r = map_refs(count, refs, 0, prot);
+    struct region *r = map_refs(count, refs, 0, prot, domid);
     return r ? r->addr : NULL;
 }
 

@@ -6,17 +6,15 @@
  *   vxs-ring-proxy SOCKET DOMID     (under the shim, XKSHIM_DIR = the daemon's shim dir)
  *
  * It plays the guest's kernel: the ring page is the grant file the shim hands a daemon that
- * maps the guest's xenstore grant ref ($XKSHIM_DIR/gnt.DOMID.1 if the shim knows per-domain
- * grant files, else gnt.1), and it listens on the Unix socket SOCKET. Each accepted client is
+ * maps the guest's xenstore grant ref for domain DOMID ($XKSHIM_DIR/gnt.DOMID.1), and it
+ * listens on the Unix socket SOCKET. Each accepted client is
  * a new incarnation of the guest: $XKSHIM_DIR/dom.DOMID says the domain runs, the page is
  * created zeroed, a fresh unbound event channel port is allocated and sent to the client as 4 bytes
  * (little endian), which then INTRODUCEs the domain with that port over dom0's connection.
  * After that the client's bytes are xs_wire requests, copied into req[] as room allows, and
  * everything the daemon puts in rsp[] is copied to the client, the event channel kicked both
  * ways. The client must RELEASE the domain before it closes its connection: then the page's
- * file and dom.DOMID are removed, so that between clients the domain does not exist and no
- * other domain id the daemon is asked to introduce finds a page (the shim's gnt.1 is any
- * domain's).
+ * file and dom.DOMID are removed, so that between clients the domain does not exist.
  *
  * One client at a time; exits on SIGTERM or when SOCKET cannot be served.
  */
@@ -188,12 +186,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Per-domain grant file if the shim has them (it then creates the marker), else gnt.1. */
-    snprintf(gnt_path, sizeof gnt_path, "%s/gnt-per-domain", dir);
-    if (access(gnt_path, F_OK) == 0)
-        snprintf(gnt_path, sizeof gnt_path, "%s/gnt.%u.1", dir, domid);
-    else
-        snprintf(gnt_path, sizeof gnt_path, "%s/gnt.1", dir);
+    snprintf(gnt_path, sizeof gnt_path, "%s/gnt.%u.1", dir, domid);
     snprintf(dom_path, sizeof dom_path, "%s/dom.%u", dir, domid);
     xce = xenevtchn_open(NULL, 0);
     if (!xce) {
