@@ -90,6 +90,11 @@ static int ctx_open(struct ctx *k)
         k->x = k->t->x;
         k->ev = &k->t->ev;
         k->mem_before = vxs_quota_txn_own_mem(k->x);
+        /* C checks the transaction-nodes quota as it is at each access: a CONTROL quota set
+         * while the transaction is open counts from its next request. */
+        if (!k->c->priv)
+            vs_txn_set_max_accessed(k->x,
+                                    vxs_quota_limit(k->c->domid, VXS_Q_TRANSACTION_NODES));
         return 0;
     }
     k->ev = &k->own_ev;

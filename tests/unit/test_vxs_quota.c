@@ -634,6 +634,25 @@ static void test_node_size(void **state)
     assert_int_equal(vh_write(d1, 0, "c", v), 0);
 }
 
+/* The transaction-nodes quota is the one in force at each request (C checks the quota as it
+ * is at each access): raised while a transaction is open, it counts from the next request. */
+static void test_transaction_nodes_raised(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "transaction-nodes=2", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    uint32_t tx;
+    char out[XENSTORE_PAYLOAD_MAX + 1];
+    assert_int_equal(vh_tx_start(d1, &tx), 0);
+    assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "transaction-nodes", "100", out), 0);
+    assert_int_equal(vh_write(d1, tx, "a/b/c", "1"), 0);
+    assert_int_equal(vh_write(d1, tx, "d/e/f", "1"), 0);
+    assert_int_equal(vh_tx_end(d1, tx, true), 0);
+    assert_int_equal(vh_read(d1, 0, "d/e/f", buf), 0);
+    assert_string_equal(buf, "1");
+}
+
 /* In a transaction, a record node-size refuses (a new node, a new parent, the existing
  * ancestor that gains a child, an existing node's new value or perms) fails the transaction
  * (C's write_node): its commit then says ENOMEM. The nodes quota does not. */
@@ -781,6 +800,7 @@ int main(void)
         T(test_nodes_single_requests),
         T(test_nodes_transactions),
         T(test_transaction_nodes),
+        T(test_transaction_nodes_raised),
         T(test_quota_requests),
         T(test_release),
         T(test_outstanding),
