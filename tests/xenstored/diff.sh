@@ -4,8 +4,8 @@
 # tests/xenstored/difftest.py sends both the same seeded random request sequences.
 # Usage: tests/xenstored/diff.sh [BUILD_DIR] [difftest.py options, e.g. --strict --seqs 2000]
 # Without options it runs DIFF_SEQS (1000) sequences of the default mix, then DIFF_MIX_SEQS
-# (150) of each --mix with --strict, then DIFF_GUEST_SEQS (200) --guest sequences with
-# --strict: one connection is domain 5 over a xenstore ring (vxs-ring-proxy, a guest's ring
+# (150) of each --mix with --strict, then twice DIFF_GUEST_SEQS (150) --guest sequences with
+# --strict: one connection is domain 5 (then two: 5 and 6) over a xenstore ring (vxs-ring-proxy, a guest's ring
 # page and event channel under the shim, in front of a second C xenstored and of a second
 # vxenstored that runs under the shim too, not --socket-only, as on a Xen host; fresh ones, so
 # that dom0's figures in "quota 0" compare).
@@ -26,9 +26,9 @@ done
 base=/dev/shm
 [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
 D=$(mktemp -d "$base/xk-diff.XXXXXX")
-CPID= VPID= C2PID= GPID= CPPID= GPPID=
+CPID= VPID= C2PID= GPID= CPPID= GPPID= CPPID6= GPPID6=
 cleanup() {
-    for p in $CPID $VPID $C2PID $GPID $CPPID $GPPID; do kill "$p" 2>/dev/null; done
+    for p in $CPID $VPID $C2PID $GPID $CPPID $GPPID $CPPID6 $GPPID6; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$D"
 }
@@ -53,13 +53,19 @@ XKSHIM_DIR=$D/c2 LD_PRELOAD=$SHIM "$PROXY" "$D/c2/guest" 5 2>"$D/c2/proxy.log" &
 CPPID=$!
 XKSHIM_DIR=$D/g LD_PRELOAD=$SHIM "$PROXY" "$D/g/guest" 5 2>"$D/g/proxy.log" &
 GPPID=$!
+XKSHIM_DIR=$D/c2 LD_PRELOAD=$SHIM "$PROXY" "$D/c2/guest6" 6 2>"$D/c2/proxy6.log" &
+CPPID6=$!
+XKSHIM_DIR=$D/g LD_PRELOAD=$SHIM "$PROXY" "$D/g/guest6" 6 2>"$D/g/proxy6.log" &
+GPPID6=$!
 for _ in $(seq 100); do
     [ -S "$D/c/socket" ] && [ -S "$D/v/socket" ] && [ -S "$D/c2/socket" ] &&
-        [ -S "$D/g/socket" ] && [ -S "$D/c2/guest" ] && [ -S "$D/g/guest" ] && break
+        [ -S "$D/g/socket" ] && [ -S "$D/c2/guest" ] && [ -S "$D/g/guest" ] &&
+        [ -S "$D/c2/guest6" ] && [ -S "$D/g/guest6" ] && break
     sleep 0.05
 done
 if [ ! -S "$D/c/socket" ] || [ ! -S "$D/v/socket" ] || [ ! -S "$D/c2/socket" ] ||
-   [ ! -S "$D/g/socket" ] || [ ! -S "$D/c2/guest" ] || [ ! -S "$D/g/guest" ]; then
+   [ ! -S "$D/g/socket" ] || [ ! -S "$D/c2/guest" ] || [ ! -S "$D/g/guest" ] ||
+   [ ! -S "$D/c2/guest6" ] || [ ! -S "$D/g/guest6" ]; then
     echo "diff.sh: a daemon did not start"; cat "$D"/*/log "$D"/*/proxy.log; exit 1
 fi
 echo "xenstored differential test: vxenstored vs C xenstored (Debian xen-utils-4.17, under xkshim)"
@@ -74,11 +80,15 @@ if [ $# -eq 0 ] && [ "${DIFF_MIX_SEQS:-150}" -gt 0 ]; then
             --mix $mix --conns 6 --seqs "${DIFF_MIX_SEQS:-150}" --seed0 100001 --strict || rc=1
     done
 fi
-# Without options: the guest's sequences (~10-20 s; DIFF_GUEST_SEQS=0 skips them).
-if [ $# -eq 0 ] && [ "${DIFF_GUEST_SEQS:-200}" -gt 0 ]; then
+# Without options: the guests' sequences (~15-25 s; DIFF_GUEST_SEQS=0 skips them): domain 5
+# alone, then domains 5 and 6 (each other's homes, SET_TARGET 6 5).
+if [ $# -eq 0 ] && [ "${DIFF_GUEST_SEQS:-150}" -gt 0 ]; then
     python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c2/socket" --v "$D/g/socket" \
         --c-guest "$D/c2/guest" --v-guest "$D/g/guest" --guest \
-        --seqs "${DIFF_GUEST_SEQS:-200}" --seed0 200001 --strict || rc=1
+        --seqs "${DIFF_GUEST_SEQS:-150}" --seed0 200001 --strict || rc=1
+    python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c2/socket" --v "$D/g/socket" \
+        --c-guest "$D/c2/guest,$D/c2/guest6" --v-guest "$D/g/guest,$D/g/guest6" --guest \
+        --seqs "${DIFF_GUEST_SEQS:-150}" --seed0 250001 --strict || rc=1
 fi
 kill -0 "$CPID" 2>/dev/null || { echo "diff.sh: C xenstored died:"; tail -c 400 "$D/c/log"; }
 kill -0 "$VPID" 2>/dev/null || { echo "diff.sh: vxenstored died:"; tail -c 400 "$D/v/log"; rc=1; }
