@@ -67,7 +67,7 @@ for _ in $(seq 200); do [ -e "$D/ready" ] && break; sleep 0.02; done
 [ -e "$D/ready" ] || { echo "killtest_ring: the client did not start"; cat "$D/client.err"; exit 1; }
 start batch || exit 1
 
-kills=0 mode=batch
+kills=0 mode=batch dead=0
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ]; do
     # 0.02 to 0.2 s, a tenth right after the start (killed while it restores the ring).
@@ -75,7 +75,13 @@ while [ $kills -lt "$KILLS" ]; do
     if [ "$r" -lt 10 ]; then sleep 0.01; else sleep "0.$(printf %02d $((r / 5 + 2)))"; fi
     kill -KILL "$PID"
     wait "$PID" 2>/dev/null
+    st=$?
     PID=
+    # 137: our SIGKILL. Anything else: the daemon had ended on its own (a crash, an exit).
+    if [ $st -ne 137 ]; then
+        echo "killtest_ring: FAIL vxenstored had ended by itself (status $st) before kill $((kills + 1))"
+        tail -n 20 "$D/log"; dead=1; break
+    fi
     kills=$((kills + 1))
     echo $kills >"$D/gen.tmp" && mv "$D/gen.tmp" "$D/gen"
     kill -0 "$CPID" 2>/dev/null || break
@@ -85,7 +91,8 @@ while [ $kills -lt "$KILLS" ]; do
 done
 secs=$(( $(date +%s) - t0 ))
 sleep 0.5
-fail=0
+fail=$dead
+[ $dead -eq 0 ] || start batch || exit 1 # (so that the clients can finish their check)
 kill -TERM "$CPID" "$GPID" 2>/dev/null
 # The clients read every acknowledged write back over their ring before they exit.
 wait "$CPID" || { echo "  FAIL dom0's client: exit status $?"; fail=1; }
