@@ -221,9 +221,9 @@ $(eval $(call vxs_harness_test,test_vxs_events_restart))
 # (each daemon life a forked child, killed at a chosen recv; the test is keeper and client).
 $(eval $(call vxs_harness_test,test_vxs_sock_restart))
 UNIT_TEST_SRCS_test_vxs_sock_restart += tests/unit/vxs_sock_restart_util.c
-# A plain socket's requests: peeked, taken from the socket after the round's replies.
+# A plain socket's requests: peeked, taken from the socket after the round's replies (or, as
+# the loop runs it, drop_batch answered requests at a time).
 $(eval $(call vxs_harness_test,test_vxs_sock_plain))
-$(eval $(call vxs_harness_test,test_vxs_sock_batched))
 $(eval $(call vxs_harness_test,test_vxs_perms_unknown))
 $(eval $(call vxs_harness_test,test_vxs_ring_wake))
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,

@@ -5,6 +5,14 @@
  * vxs_main.c runs them: pipelined requests and a request split across rounds are each handled
  * once, nothing stays in the socket after a round, a second read before the flush handles
  * nothing twice, and a client that sends and then shuts its side gets its reply.
+ *
+ * And with batched drops (vxs.drop_batch, as vxenstored's loop sets it): request bytes are
+ * peeked at an advancing SO_PEEK_OFF, told of by an edge-triggered epoll, and the answered
+ * ones are taken from the socket drop_batch requests at a time: held bytes do not come back
+ * as new input, a batch goes once drop_batch requests are answered, an incomplete request
+ * makes the held bytes go at once (its sender may wait for room) and is handled once,
+ * vxs_conn_drop_batched (before the loop sleeps) takes everything, and a client that sends
+ * and shuts its side gets its reply before the daemon sees the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +34,26 @@
 static int client = -1;
 static struct vxs_conn *conn;
 
-static int setup(void **state)
+/* A daemon and one plain socket connection; drop_batch as the loop sets it (0: the unit
+ * tests' default, each round's peeked bytes taken at its end). */
+static void start(unsigned drop_batch)
 {
-    (void)state;
     vh_start(NULL, NULL);
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
                      0);
     client = sv[0];
+    vxs.drop_batch = drop_batch;
     conn = vxs_conn_new_socket(sv[1]);
     assert_non_null(conn);
     assert_null(conn->rx); /* no fd store: a plain socket */
+    assert_true(conn->batched == (drop_batch > 0));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    start(0);
     return 0;
 }
 
@@ -44,7 +61,15 @@ static int teardown(void **state)
 {
     (void)state;
     vh_stop();
+    vxs.drop_batch = 0;
     close(client);
+    return 0;
+}
+
+static int setup_batched(void **state)
+{
+    (void)state;
+    start(4); /* the daemon's loop: 16 */
     return 0;
 }
 
@@ -222,6 +247,108 @@ static void test_oversized(void **state)
     assert_false(conn_alive());
 }
 
+/* The loop's way in for these sockets: the epoll fd's events (edge-triggered). */
+static unsigned events(void)
+{
+    return vxs_conn_events();
+}
+
+static void write_req(uint32_t id, const char *path, const char *val)
+{
+    uint8_t buf[256];
+    client_send(buf, request(buf, XS_WRITE, id, path, val));
+}
+
+/* Answered requests stay in the socket until drop_batch of them are; meanwhile they are not
+ * read again (no new edge, the peek offset past them). */
+static void test_batch(void **state)
+{
+    (void)state;
+    uint32_t ids[8];
+    int held = 0;
+    for (uint32_t id = 1; id <= 4; id++) {
+        uint8_t buf[256];
+        size_t n = request(buf, XS_WRITE, id, "/a", "v");
+        client_send(buf, n);
+        held += (int)n;
+        assert_int_equal(events(), 1);
+        assert_int_equal(events(), 0); /* held bytes are no new input */
+        round_end();
+        assert_int_equal(replies(ids, 8, XS_WRITE), 1);
+        assert_int_equal(ids[0], id);
+        assert_int_equal(queued_in_daemon(), id < 4 ? held : 0);
+    }
+    /* The next request after a drop is read from the right place. */
+    write_req(5, "/b", "5");
+    assert_int_equal(events(), 1);
+    round_end();
+    assert_int_equal(replies(ids, 8, XS_WRITE), 1);
+    assert_int_equal(ids[0], 5);
+    char v[16];
+    assert_int_equal(vh_read(vh_dom0(), 0, "/b", v), 0);
+    assert_string_equal(v, "5");
+}
+
+/* An incomplete request: what is held goes at once; the request is handled once, whole. */
+static void test_partial(void **state)
+{
+    (void)state;
+    uint8_t buf[512];
+    size_t n = request(buf, XS_WRITE, 1, "/p", "1");
+    size_t second = request(buf + n, XS_WRITE, 2, "/q", "2");
+    size_t cut = n + sizeof(struct xsd_sockmsg) + 1;
+    client_send(buf, cut);
+    assert_int_equal(events(), 1);
+    round_end();
+    assert_int_equal(queued_in_daemon(), 0);
+    uint32_t ids[8];
+    assert_int_equal(replies(ids, 8, XS_WRITE), 1);
+    assert_int_equal(ids[0], 1);
+    client_send(buf + cut, n + second - cut);
+    assert_int_equal(events(), 1);
+    round_end();
+    assert_int_equal(replies(ids, 8, XS_WRITE), 1);
+    assert_int_equal(ids[0], 2);
+    char v[16];
+    assert_int_equal(vh_read(vh_dom0(), 0, "/q", v), 0);
+    assert_string_equal(v, "2");
+}
+
+/* Before the loop sleeps, every held byte goes; the next request is read whole. */
+static void test_drop_before_sleep(void **state)
+{
+    (void)state;
+    write_req(1, "/s", "1");
+    assert_int_equal(events(), 1);
+    round_end();
+    assert_true(queued_in_daemon() > 0);
+    vxs_conn_drop_batched();
+    assert_int_equal(queued_in_daemon(), 0);
+    write_req(2, "/s", "2");
+    assert_int_equal(events(), 1);
+    round_end();
+    uint32_t ids[8];
+    assert_int_equal(replies(ids, 8, XS_WRITE), 2);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 2);
+}
+
+/* A client that sends a request and shuts its side (one edge for both): its reply reaches
+ * it, and then the daemon sees the end and frees the connection. */
+static void test_batched_request_then_eof(void **state)
+{
+    (void)state;
+    write_req(9, "/e", "x");
+    assert_int_equal(shutdown(client, SHUT_WR), 0);
+    assert_int_equal(events(), 1);
+    assert_true(conn_alive());
+    round_end();
+    uint32_t ids[2];
+    assert_int_equal(replies(ids, 2, XS_WRITE), 1);
+    assert_int_equal(ids[0], 9);
+    assert_false(conn_alive());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +356,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_twice_before_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_then_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup_batched, teardown),
+        cmocka_unit_test_setup_teardown(test_partial, setup_batched, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_before_sleep, setup_batched, teardown),
+        cmocka_unit_test_setup_teardown(test_batched_request_then_eof, setup_batched, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
