@@ -229,3 +229,4 @@ $(eval $(call vxs_harness_test,test_vxs_ring_wake))
 # Quotas with unprivileged domains (nodes, transaction-nodes, per-domain values, features,
 # outstanding replies, memory, the write rate limit, watch-event expiry).
 $(eval $(call vxs_harness_test,test_vxs_quota))
+$(eval $(call vxs_harness_test,test_vxs_quota_memory))

@@ -12,9 +12,10 @@
  *   - per-domain values (SET_QUOTA DOMID ...), privileged-only GET/SET_QUOTA and CONTROL
  *     (EACCES), GET/SET_FEATURE (EACCES with a domid, EBUSY once introduced, the ring's
  *     server_features from SET_FEATURE);
- *   - the limits that stop reading a ring instead of failing requests: outstanding replies,
- *     memory (writes at the hard value get ENOMEM) and the XSA-206 write rate limit while
- *     a transaction is open; unread watch events of domains expire (-w watch-event=).
+ *   - the limits that stop reading a ring instead of failing requests: outstanding replies
+ *     and the XSA-206 write rate limit while a transaction is open; unread watch events of
+ *     domains expire (-w watch-event=).
+ * The memory quota has a file of its own: test_vxs_quota_memory.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,18 +58,6 @@ static long nodes_of(uint32_t domid)
     return inc[domid];
 }
 
-/* dom0 makes domid's home, owned by domid: 1 node of its own. */
-static struct vh_client *domain_with_home(struct vh_client *d0, uint32_t domid)
-{
-    struct vh_client *d = vh_domain(domid);
-    char home[32], owner[16];
-    snprintf(home, sizeof home, "/local/domain/%u", domid);
-    snprintf(owner, sizeof owner, "n%u", domid);
-    assert_int_equal(vh_mkdir(d0, 0, home), 0);
-    assert_int_equal(vh_set_perms(d0, 0, home, owner), 0);
-    return d;
-}
-
 static int req_strs(struct vh_client *cl, uint32_t type, const char *a, const char *b,
                     const char *c, char *out)
 {
@@ -86,7 +75,7 @@ static void test_nodes_single_requests(void **state)
     (void)state;
     const char *args[] = {"-E", "5", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     assert_int_equal(nodes_of(1), 1);
     assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
     assert_int_equal(vh_write(d1, 0, "b/c", "1"), 0); /* b and b/c */
@@ -129,7 +118,7 @@ static void test_nodes_transactions(void **state)
     (void)state;
     const char *args[] = {"-E", "5", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
     assert_int_equal(nodes_of(1), 2);
     /* Counted at the commit: 2 + 3 reaches 5, which the commit refuses (C's >=). */
@@ -163,7 +152,7 @@ static void test_nodes_transactions(void **state)
     assert_int_equal(nodes_of(1), 4);
     /* The commit checks every domain whose nodes it counted, not only those it added to:
      * domain 2, which dom0 put over the quota, stays over it after losing one node. */
-    struct vh_client *d2 = domain_with_home(d0, 2);
+    struct vh_client *d2 = vh_domain_with_home(d0, 2);
     (void)d2;
     for (int i = 0; i < 5; i++) {
         char p[64];
@@ -196,7 +185,7 @@ static void test_transaction_nodes(void **state)
     (void)state;
     const char *args[] = {"-Q", "transaction-nodes=3", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     uint32_t tx;
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_write(d1, tx, "a", "1"), 0);
@@ -239,7 +228,7 @@ static void test_quota_requests(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     char out[XENSTORE_PAYLOAD_MAX + 1];
     /* Privileged only. */
     assert_int_equal(req_strs(d1, XS_CODEC_GET_QUOTA, NULL, NULL, NULL, out), -EACCES);
@@ -296,7 +285,7 @@ static void test_release(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     assert_int_equal(vh_write(d1, 0, "a/b", "1"), 0);
     assert_int_equal(vh_write(d0, 0, "/elsewhere/owned-by-1", "1"), 0);
     assert_int_equal(vh_set_perms(d0, 0, "/elsewhere/owned-by-1", "n1"), 0);
@@ -321,8 +310,8 @@ static void test_outstanding_events(void **state)
     (void)state;
     const char *args[] = {"-Q", "outstanding=2", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    struct vh_client *d2 = domain_with_home(d0, 2);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
+    struct vh_client *d2 = vh_domain_with_home(d0, 2);
     assert_int_equal(vh_write(d1, 0, "w", ""), 0);
     assert_int_equal(vh_set_perms(d1, 0, "w", "n1,r2"), 0);
     assert_int_equal(vh_watch(d2, "/local/domain/1/w", "slow"), 0);
@@ -366,7 +355,7 @@ static void test_outstanding(void **state)
     (void)state;
     const char *args[] = {"-Q", "outstanding=2", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
     assert_int_equal(vxs_qdom(1, false)->outstanding, 0); /* the reply was taken */
     assert_true(vxs_quota_may_read(d1->c));
@@ -391,155 +380,12 @@ static void test_outstanding(void **state)
     assert_true(vxs_quota_may_read(d0->c));
 }
 
-/* A domain's memory figure is C xenstored 4.17's: per node its path, a 24-byte record header,
- * 8 bytes per perms entry and the value; per child its name and NUL, for the owner of the
- * node that lists it; per watch its absolute path and token. */
-static void test_memory_figure(void **state)
-{
-    (void)state;
-    vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    vxs_quota_recount();
-    /* "/local/domain/1": 15 + 24 + 8 (one entry "n1"), no value, no children. */
-    assert_int_equal(vxs_qdom(1, false)->node_mem, 47);
-    assert_int_equal(vh_write(d1, 0, "a", "0123456789"), 0); /* 17 + 32 + 10, "a\0" */
-    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 59 + 2);
-    assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r0"), 0); /* one more entry */
-    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
-    assert_int_equal(vh_write(d1, 0, "b/cc", ""), 0); /* b: 17 + 32, "b\0"; b/cc: 20 + 32 */
-    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2 + 49 + 2 + 52 + 3);
-    assert_int_equal(vxs_quota_memory(1), 47 + 67 + 2 + 49 + 2 + 52 + 3);
-    assert_int_equal(vh_watch(d1, "b", "tok"), 0); /* "/local/domain/1/b" and "tok" */
-    assert_int_equal(vxs_quota_memory(1), 47 + 67 + 2 + 49 + 2 + 52 + 3 + 17 + 3);
-    assert_int_equal(vh_rm(d1, 0, "b"), 0);
-    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
-    /* A recount from the tree gives the same. */
-    vxs_quota_tree_changed();
-    vxs_quota_recount();
-    assert_int_equal(vxs_qdom(1, false)->node_mem, 47 + 67 + 2);
-}
-
-/* A 2,000-byte value: two fit under the memory quotas of the tests below, three do not. */
-static const char *big_value(void)
-{
-    static char big[2001];
-    memset(big, 'x', 2000);
-    return big;
-}
-
-static void test_memory(void **state)
-{
-    (void)state;
-    const char *args[] = {"-Q", "memory=5000", "-q", "memory=3000", NULL};
-    vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    const char *big = big_value();
-    assert_int_equal(vh_write(d1, 0, "a", big), 0);
-    assert_false(vxs_qdom(1, false)->soft_reported);
-    assert_int_equal(vh_write(d1, 0, "b", big), 0);
-    assert_true(vxs_qdom(1, false)->soft_reported);
-    assert_true(vxs_quota_may_read(d1->c));
-    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
-    assert_int_equal(vh_read(d1, 0, "c", buf), -ENOENT);
-    /* dom0 may put it over: then its ring is not read. */
-    assert_int_equal(vh_write(d0, 0, "/local/domain/1/c", big), 0);
-    assert_false(vxs_quota_may_read(d1->c));
-    assert_int_equal(vh_rm(d0, 0, "/local/domain/1/c"), 0);
-    assert_true(vxs_quota_may_read(d1->c));
-}
-
-/* Inside a transaction the memory quota bites at the request (as C, which charges the
- * transaction's copy of a node when it writes it), not at the commit: the refused write
- * fails the transaction, whose commit then says ENOMEM; nothing of it is applied. */
-static void test_memory_transaction(void **state)
-{
-    (void)state;
-    const char *args[] = {"-Q", "memory=5000", NULL};
-    vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    const char *big = big_value();
-    assert_int_equal(vh_write(d1, 0, "a", big), 0);
-    uint32_t tx;
-    assert_int_equal(vh_tx_start(d1, &tx), 0);
-    assert_int_equal(vh_write(d1, tx, "b", big), 0);
-    assert_int_equal(vh_write(d1, tx, "c", big), -ENOMEM);
-    assert_true(vxs_quota_may_read(d1->c)); /* else its TRANSACTION_END would never come */
-    assert_int_equal(vh_rm(d1, tx, "a"), 0); /* gives back: no check */
-    assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
-    assert_int_equal(vh_read(d1, 0, "b", buf), -ENOENT);
-    assert_int_equal(vh_read(d1, 0, "a", buf), 0);
-    assert_string_equal(buf, big);
-    /* An open transaction's additions count for the domain (C: its copies) also outside
-     * it, and for reading its ring; until it ends. */
-    unsigned long long before = vxs_quota_memory(1);
-    assert_int_equal(vh_tx_start(d1, &tx), 0);
-    assert_int_equal(vh_write(d1, tx, "b", big), 0);
-    assert_true(vxs_quota_memory(1) > before + 2000);
-    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
-    assert_int_equal(vh_tx_end(d1, tx, false), 0);
-    assert_int_equal(vxs_quota_memory(1), before);
-    /* Within the quota the transaction commits; the figure is then as without it. */
-    assert_int_equal(vh_tx_start(d1, &tx), 0);
-    assert_int_equal(vh_write(d1, tx, "b", big), 0);
-    assert_int_equal(vh_tx_end(d1, tx, true), 0);
-    assert_true(vxs_quota_memory(1) > before + 2000);
-    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
-    /* An aborted failed transaction is just aborted. */
-    assert_int_equal(vh_tx_start(d1, &tx), 0);
-    assert_int_equal(vh_write(d1, tx, "c", big), -ENOMEM);
-    assert_int_equal(vh_tx_end(d1, tx, false), 0);
-    /* dom0 is exempt inside transactions too. */
-    assert_int_equal(vh_tx_start(d0, &tx), 0);
-    assert_int_equal(vh_write(d0, tx, "/local/domain/1/c", big), 0);
-    assert_int_equal(vh_tx_end(d0, tx, true), 0);
-}
-
-/* C charges what it queues for a domain to the domain's memory: at the hard quota a reply of
- * more than 16 bytes becomes ENOMEM (a short one still goes), an event is lost. */
-static void test_memory_replies_and_events(void **state)
-{
-    (void)state;
-    vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
-    assert_int_equal(vh_write(d1, 0, "v", "01234567890123456789"), 0);
-    assert_int_equal(vh_write(d1, 0, "s", "ok"), 0);
-    assert_int_equal(vh_write(d1, 0, "w/x", ""), 0);
-    assert_int_equal(vh_watch(d1, "w", "tok"), 0);
-    vh_events_drop(d1);
-    /* With its header, the event "w/x\0tok\0" is 24 bytes, the 20-byte value's reply 37,
-     * "ok"'s 19 (16 of payload at most are never refused). */
-    unsigned long long mem = vxs_quota_memory(1);
-    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 25));
-    assert_int_equal(vh_write(d0, 0, "/local/domain/1/w/x", ""), 0);
-    char ep[64], et[64];
-    assert_true(vh_event(d1, ep, et));
-    assert_string_equal(ep, "w/x");
-    assert_int_equal(vxs_quota_memory(1), mem);
-    assert_int_equal(vh_read(d1, 0, "v", buf), -ENOMEM);
-    assert_int_equal(vh_read(d1, 0, "s", buf), 0);
-    assert_string_equal(buf, "ok");
-    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 38));
-    assert_int_equal(vh_read(d1, 0, "v", buf), 0);
-    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 24));
-    assert_int_equal(vh_write(d0, 0, "/local/domain/1/w/x", ""), 0);
-    assert_false(vh_event(d1, NULL, NULL));
-    /* A new watch is charged its absolute path and token ("/local/domain/1/w", "t2": 19). */
-    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 19));
-    assert_int_equal(vh_watch(d1, "w", "t2"), -ENOMEM);
-    vxs_quota_set_global(VXS_Q_MEMORY, 0, (unsigned)(mem + 20));
-    assert_int_equal(vh_watch(d1, "w", "t2"), 0);
-    /* dom0 is exempt. */
-    vxs_quota_set_global(VXS_Q_MEMORY, 0, 1);
-    assert_int_equal(vh_read(d0, 0, "/local/domain/1/v", buf), 0);
-    assert_string_equal(buf, "01234567890123456789");
-}
-
 static void test_write_rate_limit(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1),
-                     *d2 = domain_with_home(d0, 2);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1),
+                     *d2 = vh_domain_with_home(d0, 2);
     /* No transaction open anywhere: no limit. */
     for (int i = 0; i < 300; i++)
         assert_int_equal(vh_write(d2, 0, "a", "1"), 0);
@@ -556,7 +402,7 @@ static void test_write_rate_limit(void **state)
     assert_true(vxs_quota_poll_timeout(-1) > 0); /* woken when the debt is paid */
     /* Each node written counts, as in C: one request making 12 nodes and writing their
      * parent is more than a new domain's burst of 10. */
-    struct vh_client *d3 = domain_with_home(d0, 3);
+    struct vh_client *d3 = vh_domain_with_home(d0, 3);
     assert_true(vxs_quota_may_read(d3->c));
     assert_int_equal(vh_write(d3, 0, "a/b/c/d/e/f/g/h/i/j/k/l", "1"), 0);
     assert_false(vxs_quota_may_read(d3->c));
@@ -572,7 +418,7 @@ static void test_watch_event_expiry(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     vxs_watch_send(d1->c, "/local/domain/1/x", "tok", 0);
     vxs_watch_send(d0->c, "/x", "tok", 0);
     assert_non_null(d1->c->out_head);
@@ -600,7 +446,7 @@ static void test_node_size(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     vh_set_domain_exists(2, true);
     static char v[2100];
     memset(v, 'v', 2015);
@@ -641,7 +487,7 @@ static void test_transaction_nodes_raised(void **state)
     (void)state;
     const char *args[] = {"-Q", "transaction-nodes=2", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     uint32_t tx;
     char out[XENSTORE_PAYLOAD_MAX + 1];
     assert_int_equal(vh_tx_start(d1, &tx), 0);
@@ -660,7 +506,7 @@ static void test_node_size_fails_transaction(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     char out[XENSTORE_PAYLOAD_MAX + 1];
     assert_int_equal(req_strs(d0, XS_CODEC_SET_QUOTA, "1", "node-size", "60", out), 0);
     uint32_t tx;
@@ -697,7 +543,7 @@ static void test_perms_entries(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     vh_set_domain_exists(2, true);
     assert_int_equal(vh_write(d1, 0, "a", "1"), 0);
     assert_int_equal(vh_set_perms(d1, 0, "a", "n1,r2,r2,r2,r2"), 0);
@@ -718,7 +564,7 @@ static void test_outstanding_ring(void **state)
     (void)state;
     const char *args[] = {"-Q", "outstanding=3", NULL};
     vh_start(NULL, args);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     struct xenstore_domain_interface *intf = NULL;
     for (struct vxs_domain *d = vxs.domains; d; d = d->next)
         if (d->domid == 1)
@@ -755,7 +601,7 @@ static void test_hostile_payloads(void **state)
 {
     (void)state;
     vh_start(NULL, NULL);
-    struct vh_client *d0 = vh_dom0(), *d1 = domain_with_home(d0, 1);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
     static const char *const pieces[] = {"", "0", "1", "7", "65535", "65536", "-1", "x",
                                          "nodes", "soft-memory", "soft-", "memory", "quota",
                                          "quota-soft", "set", "4294967295", "99999999999"};
@@ -806,10 +652,6 @@ int main(void)
         T(test_outstanding),
         T(test_outstanding_events),
         T(test_outstanding_ring),
-        T(test_memory_figure),
-        T(test_memory),
-        T(test_memory_transaction),
-        T(test_memory_replies_and_events),
         T(test_write_rate_limit),
         T(test_watch_event_expiry),
         T(test_node_size),

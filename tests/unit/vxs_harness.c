@@ -505,6 +505,17 @@ struct vh_client *vh_domain(uint32_t domid)
     return NULL;
 }
 
+struct vh_client *vh_domain_with_home(struct vh_client *d0, uint32_t domid)
+{
+    struct vh_client *d = vh_domain(domid);
+    char home[32], owner[16];
+    snprintf(home, sizeof home, "/local/domain/%u", domid);
+    snprintf(owner, sizeof owner, "n%u", domid);
+    assert_int_equal(vh_mkdir(d0, 0, home), 0);
+    assert_int_equal(vh_set_perms(d0, 0, home, owner), 0);
+    return d;
+}
+
 /* ---- a guest's side of its ring, by hand ---------------------------------------------- */
 
 struct xenstore_domain_interface *vh_ring(uint32_t domid)

@@ -61,6 +61,9 @@ struct vh_client *vh_dom0(void);
 /* Make domid exist in the fake hypervisor and INTRODUCE it through a dom0 client: the
  * client of its ring connection. Fails the test if INTRODUCE fails. */
 struct vh_client *vh_domain(uint32_t domid);
+/* vh_domain, after d0 made its home /local/domain/<domid>, owned by domid (one node of its
+ * own for the quotas). */
+struct vh_client *vh_domain_with_home(struct vh_client *d0, uint32_t domid);
 /* The fake hypervisor's view: does domid exist (SET_PERMS, SET_TARGET check this)? Dom0
  * always does. */
 void vh_set_domain_exists(uint32_t domid, bool exists);
