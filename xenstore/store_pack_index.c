@@ -114,10 +114,68 @@ static void ix_release(void *p, size_t mapped)
         free(p);
 }
 
+/* ---- the next table, faulted in ahead ------------------------------------------------------ *
+ * A doubling's new table is written at random places (each insertion moves IX_MOVE_STEP old
+ * slots over), so its pages used to be faulted in one at a time by the commits right after
+ * the doubling: in the bench's 1,000-domain write test the ~45 writes after the doubling to a
+ * 3 MB table each took ~35 us more (most of that line's p99). Faulting the new table in at
+ * once would stop the commit that crosses 70% instead (measured here: 1.4 ms for 3 MB, 27 ms
+ * for 12 MB, 83 ms for 48 MB). So when a table whose successor will be mapped
+ * (>= IX_MAP_MIN) passes half full, the successor is mapped and a short-lived thread faults
+ * its pages in (MADV_POPULATE_WRITE: page tables only, the memory stays zero, nothing else
+ * touches it meanwhile); the doubling takes it, joining the thread, which is long done by
+ * then (the load goes from 50% to 70% over a fifth of the table's insertions). Without the
+ * thread (a kernel older than 5.14 refuses the advice, or pthread_create fails) the table is
+ * used all the same and faults in lazily as before. Cost: the successor's memory is held from
+ * 50% instead of 70%; the peak (both tables while entries move) is unchanged. */
+
+struct ix_populate {
+    void *p;
+    size_t len;
+};
+
+static void *ix_populate_main(void *arg)
+{
+    struct ix_populate *a = arg;
+#ifdef MADV_POPULATE_WRITE
+    madvise(a->p, a->len, MADV_POPULATE_WRITE); /* advice only: fine if refused */
+#endif
+    free(a);
+    return NULL;
+}
+
+static void ix_prepare_next(struct index *ix)
+{
+    size_t bytes = (ix->mask + 1) * 2 * sizeof(*ix->e);
+    size_t mapped;
+    ix->next = ix_alloc(bytes, &mapped);
+    ix->next_mapped = mapped;
+    if (ix->next == NULL || !mapped)
+        return;
+    struct ix_populate *a = malloc(sizeof(*a));
+    if (a == NULL)
+        return;
+    *a = (struct ix_populate){ix->next, mapped};
+    if (pthread_create(&ix->next_thread, NULL, ix_populate_main, a) == 0)
+        ix->next_live = true;
+    else
+        free(a);
+}
+
+static void ix_join_next(struct index *ix)
+{
+    if (ix->next_live)
+        pthread_join(ix->next_thread, NULL);
+    ix->next_live = false;
+}
+
 int pack_ix_init(struct index *ix, size_t cap)
 {
     ix->old = NULL;
     ix->old_mask = ix->old_mapped = ix->moved = 0;
+    ix->next = NULL;
+    ix->next_mapped = 0;
+    ix->next_live = false;
     size_t n = 1024;
     while (n < cap * 2)
         n *= 2;
@@ -131,6 +189,10 @@ int pack_ix_init(struct index *ix, size_t cap)
 
 void pack_ix_free(struct index *ix)
 {
+    ix_join_next(ix);
+    ix_release(ix->next, ix->next_mapped);
+    ix->next = NULL;
+    ix->next_mapped = 0;
     ix_release(ix->e, ix->e_mapped);
     ix_release(ix->old, ix->old_mapped);
     ix->e = ix->old = NULL;
@@ -179,12 +241,24 @@ int pack_ix_reserve(struct index *ix)
 {
     if (ix->old != NULL)
         ix_move(ix, IX_MOVE_STEP);
-    if ((ix->count + 1) * 10 <= (ix->mask + 1) * 7)
+    if ((ix->count + 1) * 10 <= (ix->mask + 1) * 7) {
+        if (ix->next == NULL && ix->old == NULL && (ix->count + 1) * 2 > ix->mask + 1 &&
+            (ix->mask + 1) * 2 * sizeof(*ix->e) >= IX_MAP_MIN)
+            ix_prepare_next(ix); /* see "ahead" above */
         return 0;
+    }
     pack_ix_settle(ix); /* (cannot happen: a growth ends long before) */
     struct index n = {0};
-    if (pack_ix_init(&n, ix->mask + 1) < 0)
+    if (ix->next != NULL) {
+        ix_join_next(ix);
+        n.e = ix->next;
+        n.e_mapped = ix->next_mapped;
+        n.mask = (ix->mask + 1) * 2 - 1;
+        ix->next = NULL;
+        ix->next_mapped = 0;
+    } else if (pack_ix_init(&n, ix->mask + 1) < 0) {
         return -ENOMEM;
+    }
     n.count = ix->count;
     n.old = ix->e;
     n.old_mask = ix->mask;

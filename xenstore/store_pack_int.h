@@ -93,6 +93,12 @@ struct index {
     size_t e_mapped;    /* bytes mmap'ed (store_pack_index.c), 0: malloc'ed */
     struct ix_entry *old; /* NULL: not growing */
     size_t old_mask, old_mapped, moved; /* moved: old's slots [0, moved) are in e */
+    /* The table the next doubling takes (twice e's slots; NULL: none yet), mapped once e is
+     * half full and faulted in meanwhile by next_thread (store_pack_index.c, "ahead"). */
+    struct ix_entry *next;
+    size_t next_mapped;
+    pthread_t next_thread;
+    bool next_live; /* next_thread runs or was not joined yet */
 };
 
 static inline void ix_key(const struct store_hash *h, uint64_t *k0, uint64_t *k1)

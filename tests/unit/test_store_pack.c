@@ -94,23 +94,25 @@ static void test_index_prefix_collision(void **state)
 
 /* The index grows incrementally (store_pack_int.h): while the old table's entries move over,
  * every entry is found (in either table), slot() reports found ones with their offset, a
- * second put of a known hash adds nothing, and settle() leaves one table. */
+ * second put of a known hash adds nothing, and settle() leaves one table. The doublings to
+ * tables of 3 and 6 MB take the table prepared (and faulted in by a thread) since half full. */
 static void test_index_incremental_growth(void **state)
 {
     (void)state;
     struct index ix;
     assert_int_equal(pack_ix_init(&ix, 16), 0);
-    enum { N = 60000 };
+    enum { N = 100000 };
     struct store_hash *hs = malloc(N * sizeof(*hs));
     assert_non_null(hs);
     uint64_t rng = 99;
-    size_t growths = 0;
+    size_t growths = 0, prepared = 0;
     for (size_t i = 0; i < N; i++) {
         for (size_t k = 0; k < STORE_HASH_LEN; k += 8) {
             uint64_t r = store_rng(&rng);
             memcpy(hs[i].b + k, &r, 8);
         }
         bool growing = ix.old != NULL;
+        struct ix_entry *next = ix.next;
         assert_int_equal(pack_ix_put(&ix, &hs[i], 1000 + i), 0);
         growths += !growing && ix.old != NULL;
         assert_int_equal(ix.count, i + 1);
@@ -126,8 +128,13 @@ static void test_index_incremental_growth(void **state)
             assert_int_equal(ix.count, i + 1);
             assert_int_equal(ix_find(&ix, &hs[j]), 1000 + j);
         }
+        if (next != NULL && ix.e == next) { /* a doubling (by either put) took it */
+            prepared++;
+            assert_null(ix.next);
+        }
     }
     assert_true(growths >= 5);
+    assert_int_equal(prepared, 2);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(ix_find(&ix, &hs[i]), 1000 + i);
     pack_ix_settle(&ix);
