@@ -212,29 +212,45 @@ static int reply_run(int k0, int k1)
     return steps;
 }
 
+/* run(k0, k1) once without a kill (its number of kill points), then once killed at each
+ * point: every kill taken. */
+static void kill_at_each_point(int (*run)(int, int), const char *what, int min_points)
+{
+    int steps = run(-1, -1);
+    print_message("%s: %d kill points\n", what, steps);
+    assert_true(steps > min_points);
+    for (int k = 0; k < steps; k++) {
+        run(k, -1);
+        assert_int_equal(kills, 1);
+    }
+}
+
+/* Killed at each point and again two points later, while the rest is being sent (the last
+ * ones end before their second kill point). */
+static void kill_twice_at_each_point(int (*run)(int, int))
+{
+    int steps = run(-1, -1), twice = 0;
+    for (int k = 0; k < steps; k++) {
+        run(k, k + 2);
+        twice += kills == 2;
+    }
+    assert_true(twice >= steps - 4);
+}
+
 static void test_reply_killed_at_every_step(void **state)
 {
     (void)state;
-    int steps = reply_run(-1, -1); /* no kill: how many steps there are */
-    print_message("reply: %d kill points\n", steps);
-    assert_true(steps > 20);
-    for (int k = 0; k < steps; k++) {
-        reply_run(k, -1);
-        assert_int_equal(kills, 1);
-    }
+    kill_at_each_point(reply_run, "reply", 20);
 }
 
 static void test_reply_killed_other_sync_modes(void **state)
 {
     (void)state;
     const char *const *modes[] = {none_args, always_args};
+    const char *names[] = {"reply, --sync none", "reply, --sync always"};
     for (size_t m = 0; m < 2; m++) {
         args = modes[m];
-        int steps = reply_run(-1, -1);
-        for (int k = 0; k < steps; k++) {
-            reply_run(k, -1);
-            assert_int_equal(kills, 1);
-        }
+        kill_at_each_point(reply_run, names[m], 20);
     }
     args = batch_args;
 }
@@ -242,12 +258,7 @@ static void test_reply_killed_other_sync_modes(void **state)
 static void test_reply_killed_twice(void **state)
 {
     (void)state;
-    int steps = reply_run(-1, -1), twice = 0;
-    for (int k = 0; k < steps; k++) {
-        reply_run(k, k + 2); /* and again while the rest is being sent */
-        twice += kills == 2; /* (the last ones end before their second kill point) */
-    }
-    assert_true(twice >= steps - 4);
+    kill_twice_at_each_point(reply_run);
 }
 
 /* ---- a watch event in parts ------------------------------------------------------------------ */
@@ -309,24 +320,13 @@ static int event_run(int k0, int k1)
 static void test_event_killed_at_every_step(void **state)
 {
     (void)state;
-    int steps = event_run(-1, -1);
-    print_message("event: %d kill points\n", steps);
-    assert_true(steps > 8);
-    for (int k = 0; k < steps; k++) {
-        event_run(k, -1);
-        assert_int_equal(kills, 1);
-    }
+    kill_at_each_point(event_run, "event", 8);
 }
 
 static void test_event_killed_twice(void **state)
 {
     (void)state;
-    int steps = event_run(-1, -1), twice = 0;
-    for (int k = 0; k < steps; k++) {
-        event_run(k, k + 2);
-        twice += kills == 2;
-    }
-    assert_true(twice >= steps - 4);
+    kill_twice_at_each_point(event_run);
 }
 
 /* ---- the window between a cut message's last part and its request's consumption -------- */
