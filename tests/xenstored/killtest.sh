@@ -11,6 +11,7 @@
 # Usage: tests/xenstored/killtest.sh [BUILD_DIR]   (KILLS=n to change the number of kills)
 set -u
 BUILD=${1:-build}
+. "$(dirname "$0")/killlib.sh"
 KILLS=${KILLS:-110}
 PLAIN=${PLAIN:-3}
 TXN=${TXN:-2}
@@ -37,18 +38,12 @@ start() { # SYNC (always, batch, none, or thread: batch with the sync thread)
     VXS_SYNC_THREAD=$th "$BUILD/vxenstored" -N --socket-only --db "$D/db" --sync "$sync" \
         2>>"$D/log" &
     PID=$!
-    for _ in $(seq 400); do
-        [ -S "$XENSTORED_PATH" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.02
-    done
+    wait_socket "$PID" && return 0
     echo "killtest: vxenstored did not start"; tail -n 20 "$D/log"; return 1
 }
 
 # A pseudo-random delay before each kill: 0.02 to 0.2 s, a tenth of them right after the start
 # (the daemon is killed while it replays or the writers reconnect).
-seed=${SEED:-$$}
-rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
 
 # Each writer pauses between writes so that the pack (which every restart scans) stays
 # within tens of MB; the load is still several hundred writes a second.

@@ -11,6 +11,7 @@
 # Usage: tests/xenstored/killtest_fdstore.sh [BUILD_DIR]   (KILLS=n, SYNC=batch|always|none)
 set -u
 BUILD=${1:-build}
+. "$(dirname "$0")/killlib.sh"
 KILLS=${KILLS:-25}
 SYNC=${SYNC:-batch}
 W=$BUILD/vxs-killwriter
@@ -45,8 +46,6 @@ for _ in $(seq 400); do
 done
 [ -S "$XENSTORED_PATH" ] || { echo "killtest_fdstore: vxenstored did not start"; cat "$D/log"; exit 1; }
 
-seed=${SEED:-$$}
-rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
 
 export KILLWRITER_ONE_CONN=1 KILLWRITER_PAUSE_US=${KILLWRITER_PAUSE_US:-2000}
 "$BUILD/vxs-killwriter" watch p0 "$D/watch.log" 2>>"$D/writers" & WATCHER=$!

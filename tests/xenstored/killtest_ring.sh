@@ -18,6 +18,7 @@
 # Usage: tests/xenstored/killtest_ring.sh [BUILD_DIR]   (KILLS=n, SEED=n, KEEP=1)
 set -u
 BUILD=${1:-build}
+. "$(dirname "$0")/killlib.sh"
 KILLS=${KILLS:-110}
 C=$BUILD/vxs-ringkill-client
 SHIM=$(cd "$(dirname "$BUILD/tests/shim/xkshim.so")" 2>/dev/null && pwd)/xkshim.so
@@ -45,16 +46,10 @@ start() { # SYNC
     LD_PRELOAD=$SHIM "$BUILD/vxenstored" -N --db "$D/db" --sync "$1" -S 4096 \
         2>>"$D/log" &
     PID=$!
-    for _ in $(seq 400); do
-        [ -S "$XENSTORED_PATH" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.02
-    done
+    wait_socket "$PID" && return 0
     echo "killtest_ring: vxenstored did not start"; tail -n 20 "$D/log"; return 1
 }
 
-seed=${SEED:-$$}
-rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
 
 echo 0 >"$D/gen"
 LD_PRELOAD=$SHIM "$C" "$D" guest 5 >"$D/guest.out" 2>"$D/guest.err" &

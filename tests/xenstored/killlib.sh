@@ -1,0 +1,16 @@
+# Shared by the SIGKILL tests (killtest.sh, killtest_fdstore.sh, killtest_ring.sh); sourced.
+
+# wait_socket PID: until $XENSTORED_PATH is a socket (0), or PID exits or ~8 s pass (1).
+wait_socket() {
+    for _ in $(seq 400); do
+        [ -S "$XENSTORED_PATH" ] && return 0
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+
+# rnd N: the next of a seeded pseudo-random sequence, in [0, N) ($SEED, else the shell's pid,
+# so that a failing run can be repeated with SEED=...).
+seed=${SEED:-$$}
+rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
