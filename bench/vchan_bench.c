@@ -186,8 +186,13 @@ static double run(int ours, unsigned order, int kind, size_t msg, size_t total)
                 _exit(3);
         } else {
             for (size_t i = 0; i < total; i++) {
-                if (ch_send(&c, buf, msg) != (int)msg || ch_recv(&c, buf, msg) != (int)msg)
+                int w = ch_send(&c, buf, msg), r = w == (int)msg ? ch_recv(&c, buf, msg) : 0;
+                if (w != (int)msg || r != (int)msg) {
+                    fprintf(stderr, "ping-pong client: %s round %zu: %s returned %d (%s)\n",
+                            ours ? "xkvchan" : "libxenvchan", i, w != (int)msg ? "send" : "recv",
+                            w != (int)msg ? w : r, strerror(errno));
                     _exit(4);
+                }
             }
         }
         ch_close(&c);
@@ -219,8 +224,12 @@ static double run(int ours, unsigned order, int kind, size_t msg, size_t total)
         ch_write(&s, buf, 1);
     } else {
         for (size_t i = 0; i < total; i++) {
-            if (ch_recv(&s, buf, msg) != (int)msg || ch_send(&s, buf, msg) != (int)msg) {
-                fprintf(stderr, "ping-pong failed\n");
+            int r = ch_recv(&s, buf, msg), w = r == (int)msg ? ch_send(&s, buf, msg) : 0;
+            if (r != (int)msg || w != (int)msg) {
+                /* say which side, where and how: a rare failure must be diagnosable */
+                fprintf(stderr, "ping-pong failed: %s order %u round %zu: %s returned %d (%s)\n",
+                        ours ? "xkvchan" : "libxenvchan", order, i,
+                        r != (int)msg ? "recv" : "send", r != (int)msg ? r : w, strerror(errno));
                 exit(1);
             }
             if (i == 0)
