@@ -39,7 +39,7 @@ VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_server.c xenstore/vxs_dispatch.c \
             xenstore/vxs_control.c xenstore/vxs_conn.c xenstore/vxs_domain.c \
             xenstore/vxs_xen.c xenstore/vxs_ring.c xenstore/vxs_ring_partial.c \
             xenstore/vxs_replay_done.c \
-            xenstore/vxs_persist.c \
+            xenstore/vxs_persist.c xenstore/vxs_persist_marks.c \
             xenstore/vxs_events_replay.c \
             xenstore/vxs_opts.c xenstore/vxs_daemon.c xenstore/vxs_quota.c \
             xenstore/vxs_quota_nodes.c xenstore/vxs_quota_wrl.c xenstore/vxs_quota_req.c \

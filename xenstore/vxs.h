@@ -150,6 +150,10 @@ struct vxs_conn {
                                  * unknown id is a transaction of an earlier run (EAGAIN) */
     uint64_t ev_saved;          /* a ring: the events-delivered mark last put in the
                                  * connection table (vxs_persist_marks) */
+    uint64_t ev_mark, ev_mark_serial; /* its mark as last computed, while out_head's serial
+                                 * is ev_mark_serial (vxs_persist_marks.c: mark_of) */
+    uint64_t ev_catchup;        /* restored: the head its events replay started from, while
+                                 * its saved mark is older (0: none; vxs_persist_marks.c) */
     /* A ring's request larger than req[]: its head up to ring index head_end is saved in the
      * connection table by commit head_need before it is consumed (vxs_persist_head). */
     bool head_saved;
@@ -447,10 +451,13 @@ uint64_t vxs_head_gen(void);
  * them. */
 void vxs_persist_marks_hold(bool hold);
 /* Each ring's "watch events delivered up to gen X" mark into the connection table, in one
- * commit, if one changed and (unless force) a second has passed since the last look: called
- * after each ring's flush, so it costs no store write per request. A stale mark only means
- * duplicate events after a restart. */
+ * commit, if one changed and (unless force) a second has passed since the last look, so it
+ * costs no store write per request. A stale mark only means duplicate events after a
+ * restart. vxs_persist_marks_flushed, after c's flush: the same, and after a restart, while c
+ * takes the events the restart replayed, its mark saved as soon as it moves
+ * (vxs_persist_marks.c). */
 void vxs_persist_marks(bool force);
+void vxs_persist_marks_flushed(struct vxs_conn *c);
 /* A domain's (a connection's) saved mark (false: none, e.g. a table of an older version). */
 bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen);
 bool vxs_persist_conn_mark_get(const struct vxs_conn *c, uint64_t *gen);

@@ -6,9 +6,9 @@
  * "backend/vbd/1/51712/state", not on "backend/vbd"), so firing each restored watch once at
  * its own path is not enough. Instead each ring has a mark in the connection table: "every
  * event of the xenstore branch's commits up to gen X has reached the ring (or was dropped,
- * as live events are)". It is saved lazily (vxs_persist_marks: at most once a second, all
- * rings in one commit, so no store write per request; every 100 ms while a ring still takes
- * the events a restart replayed) and is only ever too old, never too
+ * as live events are)". It is saved without a store write per request (vxs_persist_marks.c:
+ * with the table's other commits, at once while a ring takes the events a restart replayed,
+ * else at most once a second) and is only ever too old, never too
  * new: a ring's queued event keeps its mark below that event's commit. The branch is a line
  * of commits (a transaction is replayed onto the head, never merged), so at start-up the
  * commits after the oldest mark are diffed one by one against their parents, oldest first,
@@ -250,7 +250,6 @@ void vxs_events_replay(void)
                     oldest = s;
             }
     }
-    vxs_persist_marks_hold(false); /* read: from here on the queues say what is owed */
     struct collect col = {0};
     col.stop_at = oldest;
     if (oldest < head) {
@@ -284,6 +283,7 @@ void vxs_events_replay(void)
     if (col.n)
         vxs_log("restart: watch events of %zu commits replayed", col.n);
     free(col.v);
+    vxs_persist_marks_hold(false); /* from here on the queues say what is owed */
 out:
     free(have_mark);
     free(mark);

@@ -32,10 +32,10 @@
  *
  * Every change is its own commit, made with the daemon's sync mode; the reply that depends on
  * it (INTRODUCE, WATCH, ...) waits until it is durable, like every other reply. The marks
- * are the exception: they move with every event a ring takes, so they are saved lazily (at
- * most once a second, all rings in one commit; faster just after a restart, see
- * catchup_head); a stale mark only replays events the ring
- * already had (vxs_events_replay.c). A socket connection is recorded only when the fd store
+ * are the exception: they move with every event a ring takes, so they go into the table's
+ * other commits, and otherwise lazily in commits of their own (vxs_persist_marks.c); a
+ * stale mark only replays events the ring already had (vxs_events_replay.c). A socket
+ * connection is recorded only when the fd store
  * keeps it (else its process sees the socket close when the daemon dies).
  * Open transactions are not recorded: after a restart a ring's unknown transaction ids get
  * EAGAIN (the client retries), and the ring's own indexes live in the shared page.
@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_persist_marks.h"
 #include "xenstore/vxs_replay_done.h"
 #include "xenstore/vxs_ring_partial.h"
 
@@ -98,24 +99,6 @@ void vxs_persist_conn_dir(char *buf, size_t cap, const struct vxs_conn *c)
         snprintf(buf, cap, "/sock/%s", c->name);
 }
 
-static int set_mark_at(struct vs_txn *x, const char *dir, uint64_t gen)
-{
-    char path[80], val[24];
-    snprintf(path, sizeof path, "%s/ev", dir);
-    int n = snprintf(val, sizeof val, "%llu", (unsigned long long)gen);
-    return vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
-                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
-}
-
-static int set_mark(struct vs_txn *x, uint32_t domid, uint64_t gen)
-{
-    char path[64], val[24];
-    snprintf(path, sizeof path, "/dom/%u/ev", domid);
-    int n = snprintf(val, sizeof val, "%llu", (unsigned long long)gen);
-    return vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
-                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
-}
-
 static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
 {
     (void)ev;
@@ -130,7 +113,7 @@ static int put_domain(struct vs_txn *x, struct vxs_events *ev, void *p)
     int rc = vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
                         VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
     /* Nothing is owed to a ring from before its introduction. */
-    return rc < 0 ? rc : set_mark(x, a->domid, a->mark);
+    return rc < 0 ? rc : vxs_persist_set_mark(x, path, a->mark);
 }
 
 uint64_t vxs_persist_domain(const struct vxs_domain *d)
@@ -190,7 +173,7 @@ static int put_watch(struct vs_txn *x, struct vxs_events *ev, void *p)
         /* A socket's first watch: its entry, with nothing owed from before. */
         ensure(x, "/sock");
         ensure(x, a->dir);
-        int rc = set_mark_at(x, a->dir, a->mark);
+        int rc = vxs_persist_set_mark(x, a->dir, a->mark);
         if (rc < 0)
             return rc;
     } else if (vs_txn_stat(x, a->dir, &st) < 0) {
@@ -207,8 +190,9 @@ static int put_watch(struct vs_txn *x, struct vxs_events *ev, void *p)
         return -E2BIG;
     memcpy(val + n + 1, a->w->given, gl);
     memcpy(val + n + 1 + gl, a->w->token, tl);
-    return vs_txn_set(x, path, val, (size_t)n + 1 + gl + tl, perms, sizeof perms,
-                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    int rc = vs_txn_set(x, path, val, (size_t)n + 1 + gl + tl, perms, sizeof perms,
+                        VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    return rc < 0 ? rc : vxs_persist_marks_with(x); /* (free in this commit) */
 }
 
 uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, bool add)
@@ -228,7 +212,9 @@ uint64_t vxs_persist_watch(const struct vxs_conn *c, const struct vxs_watch *w, 
             ((struct vxs_conn *)c)->in_table = true;
             ((struct vxs_conn *)c)->ev_saved = head;
         }
-        return vxs_txn_daemon_commit(BRANCH, what, put_watch, &a);
+        uint64_t seq = vxs_txn_daemon_commit(BRANCH, what, put_watch, &a);
+        vxs_persist_marks_with_done();
+        return seq;
     }
     char path[128];
     watch_path(path, sizeof path, dir, w);
@@ -286,8 +272,9 @@ static int put_head(struct vs_txn *x, struct vxs_events *ev, void *p)
     if (a->len > sizeof val - (size_t)n)
         return -E2BIG;
     memcpy(val + n, a->bytes, a->len);
-    return vs_txn_set(x, path, val, (size_t)n + a->len, perms, sizeof perms,
-                      VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    int rc = vs_txn_set(x, path, val, (size_t)n + a->len, perms, sizeof perms,
+                        VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
+    return rc < 0 ? rc : vxs_persist_marks_with(x); /* (free in this commit) */
 }
 
 uint64_t vxs_persist_head(uint32_t domid, uint32_t start, const void *bytes, size_t len)
@@ -295,7 +282,9 @@ uint64_t vxs_persist_head(uint32_t domid, uint32_t start, const void *bytes, siz
     char what[64];
     snprintf(what, sizeof what, "HEAD dom%" PRIu32 " @%" PRIu32 "+%zu", domid, start, len);
     struct head_arg a = {domid, start, bytes, len};
-    return vxs_txn_daemon_commit(BRANCH, what, put_head, &a);
+    uint64_t seq = vxs_txn_daemon_commit(BRANCH, what, put_head, &a);
+    vxs_persist_marks_with_done();
+    return seq;
 }
 
 bool vxs_persist_head_get(uint32_t domid, uint32_t *start, void **bytes, size_t *len)
@@ -383,46 +372,6 @@ void vxs_persist_each_watch(struct vs_txn *x, const char *dir,
     vs_names_free(ws, nw);
 }
 
-/* Between vxs_persist_load and vxs_events_replay the saved marks are still the only record
- * of what the restored rings had: none may be overwritten then. */
-static bool marks_held;
-
-/* After a restart's replay: the head then, and until when the marks may be saved faster.
- * The replay queues the events of every commit since the oldest saved mark; the first lazy
- * save comes while they all still wait (the mark stays where it was), the next one a second
- * later. A daemon killed again within that second replays the same commits and the new ones:
- * under kills a few tenths of a second apart (tests/xenstored/killtest_ring.sh) the replay
- * grew by every commit of every run, 1600 commits and thousands of duplicate events after
- * 110 kills. So while a ring's saved mark is older than this head, for a few seconds, the
- * marks are saved every CATCHUP_MS instead: the replay starts next time where the guest got
- * to. A ring whose saved mark has passed it costs the loop nothing more than before. */
-static uint64_t catchup_head, catchup_until_ms;
-#define CATCHUP_MS 100
-#define CATCHUP_FOR_MS 5000
-
-void vxs_persist_marks_hold(bool hold)
-{
-    if (marks_held && !hold) {
-        catchup_head = vxs_head_gen();
-        catchup_until_ms = vxs_now_ms() + CATCHUP_FOR_MS;
-    }
-    marks_held = hold;
-}
-
-/* Is some ring still behind the restart's head in its saved mark? (Ends the catch-up once
- * none is, or its time is up.) */
-static bool catching_up(uint64_t now)
-{
-    if (!catchup_head)
-        return false;
-    if (now < catchup_until_ms)
-        for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
-            if ((c->dom || c->in_table) && !c->dead && c->ev_saved < catchup_head)
-                return true;
-    catchup_head = 0;
-    return false;
-}
-
 /* vxs_persist_load's watches of one domain, handed to its `watch` callback. */
 struct load_watch {
     void (*watch)(uint32_t domid, const char *path, const char *token, int depth,
@@ -442,7 +391,7 @@ void vxs_persist_load(void (*domain)(uint32_t domid, uint64_t gfn, uint32_t port
                       void (*watch)(uint32_t domid, const char *path, const char *token,
                                     int depth, uint64_t since))
 {
-    marks_held = true;
+    vxs_persist_marks_hold(true);
     struct vs_txn *x;
     if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
         return;
@@ -596,7 +545,7 @@ void vxs_persist_load_special(void)
     vs_txn_abort(x);
 }
 
-/* ---- the events-delivered marks --------------------------------------------------------- */
+/* ---- the xenstore branch's head (the marks' unit) ---------------------------------------- */
 
 uint64_t vxs_head_gen(void)
 {
@@ -607,131 +556,4 @@ uint64_t vxs_head_gen(void)
     uint64_t gen = c.gen;
     vs_commit_free(&c);
     return gen;
-}
-
-/* A ring's mark now: below every queued event's gen (one partly in rsp[] included: a restart
- * finishes it from its record, vxs_ring_partial.c, and then replays it whole), else the head (every commit's events were queued when it was
- * made, and are all gone into the ring, or dropped as live events are). The minimum, not the
- * first: a restart's first events are tagged by their watch's start, in no order. */
-static uint64_t mark_of(const struct vxs_conn *c, uint64_t head)
-{
-    uint64_t m = head;
-    for (const struct vxs_out *o = c->out_head; o; o = o->next)
-        if (o->gen && o->gen - 1 < m)
-            m = o->gen - 1;
-    return m;
-}
-
-struct marks_arg {
-    size_t n;
-    char (*dir)[64];
-    uint64_t *gen;
-    bool *rsp_done; /* its cut message's record is stale: removed (vxs_ring_partial.c) */
-};
-
-static int put_marks(struct vs_txn *x, struct vxs_events *ev, void *p)
-{
-    (void)ev;
-    struct marks_arg *a = p;
-    int done = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        struct vs_stat st;
-        if (vs_txn_stat(x, a->dir[i], &st) < 0)
-            continue; /* released (closed) meanwhile */
-        int rc = set_mark_at(x, a->dir[i], a->gen[i]);
-        if (rc < 0)
-            return rc;
-        if (a->rsp_done[i]) {
-            char path[80];
-            snprintf(path, sizeof path, "%s/rsp", a->dir[i]);
-            if ((rc = vxs_persist_rm(x, ev, path)) < 0)
-                return rc;
-        }
-        done++;
-    }
-    return done ? 0 : 1;
-}
-
-void vxs_persist_marks(bool force)
-{
-    static uint64_t last_ms;
-    uint64_t now = vxs_now_ms();
-    if (marks_held ||
-        (!force && now - last_ms < 1000 && !(now - last_ms >= CATCHUP_MS && catching_up(now))))
-        return;
-    last_ms = now;
-    uint64_t head = vxs_head_gen();
-    if (!head)
-        return;
-    size_t rings = 0;
-    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
-        rings += c->dom != NULL || c->in_table;
-    struct marks_arg a = {0, calloc(rings + 1, sizeof *a.dir), calloc(rings + 1, sizeof *a.gen),
-                          calloc(rings + 1, sizeof *a.rsp_done)};
-    struct vxs_conn **who = calloc(rings + 1, sizeof *who);
-    if (a.dir && a.gen && a.rsp_done && who) {
-        for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
-            if ((!c->dom && !c->in_table) || c->dead)
-                continue;
-            uint64_t m = mark_of(c, head);
-            bool rsp_done = vxs_ring_partial_clear_due(c);
-            if ((m != c->ev_saved || rsp_done) && a.n < rings) {
-                vxs_persist_conn_dir(a.dir[a.n], sizeof a.dir[a.n], c);
-                who[a.n] = c;
-                a.rsp_done[a.n] = rsp_done;
-                a.gen[a.n++] = m;
-            }
-        }
-        if (a.n) {
-            vxs_txn_daemon_commit(BRANCH, "marks", put_marks, &a);
-            for (size_t i = 0; i < a.n; i++) {
-                who[i]->ev_saved = a.gen[i];
-                if (a.rsp_done[i])
-                    who[i]->dom->ring.partial.saved = false;
-            }
-        }
-    }
-    free(who);
-    free(a.dir);
-    free(a.gen);
-    free(a.rsp_done);
-}
-
-static bool mark_get(const char *dir, uint64_t *gen)
-{
-    struct vs_txn *x;
-    if (vs_txn_begin(vxs.st, BRANCH, &x) < 0)
-        return false;
-    char path[80];
-    snprintf(path, sizeof path, "%s/ev", dir);
-    void *val;
-    size_t len;
-    bool ok = false;
-    if (vs_txn_read(x, path, &val, &len) == 0) {
-        char buf[24] = "";
-        memcpy(buf, val, len < sizeof buf - 1 ? len : sizeof buf - 1);
-        free(val);
-        char *end;
-        unsigned long long g = strtoull(buf, &end, 10);
-        if (end != buf && !*end) {
-            *gen = g;
-            ok = true;
-        }
-    }
-    vs_txn_abort(x);
-    return ok;
-}
-
-bool vxs_persist_mark_get(uint32_t domid, uint64_t *gen)
-{
-    char dir[32];
-    snprintf(dir, sizeof dir, "/dom/%u", domid);
-    return mark_get(dir, gen);
-}
-
-bool vxs_persist_conn_mark_get(const struct vxs_conn *c, uint64_t *gen)
-{
-    char dir[64];
-    vxs_persist_conn_dir(dir, sizeof dir, c);
-    return mark_get(dir, gen);
 }

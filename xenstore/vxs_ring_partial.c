@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "xenstore/vxs.h"
+#include "xenstore/vxs_persist_marks.h"
 #include "xenstore/vxs_ring_partial.h"
 
 static const char perms[] = "n0";
@@ -89,7 +90,9 @@ static int put_rsp(struct vs_txn *x, struct vxs_events *ev, void *arg)
     if (rc == 0)
         rc = vs_txn_set(x, path, (const uint8_t *)a->msg + hl, a->len - hl, perms, sizeof perms,
                         VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
-    return rc;
+    /* The rings' marks that moved go with it (vxs_persist_marks.c): a ring that takes large
+     * messages has them saved as often as it makes these. */
+    return rc < 0 ? rc : vxs_persist_marks_with(x);
 }
 
 static uint64_t save(const struct rsp_arg *a)
@@ -100,7 +103,9 @@ static uint64_t save(const struct rsp_arg *a)
                  a->len);
     else
         snprintf(what, sizeof what, "RSP dom%" PRIu32 " done", a->domid);
-    return vxs_txn_daemon_commit(VXS_CONN_BRANCH, what, put_rsp, (void *)a);
+    uint64_t seq = vxs_txn_daemon_commit(VXS_CONN_BRANCH, what, put_rsp, (void *)a);
+    vxs_persist_marks_with_done();
+    return seq;
 }
 
 /* A decimal u32 ending at a space, from *p on (within end); false if not one. */

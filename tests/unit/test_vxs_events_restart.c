@@ -290,6 +290,106 @@ static void test_killed_again_during_replay(void **state)
     vh_finish_disk();
 }
 
+/* The guest takes what rsp[] holds, as a kernel would (the events are not looked at). */
+static void guest_drains(uint32_t domid)
+{
+    struct xenstore_domain_interface *i = vh_ring(domid);
+    i->rsp_cons = i->rsp_prod;
+}
+
+/* After a restart the mark follows what the ring took of the replayed events, with no save
+ * forced: a daemon killed again at any moment of that catch-up replays only the events still
+ * queued (before, the mark was saved 100 ms later at the soonest, and a daemon that lived
+ * less replayed all of them again, plus the commits of its own life). */
+static void test_mark_follows_catchup(void **state)
+{
+    (void)state;
+    struct vh_client *d5, *d0 = start(&d5);
+    vh_keep_rings(true);
+    watch_backend(d5);
+    for (int i = 0; i < 100; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "/local/domain/5/backend/m%02d", i);
+        assert_int_equal(d0_req(d0, XS_WRITE, p, "1"), 0);
+    }
+    vh_restart();
+    struct vxs_conn *c5 = conn_of(5);
+    /* The guest reads rsp[] twice (100 events of ~47 bytes: four fills of it and more). */
+    for (int fill = 0; fill < 2; fill++) {
+        vh_round_output();
+        guest_drains(5);
+    }
+    vh_round_output(); /* (a third fill goes in, unread) */
+    size_t waiting = 0;
+    for (const struct vxs_out *o = c5->out_head; o; o = o->next)
+        waiting += ((const struct xsd_sockmsg *)o->data)->type == XS_WATCH_EVENT;
+    assert_true(waiting > 10 && waiting < 60);
+    guest_drains(5); /* (the third fill: its events are delivered, the queue's are not) */
+    vh_restart();
+    /* What was queued, and at most the event a kill left cut in rsp[] whole again. */
+    size_t n = guest_events(5);
+    assert_true(n >= waiting);
+    assert_true(n <= waiting + 1);
+    /* All read now, nothing forced: a third daemon owes nothing. */
+    vh_restart();
+    assert_int_equal(guest_events(5), 0);
+    vh_finish_disk();
+}
+
+struct rsp_commit {
+    struct store_hash h;
+};
+
+/* The newest commit recording a cut message of domain 5. */
+static int find_rsp(void *p, const struct store_hash *h, const struct vs_commit *c)
+{
+    if (!c->message || strncmp(c->message, "RSP dom5 @", 10) != 0)
+        return 0;
+    ((struct rsp_commit *)p)->h = *h;
+    return 1;
+}
+
+/* A connection-table commit made anyway (here the record of a message cut in rsp[]) takes
+ * the marks that moved along: a ring busy with large messages has its mark saved as often,
+ * with no commit of its own. */
+static void test_mark_rides_table_commits(void **state)
+{
+    (void)state;
+    struct vh_client *d5, *d0 = start(&d5);
+    watch_backend(d5);
+    assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/backend/a", "1"), 0);
+    assert_int_equal(guest_events(5), 1); /* in rsp[], read: the mark may move past it */
+    uint64_t before = 0;
+    assert_true(vxs_persist_mark_get(5, &before));
+    /* A 3 KB value read by the guest: its reply does not fit in rsp[], so it is recorded. */
+    static char big[3001];
+    memset(big, 'b', 3000);
+    assert_int_equal(d0_req(d0, XS_WRITE, "/local/domain/5/big", big), 0);
+    uint64_t head = vxs_head_gen();
+    assert_true(before < head);
+    vh_guest_send(5, XS_READ, 9, "/local/domain/5/big", 20);
+    vh_guest_event(5);
+    vh_round_output();
+    /* The record's own commit holds the mark (not a marks commit, which a second's wait
+     * could bring). */
+    struct store_hash h;
+    assert_int_equal(vs_branch_head(vxs.st, "connections", &h), 0);
+    struct rsp_commit rc = {0};
+    assert_int_equal(vs_log(vxs.st, &h, NULL, find_rsp, &rc), 1);
+    struct vs_tree *t;
+    assert_int_equal(vs_tree_open(vxs.st, &rc.h, &t), 0);
+    void *val;
+    size_t len;
+    assert_int_equal(vs_tree_read(t, "/dom/5/ev", &val, &len), 0);
+    char want[24];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)head);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(val, want, len);
+    free(val);
+    vs_tree_close(t);
+    vh_finish_disk();
+}
+
 static int count_commit(void *p, const struct store_hash *h, const struct vs_commit *c)
 {
     (void)h;
@@ -344,6 +444,8 @@ int main(void)
         cmocka_unit_test(test_first_event_not_lost),
         cmocka_unit_test(test_killed_again_during_replay),
         cmocka_unit_test(test_marks_are_lazy),
+        cmocka_unit_test(test_mark_follows_catchup),
+        cmocka_unit_test(test_mark_rides_table_commits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
