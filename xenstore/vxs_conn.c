@@ -310,12 +310,12 @@ void vxs_conn_flush(struct vxs_conn *c)
 {
     if (c->dom) {
         flush_ring(c);
-        vxs_persist_marks(false); /* what the rings now have, lazily (vxs_persist.c) */
+        vxs_persist_marks_flushed(c); /* what the rings now have (vxs_persist_marks.c) */
     }
     else if (c->fd >= 0) {
         flush_socket(c);
         if (c->in_table)
-            vxs_persist_marks(false); /* as a ring's, lazily */
+            vxs_persist_marks_flushed(c); /* as a ring's */
     }
     if (c->stalled && c->out_bytes <= VXS_OUT_HIGH / 2) {
         c->stalled = false;
