@@ -291,14 +291,18 @@ int vxs_domain_introduce(struct vxs_conn *c, uint32_t domid, uint64_t gfn, uint3
 /* For the connection table a reconnection is a new introduction of the same domain: no
  * watches, no saved head, nothing owed, and a new incarnation, so that after a restart the
  * commits of the ring's earlier life (whose positions the new one reuses from 0) are never
- * taken for its requests' (vxs_replay_done.c stops at commits older than the incarnation). */
+ * taken for its requests' (vxs_replay_done.c stops at commits older than the incarnation).
+ * The caller resets the rings next: the commit is written out (and synced) first, or a kill
+ * in between left the new ring with the old entry (its watches, its cut message's record
+ * past the new rsp_prod, its incarnation). Reconnections are rare: the wait costs nothing. */
 void vxs_domain_ring_reconnected(struct vxs_domain *d)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     d->incarnation = t > d->incarnation ? t : d->incarnation + 1;
-    vxs_persist_domain(d);
+    if (vxs_persist_domain(d) > vxs.durable_upto && vxs.os->ops->flush(vxs.os) < 0)
+        vxs_log("domain %u: reconnection not made durable (store flush failed)", d->domid);
 }
 
 int vxs_domain_release(uint32_t domid)
