@@ -217,6 +217,9 @@ $(eval $(call vxs_harness_test,test_vxs_big_request_restart))
 # A reply or watch event cut in rsp[] by a kill: the restart sends exactly its rest.
 $(eval $(call vxs_harness_test,test_vxs_ring_partial_restart))
 $(eval $(call vxs_harness_test,test_vxs_events_restart))
+# A ring's reconnection (XENSTORE_RECONNECT) killed at each point: the table's new entry
+# is in the pack before the rings are reset.
+$(eval $(call vxs_harness_test,test_vxs_ring_reconnect_restart))
 # Socket connections kept by the fd store across a SIGKILL: the journal's restart cases
 # (each daemon life a forked child, killed at a chosen recv; the test is keeper and client).
 $(eval $(call vxs_harness_test,test_vxs_sock_restart))

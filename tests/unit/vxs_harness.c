@@ -603,6 +603,35 @@ void vh_restart(void)
     vxs_domain_restore();
 }
 
+/* The bytes of the pack's file now (what a SIGKILL leaves: the records the pack still
+ * buffers are not in it), written back after vh_stop's close has flushed those. */
+void vh_kill(void)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s/xenstore.pack", disk_dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size >= 0);
+    rewind(f);
+    uint8_t *bytes = malloc((size_t)size + 1);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    bool exists[VH_MAX_DOMID];
+    memcpy(exists, dom_exists, sizeof exists);
+    vh_stop();
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, (size_t)size, f), (size_t)size);
+    assert_int_equal(fclose(f), 0);
+    free(bytes);
+    vh_start(disk_dir, disk_args);
+    memcpy(dom_exists, exists, sizeof exists);
+    vxs_domain_restore();
+}
+
 void vh_finish_disk(void)
 {
     vh_keep_rings(false);

@@ -131,6 +131,9 @@ void vh_rings_keep_output(bool keep);
  * vh_finish_disk: stop and remove the directory (and vh_keep_rings(false)). */
 void vh_start_disk(const char *prefix, const char *const *args);
 void vh_restart(void);
+/* vh_restart as SIGKILL does it: the pack keeps only what reached its file, not the records
+ * it still buffered for the round's write (vh_restart's stop writes them). */
+void vh_kill(void);
 void vh_finish_disk(void);
 /* The page domid's next INTRODUCE maps (a guest's ring before the daemon knows it), for the
  * test to fill first. */
