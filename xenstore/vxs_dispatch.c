@@ -113,12 +113,13 @@ static int ctx_close(struct ctx *k, int rc, bool modifies, const char *what)
          * it when it writes the transaction's copy of a node; the refused request fails
          * the transaction (C's fail_transaction). C also counts its copies of the nodes
          * the transaction only read, and a written node's copy next to the original: it
-         * refuses sooner (vxenstored.8). */
+         * refuses sooner (vxenstored.8). Refused with EIO, as C's write_node_raw; the
+         * commit then says ENOMEM. */
         if (rc == 0 && modifies && !k->c->priv &&
             vxs_quota_txn_own_mem(k->x) > k->mem_before &&
             vxs_quota_txn_check_memory(k->x) < 0) {
             vxs_quota_txn_fail(k->x);
-            rc = -ENOMEM;
+            rc = -EIO;
         }
         if (rc == 0 && modifies)
             k->t->dirty = true;

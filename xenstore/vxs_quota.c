@@ -244,14 +244,20 @@ unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c)
     return m;
 }
 
-unsigned long long vxs_quota_memory(uint32_t domid)
+unsigned long long vxs_quota_conns_memory(uint32_t domid)
 {
-    const struct vxs_qdom *d = doms[domid & 0xffffu];
-    unsigned long long m = d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0;
+    unsigned long long m = 0;
     for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
         if (c->domid == domid) /* dom0's sockets count for it, as in C */
             m += vxs_quota_conn_memory(c);
     return m;
+}
+
+unsigned long long vxs_quota_memory(uint32_t domid)
+{
+    const struct vxs_qdom *d = doms[domid & 0xffffu];
+    unsigned long long m = d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0;
+    return m + vxs_quota_conns_memory(domid);
 }
 
 bool vxs_quota_out_over(const struct vxs_conn *c, size_t n)

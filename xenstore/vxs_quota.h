@@ -75,6 +75,8 @@ uint32_t vxs_quota_features(uint32_t domid);
  * vxs_quota_conn_memory). */
 unsigned long long vxs_quota_memory(uint32_t domid);
 unsigned long long vxs_quota_conn_memory(const struct vxs_conn *c);
+/* The connections' part of vxs_quota_memory: all of domid's connections. */
+unsigned long long vxs_quota_conns_memory(uint32_t domid);
 /* Note mem as domid's memory (soft/hard warnings); true: at or over the hard value. */
 bool vxs_quota_memory_check(uint32_t domid, unsigned long long mem);
 /* Would queueing n more bytes (a message with its header) for c take its domain to the hard
@@ -98,7 +100,9 @@ unsigned vxs_quota_txn_apply(struct vs_txn *x);
 /* At TRANSACTION_END T: -ENOSPC if it would take a domain over its node quota (C checks only
  * when the transaction created nodes and the connection is unprivileged). */
 int vxs_quota_txn_check(struct vs_txn *x);
-/* Before a single request commits: -ENOMEM if c's memory would reach its hard quota. */
+/* Before a request's changes commit (or, in an xenstore transaction, stay in it): -EIO (as
+ * C's write_node_raw) if they would take an unprivileged owner of what they add (or, in an
+ * xenstore transaction, the connection's own domain) to its hard memory quota. */
 int vxs_quota_txn_check_memory(struct vs_txn *x);
 /* The bytes x's changes so far add to its connection's domain (its own nodes'). */
 long long vxs_quota_txn_own_mem(struct vs_txn *x);

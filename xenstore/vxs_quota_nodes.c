@@ -166,22 +166,41 @@ int vxs_quota_txn_check(struct vs_txn *x)
     return 0;
 }
 
+/* A domain whose ring we stopped serving (a protocol error): C checks no quota of its
+ * (domain_chk_quota: its connection is ignored). */
+static bool ignored(uint32_t domid)
+{
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (c->dom && c->domid == domid && !c->dead)
+            return c->dom->ring.broken;
+    return false;
+}
+
 int vxs_quota_txn_check_memory(struct vs_txn *x)
 {
     struct qtx *q = find(x);
-    if (!q || q->priv)
+    if (!q)
+        return 0;
+    /* C 4.17 (do_tdb_write) charges a node's bytes to the node's owner, whoever writes it,
+     * and checks the owner's hard memory quota there; a refused write is EIO
+     * (write_node_raw), not ENOMEM. Inside an xenstore transaction it charges its copies
+     * to the transaction's connection instead: dom0's are never refused, a domain's only
+     * for what they add to its own figure (the commit itself is not checked). */
+    if (q->xs_tx && q->priv)
         return 0;
     for (size_t i = 0; i < q->nd; i++) {
-        if (q->d[i].domid != q->domid || q->d[i].mem <= 0)
+        uint32_t id = q->d[i].domid;
+        if (id == 0 || q->d[i].mem <= 0 || (q->xs_tx && id != q->domid) || ignored(id))
             continue;
         vxs_quota_recount();
-        const struct vxs_qdom *d = vxs_qdom(q->domid, false);
-        /* An xenstore transaction's own changes are in its connection's figure already. */
+        const struct vxs_qdom *d = vxs_qdom(id, false);
+        /* Its nodes and its connections (the owner's ones, as C's domain->memory); an
+         * xenstore transaction's own changes are in its connection's figure already. */
         unsigned long long m = (d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0) +
-                               (q->c ? vxs_quota_conn_memory(q->c) : 0) +
+                               vxs_quota_conns_memory(id) +
                                (q->xs_tx ? 0 : (unsigned long long)q->d[i].mem);
-        if (vxs_quota_memory_check(q->domid, m))
-            return -ENOMEM;
+        if (vxs_quota_memory_check(id, m))
+            return -EIO;
     }
     return 0;
 }

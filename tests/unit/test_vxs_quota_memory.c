@@ -1,9 +1,10 @@
 /*
  * vxenstored's memory quota for unprivileged domains (-M/-m memory), in-process
  * (tests/unit/vxs_harness.c), as C xenstored 4.17 has it: a domain's figure counts per node
- * its path, a record header, its value and perms; a write that would take the domain to the
- * hard value gets ENOMEM, inside a transaction at the request and at the commit; what C
- * queues for a domain (replies, watch events) counts too; dom0 is exempt.
+ * its path, a record header, its value and perms, charged to the node's owner whoever writes;
+ * a write that would take the owner to the hard value gets EIO (also dom0's), inside a
+ * transaction at the request (the commit then says ENOMEM); what C queues for a domain
+ * (replies, watch events) counts too; dom0 itself has no quota.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -76,10 +77,17 @@ static void test_memory(void **state)
     assert_int_equal(vh_write(d1, 0, "b", big), 0);
     assert_true(vxs_qdom(1, false)->soft_reported);
     assert_true(vxs_quota_may_read(d1->c));
-    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
+    assert_int_equal(vh_write(d1, 0, "c", big), -EIO); /* C's write_node_raw */
     assert_int_equal(vh_read(d1, 0, "c", buf), -ENOENT);
-    /* dom0 may put it over: then its ring is not read. */
-    assert_int_equal(vh_write(d0, 0, "/local/domain/1/c", big), 0);
+    /* The node would be the domain's: dom0's write is refused too (C charges the owner). */
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/c", big), -EIO);
+    assert_int_equal(vh_read(d1, 0, "c", buf), -ENOENT);
+    /* dom0's transaction may put it over (C charges a transaction's copies to its
+     * connection, and checks no quota at the commit): then its ring is not read. */
+    uint32_t tx;
+    assert_int_equal(vh_tx_start(d0, &tx), 0);
+    assert_int_equal(vh_write(d0, tx, "/local/domain/1/c", big), 0);
+    assert_int_equal(vh_tx_end(d0, tx, true), 0);
     assert_false(vxs_quota_may_read(d1->c));
     assert_int_equal(vh_rm(d0, 0, "/local/domain/1/c"), 0);
     assert_true(vxs_quota_may_read(d1->c));
@@ -87,7 +95,7 @@ static void test_memory(void **state)
 
 /* Inside a transaction the memory quota bites at the request (as C, which charges the
  * transaction's copy of a node when it writes it), not at the commit: the refused write
- * fails the transaction, whose commit then says ENOMEM; nothing of it is applied. */
+ * (EIO) fails the transaction, whose commit then says ENOMEM; nothing of it is applied. */
 static void test_memory_transaction(void **state)
 {
     (void)state;
@@ -99,7 +107,7 @@ static void test_memory_transaction(void **state)
     uint32_t tx;
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_write(d1, tx, "b", big), 0);
-    assert_int_equal(vh_write(d1, tx, "c", big), -ENOMEM);
+    assert_int_equal(vh_write(d1, tx, "c", big), -EIO);
     assert_true(vxs_quota_may_read(d1->c)); /* else its TRANSACTION_END would never come */
     assert_int_equal(vh_rm(d1, tx, "a"), 0); /* gives back: no check */
     assert_int_equal(vh_tx_end(d1, tx, true), -ENOMEM);
@@ -112,7 +120,7 @@ static void test_memory_transaction(void **state)
     assert_int_equal(vh_tx_start(d1, &tx), 0);
     assert_int_equal(vh_write(d1, tx, "b", big), 0);
     assert_true(vxs_quota_memory(1) > before + 2000);
-    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
+    assert_int_equal(vh_write(d1, 0, "c", big), -EIO);
     assert_int_equal(vh_tx_end(d1, tx, false), 0);
     assert_int_equal(vxs_quota_memory(1), before);
     /* Within the quota the transaction commits; the figure is then as without it. */
@@ -120,15 +128,47 @@ static void test_memory_transaction(void **state)
     assert_int_equal(vh_write(d1, tx, "b", big), 0);
     assert_int_equal(vh_tx_end(d1, tx, true), 0);
     assert_true(vxs_quota_memory(1) > before + 2000);
-    assert_int_equal(vh_write(d1, 0, "c", big), -ENOMEM);
+    assert_int_equal(vh_write(d1, 0, "c", big), -EIO);
     /* An aborted failed transaction is just aborted. */
     assert_int_equal(vh_tx_start(d1, &tx), 0);
-    assert_int_equal(vh_write(d1, tx, "c", big), -ENOMEM);
+    assert_int_equal(vh_write(d1, tx, "c", big), -EIO);
     assert_int_equal(vh_tx_end(d1, tx, false), 0);
     /* dom0 is exempt inside transactions too. */
     assert_int_equal(vh_tx_start(d0, &tx), 0);
     assert_int_equal(vh_write(d0, tx, "/local/domain/1/c", big), 0);
     assert_int_equal(vh_tx_end(d0, tx, true), 0);
+}
+
+/* The quota checked is the node owner's, whoever writes (C 4.17's do_tdb_write): another
+ * domain's node a domain may write, dom0 making a domain the owner of a big node, a
+ * dom0-owned node written by a domain (dom0 has no quota); removing never fails. */
+static void test_memory_owner(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "memory=5000", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
+    struct vh_client *d2 = vh_domain_with_home(d0, 2);
+    const char *big = big_value();
+    assert_int_equal(vh_write(d2, 0, "a", big), 0);
+    assert_int_equal(vh_write(d2, 0, "b", big), 0);
+    /* A node of domain 2 that domain 1 may write: refused for 2's quota, not 1's. */
+    assert_int_equal(vh_write(d2, 0, "w", ""), 0);
+    assert_int_equal(vh_set_perms(d2, 0, "w", "n2,w1"), 0);
+    assert_int_equal(vh_write(d1, 0, "/local/domain/2/w", big), -EIO);
+    assert_int_equal(vh_write(d1, 0, "/local/domain/2/w", "small"), 0);
+    assert_true(vxs_quota_memory(1) < 200);
+    /* dom0 giving domain 2 a big node of its own. */
+    assert_int_equal(vh_write(d0, 0, "/d0big", big), 0);
+    assert_int_equal(vh_set_perms(d0, 0, "/d0big", "n2"), -EIO);
+    assert_int_equal(vh_get_perms(d0, 0, "/d0big", buf), 0);
+    assert_memory_equal(buf, "n0", 3);
+    /* Domain 1 writing a dom0-owned node: dom0's, no quota. */
+    assert_int_equal(vh_set_perms(d0, 0, "/d0big", "n0,w1"), 0);
+    assert_int_equal(vh_write(d1, 0, "/d0big", big), 0);
+    /* Removing gives back: never refused, and then the owner's write goes. */
+    assert_int_equal(vh_rm(d0, 0, "/local/domain/2/b"), 0);
+    assert_int_equal(vh_write(d0, 0, "/local/domain/2/c", big), 0);
 }
 
 /* C charges what it queues for a domain to the domain's memory: at the hard quota a reply of
@@ -178,6 +218,7 @@ int main(void)
         T(test_memory_figure),
         T(test_memory),
         T(test_memory_transaction),
+        T(test_memory_owner),
         T(test_memory_replies_and_events),
 #undef T
     };
