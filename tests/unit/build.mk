@@ -208,6 +208,8 @@ $(eval $(call vxs_harness_test,test_vxs_watch))
 # A departed domain: its nodes removed, its perms entries revoked (XSA-322), at RELEASE and
 # at start-up for a domain gone while the daemon was down.
 $(eval $(call vxs_harness_test,test_vxs_release))
+# SET_TARGET's target released (RELEASE) before or after its device model.
+$(eval $(call vxs_harness_test,test_vxs_domain_target))
 # Ring requests handled again after a restart: TRANSACTION_END, old transaction ids, WATCH.
 $(eval $(call vxs_harness_test,test_vxs_replay))
 # Ring requests committed before a kill, their reply lost: found done, not applied again.
