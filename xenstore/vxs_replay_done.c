@@ -26,7 +26,8 @@
  * A ring's reply then leaves once, unless the kill came between the reply's bytes reaching
  * rsp[] and req_cons moving (a few instructions in one flush, vxs_conn.c): the guest then
  * gets it twice, and Linux's xenbus drops the second (no request waits for its id). Not a
- * reply that went in parts: its record (vxs_ring_partial.c) says it is answered.
+ * reply that went in parts, nor one whose request stays in req[] after it (outputs of it
+ * behind the reply): their record (vxs_ring_partial.c) says they are answered.
  *
  * A ring's walk ends at its first commit before the window (older ones are older requests)
  * or older than the ring's incarnation (the wall clock at its INTRODUCE or its last

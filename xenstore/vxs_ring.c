@@ -167,6 +167,18 @@ void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start)
     r->replay.from = start;
 }
 
+bool vxs_ring_held_end(const struct vxs_ring *r, uint64_t serial, XENSTORE_RING_IDX *end,
+                       uint64_t *mark)
+{
+    for (unsigned k = 0; k < r->nheld; k++)
+        if (r->held[k].mark >= serial) {
+            *end = r->held[k].end;
+            *mark = r->held[k].mark;
+            return true;
+        }
+    return false;
+}
+
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start)
 {
     return vxs_replay_in_window(&r->replay, start);

@@ -70,12 +70,19 @@ struct vxs_ring_partial {
     XENSTORE_RING_IDX start;    /* the rsp[] index of its first byte */
     uint64_t serial;            /* the recorded message's output number (0: not queued) */
     uint64_t need;              /* the commit of the record (or of its removal) */
-    /* The recorded reply (this message, or one recorded before it) whose request, at ring
-     * index ans_pos, may not be consumed yet: replayed, it gets no second reply. */
+    /* The recorded reply (this message, or a reply that went before it) whose request, from
+     * ring index ans_pos to ans_end, may not be all consumed yet: replayed, it gets no second
+     * reply. (A request larger than req[] is consumed in parts: past ans_pos, not yet past
+     * ans_end.) */
     bool ans;
-    XENSTORE_RING_IDX ans_pos;
+    XENSTORE_RING_IDX ans_pos, ans_end;
     uint32_t ans_req_id, ans_type;
     bool skip;                  /* restored: that request is not handled again */
+    /* The last reply that started into rsp[] (whole or not; not in the table): a message cut
+     * after it while its request is still in req[] records it as ans. */
+    bool last;
+    XENSTORE_RING_IDX last_pos, last_end;
+    uint32_t last_req_id, last_type;
 };
 
 struct vxs_ring {
@@ -118,6 +125,10 @@ bool vxs_ring_head_due(const struct vxs_ring *r);
 void vxs_ring_replay_head(struct vxs_ring *r, XENSTORE_RING_IDX start);
 /* Might a request starting at ring index `start` have been handled before a restart? */
 bool vxs_ring_replayed(const struct vxs_ring *r, XENSTORE_RING_IDX start);
+/* The held request answered by the caller's output number `serial` (the first held one
+ * released with it): its end and its own mark (its last output); false if none is held. */
+bool vxs_ring_held_end(const struct vxs_ring *r, uint64_t serial, XENSTORE_RING_IDX *end,
+                       uint64_t *mark);
 /* Copy up to len bytes into rsp[]; returns how many fit (0 if broken). Publishes them with
  * a release store of rsp_prod; the caller notifies the guest. */
 size_t vxs_ring_write(struct vxs_ring *r, const void *buf, size_t len);

@@ -13,10 +13,12 @@
  *
  * So before the first byte of a message that does not fit whole is published, the message
  * and the rsp[] index where it starts are recorded in the connection table,
- * /dom/<domid>/rsp = "<start> <answered request: ring index, req_id, type | ->", its header
- * in rsp/hdr and its payload in rsp/body, and the first part waits until that commit is
- * durable (the loop's next round: its write, and with --sync batch its sync). A message that
- * fits goes as before: no store write, no syscall.
+ * /dom/<domid>/rsp = "<start> <answered request: ring index, req_id, type, end | ->", its
+ * header in rsp/hdr and its payload in rsp/body, and the first part waits until that commit
+ * is durable (the loop's next round: its write, and with --sync batch its sync). A message
+ * that fits goes as before: no store write, no syscall. Except a reply that fits but whose
+ * request would stay in req[] after it, because outputs of that request queued behind it
+ * (a WATCH's first event) cannot all go at once: recorded too, whole.
  *
  * At restart (vxs_ring_partial_restore_all, before anything else is queued on the ring), with
  * rsp_prod as the page says (our index, adopted once at attach; done = rsp_prod - start):
@@ -25,16 +27,20 @@
  *   - done >= len: all of it is in rsp[] (a stale record: it is removed lazily);
  *   - rsp_prod before start: no daemon wrote that; the ring is broken (RINGIDX), as for any
  *     impossible index.
- * A recorded reply's request may still be in req[] (it is consumed only after its reply is
- * whole in rsp[]): replayed, it is not handled again and gets no second reply
- * (vxs_ring_partial_answers: same ring index, same req_id and type). That also closes, for
- * the messages that were cut, the window in which a reply is whole in rsp[] but its request
- * not yet consumed (vxs_replay_done.c: the guest gets a duplicate reply); for replies that
- * fit at once the window stays as it is. An event's rest is sent; the events replay
- * (vxs_events_replay.c) may send it again whole, after it: a duplicate event at worst.
+ * A recorded reply's request may still be in req[] (it is consumed only after its reply, and
+ * what else it caused on this ring, are whole in rsp[]): replayed, it is not handled again
+ * and gets no second reply (vxs_ring_partial_answers: same ring index, same req_id and type).
+ * The record of a message names the last reply that went before it (or itself) while that
+ * reply's request is not all consumed: its end tells, not its start (a request larger than
+ * req[] is consumed in parts as it arrives, so req_cons passes its start long before its
+ * end). So a reply is whole in rsp[] with its request still in req[] only between the write
+ * and the consume that follows it in the same flush (a few instructions: vxs_replay_done.c,
+ * the guest gets the reply twice if the kill lands there). An event's rest is sent; the
+ * events replay (vxs_events_replay.c) may send it again whole, after it: a duplicate event
+ * at worst.
  *
  * The record is removed once its message is whole in rsp[] and a reply's request consumed,
- * lazily, in the marks' commit (vxs_persist_marks). A record whose message never started
+ * lazily, with the marks (vxs_persist_marks.c). A record whose message never started
  * (an expired watch event, dropped while its record became durable) would describe whatever
  * is written at its start next: it is replaced or removed, durably, first.
  */
@@ -71,10 +77,11 @@ static int put_rsp(struct vs_txn *x, struct vxs_events *ev, void *arg)
         return vxs_persist_rm(x, ev, path);
     if (a->len > XS_MSG_MAX || a->len < sizeof(struct xsd_sockmsg))
         return -E2BIG;
-    char val[64];
+    char val[80];
     const struct vxs_ring_partial *p = a->p;
-    int n = p->ans ? snprintf(val, sizeof val, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32,
-                              a->start, p->ans_pos, p->ans_req_id, p->ans_type)
+    int n = p->ans ? snprintf(val, sizeof val,
+                              "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32,
+                              a->start, p->ans_pos, p->ans_req_id, p->ans_type, p->ans_end)
                    : snprintf(val, sizeof val, "%" PRIu32 " -", a->start);
     int rc = vs_txn_set(x, path, val, (size_t)n, perms, sizeof perms,
                         VS_SET_VALUE | VS_SET_PERMS | VS_CREATE);
@@ -127,10 +134,12 @@ static bool parse_u32_sp(const char **p, const char *end, uint32_t *v)
     return true;
 }
 
-/* "<start> <ans_pos> <ans_req_id> <ans_type>" or "<start> -" into *p. */
+/* "<start> <ans_pos> <ans_req_id> <ans_type> <ans_end>" or "<start> -" into *p (a record
+ * of an earlier version has no ans_end: its request is taken to be a bare header, the rule
+ * then). */
 static bool parse_head(const char *s, size_t len, struct vxs_ring_partial *p)
 {
-    char buf[64];
+    char buf[80];
     if (len >= sizeof buf)
         return false;
     memcpy(buf, s, len);
@@ -141,8 +150,11 @@ static bool parse_head(const char *s, size_t len, struct vxs_ring_partial *p)
     if (end - q == 2 && q[0] == '-')
         return true;
     p->ans = true;
-    return parse_u32_sp(&q, end, &p->ans_pos) && parse_u32_sp(&q, end, &p->ans_req_id) &&
-           parse_u32_sp(&q, end, &p->ans_type) && q == end;
+    if (!parse_u32_sp(&q, end, &p->ans_pos) || !parse_u32_sp(&q, end, &p->ans_req_id) ||
+        !parse_u32_sp(&q, end, &p->ans_type))
+        return false;
+    p->ans_end = p->ans_pos + sizeof(struct xsd_sockmsg);
+    return q == end || (parse_u32_sp(&q, end, &p->ans_end) && q == end);
 }
 
 /* The record of domid's ring into *p (false: none, or unreadable). *msg is malloc'd; checked
@@ -194,10 +206,26 @@ static bool durable(const struct vxs_ring_partial *p)
     return p->need <= vxs.durable_upto;
 }
 
-/* Is the request at ring index pos still in req[] (not consumed)? (Signed: indexes wrap.) */
-static bool unconsumed(const struct vxs_ring *r, XENSTORE_RING_IDX pos)
+/* Is the request that ends at ring index `end` still in req[], whole or its tail (not all
+ * consumed)? (Signed: indexes wrap.) */
+static bool unconsumed(const struct vxs_ring *r, XENSTORE_RING_IDX end)
 {
-    return (int32_t)(r->req_cons - pos) <= 0;
+    return (int32_t)(end - r->req_cons) > 0;
+}
+
+/* Will the request answered by o (a reply that fits in rsp[]'s `room`) be consumed in the
+ * flush that writes o: is o its last output (its hold's `mark`), or do those after it go
+ * whole at once too? Else the reply would be in rsp[] while its request is still in req[]
+ * (a WATCH's first event waiting for room): a kill then replays the request. */
+static bool consumed_with(const struct vxs_out *o, uint64_t mark, size_t room)
+{
+    size_t len = o->len;
+    for (const struct vxs_out *n = o->next; n && n->serial <= mark; n = n->next) {
+        len += n->len;
+        if (n->need > vxs.durable_upto || len > room)
+            return false;
+    }
+    return true;
 }
 
 bool vxs_ring_partial_may_start(struct vxs_conn *c, const struct vxs_out *o)
@@ -206,22 +234,42 @@ bool vxs_ring_partial_may_start(struct vxs_conn *c, const struct vxs_out *o)
     struct vxs_ring_partial *p = &r->partial;
     if (p->serial && p->serial == o->serial)
         return durable(p); /* recorded: it starts once the record is durable */
+    const struct xsd_sockmsg *h = (const void *)o->data;
+    bool reply = h->type != XS_WATCH_EVENT;
+    uint64_t mark = o->serial; /* (the last output of its request, for a reply) */
+    if (reply) {
+        /* Every reply is noted here (in memory only): a message cut after it while its
+         * request is still in req[] (a WATCH's first event) records it. Its request's end:
+         * a request larger than req[] is consumed in parts, its start is no guide. */
+        p->last = true;
+        p->last_pos = o->req_pos;
+        if (!vxs_ring_held_end(r, o->serial, &p->last_end, &mark))
+            p->last_end = o->req_pos + sizeof(struct xsd_sockmsg); /* (not held: consumed) */
+        p->last_req_id = h->req_id;
+        p->last_type = h->type;
+    }
     /* A record whose message never started and is gone (an expired event). */
     bool orphan = p->saved && p->serial && r->rsp_prod == p->start;
     size_t room = vxs_ring_space(r);
-    if (!orphan && (o->len <= room || room == 0))
-        return true; /* whole, or nothing yet (no room: recorded when there is some) */
-    const struct xsd_sockmsg *h = (const void *)o->data;
-    if (h->type != XS_WATCH_EVENT) {
-        p->ans = true;
-        p->ans_pos = o->req_pos;
-        p->ans_req_id = h->req_id;
-        p->ans_type = h->type;
-    } else if (p->ans && !unconsumed(r, p->ans_pos)) {
-        p->ans = false; /* (else kept: a WATCH's first event follows its reply) */
+    if (room == 0 && !orphan)
+        return true; /* nothing goes yet (recorded, if need be, when there is room) */
+    /* Recorded: a message cut (it does not fit whole), and a whole reply whose request
+     * stays in req[] after it. */
+    bool whole = o->len <= room;
+    bool record = !whole || (reply && !consumed_with(o, mark, room));
+    if (!orphan && !record)
+        return true; /* no store write */
+    /* The record names the last reply (this one, or one before this event) if its request
+     * is not all consumed. */
+    p->ans = p->last && unconsumed(r, p->last_end);
+    if (p->ans) {
+        p->ans_pos = p->last_pos;
+        p->ans_end = p->last_end;
+        p->ans_req_id = p->last_req_id;
+        p->ans_type = p->last_type;
     }
-    struct rsp_arg a = {c->domid, r->rsp_prod, p, o->data, o->len <= room ? 0 : o->len};
-    p->need = save(&a); /* (o fits: the orphan record only goes) */
+    struct rsp_arg a = {c->domid, r->rsp_prod, p, o->data, record ? o->len : 0};
+    p->need = save(&a); /* (else the orphan record only goes) */
     p->saved = a.len > 0;
     p->serial = a.len ? o->serial : 0;
     p->start = a.start;
@@ -258,8 +306,13 @@ static void restore(struct vxs_conn *c)
     }
     rec.saved = true;
     /* The recorded reply's request, if still in req[], has its reply in rsp[] already or
-     * resumed below. */
+     * resumed below (and a message cut before it is consumed names it again). */
     rec.skip = rec.ans;
+    rec.last = rec.ans;
+    rec.last_pos = rec.ans_pos;
+    rec.last_end = rec.ans_end;
+    rec.last_req_id = rec.ans_req_id;
+    rec.last_type = rec.ans_type;
     r->partial = rec;
     if (done < len) {
         if (c->out_head) {
@@ -314,5 +367,5 @@ bool vxs_ring_partial_clear_due(const struct vxs_conn *c)
         return false;
     /* A recorded reply's request not consumed yet: a restart still needs the record to know
      * it is answered. */
-    return !p->ans || !unconsumed(r, p->ans_pos);
+    return !p->ans || !unconsumed(r, p->ans_end);
 }

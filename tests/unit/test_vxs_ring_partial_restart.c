@@ -124,7 +124,7 @@ static void world(int k0, int k1)
 static void point(void)
 {
     if (step == kill_at[0] || step == kill_at[1]) {
-        vh_restart();
+        vh_kill();
         kills++;
         assert_int_equal(vh_write(vh_dom0(), 0, "/local/domain/5/big", big2), 0);
     }
@@ -329,6 +329,109 @@ static void test_event_killed_twice(void **state)
     kill_twice_at_each_point(event_run);
 }
 
+/* ---- a request larger than req[] answered by more than its reply ------------------------- */
+
+/* The guest's WATCH with an 1100-byte token (1135 bytes: it goes into req[] in parts, its
+ * head consumed as it arrives; its first event, as long, is always cut), behind a READ of
+ * big whose 3 KB reply the guest reads slowly: the WATCH's reply goes whole or cut, then its
+ * event in parts. Its request is consumed only once that event has left too; a kill before
+ * then replays it (from the saved head and req[]), and the cut event's record must still
+ * name the reply (whether the request is consumed is told by its end, not its start, which
+ * req_cons passed with its head), or it would be answered again. The marks (which remove
+ * records they take as stale) are saved at every step. */
+#define TOKEN2_LEN 1100
+static char token2[TOKEN2_LEN + 1];
+static uint8_t bigreq[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+static size_t bigreq_len, bigreq_sent;
+static size_t big_chunk; /* what the guest takes of rsp[] at a time */
+
+static void bigreq_put_more(void)
+{
+    struct xenstore_domain_interface *i = vh_ring(DOM);
+    size_t room = XENSTORE_RING_SIZE - (i->req_prod - i->req_cons);
+    size_t n = bigreq_len - bigreq_sent < room ? bigreq_len - bigreq_sent : room;
+    if (n) {
+        vh_guest_put(DOM, bigreq + bigreq_sent, n);
+        bigreq_sent += n;
+        vh_guest_event(DOM);
+    }
+}
+
+static int big_request_run(int k0, int k1)
+{
+    world(k0, k1);
+    fill(token2, TOKEN2_LEN, 'e');
+    static const char path[] = "/local/domain/5/w";
+    struct xsd_sockmsg h = {.type = XS_WATCH, .req_id = 22,
+                            .len = (uint32_t)(sizeof path + TOKEN2_LEN + 1)};
+    memcpy(bigreq, &h, sizeof h);
+    memcpy(bigreq + sizeof h, path, sizeof path);
+    memcpy(bigreq + sizeof h + sizeof path, token2, TOKEN2_LEN + 1);
+    bigreq_len = sizeof h + h.len;
+    bigreq_sent = 0;
+    guest_send(XS_READ, 21, "/local/domain/5/big", NULL);
+    vh_guest_event(DOM);
+    point();
+    int idle = 0;
+    for (int i = 0; i < 4 * MAX_STEPS && idle < 3; i++) {
+        bigreq_put_more();
+        vh_round_output();
+        vxs_persist_marks(true);
+        point();
+        size_t got = guest_take(big_chunk);
+        point();
+        idle = got || bigreq_sent < bigreq_len ? 0 : idle + 1;
+    }
+    drain();
+    struct msg m[16];
+    size_t n = parse(m, 16);
+    if (getenv("VH_DEBUG"))
+        for (size_t k = 0; k < n; k++)
+            fprintf(stderr, "kill %d,%d: msg %zu type %u id %u len %zu\n", k0, k1, k, m[k].type,
+                    m[k].req_id, m[k].len);
+    /* Each reply once, in order; the first event whole (maybe twice; before the WATCH's
+     * reply too when the kill came before that reply left: the restart's events replay
+     * sends the restored watch's first event, then the WATCH is handled again). */
+    size_t replies = 0, events = 0;
+    char want[64 + TOKEN2_LEN];
+    int wl = snprintf(want, sizeof want, "/local/domain/5/w%c%s", 0, token2);
+    for (size_t k = 0; k < n; k++) {
+        if (m[k].type == XS_WATCH_EVENT) {
+            assert_int_equal(m[k].len, (size_t)wl + 1);
+            assert_memory_equal(m[k].body, want, (size_t)wl + 1);
+            events++;
+            continue;
+        }
+        assert_int_equal(m[k].req_id, 21 + replies);
+        replies++;
+    }
+    assert_int_equal(replies, 2);
+    assert_true(events >= 1);
+    int steps = step;
+    vh_finish_disk();
+    return steps;
+}
+
+/* Read 300, 100 or 12 bytes at a time: the WATCH's reply goes whole or cut. */
+static void test_big_request_killed_at_every_step(void **state)
+{
+    (void)state;
+    const size_t chunks[] = {CHUNK, 100, 12};
+    for (size_t k = 0; k < 3; k++) {
+        char what[64];
+        snprintf(what, sizeof what, "big request, %zu-byte reads", chunks[k]);
+        big_chunk = chunks[k];
+        kill_at_each_point(big_request_run, what, 8);
+    }
+}
+
+static void test_big_request_killed_twice(void **state)
+{
+    (void)state;
+    big_chunk = 100;
+    kill_twice_at_each_point(big_request_run);
+}
+
 /* ---- the window between a cut message's last part and its request's consumption -------- */
 
 /* Killed after the whole of a cut reply is in rsp[] but before req_cons moved past its
@@ -383,7 +486,10 @@ static void test_dropped_before_start(void **state)
     guest_send(XS_READ, 30, "/local/domain/5/v", NULL);          /* 116 bytes back */
     guest_send(XS_WATCH, 31, "/local/domain/5/w", token);        /* 19, then a 935-byte event */
     vh_guest_event(DOM);
-    vh_round_output(); /* the replies go; the event is recorded, its record not yet durable */
+    /* The replies go (the WATCH's after its own record: its event cannot follow it at once);
+     * the event is recorded, its record not yet durable. */
+    vh_round_output();
+    vh_round_output();
     struct vxs_conn *c = conn_of(DOM);
     assert_non_null(c->out_head);
     const struct xsd_sockmsg *h = (const void *)c->out_head->data;
@@ -517,6 +623,8 @@ int main(void)
         cmocka_unit_test(test_reply_killed_other_sync_modes),
         cmocka_unit_test(test_event_killed_at_every_step),
         cmocka_unit_test(test_event_killed_twice),
+        cmocka_unit_test(test_big_request_killed_at_every_step),
+        cmocka_unit_test(test_big_request_killed_twice),
         cmocka_unit_test(test_whole_but_unconsumed),
         cmocka_unit_test(test_dropped_before_start),
         cmocka_unit_test(test_record_only_when_cut),
