@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,9 @@ int store_io_read_all(struct store_io *io, void *buf, size_t len, uint64_t off)
 struct posix_io {
     struct store_io base;
     int fd;
+    bool rdonly;
+    uint8_t *map; /* store_io_map: NULL until asked for, MAP_FAILED if it could not be made */
+    uint64_t map_len;
 };
 
 struct posix_dir {
@@ -125,7 +129,10 @@ static int posix_size(struct store_io *io, uint64_t *size)
 
 static void posix_close(struct store_io *io)
 {
-    close(posix_fd(io));
+    struct posix_io *pio = (struct posix_io *)io;
+    if (pio->map != NULL && pio->map != MAP_FAILED)
+        munmap(pio->map, pio->map_len);
+    close(pio->fd);
     free(io);
 }
 
@@ -157,6 +164,9 @@ static int posix_open(struct store_iodir *d, const char *name, unsigned flags,
     }
     io->base.ops = &posix_io_ops;
     io->fd = fd;
+    io->rdonly = (flags & STORE_IO_RDONLY) != 0;
+    io->map = NULL;
+    io->map_len = 0;
     *out = &io->base;
     return 0;
 }
@@ -182,6 +192,48 @@ static void posix_dir_close(struct store_iodir *d)
 {
     close(((struct posix_dir *)d)->dirfd);
     free(d);
+}
+
+/* One MAP_SHARED mapping of the file from offset 0, far longer than the file: a mapping may
+ * extend past the end of its file, and the pages the file grows into become usable in it
+ * without a new mmap (touching a page wholly past the end is SIGBUS: callers write only
+ * below the size they made). 1 TiB of address space (64 GiB if refused, e.g. under a
+ * RLIMIT_AS); no memory is committed for a shared file mapping. */
+uint8_t *store_io_map(struct store_io *io, uint64_t *len)
+{
+    if (io == NULL || io->ops != &posix_io_ops || sizeof(void *) < 8)
+        return NULL;
+    struct posix_io *pio = (struct posix_io *)io;
+    if (pio->map == NULL) {
+        pio->map = MAP_FAILED;
+        for (unsigned shift = 40; pio->map == MAP_FAILED && shift >= 36 && !pio->rdonly;
+             shift -= 4) {
+            pio->map_len = (uint64_t)1 << shift;
+            pio->map = mmap(NULL, (size_t)pio->map_len, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_NORESERVE, pio->fd, 0);
+        }
+    }
+    if (pio->map == MAP_FAILED)
+        return NULL;
+    *len = pio->map_len;
+    return pio->map;
+}
+
+void store_io_map_prefault(struct store_io *io, uint64_t off, uint64_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (io == NULL || io->ops != &posix_io_ops)
+        return;
+    struct posix_io *pio = (struct posix_io *)io;
+    if (pio->map == NULL || pio->map == MAP_FAILED || off >= pio->map_len)
+        return;
+    uint64_t start = off & ~(uint64_t)4095;
+    if (len > pio->map_len - off)
+        len = pio->map_len - off;
+    (void)madvise(pio->map + start, (size_t)(off + len - start), MADV_POPULATE_WRITE);
+#else
+    (void)io, (void)off, (void)len;
+#endif
 }
 
 static const struct store_iodir_ops posix_dir_ops = {

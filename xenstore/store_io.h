@@ -77,6 +77,18 @@ int store_io_read_all(struct store_io *io, void *buf, size_t len, uint64_t off);
 /* Files in the directory `path` (which must exist). */
 int store_io_posix_dir(const char *path, struct store_iodir **out);
 
+/* A writable MAP_SHARED mapping of a POSIX file from offset 0 (made at the first call, kept
+ * until close; *len: the bytes of offsets it spans, beyond the file's end), or NULL (another
+ * backend, a read-only file, no address space). Bytes stored through it are written to the
+ * file as by pwrite: in the page cache (they survive the process), durable after sync (an
+ * fdatasync covers pages dirtied through a shared mapping). Store only below the file's
+ * size: a page past it is SIGBUS. */
+uint8_t *store_io_map(struct store_io *io, uint64_t *len);
+/* Fault in the pages of [off, off + len) of that mapping, writable (MADV_POPULATE_WRITE;
+ * best effort, nothing without a mapping), so that a later store does not fault. Only
+ * below the file's size. */
+void store_io_map_prefault(struct store_io *io, uint64_t off, uint64_t len);
+
 /* ---- fault injection (tests) ------------------------------------------------------------ */
 
 /* The knobs and counters of a fault wrapper. The test owns this structure and may change the

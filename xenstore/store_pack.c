@@ -168,6 +168,8 @@ static void prealloc(struct pack *p, uint64_t need)
     /* The records will cover [.., need); the zeros [need, from). A zero write cut short
      * leaves the file ending at `from` (or earlier on error: appends then extend it). */
     p->alloc_end = from > need ? from : need;
+    if (from > p->sized_end)
+        p->sized_end = from;
 }
 
 /* Close: give back the zeros written ahead (best effort; a leftover zero tail is harmless). */
@@ -175,13 +177,51 @@ void pack_trim_prealloc(struct pack *p)
 {
     if (p->io != NULL && !p->failed && p->wlen == 0 && p->alloc_end > p->end &&
         p->io->ops->truncate(p->io, p->end) == 0)
-        p->alloc_end = p->end;
+        p->alloc_end = p->sized_end = p->end;
+}
+
+void pack_map_file(struct pack *p, uint64_t size)
+{
+    p->map = store_io_map(p->io, &p->map_len);
+    p->sized_end = size;
+}
+
+/* Records go to the file through its shared mapping when it covers them (the zeros ahead
+ * extend the file, so it usually does) and syncs are rare, else by pwrite. Why: a pwrite
+ * takes the file's lock (ext4: the inode's rwsem) and walks the page cache for every call;
+ * a store into pages the fill thread faulted in (store_pack_fill.c) is a memcpy. Measured
+ * here on ext4, 2 KB records over zeros written ahead: 0.9 us per pwrite against ~0.1 us
+ * per memcpy into the prefaulted mapping, and the fill thread's writes of zeros no longer
+ * wait for the update's pwrites on the inode's lock. Same guarantees: the bytes are in the
+ * page cache when this returns (a SIGKILL keeps them), and the fdatasync that makes a sync
+ * durable writes the pages dirtied through a MAP_SHARED mapping as it writes pwrite's (each
+ * first store into a clean page faults and dirties it; writeback write-protects it again).
+ *
+ * That last point is why frequent syncs (BATCH rounds, ALWAYS) keep pwrite: each sync
+ * write-protects the mapped pages it cleans (an rmap walk and a TLB flush) and the next
+ * store into them faults again; measured with 10 writers in --sync batch, 1.4-4.8 us more
+ * system time per write than pwrite. So the mapping is used only once MAP_QUIET_RECORDS
+ * ref records went by since a sync began (vxenstored's --sync none, where only its rare
+ * ALWAYS commits sync). */
+#define MAP_QUIET_RECORDS 32
+
+bool pack_map_writes(const struct pack *p)
+{
+    return p->map != NULL && p->ref_records - p->sync_at_rec >= MAP_QUIET_RECORDS;
 }
 
 static int write_at(struct pack *p, const uint8_t *buf, size_t len, uint64_t off)
 {
     prealloc(p, off + len);
-    int rc = store_io_write_all(p->io, buf, len, off);
+    int rc = 0;
+    if (pack_map_writes(p) && off + len <= p->sized_end && off + len <= p->map_len) {
+        memcpy(p->map + off, buf, len);
+        p->map_writes++;
+    } else {
+        rc = store_io_write_all(p->io, buf, len, off);
+        if (rc == 0 && off + len > p->sized_end)
+            p->sized_end = off + len;
+    }
     if (rc < 0) {
         p->failed = rc;
         pack_log(p, "pack %s: write at %llu failed (%s); updates refused until reopened", p->name,
@@ -289,6 +329,7 @@ int pack_do_sync(struct pack *p)
         return wrc;
     uint64_t end = p->end;
     p->syncs++;
+    p->sync_at_rec = p->ref_records;
     int rc = p->io->ops->sync(p->io);
     if (rc < 0) {
         p->failed = rc;

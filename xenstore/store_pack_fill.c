@@ -55,6 +55,7 @@ static void *fill_main(void *arg)
             from = written_end(p); /* (records below it are written: cannot happen) */
         t->busy = true;
         pthread_mutex_unlock(&p->lock);
+        bool mapped = pack_map_writes(p);
         uint64_t at = from;
         while (at < to && !__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
             size_t n = to - at < FILL_CHUNK ? (size_t)(to - at) : FILL_CHUNK;
@@ -62,8 +63,16 @@ static void *fill_main(void *arg)
                 break; /* best effort: appends then extend the file as without zeros */
             at += n;
         }
+        /* Records are stored through the file's mapping (store_pack.c, write_at): fault its
+         * pages in now, so that the updates do not (their pages are in the page cache
+         * already: this only maps them). Not while syncs are frequent: records then go by
+         * pwrite, and mapped pages would only make each sync write-protect them. */
+        if (mapped && at > from)
+            store_io_map_prefault(io, from, at - from);
         pthread_mutex_lock(&p->lock);
         t->busy = false;
+        if (at > p->sized_end)
+            p->sized_end = at;
         if (at > p->alloc_end) {
             p->alloc_end = at;
             p->zero_steps_thread++;

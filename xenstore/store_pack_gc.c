@@ -329,6 +329,7 @@ int store_pack_gc(struct objstore *s, store_enum_fn enumerate, void *arg,
         c.w.io = NULL;
         c.old->ops->close(c.old);
         p->end = p->synced_end = p->refs_end = p->alloc_end = c.w.off;
+        pack_map_file(p, c.w.off);
         free(p->inflight);
         p->inflight = inflight;
         p->ninflight = p->capinflight = ninflight;

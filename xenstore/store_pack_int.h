@@ -204,6 +204,13 @@ struct pack {
     bool inflight_overflow; /* out of memory recording them: a GC must wait for a refs record */
     uint64_t alloc_end;   /* the file's size: [end, alloc_end) holds zeros written ahead, so
                            * that appends overwrite allocated blocks (store_pack.c, prealloc) */
+    /* The file's shared mapping (store_io_map; NULL: none, then pwrite), through which
+     * records are written below sized_end: how far the file is known to extend (its zeros or
+     * records were written; a store past the file's end would be SIGBUS). Records written
+     * through it are in the page cache as pwrite's are (store_pack.c, write_at). */
+    uint8_t *map;
+    uint64_t map_len;
+    uint64_t sized_end;
     int failed;
     struct index ix;
     struct ref *refs;
@@ -226,6 +233,8 @@ struct pack {
     struct pack_syncer *syncer; /* the sync thread (store_pack_sync.c), NULL: none */
     struct pack_filler *filler; /* the thread writing zeros ahead (store_pack_fill.c), NULL: none */
     uint64_t zero_steps_inline, zero_steps_thread; /* steps of zeros written by appends, by it */
+    uint64_t map_writes;  /* writes that went through the mapping (tests) */
+    uint64_t sync_at_rec; /* ref_records when the last sync of the file began */
 };
 
 static inline struct pack *P(struct objstore *s)
@@ -296,6 +305,10 @@ int pack_wbuf_write(struct pack *p);
 /* How many bytes of zeros the file grows by ahead of its records (lock held). */
 uint64_t pack_prealloc_step(const struct pack *p);
 void pack_trim_prealloc(struct pack *p);
+/* Take the mapping of p->io (after open and a GC's switch of files); sized_end: the size. */
+void pack_map_file(struct pack *p, uint64_t size);
+/* Are records written through the mapping now? (lock held; store_pack.c, write_at) */
+bool pack_map_writes(const struct pack *p);
 void pack_inflight_add(struct pack *p, const struct store_hash *h);
 size_t pack_encode_ref_entry(uint8_t *b, unsigned op, const char *name,
                              const struct store_hash *h);

@@ -363,6 +363,7 @@ static int open_pack(struct pack *p, struct store_pack_report *rep)
             (rc = p->io->ops->sync(p->io)) < 0 || (rc = p->dir->ops->sync_dir(p->dir)) < 0)
             return rc;
         p->end = p->synced_end = p->refs_end = p->alloc_end = HDR_LEN;
+        pack_map_file(p, HDR_LEN);
         rep->created = true;
         rep->valid_size = HDR_LEN;
         snprintf(rep->msg, sizeof(rep->msg), "pack %s: created%s", p->name,
@@ -397,6 +398,7 @@ static int open_pack(struct pack *p, struct store_pack_report *rep)
     }
     p->end = p->synced_end = p->refs_end = rep->valid_size;
     p->alloc_end = rep->truncated ? rep->valid_size : size;
+    pack_map_file(p, p->alloc_end);
     return 0;
 }
 

@@ -59,6 +59,7 @@ static void *sync_main(void *arg)
         struct store_io *io = p->io; /* a GC switching files waits until we are idle */
         t->busy = true;
         p->syncs++;
+        p->sync_at_rec = p->ref_records;
         pthread_mutex_unlock(&p->lock);
         int rc = io->ops->sync(io);
         pthread_mutex_lock(&p->lock);

@@ -1,6 +1,6 @@
 /*
  * Crash test of the pack file: a child process runs random commits (objects + ref update)
- * in ALWAYS mode, with a GC now and then, and reports each acknowledged commit to the
+ * in ALWAYS mode (NONE in every other pair of runs), with a GC now and then, and reports each acknowledged commit to the
  * parent over a pipe; the parent SIGKILLs it at a random moment, reopens the pack, and
  * checks that every commit acknowledged before the kill is there (the chain from the head
  * back to the previously verified head, every object checked) and that the head is the last
@@ -84,7 +84,7 @@ static int enum_recent(void *arg, store_live_fn live, void *larg)
     return 0;
 }
 
-static void child(const char *path, int fd, uint64_t seed, bool fill)
+static void child(const char *path, int fd, uint64_t seed, bool fill, enum store_sync sync)
 {
     struct store_pack_opts o = {.create = true};
     struct objstore *s;
@@ -110,8 +110,7 @@ static void child(const char *path, int fd, uint64_t seed, bool fill)
         struct store_hash h;
         if (s->ops->put(s, STORE_KIND_BLOB, val, value_of(n, val), &c.blob) != 0 ||
             s->ops->put(s, STORE_KIND_COMMIT, &c, sizeof(c), &h) != 0 ||
-            s->ops->set_ref(s, "main", have ? &head : NULL, &h, STORE_SYNC_ALWAYS, NULL, NULL) !=
-                0)
+            s->ops->set_ref(s, "main", have ? &head : NULL, &h, sync, NULL, NULL) != 0)
             _exit(5);
         head = h;
         have = true;
@@ -141,7 +140,11 @@ static void test_crash_kill_reopen(void **state)
         assert_true(pid >= 0);
         if (pid == 0) {
             close(p[0]);
-            child(path, p[1], store_rng(&rng) + (uint64_t)k, k % 2 == 1);
+            /* NONE as well as ALWAYS: a kill keeps the page cache, so NONE loses nothing
+             * acknowledged either; its records go through the file's mapping (store_pack.c,
+             * write_at) once a few follow the open's sync. */
+            child(path, p[1], store_rng(&rng) + (uint64_t)k, k % 2 == 1,
+                  k % 4 >= 2 ? STORE_SYNC_NONE : STORE_SYNC_ALWAYS);
         }
         close(p[1]);
         struct timespec ts = {0, (long)(store_rng(&rng) % 4000000)};
