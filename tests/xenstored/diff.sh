@@ -81,7 +81,10 @@ if [ $# -eq 0 ] && [ "${DIFF_MIX_SEQS:-150}" -gt 0 ]; then
     done
 fi
 # Without options: the guests' sequences (~15-25 s; DIFF_GUEST_SEQS=0 skips them): domain 5
-# alone, then domains 5 and 6 (each other's homes, SET_TARGET 6 5).
+# alone, then domains 5 and 6 (each other's homes, SET_TARGET 6 5, RELEASE of either first);
+# small quotas (memory too), SET_TARGET 5 5, the guest's SET_QUOTA, and in one sequence in 7
+# a burst of the guest's writes past XSA-206's write-rate burst while dom0 has a transaction
+# open.
 if [ $# -eq 0 ] && [ "${DIFF_GUEST_SEQS:-150}" -gt 0 ]; then
     python3 "$ROOT/tests/xenstored/difftest.py" --c "$D/c2/socket" --v "$D/g/socket" \
         --c-guest "$D/c2/guest" --v-guest "$D/g/guest" --guest \
