@@ -150,9 +150,16 @@ static void prealloc(struct pack *p, uint64_t need)
     static const uint8_t zeros[65536];
     uint64_t step = pack_prealloc_step(p);
     /* With the fill thread the zeros are written ahead of time, off the update's path
-     * (store_pack_fill.c); without it, or when an append outruns it, here. */
+     * (store_pack_fill.c); without it, here. An append that outruns the thread (idle, or
+     * asked but not scheduled yet on a loaded machine) writes no step inline (1-5 ms here,
+     * in the middle of a request): its record extends the file (a few us more than over
+     * zeros), and the thread, asked by pack_filler_prealloc, fills on from there. */
     if (pack_filler_prealloc(p, need, step) || need <= p->alloc_end)
         return;
+    if (p->filler != NULL) {
+        p->alloc_end = need;
+        return;
+    }
     p->zero_steps_inline++;
     uint64_t from = p->alloc_end > need ? p->alloc_end : need;
     if (from < written_end(p))

@@ -7,17 +7,23 @@
  * request. In the bench's latency test with the nodes of 1,000 domains, 12-14 of the 15-18
  * rounds over 150 us among vxenstored's last 10,000 were such appends (the others: one index
  * doubling, preemption): a quarter of the 50 slowest of 5,000 writes that make the p99. With
- * the thread, an append that leaves less than half a step of zeros ahead asks the thread for
- * the next step, which it writes while the caller goes on appending below (measured: no
- * inline zero write left in that test).
+ * the thread, an append asks the thread for the next step ahead of time, and it writes it
+ * while the caller goes on appending below (measured: no inline zero write left in that
+ * test on a quiet machine; on a loaded one, see below).
  *
  * The rule that keeps records and zeros apart: records go below alloc_end only; the thread
- * writes [alloc_end, to) and moves alloc_end to `to` (under the lock) only after its writes
- * returned. An append that would cross alloc_end while the thread fills waits for it (the
- * thread was asked half a step early, so only an update bigger than that does), and with the
- * thread idle it writes the zeros inline as before. The thread writes 16 KiB at a time: the
- * file's writes are serialized by the kernel (ext4 takes the inode's lock), so an append
- * that comes meanwhile waits for at most one such write (~5 us), not for the step.
+ * writes [alloc_end, want_to) 16 KiB at a time and moves alloc_end past each chunk (under
+ * the lock) once its write returned. An append asks for the next step when less than a step
+ * of zeros is ahead (so one to two steps are), and one that would cross alloc_end while the
+ * thread fills waits for its next chunk (~5-20 us), not for the step. With the thread idle,
+ * or asked but not scheduled yet, such an append writes no zeros: its record extends the
+ * file (a pwrite of a few us) and the thread fills on after it. Why not as before (ask at
+ * half a step, publish the whole step at its end, write a step inline when short): on a
+ * loaded machine the thread took up to 15 ms for a 2 MiB step, and appends reaching it
+ * waited 5 ms for it or wrote 2 MiB of zeros inline (bench latency test, 1,000 domains,
+ * load 6: the stalls of 1-5 ms every ~560 writes that made vxenstored's write p99.9).
+ * Since the kernel serializes the file's writes (ext4 takes the inode's lock), an append by
+ * pwrite that comes during a chunk waits for at most that chunk.
  * Durability is unchanged: the zeros are written before the records that follow them, so the
  * sync that covers a record covers them too (docs/store-format.md, "Preallocated tail").
  */
@@ -50,34 +56,36 @@ static void *fill_main(void *arg)
         if (t->stop)
             break;
         struct store_io *io = p->io; /* a GC switching files waits until we are idle */
-        uint64_t from = p->alloc_end, to = t->want_to;
-        if (from < written_end(p))
-            from = written_end(p); /* (records below it are written: cannot happen) */
-        t->busy = true;
-        pthread_mutex_unlock(&p->lock);
-        bool mapped = pack_map_writes(p);
-        uint64_t at = from;
-        while (at < to && !__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
-            size_t n = to - at < FILL_CHUNK ? (size_t)(to - at) : FILL_CHUNK;
-            if (store_io_write_all(io, zeros, n, at) < 0)
-                break; /* best effort: appends then extend the file as without zeros */
-            at += n;
-        }
         /* Records are stored through the file's mapping (store_pack.c, write_at): fault its
-         * pages in now, so that the updates do not (their pages are in the page cache
-         * already: this only maps them). Not while syncs are frequent: records then go by
-         * pwrite, and mapped pages would only make each sync write-protect them. */
-        if (mapped && at > from)
-            store_io_map_prefault(io, from, at - from);
-        pthread_mutex_lock(&p->lock);
-        t->busy = false;
-        if (at > p->sized_end)
-            p->sized_end = at;
-        if (at > p->alloc_end) {
-            p->alloc_end = at;
-            p->zero_steps_thread++;
+         * pages in behind the zeros, so that the updates do not (the pages are in the page
+         * cache already: this only maps them). Not while syncs are frequent: records then
+         * go by pwrite, and mapped pages would only make each sync write-protect them. */
+        bool mapped = pack_map_writes(p);
+        t->busy = true;
+        /* One chunk at a time, each published (alloc_end) as soon as it is written: an
+         * append that outruns the step waits for one chunk, not for the step. */
+        bool ok = true;
+        while (!t->stop && p->alloc_end < t->want_to && !p->failed) {
+            uint64_t at = p->alloc_end;
+            if (at < written_end(p))
+                at = written_end(p); /* (records end below alloc_end: cannot happen) */
+            size_t n = t->want_to - at < FILL_CHUNK ? (size_t)(t->want_to - at) : FILL_CHUNK;
+            pthread_mutex_unlock(&p->lock);
+            ok = store_io_write_all(io, zeros, n, at) == 0;
+            if (ok && mapped)
+                store_io_map_prefault(io, at, n);
+            pthread_mutex_lock(&p->lock);
+            if (!ok)
+                break; /* best effort: appends then extend the file as without zeros */
+            p->alloc_end = at + n;
+            if (p->alloc_end > p->sized_end)
+                p->sized_end = p->alloc_end;
+            pthread_cond_broadcast(&t->cv); /* an append waiting for these zeros */
         }
-        if (at < to)
+        t->busy = false;
+        if (ok && p->alloc_end >= t->want_to)
+            p->zero_steps_thread++;
+        else
             t->want_to = 0; /* failed or stopped: asked again by the next append */
         pthread_cond_broadcast(&t->cv); /* an append, a GC or close waiting for us */
     }
@@ -117,20 +125,26 @@ bool pack_filler_prealloc(struct pack *p, uint64_t need, uint64_t step)
     struct pack_filler *t = p->filler;
     if (t == NULL)
         return false;
-    /* Crossing what the thread is filling: wait for it (never write where it writes). */
+    /* Crossing what the thread is filling: wait for its next chunk (never write where it
+     * writes). */
     while (t->busy && need > p->alloc_end)
         pthread_cond_wait(&t->cv, &p->lock);
-    if (need > p->alloc_end)
-        return false; /* idle and short of zeros: the caller writes them inline */
-    if (!t->busy && p->alloc_end - need < step / 2) {
-        uint64_t to = p->alloc_end + step;
+    /* Less than a step ahead: ask for the next one (so the zeros stay one to two steps
+     * ahead; with half a step, a thread slowed by a loaded machine was still filling when
+     * the appends reached its step). Asked but not running yet, it starts from alloc_end
+     * as the caller leaves it. */
+    uint64_t ahead = p->alloc_end > need ? p->alloc_end - need : 0;
+    if (!t->busy && ahead < step) {
+        uint64_t to = (p->alloc_end > need ? p->alloc_end : need) + step;
         to -= to % 4096;
         if (to > t->want_to) {
             t->want_to = to;
             pthread_cond_broadcast(&t->cv);
         }
     }
-    return true;
+    /* Short of zeros with the thread idle (or asked but not scheduled yet): the caller's
+     * record extends the file itself (store_pack.c, prealloc). */
+    return need <= p->alloc_end;
 }
 
 void pack_filler_wait_idle(struct pack *p)

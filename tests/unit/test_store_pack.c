@@ -147,8 +147,8 @@ static void test_index_incremental_growth(void **state)
 
 /* The fill thread (store_pack_fill.c) writes the zeros ahead while appends go on below them:
  * an append that leaves less than half a step asks it, and when the test lets it finish
- * before the next append (pack_filler_settle), no append writes zeros itself; the records
- * are stored through the file's mapping. Every commit survives close and reopen, also a
+ * before the next append (pack_filler_settle), no append writes zeros itself, not even one
+ * bigger than the zeros ahead; the records are stored through the file's mapping. Every commit survives close and reopen, also a
  * close while it may be filling. */
 static void test_fill_thread(void **state)
 {
@@ -176,6 +176,28 @@ static void test_fill_thread(void **state)
         assert_true(p->end <= p->alloc_end);
         pthread_mutex_unlock(&p->lock);
     }
+    /* A record bigger than the zeros ahead (and than a step): the append writes no zeros
+     * itself, its record extends the file, and the thread fills on after it. */
+    size_t hugelen = 3u << 20;
+    uint8_t *huge = malloc(hugelen);
+    assert_non_null(huge);
+    memset(huge, 0x5a, hugelen);
+    struct store_hash hh;
+    assert_int_equal(s->ops->put(s, STORE_KIND_BLOB, huge, hugelen, &hh), 0);
+    assert_int_equal(commit_n(s, n, 7, STORE_SYNC_NONE), 0);
+    n++;
+    pthread_mutex_lock(&p->lock);
+    pack_filler_settle(p);
+    assert_true(p->end < p->alloc_end);
+    pthread_mutex_unlock(&p->lock);
+    enum store_kind hk;
+    void *hd;
+    size_t hl;
+    assert_int_equal(s->ops->get(s, &hh, &hk, &hd, &hl), 0);
+    assert_int_equal(hl, hugelen);
+    assert_memory_equal(hd, huge, hugelen);
+    free(hd);
+    free(huge);
     pthread_mutex_lock(&p->lock);
     assert_int_equal(p->zero_steps_inline, inline0);
     assert_true(p->zero_steps_thread >= 3);
