@@ -185,12 +185,14 @@ int vxs_quota_txn_check_memory(struct vs_txn *x)
      * and checks the owner's hard memory quota there; a refused write is EIO
      * (write_node_raw), not ENOMEM. Inside an xenstore transaction it charges its copies
      * to the transaction's connection instead: dom0's are never refused, a domain's only
-     * for what they add to its own figure (the commit itself is not checked). */
+     * for what they add to its own figure (the commit itself is not checked). A rewrite
+     * that adds nothing is checked too, as C's (refused if the owner is at the quota
+     * already); what only gives back (RM) is not. */
     if (q->xs_tx && q->priv)
         return 0;
     for (size_t i = 0; i < q->nd; i++) {
         uint32_t id = q->d[i].domid;
-        if (id == 0 || q->d[i].mem <= 0 || (q->xs_tx && id != q->domid) || ignored(id))
+        if (id == 0 || q->d[i].mem < 0 || (q->xs_tx && id != q->domid) || ignored(id))
             continue;
         vxs_quota_recount();
         const struct vxs_qdom *d = vxs_qdom(id, false);

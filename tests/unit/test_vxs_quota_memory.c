@@ -89,6 +89,9 @@ static void test_memory(void **state)
     assert_int_equal(vh_write(d0, tx, "/local/domain/1/c", big), 0);
     assert_int_equal(vh_tx_end(d0, tx, true), 0);
     assert_false(vxs_quota_may_read(d1->c));
+    /* Over it, even a rewrite that adds nothing is refused (C checks the total); an RM
+     * never is. */
+    assert_int_equal(vh_write(d0, 0, "/local/domain/1/c", big), -EIO);
     assert_int_equal(vh_rm(d0, 0, "/local/domain/1/c"), 0);
     assert_true(vxs_quota_may_read(d1->c));
 }
