@@ -10,7 +10,9 @@
  *     and a restart make the counts stale, and they are recounted by walking the tree.
  *   - Memory per domain: an estimate of what a domain makes the daemon hold (its nodes'
  *     paths, values and perms; its watches; its queued output). Over the soft value a warning
- *     goes to the log; at the hard value its writes get ENOMEM and its ring is not read.
+ *     goes to the log; at the hard value writes of its nodes get EIO, whoever makes them
+ *     (dom0 too: C charges a node's bytes to its owner), its watches and long replies
+ *     ENOMEM, its events are dropped and its ring is not read.
  *   - Outstanding requests: replies queued and not yet taken by the peer; at the quota the
  *     ring is not read (the guest waits, it gets no error), as in C.
  *   - Write rate limit (XSA-206): while any transaction is open, unprivileged domains share a

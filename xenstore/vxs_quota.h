@@ -9,7 +9,8 @@
  *   vxs_quota_wrl.c    the write rate limit while transactions are open (XSA-206)
  *   vxs_quota_req.c    GET/SET_QUOTA, GET/SET_FEATURE, CONTROL quota and quota-soft
  *
- * Only unprivileged domains are limited: dom0 and the Unix socket are exempt.
+ * Only unprivileged domains have quotas: dom0 and the Unix socket have none (but a node dom0
+ * writes counts for its owner's memory quota, as in C).
  */
 #ifndef XENKIT_XENSTORE_VXS_QUOTA_H
 #define XENKIT_XENSTORE_VXS_QUOTA_H
