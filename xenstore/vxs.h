@@ -283,11 +283,19 @@ void vxs_conn_flush(struct vxs_conn *c);
 /* The end of a poll round, after vxs_durable_round: every connection sends what may leave,
  * and the dead ones are freed. */
 void vxs_conn_flush_all(void);
-/* Plain sockets with batched drops are polled through this epoll fd (edge-triggered; -1: none
- * yet): when it is readable, vxs_conn_events reads and handles what they received and says
- * how many had input. Before the loop sleeps, vxs_conn_drop_batched drops what they hold. */
+/* The loop's epoll set (created on first use; -1: cannot be had): plain sockets with batched
+ * drops (edge-triggered) and, added with vxs_conn_epoll_add, the loop's other fds (each a bit
+ * of its choice below VXS_EV_FD). vxs_conn_handle_events handles the sockets' events (reads
+ * and handles what they received; returns how many had input) and ORs the other fds' bits
+ * into *fds; vxs_conn_events does it for what epoll_wait returns at once. Held bytes
+ * (vxs_conn_holding) go with vxs_conn_drop_batched, before the loop sleeps for long. */
+#define VXS_EV_FD (1ull << 32)
+struct epoll_event;
 int vxs_conn_epoll_fd(void);
-unsigned vxs_conn_events(void);
+int vxs_conn_epoll_add(int fd, unsigned bit);
+unsigned vxs_conn_handle_events(const struct epoll_event *ev, int n, unsigned *fds);
+unsigned vxs_conn_events(unsigned *fds);
+bool vxs_conn_holding(void);
 void vxs_conn_drop_batched(void);
 /* Unlink the next message that may leave (its commit is durable) and hand it over, instead
  * of sending it: for the unit tests' in-process clients. NULL if none; the caller frees. */
@@ -364,6 +372,8 @@ void vxs_sock_release(struct vxs_conn *c, uint64_t left_below);
 /* Discard what vxs_sock_release left answered in the socket (with vxs.drop_batch it batches
  * its discards, as plain sockets their drops: vxs_conn.c, drop_peeked). */
 void vxs_sock_discard_done(struct vxs_conn *c);
+/* Does it hold answered requests vxs_sock_discard_done would discard? */
+bool vxs_sock_holds_done(const struct vxs_conn *c);
 /* Kept sockets are watched by an edge-triggered epoll set, not polled for POLLIN (their
  * queue holds peeked bytes): wants_pollin is false for them; the loop polls epoll_fd (-1:
  * none yet) and calls events when it is readable (returns how many sockets had bytes). */

@@ -172,11 +172,24 @@ static void flush_socket(struct vxs_conn *c)
         input_socket(c);
 }
 
+/* The loop's epoll set (vxs_main.c waits on it): the batched plain sockets (edge-triggered,
+ * data = the connection's id) and the loop's other fds (level-triggered, data = VXS_EV_FD |
+ * a bit of enum vxs_loop_fd, vxs_conn_epoll_add). */
 static int epfd = -1;
 
 int vxs_conn_epoll_fd(void)
 {
+    if (epfd < 0)
+        epfd = epoll_create1(EPOLL_CLOEXEC);
     return epfd;
+}
+
+int vxs_conn_epoll_add(int fd, unsigned bit)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = VXS_EV_FD | bit};
+    if (vxs_conn_epoll_fd() < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    return 0;
 }
 
 /* A new plain socket, with vxs.drop_batch: polled edge-triggered, peeked at SO_PEEK_OFF.
@@ -184,28 +197,48 @@ int vxs_conn_epoll_fd(void)
 static void batch_drops(struct vxs_conn *c)
 {
     int zero = 0;
-    if (epfd < 0)
-        epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u32 = c->id};
-    if (epfd < 0 || setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) < 0)
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u64 = c->id};
+    if (vxs_conn_epoll_fd() < 0 ||
+        setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) < 0)
         return;
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) == 0)
         c->batched = true;
 }
 
-unsigned vxs_conn_events(void)
+unsigned vxs_conn_handle_events(const struct epoll_event *ev, int n, unsigned *fds)
 {
-    struct epoll_event ev[64];
-    int n = epfd < 0 ? 0 : epoll_wait(epfd, ev, 64, 0);
-    for (int i = 0; i < n; i++)
+    unsigned served = 0;
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.u64 & VXS_EV_FD) {
+            if (fds)
+                *fds |= (unsigned)ev[i].data.u64;
+            continue;
+        }
+        served++;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next)
-            if (c->id == ev[i].data.u32 && c->batched) {
+            if (c->id == ev[i].data.u64 && c->batched) {
                 if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                     c->peer_shut = true;
                 vxs_conn_input(c);
                 break;
             }
-    return n > 0 ? (unsigned)n : 0;
+    }
+    return served;
+}
+
+unsigned vxs_conn_events(unsigned *fds)
+{
+    struct epoll_event ev[64];
+    int n = epfd < 0 ? 0 : epoll_wait(epfd, ev, 64, 0);
+    return vxs_conn_handle_events(ev, n, fds);
+}
+
+bool vxs_conn_holding(void)
+{
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next)
+        if (!c->dead && ((c->batched && c->peeked) || vxs_sock_holds_done(c)))
+            return true;
+    return false;
 }
 
 void vxs_conn_drop_batched(void)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,9 +31,15 @@
 #include "xenstore/vxs_xen.h"
 
 /* Plain sockets drop the bytes of answered requests this many at a time (vxs_conn.c,
- * drop_peeked): one recv() and at most one needless wake-up of the client per batch. */
+ * drop_peeked): one recv() and at most one needless wake-up of the client per batch; and
+ * all they hold when the loop has waited VXS_DROP_WAIT_MS for work, and every
+ * VXS_DROP_ROUNDS rounds. */
 #define VXS_DROP_BATCH 16
+#define VXS_DROP_WAIT_MS 1
 #define VXS_DROP_ROUNDS 64
+
+/* The loop's fds in its epoll set, besides the sockets (vxs_conn_epoll_add). */
+enum { FD_LISTEN = 1, FD_EVTCHN = 2, FD_SYNC = 4, FD_KEPT = 8 };
 
 static volatile sig_atomic_t got_sighup, got_sigusr1, got_sigterm;
 
@@ -43,31 +50,43 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* How the loop waits. Usually on its epoll set alone (vxs_conn.c: the batched plain sockets,
+ * the listening socket, the event channel, the sync thread's eventfd, the kept sockets'
+ * epoll set): one epoll_pwait per round, which returns the sockets that have new bytes. While
+ * a connection needs poll() (a socket's full send buffer, a socket not in the set), ppoll on
+ * those and the epoll fd instead, then a zero-timeout epoll_wait for what the set has. */
+struct loop_wait {
+    int epfd;
+    struct pollfd *pfd; /* NULL: epoll_pwait alone; else pfd[0] is epfd, n entries */
+    size_t n;
+    const sigset_t *mask;
+    struct epoll_event ev[64];
+    int nev; /* events epoll_pwait returned (epoll alone) */
+};
+
+static int wait_once(struct loop_wait *w, int timeout)
+{
+    if (!w->pfd) {
+        int rc = epoll_pwait(w->epfd, w->ev, 64, timeout, w->mask);
+        w->nev = rc > 0 ? rc : 0;
+        return rc;
+    }
+    struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
+    return ppoll(w->pfd, w->n, timeout >= 0 ? &ts : NULL, w->mask);
+}
+
 /* The loop's wait: poll without sleeping for as long as the spin policy says (vxs_spin.c:
- * while requests follow each other closely), then sleep in ppoll. Returns ppoll's result. */
-static int wait_round(struct vxs_spin *spin, struct pollfd *pfd, size_t n, int timeout,
-                      const sigset_t *wait_mask)
+ * while requests follow each other closely), then sleep. Returns the wait's result. */
+static int wait_round(struct vxs_spin *spin, struct loop_wait *w, int timeout)
 {
     uint64_t start = now_ns();
     vxs_spin_wait_start(spin, start);
-    if (vxs.drop_batch && timeout != 0) {
-        /* Before any wait, the bytes plain sockets hold go (vxs_conn.c: drop_peeked): only
-         * if there is nothing to do at once, since the drops are batched for when there is. */
-        struct timespec zero = {0, 0};
-        int prc = ppoll(pfd, n, &zero, wait_mask);
-        if (prc != 0) {
-            vxs_spin_wait_end(spin, now_ns(), prc > 0);
-            return prc;
-        }
-        vxs_conn_drop_batched();
-    }
     uint64_t look = vxs_spin_plan(spin, timeout);
     int prc = 0;
     if (look) {
-        struct timespec zero = {0, 0};
         /* Yielding between looks: on a busy host the clients we wait for may need this
          * CPU (sched_yield returns at once when nothing else wants it). */
-        while ((prc = ppoll(pfd, n, &zero, wait_mask)) == 0 && now_ns() - start < look)
+        while ((prc = wait_once(w, 0)) == 0 && now_ns() - start < look)
             sched_yield();
         if (prc != 0) {
             vxs_spin_wait_end(spin, now_ns(), prc > 0);
@@ -78,8 +97,22 @@ static int wait_round(struct vxs_spin *spin, struct pollfd *pfd, size_t n, int t
             timeout = (int)((left + 999999) / 1000000);
         }
     }
-    struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
-    prc = ppoll(pfd, n, timeout >= 0 ? &ts : NULL, wait_mask);
+    if (timeout != 0 && vxs_conn_holding()) {
+        /* The bytes of answered requests plain sockets hold (vxs_conn.c: drop_peeked) go
+         * if nothing comes for VXS_DROP_WAIT_MS: a client whose send buffer they fill waits
+         * no longer than that, and a loop that sleeps only briefly between requests does not
+         * drop (a recv, and a needless wake-up of each client already waiting again). */
+        int t = timeout < 0 || timeout > VXS_DROP_WAIT_MS ? VXS_DROP_WAIT_MS : timeout;
+        prc = wait_once(w, t);
+        if (prc != 0) {
+            vxs_spin_wait_end(spin, now_ns(), prc > 0);
+            return prc;
+        }
+        vxs_conn_drop_batched();
+        if (timeout > 0)
+            timeout -= t;
+    }
+    prc = wait_once(w, timeout);
     vxs_spin_wait_end(spin, now_ns(), prc > 0);
     return prc;
 }
@@ -200,6 +233,13 @@ int main(int argc, char **argv)
 
     int efd = vxs.socket_only ? -1 : vxs_xen_evtchn_fd();
     vxs.drop_batch = VXS_DROP_BATCH; /* plain sockets' answered bytes: vxs_conn.c */
+    struct loop_wait w = {.epfd = vxs_conn_epoll_fd(), .mask = &wait_mask};
+    if (w.epfd < 0 || vxs_conn_epoll_add(lfd, FD_LISTEN) < 0 ||
+        (efd >= 0 && vxs_conn_epoll_add(efd, FD_EVTCHN) < 0)) {
+        vxs_log("epoll: %s", strerror(errno));
+        return 1;
+    }
+    int sync_fd = -1, kept_fd = -1; /* in the set once they exist (started lazily) */
     struct vxs_spin spin;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     vxs_spin_init(&spin, o.spin_us, ncpu > 2 ? (unsigned)(ncpu - 1) : 1);
@@ -207,30 +247,35 @@ int main(int argc, char **argv)
     size_t pcap = 0;
     unsigned rounds = 0;
     for (;;) {
-        size_t n = 5;
-        for (struct vxs_conn *c = vxs.conns; c; c = c->next)
-            n++;
-        if (n > pcap) {
-            pcap = n * 2;
-            pfd = realloc(pfd, pcap * sizeof *pfd);
-            if (!pfd)
-                return 1;
-        }
-        pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
-        pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
-        pfd[2] = (struct pollfd){.fd = vxs_durable_fd(), .events = POLLIN}; /* a sync ended */
-        pfd[3] = (struct pollfd){.fd = vxs_sock_epoll_fd(), .events = POLLIN}; /* vxs_sock.c */
-        pfd[4] = (struct pollfd){.fd = vxs_conn_epoll_fd(), .events = POLLIN}; /* vxs_conn.c */
-        size_t i = 5;
+        int fd = vxs_durable_fd(); /* a sync ended */
+        if (fd >= 0 && sync_fd < 0 && vxs_conn_epoll_add(fd, FD_SYNC) == 0)
+            sync_fd = fd;
+        fd = vxs_sock_epoll_fd(); /* kept sockets with new bytes (vxs_sock.c) */
+        if (fd >= 0 && kept_fd < 0 && vxs_conn_epoll_add(fd, FD_KEPT) == 0)
+            kept_fd = fd;
+        /* The connections poll() must watch: with one, ppoll (see struct loop_wait). */
+        size_t n = 1;
         for (struct vxs_conn *c = vxs.conns; c; c = c->next) {
             if (c->fd < 0)
                 continue;
-            pfd[i++] = (struct pollfd){
-                .fd = c->fd,
-                .events = (vxs_conn_wants_pollin(c) ? POLLIN : 0) |
-                          (vxs_conn_wants_pollout(c) ? POLLOUT : 0)};
+            short events = (short)((vxs_conn_wants_pollin(c) ? POLLIN : 0) |
+                                   (vxs_conn_wants_pollout(c) ? POLLOUT : 0));
+            if (!events)
+                continue;
+            if (n >= pcap) {
+                pcap = pcap ? pcap * 2 : 16;
+                struct pollfd *np = realloc(pfd, pcap * sizeof *pfd);
+                if (!np)
+                    return 1;
+                pfd = np;
+            }
+            pfd[n++] = (struct pollfd){.fd = c->fd, .events = events};
         }
-        n = i;
+        if (n > 1)
+            pfd[0] = (struct pollfd){.fd = w.epfd, .events = POLLIN};
+        w.pfd = n > 1 ? pfd : NULL;
+        w.n = n;
+        w.nev = 0;
         int timeout = -1;
         if (vxs.is_pack)
             timeout = store_pack_poll(vxs.os);
@@ -241,7 +286,7 @@ int main(int argc, char **argv)
         if (vxs.ring_backlog) /* requests a ring holds without an event (vxs_conn.c) */
             timeout = 0;
         vxs.ring_backlog = false;
-        int prc = wait_round(&spin, pfd, n, timeout, &wait_mask);
+        int prc = wait_round(&spin, &w, timeout);
         if (got_sigterm) {
             free(pfd); /* (LeakSanitizer counts it: main returns) */
             return vxs_shutdown();
@@ -261,7 +306,7 @@ int main(int argc, char **argv)
         }
         /* Sockets by fd: the list may change while requests are handled. */
         unsigned served = 0; /* connections with input this round (the spin policy) */
-        for (i = 5; i < n; i++) {
+        for (size_t i = 1; w.pfd && prc > 0 && i < w.n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             served++;
@@ -271,20 +316,23 @@ int main(int argc, char **argv)
                     break;
                 }
         }
-        if (pfd[4].revents & POLLIN)
-            served += vxs_conn_events(); /* plain sockets with new bytes */
-        if (pfd[3].revents & POLLIN)
+        unsigned fds = 0; /* FD_* bits of the loop's other fds that are readable */
+        if (!w.pfd)
+            served += vxs_conn_handle_events(w.ev, w.nev, &fds);
+        else if (prc > 0 && (pfd[0].revents & POLLIN))
+            served += vxs_conn_events(&fds); /* plain sockets with new bytes */
+        if (fds & FD_KEPT)
             served += (unsigned)vxs_sock_events(); /* kept sockets with new bytes */
-        if (pfd[1].revents & POLLIN) {
+        if (fds & FD_EVTCHN) {
             vxs_domain_events();
             served++; /* one ring or more: a busy guest counts as one client */
         }
         vxs_spin_round(&spin, served);
         vxs_quota_tick();
-        if (pfd[0].revents & POLLIN) {
-            int fd;
-            while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-                vxs_conn_new_socket(fd);
+        if (fds & FD_LISTEN) {
+            int cfd;
+            while ((cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+                vxs_conn_new_socket(cfd);
         }
         /* Group commit: what this round committed becomes durable together (--sync batch:
          * by the sync thread, while the next rounds run; vxs_server.c). */

@@ -489,6 +489,11 @@ void vxs_sock_release(struct vxs_conn *c, uint64_t left_below)
         vxs_sock_discard_done(c);
 }
 
+bool vxs_sock_holds_done(const struct vxs_conn *c)
+{
+    return c->rx && c->rx->done_end > c->rx->head;
+}
+
 void vxs_sock_discard_done(struct vxs_conn *c)
 {
     struct vxs_sock_rx *rx = c->rx;

@@ -11,8 +11,10 @@
  * ones are taken from the socket drop_batch requests at a time: held bytes do not come back
  * as new input, a batch goes once drop_batch requests are answered, an incomplete request
  * makes the held bytes go at once (its sender may wait for room) and is handled once,
- * vxs_conn_drop_batched (before the loop sleeps) takes everything, and a client that sends
- * and shuts its side gets its reply before the daemon sees the end.
+ * vxs_conn_drop_batched (once the loop has waited a while for work) takes everything and
+ * vxs_conn_holding says whether there is anything to take, and a client that sends and shuts
+ * its side gets its reply before the daemon sees the end. The loop's other fds in the same
+ * epoll set come back as their bits, not as connections with input.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -250,7 +252,7 @@ static void test_oversized(void **state)
 /* The loop's way in for these sockets: the epoll fd's events (edge-triggered). */
 static unsigned events(void)
 {
-    return vxs_conn_events();
+    return vxs_conn_events(NULL);
 }
 
 static void write_req(uint32_t id, const char *path, const char *val)
@@ -314,7 +316,7 @@ static void test_partial(void **state)
     assert_string_equal(v, "2");
 }
 
-/* Before the loop sleeps, every held byte goes; the next request is read whole. */
+/* Once the loop has waited for work, every held byte goes; the next request is read whole. */
 static void test_drop_before_sleep(void **state)
 {
     (void)state;
@@ -349,6 +351,61 @@ static void test_batched_request_then_eof(void **state)
     assert_false(conn_alive());
 }
 
+/* The loop's other fds (vxs_main.c: the listening socket, the event channel, ...) share the
+ * sockets' epoll set: each comes back as its bit, level-triggered, and is not a connection
+ * with input. */
+static void test_loop_fds(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    assert_int_equal(vxs_conn_epoll_add(p[0], 4), 0);
+    unsigned fds = 0;
+    assert_int_equal(vxs_conn_events(&fds), 0);
+    assert_int_equal(fds, 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    write_req(1, "/l", "1");
+    assert_int_equal(vxs_conn_events(&fds), 1); /* the socket, handled */
+    assert_int_equal(fds, 4);
+    fds = 0;
+    assert_int_equal(vxs_conn_events(&fds), 0); /* the pipe is still readable; */
+    assert_int_equal(fds, 4);                   /* the socket has nothing new */
+    fds = 0;
+    assert_int_equal(vxs_conn_events(NULL), 0); /* (no place for the bits: ignored) */
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(vxs_conn_events(&fds), 0);
+    assert_int_equal(fds, 0);
+    round_end();
+    uint32_t ids[2];
+    assert_int_equal(replies(ids, 2, XS_WRITE), 1);
+    assert_int_equal(ids[0], 1);
+}
+
+/* vxs_conn_holding: whether the loop, about to sleep, has held bytes to drop after its short
+ * wait (vxs_main.c, VXS_DROP_WAIT_MS); none after vxs_conn_drop_batched or a full batch. */
+static void test_holding(void **state)
+{
+    (void)state;
+    assert_false(vxs_conn_holding());
+    write_req(1, "/h", "1");
+    assert_false(vxs_conn_holding()); /* not peeked yet */
+    assert_int_equal(events(), 1);
+    assert_true(vxs_conn_holding());
+    round_end();
+    assert_true(vxs_conn_holding()); /* answered, still held (a batch of 4) */
+    vxs_conn_drop_batched();
+    assert_false(vxs_conn_holding());
+    for (uint32_t id = 2; id <= 5; id++) {
+        write_req(id, "/h", "x");
+        assert_int_equal(events(), 1);
+        round_end();
+        assert_true(vxs_conn_holding() == (id < 5)); /* the fourth answer drops the batch */
+    }
+    uint32_t ids[8];
+    assert_int_equal(replies(ids, 8, XS_WRITE), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +417,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partial, setup_batched, teardown),
         cmocka_unit_test_setup_teardown(test_drop_before_sleep, setup_batched, teardown),
         cmocka_unit_test_setup_teardown(test_batched_request_then_eof, setup_batched, teardown),
+        cmocka_unit_test_setup_teardown(test_loop_fds, setup_batched, teardown),
+        cmocka_unit_test_setup_teardown(test_holding, setup_batched, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
