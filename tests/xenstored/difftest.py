@@ -372,7 +372,7 @@ GUEST_QUOTAS = [(b'nodes', [None, b'8', b'15']), (b'watches', [None, b'2', b'4']
                 (b'transaction-nodes', [None, b'3', b'6']),
                 (b'node-size', [None, b'40', b'300']), (b'permissions', [None, b'1', b'2']),
                 (b'path-max', [None, None, b'30']),
-                (b'memory', [None, b'1500', b'3000', b'6000']),
+                (b'memory', [None, None, b'1500', b'3000', b'6000']),
                 (b'outstanding', [None, b'1', b'2'])]
 QUOTA_DEFAULTS = {b'outstanding': b'20', b'memory': b'2621440', b'nodes': b'1000', b'watches': b'128', b'transactions': b'10',
                   b'transaction-nodes': b'1024', b'node-size': b'2048', b'permissions': b'5',
