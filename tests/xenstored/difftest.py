@@ -118,39 +118,40 @@ So are CONTROL check, print, log on|off, live-update -a/-c/-s (never a session i
 memreport and logfile with wrong arguments or an unwritable file, and their wrong argument
 counts.
 
-GUEST CONNECTIONS (--guest, with --c-guest/--v-guest: diff.sh runs 150 such sequences, then
-150 with two guests, against a second C xenstored and a vxenstored under the shim, not
+GUEST CONNECTIONS (--guest, with --c-guest/--v-guest: diff.sh runs 150 such sequences, then 150
+with two guests, against a second C xenstored and a vxenstored under the shim, not
 --socket-only): one connection of each sequence is domain 5 (with two proxy sockets given as
 --c-guest A,B: domains 5 and 6, each other's homes among the paths, both in SET_PERMS, and
-SET_TARGET 6 5 among the extras: 6 as 5's device model), over a real xenstore ring page and event channel
-(tests/xenstored/ring_proxy.c relays the wire protocol between a Unix socket and the ring, a
-new incarnation of the guest per connection). Before the sequence dom0 (on an extra admin
-connection) makes /local/domain/5 (owned by 5, or by dom0 with read for 5, as libxl),
-/@B@ with perms that let 5 in or not, sets small quotas (nodes 8/15, watches 2/4,
-transactions 1/2, transaction-nodes 3/6, node-size 40/300, permissions 1/2, path-max 30,
-memory 1500/3000/6000, outstanding 1/2, each or the default), maybe WATCHes @introduceDomain/@releaseDomain on conn0, and INTRODUCEs 5
-(setup replies and events compared); the sequence ends with RM /local/domain/5 and RELEASE 5
-from conn0 (replies and events compared; then the guest's connection is gone; with two guests 6 is
-released first, or 5 first: release-target-ref); quotas are set back after it. The guest's requests are the same generator's (relative paths are below
-/local/domain/5, and its home is one of the bases), SET_PERMS name it as owner or in the
-list, and extra requests ask "quota 5" (its figures: C's accounting), SET_TARGET 5 0 or 5 5
-(once a sequence), SET_QUOTA from the guest (C ENOSYS: xs421-ops; ours EACCES), and one
-sequence in 7 has a burst of 12-30 WRITEs by the guest while dom0 has a transaction open (XSA-206's write rate
-limit: past its burst of 10 both stop reading the guest's ring until it has credit again,
-C at its compile-time rate of 200 writes a second: the replies are compared, the stalls
-are only latency, which is not). So
-permissions of an unprivileged domain, ownership of what it creates, the owner's rights,
-quotas, its watches and what their events may show it, its transactions, GET_DOMAIN_PATH /
-IS_DOMAIN_INTRODUCED and the special watches are compared with C. An oversized request from
-the guest makes both daemons stop serving it (both time out: then the connection is dropped).
-The guest's page is the shim's gnt.5.1, so INTRODUCE of another domain (the extras') finds
-no page in either daemon. The memory quota (charged to a node's owner, whoever writes: dom0's
-writes to the guest's nodes are refused too) is compared up to the guest's transactions,
-where C charges more (tx-memory-quota). The outstanding-requests quota (XSA-326: replies,
-and requests whose watch events are not yet written out) is set to 1 or 2 but never reached:
-the test sends one request at a time and the ring proxy and the sockets take what is written
-at once; so it checks only that ours, too, does not stall a guest at such a quota (and
-"quota N"'s outstanding 0). Reaching it needs a reader that stops reading.
+SET_TARGET 6 5 among the extras: 6 as 5's device model), over a real xenstore ring page and
+event channel (tests/xenstored/ring_proxy.c relays the wire protocol between a Unix socket and
+the ring, a new incarnation of the guest per connection). Before the sequence dom0 (on an extra
+admin connection) makes /local/domain/5 (owned by 5, or by dom0 with read for 5, as libxl),
+/@B@ with perms that let 5 in or not, sets small quotas (nodes 8/15, watches 2/4, transactions
+1/2, transaction-nodes 3/6, node-size 40/300, permissions 1/2, path-max 30, memory
+1500/3000/6000, outstanding 1/2, each or the default), maybe WATCHes
+@introduceDomain/@releaseDomain on conn0, and INTRODUCEs 5 (setup replies and events compared);
+the sequence ends with RM /local/domain/5 and RELEASE 5 from conn0 (replies and events
+compared; then the guest's connection is gone; with two guests 6 is released first, or 5 first:
+release-target-ref); quotas are set back after it. The guest's requests are the same
+generator's (relative paths are below /local/domain/5, and its home is one of the bases),
+SET_PERMS name it as owner or in the list, and extra requests ask "quota 5" (its figures: C's
+accounting), SET_TARGET 5 0 or 5 5 (once a sequence), SET_QUOTA from the guest (C ENOSYS:
+xs421-ops; ours EACCES), and one sequence in 7 has a burst of 12-30 WRITEs by the guest while
+dom0 has a transaction open (XSA-206's write rate limit: past its burst of 10 both stop reading
+the guest's ring until it has credit again, C at its compile-time rate of 200 writes a second:
+the replies are compared, the stalls are only latency, which is not). So permissions of an
+unprivileged domain, ownership of what it creates, the owner's rights, quotas, its watches and
+what their events may show it, its transactions, GET_DOMAIN_PATH / IS_DOMAIN_INTRODUCED and the
+special watches are compared with C. An oversized request from the guest makes both daemons
+stop serving it (both time out: then the connection is dropped). The guest's page is the shim's
+gnt.5.1, so INTRODUCE of another domain (the extras') finds no page in either daemon. The
+memory quota (charged to a node's owner, whoever writes: dom0's writes to the guest's nodes are
+refused too) is compared up to the guest's transactions, where C charges more
+(tx-memory-quota). The outstanding-requests quota (XSA-326: replies, and requests whose watch
+events are not yet written out) is set to 1 or 2 but never reached: the test sends one request
+at a time and the ring proxy and the sockets take what is written at once; so it checks only
+that ours, too, does not stall a guest at such a quota (and "quota N"'s outstanding 0).
+Reaching it needs a reader that stops reading.
 RELEASE, RESUME, SET_TARGET and INTRODUCE are generated only where both refuse them (domains
 that do not exist, dom0 for RELEASE/RESUME, bad arguments) or accept them without effect
 (INTRODUCE of dom0, SET_TARGET 0 0): C's texts and errors.
@@ -165,12 +166,13 @@ Fixed in vxenstored and taken out of TO_FIX (so that the default, non-strict run
 comes back; none was met in 18000 sequences of other seeds, some 150 requests long):
 domid-atoi, perms-lenient, txend-arg-first, dirpart-past-end, dirpart-offset-atoi,
 unwatch-args, rm-watch-below, path-max-2048, watch-dup-event, perms-owner-unknown,
-setperms-badpath, memory-owner-quota (C checks the owner's memory quota whoever writes, and
-a refused node write is EIO) (see git history for what each was; the last two: --socket-only now knows
-dom0 alone as owner, as C under the shim). Found and fixed without a TO_FIX entry: the order
-of one change's events (watches newest first; a transaction's in the order of its changes;
-a removed subtree's by watch), WATCH/UNWATCH of "@/"-like special names (EINVAL), CONTROL
-quota set path-max above 2048 (capped): 127 of 1000 default sequences differed before.
+setperms-badpath (see git history for what each was; the last two: --socket-only now knows dom0
+alone as owner, as C under the shim); and memory-owner-quota (--guest: C checks the node
+owner's memory quota whoever writes, dom0 too, and a refused node write is EIO; none in some
+4000 guest sequences with memory quotas since). Found and fixed without a TO_FIX entry: the
+order of one change's events (watches newest first; a transaction's in the order of its
+changes; a removed subtree's by watch), WATCH/UNWATCH of "@/"-like special names (EINVAL),
+CONTROL quota set path-max above 2048 (capped): 127 of 1000 default sequences differed before.
 
 Usage: difftest.py --c SOCKET --v SOCKET [--seqs 200] [--reqs 50] [--seed0 1]
                    [--mix tx|perms|watch|dirs|limits] [--conns 4]
@@ -374,9 +376,9 @@ GUEST_QUOTAS = [(b'nodes', [None, b'8', b'15']), (b'watches', [None, b'2', b'4']
                 (b'path-max', [None, None, b'30']),
                 (b'memory', [None, None, b'1500', b'3000', b'6000']),
                 (b'outstanding', [None, b'1', b'2'])]
-QUOTA_DEFAULTS = {b'outstanding': b'20', b'memory': b'2621440', b'nodes': b'1000', b'watches': b'128', b'transactions': b'10',
-                  b'transaction-nodes': b'1024', b'node-size': b'2048', b'permissions': b'5',
-                  b'path-max': b'2048'}
+QUOTA_DEFAULTS = {b'outstanding': b'20', b'memory': b'2621440', b'nodes': b'1000',
+                  b'watches': b'128', b'transactions': b'10', b'transaction-nodes': b'1024',
+                  b'node-size': b'2048', b'permissions': b'5', b'path-max': b'2048'}
 
 
 # --mix: other weights for some request kinds (CI uses the default mix).
