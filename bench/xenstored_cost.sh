@@ -6,8 +6,9 @@
 # 4.17 (rig cache, LD_PRELOAD shim) and against BUILD_DIR/vxenstored (--sync none, and any
 # other --sync given), one daemon at a time, each printed per request:
 #   daemon  per thread: user and system CPU (us), voluntary and involuntary context switches
-#           (/proc/PID/task/*); with perf: its syscalls by kind (tracepoints)
+#           (/proc/PID/task/*); with perf: its CPU (task-clock) and syscalls by kind
 #   clients the bench process (N client threads): CPU (us) and context switches (perf stat)
+#   machine inter-processor interrupts (all CPUs, so other jobs' too)
 # Why: with other work on the machine (helpers, the rig) ops/s of the same binary vary by
 # +-30% from run to run, while these counts move by a few percent; and the ops/s of a
 # daemon that is the busy side (vxenstored with 10 writers on two CPUs) follow its CPU per
@@ -40,7 +41,7 @@ for f in "$XBIN/xenstored" "$SHIM" "$BENCH" "$BUILD/vxenstored"; do
 done
 PERF=$(command -v perf)
 [ -n "$PERF" ] && ! "$PERF" stat -e task-clock true >/dev/null 2>&1 && PERF=
-SC="read write recvfrom sendto ppoll poll epoll_wait pwrite64 futex sched_yield"
+SC="read write recvfrom sendto ppoll poll epoll_wait epoll_pwait pwrite64 futex sched_yield"
 SCEV=raw_syscalls:sys_enter
 for s in $SC; do SCEV=$SCEV,syscalls:sys_enter_$s; done
 [ -n "$PERF" ] && ! "$PERF" stat -e "$SCEV" true >/dev/null 2>&1 && SCEV=
@@ -60,6 +61,13 @@ snap() {
     done | sort
 }
 
+# Inter-processor interrupts so far, all CPUs (rescheduling + function call): a wake-up of a
+# task onto another, idle CPU sends one, which on a VM costs the waker a VM exit (~7 us here,
+# under nested virtualization, against ~1 us for a send nobody waits on). System-wide: other
+# jobs on the machine add theirs.
+ipis() { awk '$1 == "RES:" || $1 == "CAL:" {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i}
+    END {print s + 0}' /proc/interrupts; }
+
 # run NAME SOCKET: the test against the daemon $PID serving SOCKET.
 run() {
     local name=$1 sock=$2 i
@@ -68,18 +76,22 @@ run() {
     local n=$((OPS * CLIENTS)) hz
     hz=$(getconf CLK_TCK)
     snap >"$D/s1"
+    local ipi1 ipi2
+    ipi1=$(ipis)
     local wrap=()
     if [ -n "$PERF" ]; then
-        [ -n "$SCEV" ] && { "$PERF" stat -x, -e "$SCEV" -p "$PID" -o "$D/sys" & }
+        [ -n "$SCEV" ] && { "$PERF" stat -x, -e "task-clock,$SCEV" -p "$PID" -o "$D/sys" & }
         local pp=$!
         wrap=("$PERF" stat -x, -e task-clock,context-switches -o "$D/cli")
     fi
     "${wrap[@]}" "$BENCH" --only clients --rounds 1 --clients "$CLIENTS" --ops "$OPS" \
         --secs 100000 "$name=$sock" >"$D/out" 2>&1
     snap >"$D/s2"
+    ipi2=$(ipis)
     [ -n "$PERF" ] && [ -n "$SCEV" ] && { kill -INT $pp; wait $pp 2>/dev/null; }
     printf '%-10s %7.0f writes/s (%d writes, load %s)\n' "$name" \
         "$(awk '/write ops\/s, [0-9]+ clients/ {print $NF}' "$D/out")" $n "$(cut -d' ' -f1 /proc/loadavg)"
+    awk -v a="$ipi1" -v b="$ipi2" -v n=$n 'BEGIN {printf "  machine       IPIs %.2f\n", (b - a) / n}'
     join "$D/s1" "$D/s2" | awk -v n=$n -v hz=$hz '{u = ($6 - $2) * 1e6 / hz / n;
         s = ($7 - $3) * 1e6 / hz / n; if (u + s == 0 && $8 == $4) next;
         printf "  daemon thread %-7s user %5.2f us  sys %5.2f us  switches %.3f vol %.3f invol\n",
@@ -88,7 +100,10 @@ run() {
         awk -F, -v n=$n '$1 ~ /^[0-9.]+$/ && $3 == "task-clock" {c = $1 * 1000 / n}
             $1 ~ /^[0-9.]+$/ && $3 == "context-switches" {k = $1 / n}
             END {printf "  clients       CPU %5.2f us  switches %.3f\n", c, k}' "$D/cli"
-        [ -n "$SCEV" ] && awk -F, -v n=$n '$1 ~ /^[0-9.]+$/ && $1 > 0 {e = $3;
+        # (task-clock: exact, where the per-thread ticks above are sampled)
+        [ -n "$SCEV" ] && awk -F, -v n=$n '$1 ~ /^[0-9.]+$/ && $3 == "task-clock" {
+                printf "  daemon        CPU %5.2f us (task-clock, all threads)\n", $1 * 1000 / n; next}
+            $1 ~ /^[0-9.]+$/ && $1 > 0 {e = $3;
             sub(/.*sys_enter_?/, "", e); if (e == "") e = "all";
             s = s sprintf(" %s %.2f", e, $1 / n)} END {print "  daemon syscalls" s}' "$D/sys"
     fi
