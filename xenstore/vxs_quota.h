@@ -149,6 +149,10 @@ void vxs_wrl_transactions(int delta);
 /* c wrote: a single request's `writes` node writes and deletions (in_tx false), or a
  * transaction's commit (in_tx true, one debit). */
 void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx, unsigned writes);
+/* Tests: the clock the write rate limit runs on (ms; NULL: vxs_now_ms), and its reserve (in
+ * thousandths of a write). */
+void vxs_wrl_set_clock(uint64_t (*now_ms)(void));
+int32_t vxs_wrl_reserve(void);
 
 /* The poll loop: how long until a limit lifts or a watch event expires (ms, -1: never;
  * `timeout` is the loop's own), and what to do when it does. */

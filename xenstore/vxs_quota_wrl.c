@@ -6,6 +6,13 @@
  * a reserve of at most 1000 that domains in debt draw on, and a new domain taking up to 5
  * bursts from it. A domain in debt is not read (its requests wait in its ring, no error)
  * until time has paid the debt. Credits are in thousandths of a write.
+ *
+ * C credits every domain with a ring (dom0's too, which is never debited) at each turn of its
+ * loop, and what a domain earns over its burst goes to the reserve: after a few seconds the
+ * reserve is full, so a domain in debt draws on it and is stopped only after about 1000
+ * writes more than the rate, i.e. under a sustained flood, not a burst. We credit them all
+ * (ring connections) whenever a domain is debited or waits, which moves the same credit:
+ * gains are in proportion to the time since each domain's last credit, and capped the same.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +31,17 @@
 static long ndomains;
 static long ntransactions;
 static int32_t reserve;
+static uint64_t (*clock_ms)(void) = vxs_now_ms;
+
+void vxs_wrl_set_clock(uint64_t (*now_ms)(void))
+{
+    clock_ms = now_ms ? now_ms : vxs_now_ms;
+}
+
+int32_t vxs_wrl_reserve(void)
+{
+    return reserve;
+}
 
 /* Move as much as possible from *from to *to, keeping *from >= floor and *to <= ceil. */
 static void xfer(int32_t *from, int32_t floor, int32_t *to, int32_t ceil)
@@ -46,7 +64,7 @@ void vxs_wrl_reset(void)
 void vxs_wrl_domain_new(struct vxs_qdom *d)
 {
     d->wrl_credit = 0;
-    d->wrl_ms = vxs_now_ms();
+    d->wrl_ms = clock_ms();
     ndomains++;
     xfer(&reserve, -WRL_NEWDOMS, &d->wrl_credit, WRL_DBURST);
 }
@@ -73,11 +91,29 @@ static void update(struct vxs_qdom *d, uint64_t now)
     d->wrl_ms = now;
 }
 
+/* Credit every domain with a ring, as C does at each turn of its loop (and d, if it has
+ * none). */
+static void update_all(struct vxs_qdom *d, uint64_t now)
+{
+    bool seen = false;
+    for (const struct vxs_conn *c = vxs.conns; c; c = c->next) {
+        if (!c->dom || c->dead)
+            continue;
+        struct vxs_qdom *q = vxs_qdom(c->domid, true);
+        if (q) {
+            update(q, now);
+            seen |= q == d;
+        }
+    }
+    if (!seen)
+        update(d, now);
+}
+
 bool vxs_wrl_may_read(struct vxs_qdom *d)
 {
     if (d->wrl_credit >= 0)
         return true;
-    update(d, vxs_now_ms());
+    update_all(d, clock_ms());
     return d->wrl_credit >= 0;
 }
 
@@ -99,7 +135,7 @@ void vxs_wrl_debit(const struct vxs_conn *c, bool in_tx, unsigned writes)
     struct vxs_qdom *d = vxs_qdom(c->domid, true);
     if (!d)
         return;
-    update(d, vxs_now_ms());
+    update_all(d, clock_ms());
     /* C debits each node write as it makes it; the debt is bounded as its is (a request
      * writes at most a path's nodes, or a removed subtree's). */
     int64_t debt = (int64_t)(in_tx ? 1 : writes) * WRL_COST;
