@@ -103,5 +103,10 @@ fi
 grep -q "acknowledged writes checked" "$D/client.out" || fail=1
 grep -q "acknowledged writes checked" "$D/guest.out" || fail=1
 echo "killtest_ring: $kills SIGKILLs in ${secs} s"
+# How long the restarts' watch-event replays were (the events-delivered marks' lag: each
+# replayed commit can give a watcher a duplicate event).
+awk '/watch events of [0-9]+ commits replayed/ { for (i = 1; i < NF; i++) if ($i == "of") n = $(i + 1);
+                                                s += n; if (n > m) m = n; r++ }
+     END { printf "killtest_ring: %d restarts replayed watch events: %d commits in all, at most %d in one\n", r, s, m }' "$D/log"
 if [ $fail -eq 0 ]; then echo "killtest_ring: ok"; else echo "killtest_ring: FAILED (KEEP=1 keeps $D)"; fi
 exit $fail
