@@ -325,6 +325,30 @@ int vxs_quota_node_size(const struct vxs_conn *c, struct vs_txn *x, const char *
     return record_too_big(lim, nperms, vlen, childlen) ? size_refused(x) : 0;
 }
 
+/* Would c's memory quota refuse one of the first n new nodes of a request making path (C's
+ * order: deepest first, each charged to c, the owner of what an unprivileged domain makes)? */
+static bool memory_first(const struct vxs_conn *c, const char *path, size_t vlen, size_t np,
+                         long n)
+{
+    unsigned hard = vxs_quota_limit(c->domid, VXS_Q_MEMORY);
+    if (!hard || n <= 0)
+        return false;
+    vxs_quota_recount();
+    const struct vxs_qdom *d = vxs_qdom(c->domid, false);
+    unsigned long long total = (d && d->node_mem > 0 ? (unsigned long long)d->node_mem : 0) +
+                               vxs_quota_conns_memory(c->domid);
+    size_t plen = strlen(path), below = 0; /* the child's name a new parent holds */
+    for (long j = 0; j < n && plen > 0; j++) {
+        total += plen + C_RECORD_HDR + C_RECORD_PERM * np + (j == 0 ? vlen : below + 1);
+        size_t i = plen;
+        while (i > 0 && path[i - 1] != '/')
+            i--;
+        below = plen - i;
+        plen = i > 1 ? i - 1 : i;
+    }
+    return total >= hard;
+}
+
 int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char *path,
                          size_t vlen)
 {
@@ -350,39 +374,55 @@ int vxs_quota_may_create(const struct vxs_conn *c, struct vs_txn *x, const char 
         else
             *slash = '\0';
     }
+    bool in_tx = qw && qw->xs_tx;
+    const void *perms;
+    size_t plen, np = 0;
+    if (vs_txn_perms_ref(x, cur, &perms, &plen) == 0)
+        np = xs_strings_count(perms, plen); /* the new nodes inherit as many entries */
+    /* C makes the new nodes one at a time, deepest first, then rewrites the parent; for each
+     * the nodes quota (a new node), the node-size quota, then its owner's memory quota (EIO,
+     * vxs_quota_txn_check_memory at the request's end here). So the first node refused by
+     * the nodes or node-size quota (ENOSPC) is found here, and the refusal is EIO instead if
+     * the memory quota would refuse a node before it. */
+    long first = -1; /* the index (0: deepest) of the first node refused here */
+    bool size = false;
     unsigned lim = vxs_quota_limit(c->domid, VXS_Q_NODES);
     if (lim) {
         vxs_quota_recount();
         const struct vxs_qdom *d = vxs_qdom(c->domid, false);
         long have = d ? d->nodes : 0;
-        struct qtx *q = find(x);
-        if (q && q->xs_tx ? have >= (long)lim : have + k > (long)lim)
-            /* In a transaction C counts new nodes at commit, so only the committed count is
-             * checked here; outside one each new node counts as it is made. */
-            return -ENOSPC;
+        /* In a transaction C counts new nodes at commit, so only the committed count is
+         * checked here; outside one each new node counts as it is made. */
+        if (in_tx ? have >= (long)lim : have + k > (long)lim)
+            first = in_tx || have >= (long)lim ? 0 : (long)lim - have;
     }
     unsigned szlim = vxs_quota_limit(c->domid, VXS_Q_NODE_SIZE);
-    if (!szlim)
-        return 0;
-    const void *perms;
-    size_t plen;
-    if (vs_txn_perms_ref(x, cur, &perms, &plen) < 0)
-        return 0;
-    size_t np = xs_strings_count(perms, plen); /* the new nodes inherit as many entries */
-    if (record_too_big(szlim, np, vlen, 0))
-        return size_refused(x);
-    /* Each new parent holds one child's name: the components after the first new one. */
-    const char *rest = path + strlen(cur) + (strcmp(cur, "/") != 0);
-    for (const char *comp = strchr(rest, '/'); comp; comp = strchr(comp + 1, '/')) {
-        const char *end = strchr(comp + 1, '/');
-        size_t clen = end ? (size_t)(end - comp - 1) : strlen(comp + 1);
-        if (record_too_big(szlim, np, 0, clen + 1))
-            return size_refused(x);
+    if (szlim) {
+        /* Bottom up: the node with the value, each new parent holding its child's name, the
+         * existing parent (index k) with its children and one more. */
+        size_t plen2 = strlen(path), below = 0;
+        for (long j = 0; j < k && (first < 0 || j < first); j++) {
+            if (record_too_big(szlim, np, j == 0 ? vlen : 0, j == 0 ? 0 : below + 1)) {
+                first = j, size = true;
+                break;
+            }
+            size_t i = plen2;
+            while (i > 0 && path[i - 1] != '/')
+                i--;
+            below = plen2 - i;
+            plen2 = i > 1 ? i - 1 : i;
+        }
+        if ((first < 0 || k < first) && vs_txn_stat(x, cur, &st) == 0) {
+            size_t childlen = (st.nchildren ? children_bytes(x, cur) : 0) + strlen(child) + 1;
+            if (record_too_big(szlim, np, st.vlen, childlen))
+                first = k, size = true;
+        }
     }
-    if (vs_txn_stat(x, cur, &st) < 0)
+    if (first < 0)
         return 0;
-    size_t childlen = (st.nchildren ? children_bytes(x, cur) : 0) + strlen(child) + 1;
-    return record_too_big(szlim, np, st.vlen, childlen) ? size_refused(x) : 0;
+    if (!in_tx && memory_first(c, path, vlen, np, first))
+        return -EIO;
+    return size ? size_refused(x) : -ENOSPC;
 }
 
 void vxs_quota_node_created(struct vs_txn *x, const char *path, size_t vlen, const void *perms,

@@ -174,6 +174,31 @@ static void test_memory_owner(void **state)
     assert_int_equal(vh_write(d0, 0, "/local/domain/2/c", big), 0);
 }
 
+/* C makes a request's new nodes deepest first, each checked against the nodes quota, then
+ * the node-size quota, then the memory quota: a request refused by both says EIO if the
+ * memory quota refuses a node before the one the nodes quota refuses, else ENOSPC. */
+static void test_memory_before_nodes(void **state)
+{
+    (void)state;
+    const char *args[] = {"-Q", "memory=3000", "-E", "4", "-S", "4000", NULL};
+    vh_start(NULL, args);
+    struct vh_client *d0 = vh_dom0(), *d1 = vh_domain_with_home(d0, 1);
+    static char val[2951];
+    memset(val, 'x', sizeof val - 1);
+    /* Four new nodes, one over the nodes quota (the fourth): the value's node, the first
+     * made, is over the memory quota. */
+    assert_int_equal(vh_write(d1, 0, "a/b/c/d", val), -EIO);
+    /* A small value: the nodes quota refuses the fourth. */
+    assert_int_equal(vh_write(d1, 0, "a/b/c/d", "v"), -ENOSPC);
+    /* Within the nodes quota, the memory quota alone: EIO too. */
+    assert_int_equal(vh_write(d1, 0, "a", val), -EIO);
+    assert_int_equal(vh_read(d1, 0, "a", buf), -ENOENT);
+    /* The node-size quota (-S) is checked before the memory quota at the same node. */
+    static char big[4001];
+    memset(big, 'y', sizeof big - 1);
+    assert_int_equal(vh_write(d1, 0, "a/b/c/d", big), -ENOSPC);
+}
+
 /* C charges what it queues for a domain to the domain's memory: at the hard quota a reply of
  * more than 16 bytes becomes ENOMEM (a short one still goes), an event is lost. */
 static void test_memory_replies_and_events(void **state)
@@ -222,6 +247,7 @@ int main(void)
         T(test_memory),
         T(test_memory_transaction),
         T(test_memory_owner),
+        T(test_memory_before_nodes),
         T(test_memory_replies_and_events),
 #undef T
     };
