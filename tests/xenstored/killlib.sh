@@ -10,7 +10,9 @@ wait_socket() {
     return 1
 }
 
-# rnd N: the next of a seeded pseudo-random sequence, in [0, N) ($SEED, else the shell's pid,
-# so that a failing run can be repeated with SEED=...).
+# rnd N: sets r to the next of a seeded pseudo-random sequence, in [0, N) ($SEED, else the
+# shell's pid, so that a failing run can be repeated with SEED=...). It sets a variable rather
+# than printing: called as $(rnd N) it ran in a subshell, the sequence never advanced, and
+# every kill of a run came after the same pause.
 seed=${SEED:-$$}
-rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); echo $(( seed / 65536 % $1 )); }
+rnd() { seed=$(( (seed * 1103515245 + 12345) % 2147483648 )); r=$(( seed / 65536 % $1 )); }
