@@ -219,7 +219,7 @@ static int connect_domain(struct vxs_domain *d)
     d->conn = vxs_conn_new_ring(d, d->domid);
     if (!d->conn)
         return -ENOMEM;
-    vxs_qdom(d->domid, true); /* its write-rate credit starts now, as C's new_domain */
+    vxs_quota_domain_introduced(d->domid); /* its write-rate share, as C's new_domain */
     return 0;
 }
 
@@ -375,7 +375,7 @@ int vxs_domain_init_dom0(void)
     }
     vxs_ring_attach(&d->ring, page, VXS_RING_FEATURES);
     d->conn = vxs_conn_new_ring(d, 0);
-    vxs_qdom(0, true); /* earns write-rate credit for the reserve from now, as in C */
+    vxs_quota_domain_introduced(0); /* earns write-rate credit for the reserve, as in C */
     d->next = vxs.domains;
     vxs.domains = d;
     /* dom0's kernel waits for a first event to know that xenstored is up. */

@@ -187,6 +187,13 @@ struct vxs_qdom *vxs_qdom(uint32_t domid, bool create)
     return doms[domid];
 }
 
+void vxs_quota_domain_introduced(uint32_t domid)
+{
+    struct vxs_qdom *d = vxs_qdom(domid, true);
+    if (d)
+        vxs_wrl_domain_introduced(d);
+}
+
 void vxs_quota_domain_gone(uint32_t domid)
 {
     struct vxs_qdom *d = doms[domid & 0xffffu];

@@ -50,6 +50,7 @@ struct vxs_qdom {
     int32_t wrl_credit;         /* XSA-206 token bucket, in 1/1000 writes */
     uint64_t wrl_ms;
     bool wrl_logged;
+    bool wrl_counted;           /* introduced: shares the write rate (C's wrl_ndomains) */
     bool blocked;               /* its ring was left unread for a limit */
 };
 
@@ -142,6 +143,9 @@ void vxs_quota_recount(void);
 /* vxs_quota_wrl.c */
 void vxs_wrl_reset(void);
 void vxs_wrl_domain_new(struct vxs_qdom *d);
+void vxs_wrl_domain_introduced(struct vxs_qdom *d);
+/* domid was introduced (dom0: at start): its qdom, sharing the write rate from now. */
+void vxs_quota_domain_introduced(uint32_t domid);
 void vxs_wrl_domain_gone(struct vxs_qdom *d);
 bool vxs_wrl_may_read(struct vxs_qdom *d);
 /* A transaction opened (+1) or ended (-1) somewhere. */

@@ -65,12 +65,27 @@ void vxs_wrl_domain_new(struct vxs_qdom *d)
 {
     d->wrl_credit = 0;
     d->wrl_ms = clock_ms();
+}
+
+/* As C's wrl_domain_new, at INTRODUCE (dom0: at start): the domain shares the rate from now,
+ * and takes its burst from the reserve. Only such domains count, not every domain a quota
+ * request or a node's owner named. */
+void vxs_wrl_domain_introduced(struct vxs_qdom *d)
+{
+    if (d->wrl_counted)
+        return;
+    d->wrl_counted = true;
+    d->wrl_credit = 0;
+    d->wrl_ms = clock_ms();
     ndomains++;
     xfer(&reserve, -WRL_NEWDOMS, &d->wrl_credit, WRL_DBURST);
 }
 
 void vxs_wrl_domain_gone(struct vxs_qdom *d)
 {
+    if (!d->wrl_counted)
+        return;
+    d->wrl_counted = false;
     ndomains--;
     xfer(&d->wrl_credit, 0, &reserve, WRL_DBURST);
 }

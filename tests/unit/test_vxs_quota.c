@@ -411,6 +411,11 @@ static void test_write_rate_limit(void **state)
     assert_true(i < 1000);
     assert_true(i > 5);
     assert_true(vxs_quota_poll_timeout(-1) > 0); /* woken when the debt is paid */
+    /* The rate is shared by the introduced domains only (C's wrl_ndomains), not by every
+     * domain a quota request or a node's owner named: the wait stays the same. */
+    int wait = vxs_quota_poll_timeout(-1);
+    assert_non_null(vxs_qdom(77, true));
+    assert_int_equal(vxs_quota_poll_timeout(-1), wait);
     /* Each node written counts, as in C: one request making 12 nodes and writing their
      * parent is more than a new domain's burst of 10. */
     struct vh_client *d3 = vh_domain_with_home(d0, 3);
