@@ -44,7 +44,8 @@ VXS_SRCS := xenstore/vxs_main.c xenstore/vxs_server.c xenstore/vxs_dispatch.c \
             xenstore/vxs_opts.c xenstore/vxs_daemon.c xenstore/vxs_quota.c \
             xenstore/vxs_quota_nodes.c xenstore/vxs_quota_wrl.c xenstore/vxs_quota_req.c \
             xenstore/vxs_diag.c xenstore/vxs_ring_wake.c xenstore/vxs_fdstore.c \
-            xenstore/vxs_sock.c xenstore/vxs_persist_sock.c xenstore/vxs_spin.c
+            xenstore/vxs_sock.c xenstore/vxs_persist_sock.c xenstore/vxs_spin.c \
+            xenstore/vxs_uring.c
 # xenctrl.h needs GNU C (anonymous unions): only the file that includes it gets gnu11.
 CFLAGS_xenstore/vxs_xen.c := -std=gnu11
 HOST_PROG_NAMES += vxenstored

@@ -288,7 +288,7 @@ void vxs_conn_flush_all(void);
  * of its choice below VXS_EV_FD). vxs_conn_handle_events handles the sockets' events (reads
  * and handles what they received; returns how many had input) and ORs the other fds' bits
  * into *fds; vxs_conn_events does it for what epoll_wait returns at once. Held bytes
- * (vxs_conn_holding) go with vxs_conn_drop_batched, before the loop sleeps for long. */
+ * (vxs_conn_holding) go with vxs_conn_drop_batched, before the loop sleeps. */
 #define VXS_EV_FD (1ull << 32)
 struct epoll_event;
 int vxs_conn_epoll_fd(void);
