@@ -16,8 +16,10 @@
  *     durable: about once per loop round). They used to be saved at fixed times (every
  *     100 ms in the first seconds, else each second), so a daemon killed before the first
  *     one replayed the whole previous replay again plus its own commits: under kills 20 to
- *     200 ms apart (tests/xenstored/killtest_ring.sh) the replay grew run after run to a
- *     hundred commits and more, and 90% of the events a guest got were duplicates;
+ *     200 ms apart (tests/xenstored/killtest_ring.sh) the replay grew run after run to
+ *     about a hundred commits (several hundred with every kill 10 ms after a start), and
+ *     half or more of the events a guest got were duplicates; now a few commits
+ *     (docs/ARCHITECTURE.md has the figures);
  *   - otherwise at most once a second (LAZY_MS), all rings in one commit: a ring busy with
  *     small requests costs no store write per request (test_marks_are_lazy).
  */
