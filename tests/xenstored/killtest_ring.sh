@@ -16,6 +16,7 @@
 # docs/vxenstored.8 RESTARTS allows, is counted), its events (whole; duplicates allowed,
 # none missing) and at the end every acknowledged write.
 # Usage: tests/xenstored/killtest_ring.sh [BUILD_DIR]   (KILLS=n, SEED=n, KEEP=1)
+# A failing run keeps its directory (the daemon's log, the clients' output) and says where.
 set -u
 BUILD=${1:-build}
 . "$(dirname "$0")/killlib.sh"
@@ -32,12 +33,15 @@ export XENSTORED_PATH=$D/socket
 PID=
 CPID=
 GPID=
+WPID=
 cleanup() {
     [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
     [ -n "$CPID" ] && kill -9 "$CPID" 2>/dev/null
     [ -n "$GPID" ] && kill -9 "$GPID" 2>/dev/null
+    [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
     wait 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$D"
+    if [ -z "${KEEP:-}" ] && [ "${fail:-1}" -eq 0 ]; then rm -rf "$D"
+    elif [ -z "${fail:-}" ]; then echo "killtest_ring: kept $D" >&2; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -46,10 +50,44 @@ start() { # SYNC
     LD_PRELOAD=$SHIM "$BUILD/vxenstored" -N --db "$D/db" --sync "$1" -S 4096 \
         2>>"$D/log" &
     PID=$!
+    echo "$PID" >"$D/daemon.pid"
     wait_socket "$PID" && return 0
     echo "killtest_ring: vxenstored did not start"; tail -n 20 "$D/log"; return 1
 }
 
+# A client that waited STALL_REPORT_S seconds without an event from the daemon writes
+# $D/stall.<who>.<n> (ringkill_client.c): record at once, without disturbing it, where the
+# daemon is: each thread's state, wchan and kernel stack (a daemon asleep in its epoll_pwait
+# has lost a wake-up; one in a sync, a lock or a page fault is blocked), and the receive
+# queues of the shim's event channel sockets (a notification the daemon did not read, or
+# none sent). Into $D/stalls.txt, printed at the end.
+record_stalls() {
+    while sleep 0.3; do
+        for f in "$D"/stall.*; do
+            case $f in *.seen) continue ;; esac
+            [ -e "$f" ] && [ ! -e "$f.seen" ] || continue
+            : >"$f.seen"
+            p=$(cat "$D/daemon.pid" 2>/dev/null)
+            {
+                echo "== $(date -u +%T.%N | cut -c1-12) UTC: $(cat "$f")"
+                echo "daemon pid $p (kill count $(cat "$D/gen"))"
+                for t in /proc/"$p"/task/*; do
+                    [ -e "$t/stat" ] || continue
+                    echo "  thread $(cat "$t/comm" 2>/dev/null): state $(cut -d' ' -f3 "$t/stat" 2>/dev/null)" \
+                        "wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+                    sed 's/^/      /' "$t/stack" 2>/dev/null
+                done
+                if command -v ss >/dev/null; then
+                    echo "  event channel sockets (Recv-Q: notifications not read):"
+                    ss -xa 2>/dev/null | grep -F "$D/shim/ev." | sed 's/^/    /'
+                fi
+                echo "  the log's last lines:"; tail -n 5 "$D/log" | sed 's/^/    /'
+            } >>"$D/stalls.txt" 2>&1
+        done
+    done
+}
+record_stalls &
+WPID=$!
 
 echo 0 >"$D/gen"
 LD_PRELOAD=$SHIM "$C" "$D" guest 5 >"$D/guest.out" 2>"$D/guest.err" &
@@ -93,7 +131,12 @@ kill -TERM "$CPID" "$GPID" 2>/dev/null
 wait "$CPID" || { echo "  FAIL dom0's client: exit status $?"; fail=1; }
 wait "$GPID" || { echo "  FAIL the guest's client: exit status $?"; fail=1; }
 CPID= GPID=
+kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; WPID=
 cat "$D/client.out" "$D/guest.out"
+if [ -s "$D/stalls.txt" ]; then
+    echo "killtest_ring: NOTE: a client waited 5 s or more without an event from the daemon (a lost wake-up?):"
+    sed 's/^/  /' "$D/stalls.txt" | head -60
+fi
 for e in client guest; do
     if [ -s "$D/$e.err" ]; then sed 's/^/  /' "$D/$e.err" | head -30; fi
 done
@@ -108,5 +151,5 @@ echo "killtest_ring: $kills SIGKILLs in ${secs} s"
 awk '/watch events of [0-9]+ commits replayed/ { for (i = 1; i < NF; i++) if ($i == "of") n = $(i + 1);
                                                 s += n; if (n > m) m = n; r++ }
      END { printf "killtest_ring: %d restarts replayed watch events: %d commits in all, at most %d in one\n", r, s, m }' "$D/log"
-if [ $fail -eq 0 ]; then echo "killtest_ring: ok"; else echo "killtest_ring: FAILED (KEEP=1 keeps $D)"; fi
+if [ $fail -eq 0 ]; then echo "killtest_ring: ok"; else echo "killtest_ring: FAILED (kept: $D)"; fi
 exit $fail

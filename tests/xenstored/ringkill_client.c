@@ -125,11 +125,48 @@ static uint64_t now_s(void)
     return (uint64_t)ts.tv_sec;
 }
 
+/* The reply stream's bytes read and not taken yet; the next request's id. */
+static uint8_t in[2 * (sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX)];
+static size_t inlen;
+static uint32_t next_req_id = 1;
+
 static uint64_t last_progress;
+/* A stretch of quiet seconds this long is recorded (stderr and DIR/stall.<who>.<n>, which
+ * killtest_ring.sh answers with the daemon's state: its threads' wchan and stacks, whether
+ * its event channel socket holds a notification it did not read). */
+#define STALL_REPORT_S 5
+static unsigned quiet_run, quiet_longest, n_stalls;
+static const char *who = "dom0";
+static char dir_path[4096];
 /* A quiet second is only counted: a notification the daemon failed to send hangs the test
  * (HANG_S), as it would hang a guest. RINGKILL_NUDGE=1 notifies the daemon after each quiet
  * second (to see what else goes wrong once such a hang is known). */
 static bool nudge;
+
+static int put_file(const char *path, const char *text);
+
+/* STALL_REPORT_S seconds without an event while we wait for the daemon: what we wait for and
+ * the ring's four indexes (req_cons < req_prod: requests it did not take; rsp_cons < rsp_prod:
+ * replies we did not read), when (wall clock, to match the daemon's log and the record the
+ * test makes of the daemon's state). */
+static void report_stall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char text[400], path[4200];
+    snprintf(text, sizeof text,
+             "ringkill %s: %d s without an event from the daemon at %02d:%02d:%02d.%03ld UTC, "
+             "kill %ld, waiting for request %u's reply (or room): req cons %u prod %u, rsp "
+             "cons %u prod %u, %zu bytes of a message read\n",
+             who, STALL_REPORT_S, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+             read_gen(), next_req_id - 1, intf->req_cons, intf->req_prod, intf->rsp_cons,
+             intf->rsp_prod, inlen);
+    fputs(text, stderr);
+    snprintf(path, sizeof path, "%s/stall.%s.%u", dir_path, who, ++n_stalls);
+    put_file(path, text);
+}
 
 /* Wait for an event from the daemon (a second at a time: quiet seconds are counted). */
 static void wait_event(void)
@@ -137,6 +174,7 @@ static void wait_event(void)
     struct pollfd p = {.fd = xenevtchn_fd(xce), .events = POLLIN};
     int rc = poll(&p, 1, 1000);
     if (rc > 0) {
+        quiet_run = 0;
         int e;
         while ((e = xenevtchn_pending(xce)) >= 0)
             xenevtchn_unmask(xce, (evtchn_port_t)e);
@@ -144,6 +182,10 @@ static void wait_event(void)
     }
     if (rc == 0) {
         n_quiet++;
+        if (++quiet_run > quiet_longest)
+            quiet_longest = quiet_run;
+        if (quiet_run == STALL_REPORT_S)
+            report_stall();
         if (nudge)
             xenevtchn_notify(xce, port);
     }
@@ -156,8 +198,6 @@ static void wait_event(void)
 
 /* ---- the response stream --------------------------------------------------------------- */
 
-static uint8_t in[2 * (sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX)];
-static size_t inlen;
 static long msg_gen; /* the kill count when the current message's first byte came */
 
 /* Read up to CHUNK bytes of rsp[]; true if any. */
@@ -245,7 +285,6 @@ static void check_event(const char *body, uint32_t len)
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
-static uint32_t next_req_id = 1;
 static struct xsd_sockmsg prev_hdr;        /* the last reply taken */
 static char prev_body[XENSTORE_PAYLOAD_MAX + 1];
 
@@ -460,8 +499,11 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     unsigned domid = guest ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
-    if (guest)
+    if (guest) {
         snprintf(base, sizeof base, "/local/domain/%u/ringkill", domid);
+        who = "guest";
+    }
+    snprintf(dir_path, sizeof dir_path, "%s", dir);
     char path[4096], text[64];
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
@@ -615,8 +657,10 @@ int main(int argc, char **argv)
     }
     printf("ringkill %s: %lu acknowledged writes checked (%lu rounds), %lu big reads "
            "(%lu cut by a kill), %lu big writes, %lu transactions (%lu EAGAIN), %lu duplicate "
-           "replies, %lu events (%lu duplicates, %lu missing), %lu quiet waits, %lu violations\n",
+           "replies, %lu events (%lu duplicates, %lu missing), %lu quiet waits (longest %u s, %u "
+           "stalls of %d s recorded), %lu violations\n",
            guest ? base : "dom0", checked, i, n_big_reads, n_cut, n_big_writes, n_txn, n_txn_eagain, n_dup, n_events,
-           n_event_dup, missing_events, n_quiet, n_violations);
+           n_event_dup, missing_events, n_quiet, quiet_longest, n_stalls, STALL_REPORT_S,
+           n_violations);
     return n_violations ? 1 : 0;
 }
