@@ -244,6 +244,10 @@ void vxs_seq_durable(void *arg, bool ok);
  * sync thread on the first call. */
 int vxs_durable_round(void);
 int vxs_durable_fd(void);
+/* The store's timer for the loop's wait, in ms (-1: none; or the store's -errno). 0 when the
+ * store's batch clock flushed here and released replies or events (they must go first), or,
+ * with the sync thread, when commits were made since the last vxs_durable_round. */
+int vxs_store_poll_timeout(void);
 /* SIGTERM: make every commit durable, send the replies that may leave, close the store.
  * Returns the daemon's exit status. */
 int vxs_shutdown(void);

@@ -272,9 +272,7 @@ int main(int argc, char **argv)
         w.pfd = n > 1 ? pfd : NULL;
         w.n = n;
         w.nev = 0;
-        int timeout = -1;
-        if (vxs.is_pack)
-            timeout = store_pack_poll(vxs.os);
+        int timeout = vxs_store_poll_timeout(); /* 0 if its batch clock released replies */
         timeout = vxs_quota_poll_timeout(timeout); /* limits that lift, events that expire */
         int wake = vxs_ring_wake_timeout(); /* ring bytes no event announces */
         if (wake >= 0 && (timeout < 0 || wake < timeout))

@@ -115,13 +115,43 @@ int vxs_durable_fd(void)
     return vxs.sync_started && vxs.sync_fd >= 0 ? vxs.sync_fd : -1;
 }
 
+/* The last commit's seq when the last round's vxs_durable_round ran (vxs_store_poll_timeout). */
+static uint64_t round_seq;
+
 int vxs_durable_round(void)
 {
+    round_seq = vxs.next_seq;
     if (vxs.sync_started && vxs.sync_fd >= 0)
         return store_pack_sync_round(vxs.os);
     if (vxs.durable_upto < vxs.next_seq)
         return vxs.os->ops->flush(vxs.os);
     return 0;
+}
+
+/* store_pack_poll flushes a batch whose oldest commit waited batch_max_ms (5 ms) right there,
+ * and the durable callbacks then release the replies and watch events that waited for it
+ * (vxs.durable_upto moves), but it reports -1 ("nothing waits"). Those leave only at a
+ * round's end (vxs_conn_flush_all), so the loop must not sleep first: the clients wait for
+ * them and send no event, and the loop would sleep until its next timer. It happened after a
+ * restart: the requests the restore read (vxs_domain_restore) committed before the loop's
+ * first wait, a loaded host let 5 ms pass before it, and the next timer was the guest's
+ * watch-event expiry: 20 s without a reply on either ring, then the guest's event dropped
+ * (killtest_ring, "19 quiet waits" and a missing event, under load).
+ * With the sync thread the pack's poll has no timer at all (-1: its eventfd wakes the loop),
+ * but the thread syncs only records a round wrote (store_pack_sync_round): the commits made
+ * since the last round's (the restore's, or those of requests a ring's flush read after it)
+ * would wait in the write buffer for a wake-up nobody sends. So a round at once for them. */
+int vxs_store_poll_timeout(void)
+{
+    if (!vxs.is_pack)
+        return -1;
+    if (vxs.sync_started && vxs.sync_fd >= 0 && vxs.next_seq != round_seq)
+        return 0;
+    uint64_t durable = vxs.durable_upto;
+    int timeout = store_pack_poll(vxs.os);
+    if (timeout >= -1 && vxs.durable_upto != durable)
+        return 0;
+    return timeout;
 }
 
 int vxs_shutdown(void)

@@ -204,6 +204,8 @@ $(eval $(call vxs_harness_test,test_vxs_dispatch))
 # --sync batch with the pack's sync thread: replies, req_cons and events wait for the sync.
 $(eval $(call vxs_harness_test,test_vxs_sync_thread))
 UNIT_TEST_SRCS_test_vxs_sync_thread += tests/unit/store_io_gate.c
+# The loop's store timer after a restart: the batch's clock releasing a reply means a round now.
+$(eval $(call vxs_harness_test,test_vxs_store_poll))
 $(eval $(call vxs_harness_test,test_vxs_watch))
 # A departed domain: its nodes removed, its perms entries revoked (XSA-322), at RELEASE and
 # at start-up for a domain gone while the daemon was down.
