@@ -8,7 +8,7 @@
 #              hard-codes /var/run/xenstored/socket: a tmpfs is mounted over /run there and
 #              the client reaches the socket through /proc/PID/root); its setrlimit(NOFILE)
 #              to 1,048,576 is turned into a no-op (xenstored_bench --exec-nofile-ok); access
-#              log to /dev/null (Debian's default config has it on; C xenstored logs nothing
+#              log off (access-log-nb-files = 0; Debian's default config has it on; C xenstored logs nothing
 #              by default); XSBENCH_OX_ACCESS_LOG=1 keeps it
 #   vxs-batch  BUILD_DIR/vxenstored --sync batch, database on the real disk (under BUILD_DIR)
 #   vxs-none   BUILD_DIR/vxenstored --sync none, database next to it
@@ -81,10 +81,13 @@ xenstored-log-file = $D/ox/xenstored.log
 EOF
     # Debian's default config logs every request to an access log (about -40% on writes
     # here); C xenstored logs nothing unless traced. XSBENCH_OX_ACCESS_LOG=1 keeps the log.
-    if [ "${XSBENCH_OX_ACCESS_LOG:-0}" = 1 ]; then
-        echo "access-log-file = $D/ox/access.log" >>"$D/ox/oxenstored.conf"
-    else
-        echo "access-log-file = /dev/null" >>"$D/ox/oxenstored.conf"
+    # Off means no log files at all (oxenstored makes no access logger then), not a log
+    # at /dev/null: oxenstored rotates a log every 13,215 lines by renaming it, which
+    # renamed /dev/null to /dev/null.1 .. .19 and left a regular file at /dev/null (the
+    # machine's, as root) after a bench run.
+    echo "access-log-file = $D/ox/access.log" >>"$D/ox/oxenstored.conf"
+    if [ "${XSBENCH_OX_ACCESS_LOG:-0}" != 1 ]; then
+        echo "access-log-nb-files = 0" >>"$D/ox/oxenstored.conf"
     fi
     RUN=$(readlink -f /var/run)
     US=(unshare -m --propagation private)
