@@ -138,6 +138,7 @@ xl_create_fg() {
             xl dmesg 2>/dev/null | grep -q "d${domid}v0 Triple fault"; then
             name=$(sed -n 's/.*Waiting for domain \(.*\) (domid .*/\1/p' "$E2E_TMP/xl-create.out" | tail -n 1)
             echo "INFO rig: domain $domid ($name) triple-faulted under nested TCG (a known rig fault); creating it once more" >&2
+            echo "$domid" >>"$E2E_TMP/xl-retried" # (a scenario waiting on it can tell)
             [ -z "$name" ] || rm -f "$(console_log "$name")"
             continue
         fi
