@@ -30,21 +30,28 @@ static void sleep_ms(long ms)
         ;
 }
 
-static void restored_request_released_by_poll(void **state)
+/* A daemon on disk with domain 5 (owner of /local/domain/5), killed with the guest's WRITE
+ * (id, body of len bytes) in req[] (no event: nobody would get it) and restarted: the restore
+ * reads and commits it; the guest reads its ring by hand. The commit waits for the batch. */
+static void restart_with_request(uint32_t id, const char *body, size_t len)
 {
-    (void)state;
-    char buf[XENSTORE_PAYLOAD_MAX + 1];
     vh_start_disk("vxs-poll", NULL);
     struct vh_client *d0 = vh_dom0();
     vh_domain(DOM);
     assert_int_equal(vh_mkdir(d0, 0, "/local/domain/5"), 0);
     assert_int_equal(vh_set_perms(d0, 0, "/local/domain/5", "n5"), 0);
-    /* Written as the daemon is killed (no event: nobody would get it). */
-    vh_guest_send(DOM, XS_WRITE, 41, "/local/domain/5/x\0v", 19);
+    vh_guest_send(DOM, XS_WRITE, id, body, len);
     vh_keep_rings(true); /* the guest's page outlives the killed daemon */
-    vh_restart();        /* the restore reads and commits it */
-    vh_rings_keep_output(true); /* the guest reads its ring by hand */
-    assert_true(vxs.durable_upto < vxs.next_seq); /* the commit waits for the batch */
+    vh_restart();
+    vh_rings_keep_output(true);
+    assert_true(vxs.durable_upto < vxs.next_seq);
+}
+
+static void restored_request_released_by_poll(void **state)
+{
+    (void)state;
+    char buf[XENSTORE_PAYLOAD_MAX + 1];
+    restart_with_request(41, "/local/domain/5/x\0v", 19);
     assert_int_equal(vh_guest_reply(DOM, buf), 0);
     sleep_ms(20); /* the batch's clock (5 ms) runs out before the loop's first wait */
     assert_int_equal(vxs_store_poll_timeout(), 0); /* flushed there: a round at once */
@@ -63,16 +70,7 @@ static void restored_request_with_sync_thread(void **state)
 {
     (void)state;
     char buf[XENSTORE_PAYLOAD_MAX + 1];
-    vh_start_disk("vxs-poll", NULL);
-    struct vh_client *d0 = vh_dom0();
-    vh_domain(DOM);
-    assert_int_equal(vh_mkdir(d0, 0, "/local/domain/5"), 0);
-    assert_int_equal(vh_set_perms(d0, 0, "/local/domain/5", "n5"), 0);
-    vh_guest_send(DOM, XS_WRITE, 42, "/local/domain/5/y\0w", 19);
-    vh_keep_rings(true);
-    vh_restart();
-    vh_rings_keep_output(true);
-    assert_true(vxs.durable_upto < vxs.next_seq);
+    restart_with_request(42, "/local/domain/5/y\0w", 19);
     setenv("VXS_SYNC_THREAD", "1", 1);
     int fd = vxs_durable_fd(); /* as the loop's first turn: the thread starts */
     unsetenv("VXS_SYNC_THREAD");
