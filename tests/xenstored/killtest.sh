@@ -63,8 +63,7 @@ done
 kills=0 batch=0 thread=0 always=0 none=0 mode=batch
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ]; do
-    rnd 100
-    if [ "$r" -lt 10 ]; then sleep 0.01; else sleep "0.$(printf %02d $((r / 5 + 2)))"; fi
+    kill_pause
     kill -KILL "$PID"
     wait "$PID" 2>/dev/null
     PID=

@@ -61,8 +61,7 @@ fail=0 kills=0 fed=0
 sock_ino=$(stat -c %i "$XENSTORED_PATH")
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ]; do
-    rnd 100
-    if [ "$r" -lt 10 ]; then sleep 0.01; else sleep "0.$(printf %02d $((r / 5 + 2)))"; fi
+    kill_pause
     old=$(daemon_pid)
     [ -n "$old" ] || { echo "  FAIL no daemon under the holder"; cat "$D/log"; exit 1; }
     kill -KILL "$old"

@@ -103,9 +103,7 @@ start batch || exit 1
 kills=0 mode=batch dead=0
 t0=$(date +%s)
 while [ $kills -lt "$KILLS" ]; do
-    # 0.02 to 0.2 s, a tenth right after the start (killed while it restores the ring).
-    rnd 100
-    if [ "$r" -lt 10 ]; then sleep 0.01; else sleep "0.$(printf %02d $((r / 5 + 2)))"; fi
+    kill_pause
     kill -KILL "$PID"
     wait "$PID" 2>/dev/null
     st=$?
